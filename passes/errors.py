@@ -23,3 +23,7 @@ class Conflict(PassesError):
     def __init__(self, message: str, code: str = "conflict") -> None:
         super().__init__(message)
         self.code = code
+
+
+class Unauthorized(PassesError):
+    """Missing or wrong credentials."""

@@ -26,6 +26,12 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "description": "Stempelkarte",
         "privacy_label": "Datenschutz",
         "privacy_text": "Diese Karte ist anonym: kein Name, keine E-Mail nötig.",
+        "page_stamps": "{stamps} von {required} Stempeln",
+        "page_to_go": "Noch {missing} Stempel bis: {reward}",
+        "page_reward_ready": "Ihre Prämie ist bereit: {reward}",
+        "add_to_apple": "Zu Apple Wallet hinzufügen",
+        "page_not_found": "Diese Karte gibt es nicht (mehr).",
+        "switch_language": "English",
     },
     "en": {
         "stamps_label": "Stamps",
@@ -43,8 +49,25 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "description": "Stamp card",
         "privacy_label": "Privacy",
         "privacy_text": "This card is anonymous: no name or e-mail needed.",
+        "page_stamps": "{stamps} of {required} stamps",
+        "page_to_go": "{missing} more stamps to: {reward}",
+        "page_reward_ready": "Your reward is ready: {reward}",
+        "add_to_apple": "Add to Apple Wallet",
+        "page_not_found": "This card does not exist (any more).",
+        "switch_language": "Deutsch",
     },
 }
+
+
+def pick_language(accept_language: str, chosen: str | None = None) -> str:
+    """The page language: an explicit choice, else the first supported one the browser names."""
+    if chosen in LANGUAGES:
+        return chosen
+    for part in accept_language.split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
 
 
 def text(key: str, language: str = DEFAULT_LANGUAGE) -> str:

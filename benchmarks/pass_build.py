@@ -1,0 +1,155 @@
+"""Signed passes per second: our PassBuilder vs stock py-pkpass vs a bare PKCS#7 signature.
+
+Run: .venv/bin/python benchmarks/pass_build.py
+Rounds are interleaved and the median per-pass time of each contender is reported, so a
+noisy machine slows all three alike.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from passes.apple.devcerts import create_dev_identity
+from passes.apple.identity import SigningIdentity, load_identity
+from passes.apple.pkpass import (
+    PassBuilder,
+    PassContent,
+    pass_model,
+    strings_file,
+)
+from passes.texts import LANGUAGES
+
+ROUNDS = 9
+FAST_PER_ROUND = 150
+STOCK_PER_ROUND = 8
+
+
+def _png(width: int, height: int) -> bytes:
+    """Artwork-like PNG: flat colour with a row of stamp circles (random noise would not compress)."""
+    image = Image.new("RGB", (width, height), (250, 240, 225))
+    draw = ImageDraw.Draw(image)
+    step = max(height, 8)
+    for left in range(0, width - step + 1, step):
+        draw.ellipse((left + 2, 2, left + step - 3, step - 3), outline=(150, 60, 20), width=3)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def make_content() -> PassContent:
+    sizes = {"icon": (29, 29), "logo": (160, 50), "strip": (375, 123)}
+    images = {
+        f"{name}{suffix}.png": _png(w * scale, h * scale)
+        for name, (w, h) in sizes.items()
+        for scale, suffix in ((1, ""), (2, "@2x"), (3, "@3x"))
+    }
+    return PassContent(
+        serial="BENCH-000001",
+        authentication_token="0123456789abcdef0123456789abcdef",
+        organization_name="Saftladen am Markt",
+        stamps=4,
+        stamps_required=10,
+        rewards_available=1,
+        total_stamps=14,
+        reward="1 Vita Mix gratis",
+        background_color="rgb(255, 250, 240)",
+        foreground_color="rgb(20, 20, 20)",
+        label_color="rgb(120, 60, 20)",
+        web_service_url="https://stempel.example/wallet",
+        card_url="https://stempel.example/c/0123456789abcdef",
+        images=images,
+    )
+
+
+def stock_builder(
+    content: PassContent, identity: SigningIdentity, certs: Path
+) -> Callable[[], bytes]:
+    """py-pkpass's own Pass.create(): re-reads and re-parses the PEM files on every pass."""
+    files = {
+        **content.images,
+        **{f"{lang}.lproj/pass.strings": strings_file(lang) for lang in LANGUAGES},
+    }
+
+    def build() -> bytes:
+        model = pass_model(content, identity)
+        for name, data in files.items():
+            model.addFile(name, io.BytesIO(data))
+        zipped = model.create(
+            str(certs / "pass.pem"), str(certs / "pass.key"), str(certs / "wwdr.pem"), None
+        )
+        return bytes(zipped.getvalue())
+
+    return build
+
+
+def floor_signer(manifest: bytes, identity: SigningIdentity) -> Callable[[], bytes]:
+    """Only the detached PKCS#7 signature over a manifest like ours; key already loaded."""
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+
+    def sign() -> bytes:
+        return (
+            pkcs7.PKCS7SignatureBuilder()
+            .set_data(manifest)
+            .add_signer(identity.certificate, identity.private_key, hashes.SHA256())
+            .add_certificate(identity.wwdr)
+            .sign(serialization.Encoding.DER, options)
+        )
+
+    return sign
+
+
+def per_op(run: Callable[[], bytes], count: int) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        run()
+    return (time.perf_counter() - start) / count
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        certs = Path(tmp)
+        create_dev_identity(certs)
+        identity = load_identity(certs, None)
+        content = make_content()
+        builder = PassBuilder(identity)
+        with zipfile.ZipFile(io.BytesIO(builder.build(content))) as archive:
+            manifest = archive.read("manifest.json")
+        contenders: dict[str, tuple[Callable[[], bytes], int]] = {
+            "ours   PassBuilder.build": (lambda: builder.build(content), FAST_PER_ROUND),
+            "stock  py-pkpass create()": (stock_builder(content, identity, certs), STOCK_PER_ROUND),
+            "floor  bare PKCS#7 sign": (floor_signer(manifest, identity), FAST_PER_ROUND),
+        }
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        for run, _ in contenders.values():
+            run()  # warm caches and imports before timing
+        for _ in range(ROUNDS):
+            for name, (run, count) in contenders.items():
+                times[name].append(per_op(run, count))
+        report(times, len(builder.build(content)))
+
+
+def report(times: dict[str, list[float]], size: int) -> None:
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"signed passes per second (median of {ROUNDS} interleaved rounds; pass {size:,} bytes)")
+    for name, seconds in medians.items():
+        print(f"  {name:28} {1 / seconds:9.1f}/s   {seconds * 1e6:9.0f} µs/pass")
+    ours, stock, floor = medians.values()
+    print(f"  ours / floor  = {floor / ours:6.2f}   (target >= 0.85)")
+    print(f"  ours / stock  = {stock / ours:6.1f}x  (target >= 30x)")
+
+
+if __name__ == "__main__":
+    main()

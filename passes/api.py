@@ -1,0 +1,103 @@
+"""The shop API under /api/v1: JSON in, JSON out, Bearer API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from passes.errors import InvalidInput, Unauthorized
+from passes.http import allow_fields, read_json_object
+from passes.openapi import openapi_document
+from passes.service import CardView, Service
+from passes.store.shops import ShopRow
+
+
+def card_json(view: CardView) -> dict[str, Any]:
+    """A card as the API shows it."""
+    card, counters = view.card, view.card.counters
+    return {
+        "serial": card.serial,
+        "shop": view.shop.slug,
+        "stamps": counters.stamps,
+        "stamps_required": view.shop.program.stamps_required,
+        "rewards_available": counters.rewards_available,
+        "rewards_redeemed": counters.rewards_redeemed,
+        "total_stamps": counters.total_stamps,
+        "reward": view.shop.program.reward,
+        "voided": counters.voided,
+        "version": card.version,
+        "created_at": card.created_at.isoformat(),
+        "updated_at": card.updated_at.isoformat(),
+        "urls": view.urls,
+    }
+
+
+class ShopApi:
+    """Routes of the shop API over one Service."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.limit = service.settings.max_body_bytes
+
+    def routes(self) -> list[Route]:
+        """The API's routes, relative to /api/v1."""
+        return [
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/cards", self.create_card, methods=["POST"]),
+            Route("/cards/{serial}", self.get_card, methods=["GET"]),
+            Route("/cards/{serial}/stamps", self.stamp, methods=["POST"]),
+            Route("/cards/{serial}/redeem", self.redeem, methods=["POST"]),
+        ]
+
+    async def _shop(self, request: Request) -> tuple[ShopRow, str]:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized("send the shop's API key as 'Authorization: Bearer <key>'")
+        shop = await self.service.authenticate(key.strip())
+        return shop, f"api:{key.strip()[:8]}"
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(openapi_document(self.service.settings.base_url))
+
+    async def create_card(self, request: Request) -> Response:
+        shop, actor = await self._shop(request)
+        body = await read_json_object(request, self.limit)
+        allow_fields(body, set())
+        view = await self.service.issue_card(shop, actor)
+        return JSONResponse(card_json(view), status_code=201)
+
+    async def get_card(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        view = await self.service.card(shop, request.path_params["serial"])
+        return JSONResponse(card_json(view))
+
+    async def stamp(self, request: Request) -> Response:
+        shop, actor = await self._shop(request)
+        body = await read_json_object(request, self.limit)
+        allow_fields(body, {"count"})
+        count = body.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise InvalidInput("count must be a whole number")
+        view = await self.service.stamp(
+            shop,
+            request.path_params["serial"],
+            count,
+            actor=actor,
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+        return JSONResponse(card_json(view))
+
+    async def redeem(self, request: Request) -> Response:
+        shop, actor = await self._shop(request)
+        body = await read_json_object(request, self.limit)
+        allow_fields(body, set())
+        view = await self.service.redeem(
+            shop,
+            request.path_params["serial"],
+            actor=actor,
+            idempotency_key=request.headers.get("idempotency-key"),
+        )
+        return JSONResponse(card_json(view))

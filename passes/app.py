@@ -1,0 +1,129 @@
+"""Builds the whole ASGI app from one Settings object."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from passes.api import ShopApi
+from passes.apple.identity import SigningIdentity, load_identity
+from passes.apple.wallet import AppleWallet
+from passes.config import Settings
+from passes.errors import PassesError
+from passes.http import error_response, response_for
+from passes.render import Artwork
+from passes.service import Service
+from passes.store import Store
+from passes.web.pages import CardPages
+
+STATIC = Path(__file__).resolve().parent / "web" / "static"
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        b"frame-ancestors 'none'; form-action 'self'",
+    ),
+]
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+log = logging.getLogger("passes.http")
+
+
+class AccessLog:
+    """Logs method, route template (never the raw path: it may carry secrets), status, time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                _route_template(scope),
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _route_template(scope: Scope) -> str:
+    path: str = scope.get("root_path", "") + scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        path = path.replace(str(value), "{" + name + "}")
+    return path
+
+
+async def _passes_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PassesError)
+    return response_for(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+def create_app(settings: Settings, identity: SigningIdentity | None = None) -> Starlette:
+    """The server: shop API, customer pages and (later) wallet web services."""
+    identity = identity or load_identity(settings.certs_dir, settings.cert_password)
+    store = Store(settings.database_url)
+    service = Service(settings, store)
+    wallet = AppleWallet(identity, Artwork(settings.assets_dir), settings.web_service_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await store.close()
+
+    routes = [
+        Mount("/api/v1", routes=ShopApi(service).routes()),
+        *CardPages(service, wallet).routes(),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        Route("/healthz", _health, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLog)],
+        exception_handlers={PassesError: _passes_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.state.wallet = wallet
+    return app
+
+
+async def _health(request: Request) -> Response:
+    return Response("ok", media_type="text/plain")

@@ -1,0 +1,236 @@
+"""Build signed .pkpass files (storeCard stamp cards) from plain card content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from py_pkpass.models import Barcode, BarcodeFormat, Field, Pass, StoreCard
+
+from passes.apple.identity import SigningIdentity
+from passes.apple.signing import ManifestSigner
+from passes.errors import ConfigError
+from passes.texts import LANGUAGES, TEXTS
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MIN_TOKEN_LENGTH = 16
+# Keys used here that passes/texts.py does not carry yet; texts.py wins once it does.
+PENDING_TEXTS: Mapping[str, Mapping[str, str]] = {
+    "de": {"reward_changed": "Prämie: %@"},
+    "en": {"reward_changed": "Reward: %@"},
+}
+_IMAGE_CACHE_SIZE = 512
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHI")  # the 4-byte offset follows per archive
+_END = struct.Struct("<IHHHHIIH")
+_DOS_DATE = 0x21  # 1980-01-01: fixed, so equal content gives an equal archive
+_UTF8_NAMES = 0x0800
+_SCALARS = frozenset({str, int, float, bool})
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PassContent:
+    """What one card's pass shows; images are PNG bytes keyed by file name."""
+
+    serial: str
+    authentication_token: str
+    organization_name: str
+    stamps: int
+    stamps_required: int
+    rewards_available: int
+    total_stamps: int
+    reward: str
+    background_color: str
+    foreground_color: str
+    label_color: str
+    web_service_url: str | None
+    card_url: str
+    images: Mapping[str, bytes]
+    voided: bool = False
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One file of the archive with its checksum and zip records encoded once."""
+
+    name: str
+    data: bytes
+    sha1: str
+    local_header: bytes
+    central_header: bytes  # up to, not including, the local header offset
+    encoded_name: bytes
+
+
+def _member(name: str, data: bytes) -> _Member:
+    encoded, size, crc = name.encode(), len(data), zlib.crc32(data)
+    head = (_UTF8_NAMES, 0, 0, _DOS_DATE, crc, size, size, len(encoded))
+    return _Member(
+        name=name,
+        data=data,
+        sha1=hashlib.sha1(data).hexdigest(),  # noqa: S324 - Apple's manifest format
+        local_header=_LOCAL.pack(0x04034B50, 20, *head, 0) + encoded,
+        central_header=_CENTRAL.pack(0x02014B50, 20, 20, *head, 0, 0, 0, 0, 0),
+        encoded_name=encoded,
+    )
+
+
+class PassBuilder:
+    """Builds signed passes for one identity; reuse it, it caches what does not change."""
+
+    def __init__(self, identity: SigningIdentity) -> None:
+        self._identity = identity
+        self._signer = ManifestSigner(identity)
+        self._strings = [
+            _member(f"{lang}.lproj/pass.strings", strings_file(lang)) for lang in LANGUAGES
+        ]
+        self._images: dict[tuple[str, bytes], _Member] = {}
+
+    def build(self, content: PassContent) -> bytes:
+        """The signed .pkpass archive (zip bytes) for `content`."""
+        check_content(content)
+        pass_json = _member("pass.json", render_pass_json(content, self._identity))
+        members = [pass_json, *self._strings, *self._image_members(content.images)]
+        manifest = _manifest(members)
+        signature = self._signer.sign(manifest)
+        return zip_stored(
+            [*members, _member("manifest.json", manifest), _member("signature", signature)]
+        )
+
+    def _image_members(self, images: Mapping[str, bytes]) -> list[_Member]:
+        return [self._image(name, images[name]) for name in sorted(images)]
+
+    def _image(self, name: str, data: bytes) -> _Member:
+        # Callers hand in the same cached PNG objects; hashing them per pass would dominate.
+        key = (name, data)
+        found = self._images.get(key)
+        if found is None:
+            if len(self._images) >= _IMAGE_CACHE_SIZE:
+                del self._images[next(iter(self._images))]
+            found = self._images[key] = _member(name, data)
+        return found
+
+
+def check_content(content: PassContent) -> None:
+    """Refuse a non-https webServiceURL (loopback excepted), short tokens, odd serials."""
+    content.serial.encode("iso-8859-1")  # the barcode's declared encoding must hold it
+    url = content.web_service_url
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+    ):
+        raise ConfigError(
+            f"webServiceURL {url!r} must use https (plain http only for loopback) "
+            "— set PASSES_BASE_URL to the server's public https URL"
+        )
+    if len(content.authentication_token) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"authenticationToken must have at least {MIN_TOKEN_LENGTH} characters")
+
+
+def render_pass_json(content: PassContent, identity: SigningIdentity) -> bytes:
+    """pass.json bytes: py-pkpass's model without its empty keys, deterministic and compact."""
+    model = pass_model(content, identity)
+    return _JSON.encode(_plain(model)).encode()
+
+
+def pass_model(content: PassContent, identity: SigningIdentity) -> Any:
+    """The py-pkpass `Pass` for `content` (changeMessage, localized keys, QR barcode)."""
+    card = StoreCard()
+    card.secondaryFields = [_stamps_field(content), _reward_field(content)]
+    if content.voided:
+        card.auxiliaryFields = [_field("status", "voided_label")]
+    card.backFields = _back_fields(content)
+    model = Pass(card, passTypeIdentifier=identity.pass_type_id, teamIdentifier=identity.team_id)
+    model.organizationName = content.organization_name
+    model.serialNumber = content.serial
+    model.description = "description"
+    model.logoText = content.organization_name
+    model.backgroundColor = content.background_color
+    model.foregroundColor = content.foreground_color
+    model.labelColor = content.label_color
+    model.barcode = Barcode(content.serial, BarcodeFormat.QR, content.serial, "iso-8859-1")
+    model.voided = content.voided
+    if content.web_service_url is not None:
+        model.webServiceURL = content.web_service_url
+        model.authenticationToken = content.authentication_token
+    return model
+
+
+def _stamps_field(content: PassContent) -> Any:
+    value = f"{content.stamps} / {content.stamps_required}"
+    return _field("stamps", value, "stamps_label", change="stamps_changed")
+
+
+def _reward_field(content: PassContent) -> Any:
+    due = content.rewards_available
+    if due > 1:
+        return _field("reward", f"{due} × {content.reward}", "rewards_due_label", "reward_changed")
+    label = "reward_due_label" if due == 1 else "next_reward_label"
+    return _field("reward", content.reward, label, change="reward_changed")
+
+
+def _back_fields(content: PassContent) -> list[Any]:
+    return [
+        _field("how", "how_text", "how_label"),
+        _field("total", content.total_stamps, "total_label"),
+        _field("card", content.card_url, "card_link_label"),
+        _field("privacy", "privacy_text", "privacy_label"),
+    ]
+
+
+def _field(key: str, value: object, label: str = "", change: str = "") -> Any:
+    field = Field(key, value, label)
+    field.changeMessage = change
+    return field
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready data with every empty string and None dropped, at every depth."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if not isinstance(value, dict):
+        value = value.json_dict()
+    # Scalars are handled inline: this runs per pass and calls are what cost here.
+    return {
+        k: v if type(v) in _SCALARS else _plain(v)
+        for k, v in value.items()
+        if v != "" and v is not None
+    }
+
+
+def strings_file(language: str) -> bytes:
+    """`<language>.lproj/pass.strings`: every text key mapped to its translation."""
+    texts = {**PENDING_TEXTS[language], **TEXTS[language]}
+    lines = (f'"{_escape(key)}" = "{_escape(texts[key])}";\n' for key in sorted(texts))
+    return "".join(lines).encode()
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _manifest(members: Iterable[_Member]) -> bytes:
+    hashes = {member.name: member.sha1 for member in members}
+    return _JSON.encode(hashes).encode()
+
+
+def zip_stored(members: list[_Member]) -> bytes:
+    """A zip archive of `members`, stored uncompressed (PNGs do not shrink; JSON is tiny)."""
+    chunks: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for member in members:
+        chunks += (member.local_header, member.data)
+        central += (member.central_header, offset.to_bytes(4, "little"), member.encoded_name)
+        offset += len(member.local_header) + len(member.data)
+    directory = b"".join(central)
+    end = _END.pack(0x06054B50, 0, 0, len(members), len(members), len(directory), offset, 0)
+    return b"".join([*chunks, directory, end])

@@ -1,0 +1,49 @@
+"""Apple Wallet passes for stored cards: content from the card, images from the artwork cache."""
+
+from __future__ import annotations
+
+from passes.apple.identity import SigningIdentity
+from passes.apple.pkpass import PassBuilder, PassContent
+from passes.render import Artwork, StripStyle, css_rgb
+from passes.store.cards import CardRow
+from passes.store.shops import ShopRow
+
+
+class AppleWallet:
+    """Builds the signed .pkpass of a card; one per process (the identity is loaded once)."""
+
+    def __init__(
+        self, identity: SigningIdentity, artwork: Artwork, web_service_url: str | None
+    ) -> None:
+        self.identity = identity
+        self.artwork = artwork
+        self.web_service_url = web_service_url
+        self.builder = PassBuilder(identity)
+
+    def content(self, shop: ShopRow, card: CardRow, card_url: str) -> PassContent:
+        """What the pass shows for this card now."""
+        program = shop.program
+        counters = card.counters
+        style = StripStyle(program.background_color, program.stamp_color, program.stamps_required)
+        images = {**self.artwork.brand(), **self.artwork.strip(style, counters.stamps)}
+        return PassContent(
+            serial=card.serial,
+            authentication_token=card.auth_token,
+            organization_name=shop.name,
+            stamps=counters.stamps,
+            stamps_required=program.stamps_required,
+            rewards_available=counters.rewards_available,
+            total_stamps=counters.total_stamps,
+            reward=program.reward,
+            background_color=css_rgb(program.background_color),
+            foreground_color=css_rgb(program.foreground_color),
+            label_color=css_rgb(program.label_color),
+            web_service_url=self.web_service_url,
+            card_url=card_url,
+            images=images,
+            voided=counters.voided,
+        )
+
+    def pass_file(self, shop: ShopRow, card: CardRow, card_url: str) -> bytes:
+        """The signed .pkpass bytes."""
+        return self.builder.build(self.content(shop, card, card_url))

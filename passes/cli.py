@@ -1,0 +1,249 @@
+"""The `passes` command line: the same service functions the API and pages use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from passes.api import card_json
+from passes.apple.devcerts import create_dev_identity
+from passes.apple.identity import describe, load_identity
+from passes.config import Settings
+from passes.errors import PassesError
+from passes.service import CardView, Service
+from passes.store import Store
+
+P = ParamSpec("P")
+T = TypeVar("T")
+DEV_WARNING = (
+    "note: this is a DEV signing identity (a local CA stands in for Apple WWDR). "
+    "Passes signed with it are valid by structure but will NOT install on a real iPhone; "
+    "see certs.example/README.md for the real certificate."
+)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def clear_errors(func: Callable[P, T]) -> Callable[P, T]:
+    """Turn our errors into one line on stderr and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return func(*args, **kwargs)
+        except PassesError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def _with_service(work: Callable[[Service], Awaitable[T]]) -> T:
+    async def run() -> T:
+        settings = _settings()
+        store = Store(settings.database_url)
+        try:
+            await store.migrate()
+            return await work(Service(settings, store))
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+@click.group()
+def cli() -> None:
+    """Loyalty stamp cards in Apple Wallet and Google Wallet."""
+
+
+@cli.command()
+@clear_errors
+def init() -> None:
+    """Create the data dir, migrate the database, make a dev identity if none exists."""
+    settings = _settings()
+    _ensure_identity(settings)
+    asyncio.run(_migrate(settings))
+    click.echo(f"database ready: {settings.database_url}")
+
+
+def _ensure_identity(settings: Settings) -> None:
+    certs = settings.certs_dir
+    if not any((certs / name).exists() for name in ("pass.p12", "pass.pem")):
+        create_dev_identity(certs)
+        click.echo(f"made a dev signing identity in {certs}/")
+        click.echo(DEV_WARNING, err=True)
+
+
+async def _migrate(settings: Settings) -> None:
+    store = Store(settings.database_url)
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@clear_errors
+def serve(host: str, port: int) -> None:
+    """Run the server (init first when needed)."""
+    import uvicorn
+
+    from passes.app import create_app
+
+    settings = _settings()
+    _ensure_identity(settings)
+    asyncio.run(_migrate(settings))
+    identity = load_identity(settings.certs_dir, settings.cert_password)
+    if identity.is_dev:
+        click.echo(DEV_WARNING, err=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app(settings, identity)
+    click.echo(f"serving on http://{host}:{port}  (public URL {settings.base_url})")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
+@cli.group()
+def shop() -> None:
+    """Shops and their programs."""
+
+
+@shop.command("create")
+@click.option("--name", required=True, help='The shop\'s name, e.g. "Café Sonne".')
+@click.option("--stamps", default=10, show_default=True, type=int, help="Stamps per reward.")
+@click.option("--reward", required=True, help='What a full card gives, e.g. "1 Vita Mix gratis".')
+@click.option("--slug", default=None, help="URL name; made from the name when omitted.")
+@clear_errors
+def shop_create(name: str, stamps: int, reward: str, slug: str | None) -> None:
+    """Create a shop with its program; prints the API key once."""
+    created, key = _with_service(
+        lambda service: service.create_shop(name=name, stamps=stamps, reward=reward, slug=slug)
+    )
+    click.echo(f"shop:    {created.slug}  ({created.name})")
+    click.echo(f"program: {stamps} stamps = {reward}")
+    click.echo(f"api key: {key}")
+    click.echo("Keep the API key safe: it is stored hashed and cannot be shown again.", err=True)
+
+
+@cli.group()
+def card() -> None:
+    """Cards: issue, stamp, redeem, show."""
+
+
+def _print_card(view: CardView, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(card_json(view), indent=2))
+        return
+    counters = view.card.counters
+    click.echo(f"serial:  {view.card.serial}")
+    click.echo(f"stamps:  {counters.stamps} / {view.shop.program.stamps_required}")
+    click.echo(f"rewards: {counters.rewards_available} due, {counters.rewards_redeemed} redeemed")
+    click.echo(f"card:    {view.urls['card']}")
+    click.echo(f"apple:   {view.urls['apple']}")
+
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+
+
+@card.command("issue")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@_json_option
+@clear_errors
+def card_issue(slug: str, as_json: bool) -> None:
+    """Issue a new card; prints its page URL and serial."""
+
+    async def work(service: Service) -> CardView:
+        return await service.issue_card(await service.shop(slug), "cli")
+
+    _print_card(_with_service(work), as_json)
+
+
+def _card_change(
+    serial: str, change: Callable[[Service, Any], Awaitable[CardView]], as_json: bool
+) -> None:
+    async def work(service: Service) -> CardView:
+        found = await service.find_card(serial)
+        return await change(service, found.shop)
+
+    _print_card(_with_service(work), as_json)
+
+
+@card.command("stamp")
+@click.argument("serial")
+@click.option("--count", default=1, show_default=True, type=int)
+@_json_option
+@clear_errors
+def card_stamp(serial: str, count: int, as_json: bool) -> None:
+    """Add stamps to a card."""
+    _card_change(
+        serial,
+        lambda service, shop: service.stamp(shop, serial, count, actor="cli", idempotency_key=None),
+        as_json,
+    )
+
+
+@card.command("redeem")
+@click.argument("serial")
+@_json_option
+@clear_errors
+def card_redeem(serial: str, as_json: bool) -> None:
+    """Redeem one due reward."""
+    _card_change(
+        serial,
+        lambda service, shop: service.redeem(shop, serial, actor="cli", idempotency_key=None),
+        as_json,
+    )
+
+
+@card.command("show")
+@click.argument("serial")
+@_json_option
+@clear_errors
+def card_show(serial: str, as_json: bool) -> None:
+    """Show a card."""
+    _print_card(_with_service(lambda service: service.find_card(serial)), as_json)
+
+
+@cli.group()
+def certs() -> None:
+    """The Apple signing identity."""
+
+
+@certs.command("dev")
+@click.option("--force", is_flag=True, help="Replace an existing identity in the certs dir.")
+@clear_errors
+def certs_dev(force: bool) -> None:
+    """Make a dev identity: a local CA in WWDR's place and a pass certificate."""
+    settings = _settings()
+    create_dev_identity(settings.certs_dir, force=force)
+    click.echo(f"made a dev signing identity in {settings.certs_dir}/")
+    click.echo(DEV_WARNING, err=True)
+
+
+@certs.command("check")
+@clear_errors
+def certs_check() -> None:
+    """Explain the signing identity in use (and what is missing)."""
+    settings = _settings()
+    identity = load_identity(settings.certs_dir, settings.cert_password)
+    for line in describe(identity):
+        click.echo(line)
+    google = "on" if settings.google_issuer_id and settings.google_service_account else "off"
+    if google == "off":
+        click.echo(
+            "google:  off (set PASSES_GOOGLE_ISSUER_ID and PASSES_GOOGLE_SERVICE_ACCOUNT to enable)"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point."""
+    cli.main(args=list(argv) if argv is not None else sys.argv[1:], prog_name="passes")

@@ -1,0 +1,99 @@
+"""One Settings object, built once from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from passes.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/passes.db"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_APNS_URL = "https://api.push.apple.com"
+DEFAULT_GOOGLE_API_URL = "https://walletobjects.googleapis.com/walletobjects/v1"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, validated once at start-up and passed down."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    base_url: str = DEFAULT_BASE_URL
+    certs_dir: Path = Path("./certs")
+    cert_password: str | None = field(default=None, repr=False)
+    apns_url: str = DEFAULT_APNS_URL
+    google_issuer_id: str | None = None
+    google_service_account: Path | None = None
+    google_api_url: str = DEFAULT_GOOGLE_API_URL
+    max_body_bytes: int = 64 * 1024
+    assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
+
+    def __post_init__(self) -> None:
+        _check_url("PASSES_BASE_URL", self.base_url)
+        _check_url("PASSES_APNS_URL", self.apns_url)
+        if not self.base_url.startswith("https://") and not self.is_loopback:
+            raise ConfigError(
+                f"PASSES_BASE_URL={self.base_url!r}: wallets only talk to https; "
+                "use an https URL (http is allowed on 127.0.0.1/localhost only)"
+            )
+        if not self.database_url.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ConfigError(
+                f"PASSES_DATABASE_URL={self.database_url!r}: use sqlite:///path or postgresql://…"
+            )
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """Read PASSES_* from `environ` (default os.environ), over values from `env_file`."""
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            return values.get(f"PASSES_{name}") or None
+
+        account = get("GOOGLE_SERVICE_ACCOUNT")
+        return cls(
+            database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            base_url=(get("BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            certs_dir=Path(get("CERTS_DIR") or "./certs"),
+            cert_password=get("CERT_PASSWORD"),
+            apns_url=(get("APNS_URL") or DEFAULT_APNS_URL).rstrip("/"),
+            google_issuer_id=get("GOOGLE_ISSUER_ID"),
+            google_service_account=Path(account) if account else None,
+            google_api_url=(get("GOOGLE_API_URL") or DEFAULT_GOOGLE_API_URL).rstrip("/"),
+        )
+
+    @property
+    def web_service_url(self) -> str:
+        """Where wallets reach us: https, except on loopback during development."""
+        return f"{self.base_url}/wallet"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the base URL points at this machine only."""
+        return is_loopback_host(urlsplit(self.base_url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}={value!r}: expected an http(s) URL like https://example.com")

@@ -1,0 +1,80 @@
+"""HTTP edges shared by the shop API and the pages: JSON bodies, size limits, error responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from passes.errors import Conflict, InvalidInput, NotFound, PassesError, Unauthorized
+
+
+class HttpError(PassesError):
+    """An error that only exists at the HTTP edge (bad JSON, too large, wrong type)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def error_response(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    """The one JSON error shape: {"error": {"code", "message"}}."""
+    body = {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+def response_for(exc: PassesError) -> JSONResponse:
+    """Map the product's exceptions to statuses in one place."""
+    if isinstance(exc, HttpError):
+        return error_response(exc.status, exc.code, str(exc))
+    if isinstance(exc, Unauthorized):
+        return error_response(401, "unauthorized", str(exc), **{"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, NotFound):
+        return error_response(404, "not_found", str(exc))
+    if isinstance(exc, Conflict):
+        return error_response(409, exc.code, str(exc))
+    if isinstance(exc, InvalidInput):
+        return error_response(422, "invalid", str(exc))
+    return error_response(500, "internal", "internal error")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing anything over `limit` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise HttpError(413, "too_large", f"request body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, "too_large", f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """A JSON object body; an empty body counts as {}."""
+    body = await read_body(request, limit)
+    if not body.strip():
+        return {}
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HttpError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise HttpError(400, "bad_json", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return value
+
+
+def allow_fields(body: dict[str, Any], allowed: set[str]) -> None:
+    """Refuse fields we do not know, so typos do not pass silently."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(unknown)}")

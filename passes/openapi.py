@@ -1,0 +1,189 @@
+"""The shop API's OpenAPI 3.1 document (served at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from passes import __version__
+from passes.loyalty import MAX_STAMPS_PER_VISIT
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    described = {
+        400: "The body is not valid JSON",
+        401: "Missing or unknown API key",
+        404: "No such card in this shop",
+        409: "The card's state refuses the change (e.g. no reward due)",
+        413: "The body is too large",
+        415: "The body is not application/json",
+        422: "A value is out of range or of the wrong type",
+    }
+    return {
+        str(status): {
+            "description": described[status],
+            "content": {JSON: {"schema": _ref("Error")}},
+        }
+        for status in statuses
+    }
+
+
+def _card_response(status: int, description: str) -> dict[str, Any]:
+    return {str(status): {"description": description, "content": {JSON: {"schema": _ref("Card")}}}}
+
+
+_SERIAL = {
+    "name": "serial",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retrying with the same key applies the change once and answers the same card.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+_EMPTY_BODY = {
+    "required": False,
+    "content": {JSON: {"schema": {"type": "object", "additionalProperties": False}}},
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    },
+    "Card": {
+        "type": "object",
+        "required": [
+            "serial",
+            "shop",
+            "stamps",
+            "stamps_required",
+            "rewards_available",
+            "rewards_redeemed",
+            "total_stamps",
+            "reward",
+            "voided",
+            "version",
+            "created_at",
+            "updated_at",
+            "urls",
+        ],
+        "properties": {
+            "serial": {"type": "string"},
+            "shop": {"type": "string"},
+            "stamps": {"type": "integer", "minimum": 0},
+            "stamps_required": {"type": "integer", "minimum": 1},
+            "rewards_available": {"type": "integer", "minimum": 0},
+            "rewards_redeemed": {"type": "integer", "minimum": 0},
+            "total_stamps": {"type": "integer", "minimum": 0},
+            "reward": {"type": "string"},
+            "voided": {"type": "boolean"},
+            "version": {"type": "integer", "minimum": 1},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "urls": {
+                "type": "object",
+                "required": ["card", "apple", "google"],
+                "properties": {
+                    "card": {"type": "string", "format": "uri"},
+                    "apple": {"type": "string", "format": "uri"},
+                    "google": {"type": ["string", "null"], "format": "uri"},
+                },
+            },
+        },
+    },
+    "StampRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "count": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_STAMPS_PER_VISIT,
+                "default": 1,
+            }
+        },
+    },
+}
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    """The document, with this server's URL."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "passes shop API",
+            "version": __version__,
+            "description": "Issue, stamp and redeem loyalty stamp cards in Apple and Google Wallet.",
+        },
+        "servers": [{"url": f"{base_url}/api/v1"}],
+        "security": [{"apiKey": []}],
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+            "schemas": _SCHEMAS,
+        },
+        "paths": {
+            "/cards": {
+                "post": {
+                    "summary": "Issue a new anonymous card",
+                    "operationId": "createCard",
+                    "requestBody": _EMPTY_BODY,
+                    "responses": {
+                        **_card_response(201, "The new card"),
+                        **_errors(400, 401, 413, 415, 422),
+                    },
+                }
+            },
+            "/cards/{serial}": {
+                "get": {
+                    "summary": "Read a card",
+                    "operationId": "getCard",
+                    "parameters": [_SERIAL],
+                    "responses": {**_card_response(200, "The card"), **_errors(401, 404)},
+                }
+            },
+            "/cards/{serial}/stamps": {
+                "post": {
+                    "summary": "Add stamps",
+                    "operationId": "stampCard",
+                    "parameters": [_SERIAL, _IDEMPOTENCY],
+                    "requestBody": {
+                        "required": False,
+                        "content": {JSON: {"schema": _ref("StampRequest")}},
+                    },
+                    "responses": {
+                        **_card_response(200, "The stamped card"),
+                        **_errors(400, 401, 404, 409, 413, 415, 422),
+                    },
+                }
+            },
+            "/cards/{serial}/redeem": {
+                "post": {
+                    "summary": "Redeem one due reward",
+                    "operationId": "redeemReward",
+                    "parameters": [_SERIAL, _IDEMPOTENCY],
+                    "requestBody": _EMPTY_BODY,
+                    "responses": {
+                        **_card_response(200, "The card after redeeming"),
+                        **_errors(400, 401, 404, 409, 413, 415, 422),
+                    },
+                }
+            },
+        },
+    }

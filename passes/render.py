@@ -1,0 +1,258 @@
+"""Pass images: the stamp strip, the shop's logo and icon, each drawn once and cached."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+from passes.errors import ConfigError, InvalidInput
+
+RGB = tuple[int, int, int]
+
+STRIP_SIZE = (375, 123)
+LOGO_BOX = (160, 50)
+ICON_SIZE = 29
+SCALES = (1, 2, 3)
+MAX_STAMPS = 30
+STAMPS_PER_ROW = 10
+
+# Shapes are drawn this many times larger, then downsampled: Pillow draws without antialiasing.
+_SUPERSAMPLE = 3
+# Uploaded artwork larger than this is refused before decoding (decompression bombs).
+_MAX_SOURCE_PIXELS = 4096 * 4096
+_SOURCE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+_HEX = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+
+
+def parse_hex_colour(value: str) -> RGB:
+    """Parse "#RGB" or "#RRGGBB" into an (r, g, b) tuple; ValueError for anything else."""
+    match = _HEX.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            f"colour {value!r} is not a hex colour: write it as '#RRGGBB', e.g. '#1F6F50'"
+        )
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(digit * 2 for digit in digits)
+    return (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
+
+
+def css_rgb(value: str) -> str:
+    """Turn "#RRGGBB" into "rgb(r, g, b)", the colour form pass.json expects."""
+    red, green, blue = parse_hex_colour(value)
+    return f"rgb({red}, {green}, {blue})"
+
+
+@dataclass(frozen=True)
+class StripStyle:
+    """A shop's strip: background and stamp colour ("#RRGGBB") and stamps per reward (1..30)."""
+
+    background: str
+    stamp: str
+    stamps_required: int
+
+    def __post_init__(self) -> None:
+        parse_hex_colour(self.background)
+        parse_hex_colour(self.stamp)
+        required = self.stamps_required
+        if isinstance(required, bool) or not isinstance(required, int):
+            raise ValueError(f"stamps_required must be a whole number, got {required!r}")
+        if not 1 <= required <= MAX_STAMPS:
+            raise ValueError(f"stamps_required must be between 1 and {MAX_STAMPS}, got {required}")
+
+
+def stamp_layout(
+    stamps_required: int, width: float, height: float
+) -> list[tuple[float, float, float]]:
+    """Centre x, centre y and radius of each stamp slot, in reading order, for a strip of this size.
+
+    Up to ten stamps a row; rows are centred, and a short last row is centred too.
+    """
+    rows = math.ceil(stamps_required / STAMPS_PER_ROW)
+    cols = math.ceil(stamps_required / rows)
+    cell = min(width * 0.94 / cols, height * 0.8 / rows)
+    # A lone stamp or a short row would otherwise swell to the full strip height.
+    radius = min(cell * 0.42, height * 0.29)
+    top = (height - rows * cell) / 2
+    slots = []
+    for index in range(stamps_required):
+        row, col = divmod(index, cols)
+        in_row = min(cols, stamps_required - row * cols)
+        left = (width - in_row * cell) / 2
+        slots.append((left + (col + 0.5) * cell, top + (row + 0.5) * cell, radius))
+    return slots
+
+
+def _mix(colour: RGB, other: RGB, amount: float) -> RGB:
+    red, green, blue = (round(a + (b - a) * amount) for a, b in zip(colour, other, strict=True))
+    return (red, green, blue)
+
+
+def _disc(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, fill: RGB) -> None:
+    draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
+
+
+def _check_mark(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
+    points = [
+        (x + dx * radius, y + dy * radius) for dx, dy in ((-0.4, 0.02), (-0.12, 0.3), (0.42, -0.28))
+    ]
+    stroke = radius * 0.2
+    draw.line(points, fill=ink, width=round(stroke), joint="curve")
+    for px, py in (points[0], points[-1]):
+        _disc(draw, px, py, stroke / 2, ink)
+
+
+def _filled_stamp(
+    draw: ImageDraw.ImageDraw, slot: tuple[float, float, float], ink: RGB, paper: RGB
+) -> None:
+    x, y, radius = slot
+    _disc(draw, x, y, radius, ink)
+    # A thin inner ring makes the disc read as a rubber stamp rather than a dot.
+    inner = radius * 0.84
+    box = (x - inner, y - inner, x + inner, y + inner)
+    draw.ellipse(box, outline=_mix(ink, paper, 0.45), width=max(1, round(radius * 0.05)))
+    _check_mark(draw, x, y, radius, paper)
+
+
+def _empty_stamp(
+    draw: ImageDraw.ImageDraw, slot: tuple[float, float, float], ink: RGB, paper: RGB
+) -> None:
+    x, y, radius = slot
+    box = (x - radius, y - radius, x + radius, y + radius)
+    draw.ellipse(
+        box, fill=_mix(ink, paper, 0.88), outline=_mix(ink, paper, 0.5), width=round(radius * 0.12)
+    )
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def _draw_strip(style: StripStyle, count: int, scale: int) -> bytes:
+    paper, ink = parse_hex_colour(style.background), parse_hex_colour(style.stamp)
+    size = (STRIP_SIZE[0] * scale, STRIP_SIZE[1] * scale)
+    canvas = Image.new("RGB", (size[0] * _SUPERSAMPLE, size[1] * _SUPERSAMPLE), paper)
+    draw = ImageDraw.Draw(canvas)
+    for index, slot in enumerate(stamp_layout(style.stamps_required, *canvas.size)):
+        if index < count:
+            _filled_stamp(draw, slot, ink, paper)
+        else:
+            _empty_stamp(draw, slot, ink, paper)
+    return _png(canvas.resize(size, Image.Resampling.LANCZOS))
+
+
+def _decode(data: bytes, what: str) -> Image.Image:
+    try:
+        with Image.open(io.BytesIO(data), formats=_SOURCE_FORMATS) as source:
+            if source.width * source.height > _MAX_SOURCE_PIXELS:
+                raise InvalidInput(
+                    f"{what} is {source.width}×{source.height} px: use at most 4096×4096"
+                )
+            upright = ImageOps.exif_transpose(source)
+            return upright.convert("RGBA")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise InvalidInput(
+            f"{what} is not an image that can be read: upload a PNG or JPEG"
+        ) from exc
+
+
+def _fit(image: Image.Image, box: tuple[int, int]) -> Image.Image:
+    ratio = min(box[0] / image.width, box[1] / image.height)
+    size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _draw_logo(data: bytes, scale: int) -> bytes:
+    return _png(_fit(_decode(data, "logo"), (LOGO_BOX[0] * scale, LOGO_BOX[1] * scale)))
+
+
+def _draw_icon(data: bytes, scale: int) -> bytes:
+    side = ICON_SIZE * scale
+    fitted = _fit(_decode(data, "icon"), (side, side))
+    canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    canvas.paste(fitted, ((side - fitted.width) // 2, (side - fitted.height) // 2))
+    return _png(canvas)
+
+
+def _file_name(kind: str, scale: int) -> str:
+    return f"{kind}.png" if scale == 1 else f"{kind}@{scale}x.png"
+
+
+def _read_asset(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: default artwork missing — restore it from git "
+            "or run assets/make_default_art.py"
+        ) from exc
+
+
+class Artwork:
+    """Draws and caches pass images. One per process, built from the assets folder."""
+
+    def __init__(self, assets_dir: Path, *, cache_size: int = 512) -> None:
+        self._default_logo = _read_asset(assets_dir / "logo.png")
+        self._default_icon = _read_asset(assets_dir / "icon.png")
+        self._cache_size = cache_size
+        self._images: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self._drawn = 0
+
+    @property
+    def drawn(self) -> int:
+        """How many images have been drawn so far (cache hits draw nothing)."""
+        return self._drawn
+
+    def strip(self, style: StripStyle, count: int) -> Mapping[str, bytes]:
+        """Strip images at 1x/2x/3x with `count` stamps filled (clamped to 0..stamps_required)."""
+        count = min(max(count, 0), style.stamps_required)
+        return {
+            _file_name("strip", scale): self._cached(
+                ("strip", style, count, scale), partial(_draw_strip, style, count, scale)
+            )
+            for scale in SCALES
+        }
+
+    def brand(self, logo: bytes | None = None, icon: bytes | None = None) -> Mapping[str, bytes]:
+        """Logo (fitted into 160×50 pt) and icon (29×29 pt) at 1x/2x/3x; None = default artwork."""
+        return {
+            **self._variants("logo", self._default_logo if logo is None else logo, _draw_logo),
+            **self._variants("icon", self._default_icon if icon is None else icon, _draw_icon),
+        }
+
+    def _variants(
+        self, kind: str, data: bytes, draw: Callable[[bytes, int], bytes]
+    ) -> dict[str, bytes]:
+        digest = hashlib.sha256(data).hexdigest()
+        return {
+            _file_name(kind, scale): self._cached((kind, digest, scale), partial(draw, data, scale))
+            for scale in SCALES
+        }
+
+    def _cached(self, key: Hashable, draw: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            image = self._images.get(key)
+            if image is not None:
+                self._images.move_to_end(key)
+                return image
+        # Draw outside the lock: a rare duplicate draw is cheaper than serialising all drawing.
+        image = draw()
+        with self._lock:
+            self._drawn += 1
+            self._images[key] = image
+            while len(self._images) > self._cache_size:
+                self._images.popitem(last=False)
+        return image

@@ -1,0 +1,278 @@
+"""What the shop can do, shared by the CLI, the shop API and the pages."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from passes import loyalty
+from passes.config import Settings
+from passes.errors import Conflict, InvalidInput, Unauthorized
+from passes.render import parse_hex_colour
+from passes.store import Store
+from passes.store.cards import (
+    CardRow,
+    Change,
+    Counters,
+    PastChange,
+    apply_change,
+    card_by_secret,
+    card_by_serial,
+    card_by_serial_any_shop,
+    change_by_key,
+    insert_card,
+    lock_card,
+)
+from passes.store.shops import ShopRow, insert_shop, shop_by_id, shop_by_key_hash, shop_by_slug
+
+API_KEY_PREFIX = "psk_"
+SERIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
+SERIAL_LENGTH = 12
+MAX_IDEMPOTENCY_KEY = 200
+DEFAULT_COLOURS = {
+    "background_color": "#3B2A20",
+    "foreground_color": "#FFFFFF",
+    "label_color": "#F2C879",
+    "stamp_color": "#F2C879",
+}
+
+
+@dataclass(frozen=True)
+class CardView:
+    """A card with its shop, ready to be shown or serialised."""
+
+    shop: ShopRow
+    card: CardRow
+    urls: dict[str, str | None]
+
+
+def hash_api_key(key: str) -> str:
+    """API keys are long random strings, so one SHA-256 is the right hash."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def slugify(name: str) -> str:
+    """ "Café Sonne" -> "cafe-sonne"."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64]
+
+
+def new_serial() -> str:
+    """A random serial that is easy to read out and type."""
+    return "".join(secrets.choice(SERIAL_ALPHABET) for _ in range(SERIAL_LENGTH))
+
+
+def normalise_serial(typed: str) -> str:
+    """Accept what staff type: lower case, spaces and dashes, O for 0, I/L for 1."""
+    cleaned = re.sub(r"[\s-]", "", typed).upper()
+    return cleaned.translate(str.maketrans("OIL", "011"))
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """Idempotency keys are short printable strings."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
+        )
+    return key
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _counters(state: loyalty.CardState) -> Counters:
+    return Counters(
+        state.stamps,
+        state.rewards_available,
+        state.total_stamps,
+        state.rewards_redeemed,
+        state.voided,
+    )
+
+
+def _state(counters: Counters) -> loyalty.CardState:
+    return loyalty.CardState(
+        counters.stamps,
+        counters.rewards_available,
+        counters.total_stamps,
+        counters.rewards_redeemed,
+        counters.voided,
+    )
+
+
+def program_of(shop: ShopRow) -> loyalty.Program:
+    """The loyalty rules' view of a shop's program."""
+    return loyalty.Program(shop.program.stamps_required, shop.program.reward)
+
+
+class Service:
+    """The product's operations over one store, with the settings they need."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    def urls(self, card: CardRow) -> dict[str, str | None]:
+        """Where the customer finds this card; the page URL carries a secret."""
+        page = f"{self.settings.base_url}/c/{card.page_secret}"
+        return {"card": page, "apple": f"{page}/pass.pkpass", "google": None}
+
+    def _view(self, shop: ShopRow, card: CardRow) -> CardView:
+        return CardView(shop, card, self.urls(card))
+
+    async def create_shop(
+        self,
+        *,
+        name: str,
+        stamps: int,
+        reward: str,
+        slug: str | None = None,
+        colours: dict[str, str] | None = None,
+    ) -> tuple[ShopRow, str]:
+        """Create a shop with its program; returns the shop and its API key (shown once)."""
+        name = name.strip()
+        if not 1 <= len(name) <= 200 or not name.isprintable():
+            raise InvalidInput("the shop name must be 1 to 200 printable characters")
+        slug = slugify(slug or name)
+        if not slug:
+            raise InvalidInput("the shop needs a slug of letters or digits (use --slug)")
+        try:
+            loyalty.Program(stamps, reward.strip())
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        program = {**DEFAULT_COLOURS, **(colours or {})}
+        for key, value in program.items():
+            try:
+                parse_hex_colour(value)
+            except ValueError as exc:
+                raise InvalidInput(f"{key}: {exc}") from exc
+        key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        async with self.store.transaction() as conn:
+            await insert_shop(
+                conn,
+                slug=slug,
+                name=name,
+                program={**program, "stamps_required": stamps, "reward": reward.strip()},
+                key_hash=hash_api_key(key),
+                key_prefix=key[:8],
+                now=_now(),
+            )
+            shop = await shop_by_slug(conn, slug)
+        return shop, key
+
+    async def shop(self, slug: str) -> ShopRow:
+        """The shop called `slug`."""
+        async with self.store.reading() as conn:
+            return await shop_by_slug(conn, slug)
+
+    async def authenticate(self, api_key: str) -> ShopRow:
+        """The shop owning this API key, or Unauthorized."""
+        digest = hash_api_key(api_key)
+        async with self.store.reading() as conn:
+            shop = await shop_by_key_hash(conn, digest)
+        if shop is None or not hmac.compare_digest(digest, hash_api_key(api_key)):
+            raise Unauthorized("unknown or revoked API key")
+        return shop
+
+    async def issue_card(self, shop: ShopRow, actor: str) -> CardView:
+        """A new, anonymous card for this shop."""
+        async with self.store.transaction() as conn:
+            card = await insert_card(
+                conn,
+                shop_id=shop.id,
+                program_id=shop.program.id,
+                serial=new_serial(),
+                auth_token=secrets.token_urlsafe(24),
+                page_secret=secrets.token_urlsafe(24),
+                actor=actor,
+                now=_now(),
+            )
+        return self._view(shop, card)
+
+    async def card(self, shop: ShopRow, serial: str) -> CardView:
+        """The shop's card `serial`."""
+        async with self.store.reading() as conn:
+            card = await card_by_serial(conn, shop.id, normalise_serial(serial))
+        return self._view(shop, card)
+
+    async def find_card(self, serial: str) -> CardView:
+        """Any shop's card `serial` (for the operator's command line only)."""
+        async with self.store.reading() as conn:
+            card = await card_by_serial_any_shop(conn, normalise_serial(serial))
+            shop = await shop_by_id(conn, card.shop_id)
+        return self._view(shop, card)
+
+    async def card_by_secret(self, page_secret: str) -> CardView:
+        """The card behind a customer's card-page URL."""
+        async with self.store.reading() as conn:
+            card = await card_by_secret(conn, page_secret)
+            shop = await shop_by_id(conn, card.shop_id)
+        return self._view(shop, card)
+
+    async def stamp(
+        self, shop: ShopRow, serial: str, count: int, *, actor: str, idempotency_key: str | None
+    ) -> CardView:
+        """Add stamps; a retry with the same key answers the first result and stamps nothing."""
+        program = program_of(shop)
+        try:
+            loyalty.check_count(count)
+        except loyalty.Refused as exc:
+            raise InvalidInput(str(exc)) from exc
+        return await self._change(
+            shop,
+            serial,
+            "stamp",
+            count,
+            actor,
+            idempotency_key,
+            lambda state: loyalty.stamp(program, state, count),
+        )
+
+    async def redeem(
+        self, shop: ShopRow, serial: str, *, actor: str, idempotency_key: str | None
+    ) -> CardView:
+        """Take one due reward."""
+        return await self._change(shop, serial, "redeem", 1, actor, idempotency_key, loyalty.redeem)
+
+    async def _change(
+        self,
+        shop: ShopRow,
+        serial: str,
+        kind: str,
+        count: int,
+        actor: str,
+        idempotency_key: str | None,
+        rule: loyalty.Rule,
+    ) -> CardView:
+        key = check_idempotency_key(idempotency_key)
+        async with self.store.transaction() as conn:
+            card = await lock_card(conn, shop.id, normalise_serial(serial))
+            earlier = None if key is None else await change_by_key(conn, card.id, key)
+            if earlier is not None:
+                if (earlier.change.kind, earlier.change.count) != (kind, count):
+                    raise Conflict(
+                        "this Idempotency-Key was used for a different request",
+                        "idempotency_key_reused",
+                    )
+                return self._view(shop, _as_of(card, earlier))
+            try:
+                after = rule(_state(card.counters))
+            except loyalty.Refused as exc:
+                raise Conflict(str(exc), exc.code) from exc
+            change = Change(kind, count, actor, _counters(after), key)
+            card = await apply_change(conn, card, change, _now())
+        return self._view(shop, card)
+
+
+def _as_of(card: CardRow, earlier: PastChange) -> CardRow:
+    """The card as it was answered the first time (for idempotent retries)."""
+    counters = replace(earlier.change.after, voided=card.counters.voided)
+    return replace(card, counters=counters, version=earlier.version, updated_at=earlier.at)

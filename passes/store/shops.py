@@ -1,0 +1,123 @@
+"""Queries about shops, their programs and API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from passes.errors import Conflict, NotFound
+from passes.store.tables import api_keys, programs, shops
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    """A shop's program as stored."""
+
+    id: int
+    stamps_required: int
+    reward: str
+    background_color: str
+    foreground_color: str
+    label_color: str
+    stamp_color: str
+
+
+@dataclass(frozen=True)
+class ShopRow:
+    """A shop with its program."""
+
+    id: int
+    slug: str
+    name: str
+    program: ProgramRow
+
+
+_SHOP_COLUMNS = (
+    shops.c.id,
+    shops.c.slug,
+    shops.c.name,
+    programs.c.id.label("program_id"),
+    programs.c.stamps_required,
+    programs.c.reward,
+    programs.c.background_color,
+    programs.c.foreground_color,
+    programs.c.label_color,
+    programs.c.stamp_color,
+)
+
+
+def _shop(row: RowMapping) -> ShopRow:
+    program = ProgramRow(
+        id=row["program_id"],
+        stamps_required=row["stamps_required"],
+        reward=row["reward"],
+        background_color=row["background_color"],
+        foreground_color=row["foreground_color"],
+        label_color=row["label_color"],
+        stamp_color=row["stamp_color"],
+    )
+    return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
+
+
+async def insert_shop(
+    conn: AsyncConnection,
+    *,
+    slug: str,
+    name: str,
+    program: dict[str, object],
+    key_hash: str,
+    key_prefix: str,
+    now: datetime,
+) -> None:
+    """Create a shop with its program and first API key."""
+    try:
+        shop_id = (
+            await conn.execute(
+                insert(shops).values(slug=slug, name=name, created_at=now).returning(shops.c.id)
+            )
+        ).scalar_one()
+    except IntegrityError as exc:
+        raise Conflict(f"a shop with slug {slug!r} exists already", "slug_taken") from exc
+    await conn.execute(
+        insert(programs).values(shop_id=shop_id, created_at=now, updated_at=now, **program)
+    )
+    await conn.execute(
+        insert(api_keys).values(
+            shop_id=shop_id, key_hash=key_hash, prefix=key_prefix, created_at=now
+        )
+    )
+
+
+async def _one_shop(conn: AsyncConnection, where: ColumnElement[bool], missing: str) -> ShopRow:
+    query = select(*_SHOP_COLUMNS).join(programs, programs.c.shop_id == shops.c.id)
+    row = (await conn.execute(query.where(where))).mappings().first()
+    if row is None:
+        raise NotFound(missing)
+    return _shop(row)
+
+
+async def shop_by_slug(conn: AsyncConnection, slug: str) -> ShopRow:
+    """The shop called `slug`, or NotFound."""
+    return await _one_shop(conn, shops.c.slug == slug, f"no shop {slug!r}")
+
+
+async def shop_by_id(conn: AsyncConnection, shop_id: int) -> ShopRow:
+    """The shop with this id, or NotFound."""
+    return await _one_shop(conn, shops.c.id == shop_id, "no such shop")
+
+
+async def shop_by_key_hash(conn: AsyncConnection, key_hash: str) -> ShopRow | None:
+    """The shop owning the (unrevoked) key with this hash."""
+    query = (
+        select(*_SHOP_COLUMNS)
+        .join(programs, programs.c.shop_id == shops.c.id)
+        .join(api_keys, api_keys.c.shop_id == shops.c.id)
+        .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
+    )
+    row = (await conn.execute(query)).mappings().first()
+    return None if row is None else _shop(row)

@@ -1,0 +1,184 @@
+"""The schema, one definition for SQLite and PostgreSQL (SQLAlchemy Core)."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps come back timezone-aware in UTC on SQLite (which drops the zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _created() -> Column[object]:
+    return Column("created_at", UtcDateTime(), nullable=False)
+
+
+shops = Table(
+    "shops",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    _created(),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    _created(),
+    Column("revoked_at", UtcDateTime()),
+)
+
+programs = Table(
+    "programs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("stamps_required", Integer, nullable=False),
+    Column("reward", String(200), nullable=False),
+    Column("background_color", String(7), nullable=False),
+    Column("foreground_color", String(7), nullable=False),
+    Column("label_color", String(7), nullable=False),
+    Column("stamp_color", String(7), nullable=False),
+    _created(),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("program_id", Id, ForeignKey("programs.id"), nullable=False),
+    Column("serial", String(32), nullable=False, unique=True),
+    Column("auth_token", String(64), nullable=False),
+    Column("page_secret", String(64), nullable=False, unique=True),
+    Column("stamps", Integer, nullable=False, default=0),
+    Column("rewards_available", Integer, nullable=False, default=0),
+    Column("total_stamps", Integer, nullable=False, default=0),
+    Column("rewards_redeemed", Integer, nullable=False, default=0),
+    Column("voided", Boolean, nullable=False, default=False),
+    # Moves with every change; the ledger id of the last change doubles as a
+    # monotonic update tag for wallets.
+    Column("version", Integer, nullable=False, default=1),
+    Column("last_event_id", Id),
+    _created(),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_cards_shop_updated", "shop_id", "updated_at"),
+)
+
+card_events = Table(
+    "card_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("count", Integer, nullable=False, default=0),
+    Column("idempotency_key", String(200)),
+    Column("actor", String(100), nullable=False),
+    Column("stamps_after", Integer, nullable=False),
+    Column("rewards_after", Integer, nullable=False),
+    Column("total_after", Integer, nullable=False),
+    Column("redeemed_after", Integer, nullable=False),
+    Column("version_after", Integer, nullable=False),
+    _created(),
+    UniqueConstraint("card_id", "idempotency_key", name="uq_card_events_idempotency"),
+    Index("ix_card_events_shop_created", "shop_id", "created_at"),
+)
+
+apple_devices = Table(
+    "apple_devices",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("library_id", String(128), nullable=False, unique=True),
+    Column("push_token", String(256), nullable=False),
+    _created(),
+)
+
+apple_registrations = Table(
+    "apple_registrations",
+    metadata,
+    Column("device_id", Id, ForeignKey("apple_devices.id", ondelete="CASCADE"), primary_key=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True),
+    _created(),
+    Index("ix_apple_registrations_card", "card_id"),
+)
+
+google_objects = Table(
+    "google_objects",
+    metadata,
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True),
+    Column("object_id", String(200), nullable=False, unique=True),
+    Column("saved", Boolean, nullable=False, default=False),
+    _created(),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("recipients", Integer, nullable=False, default=0),
+    _created(),
+)
+
+push_outbox = Table(
+    "push_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("device_id", Id, ForeignKey("apple_devices.id", ondelete="CASCADE")),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="SET NULL")),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_until", UtcDateTime()),
+    _created(),
+    Index("ix_push_outbox_claimed", "claimed_until"),
+)

@@ -1,0 +1,253 @@
+"""The shop API over HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+
+import pytest
+
+from tests.conftest import Env, auth
+from tests.pkpass_check import verify_pkpass
+
+
+async def new_card(env: Env, key: str) -> dict:
+    response = await env.client.post("/api/v1/cards", headers=auth(key))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def stamp(env: Env, key: str, serial: str, count: int = 1, **headers: str):
+    return await env.client.post(
+        f"/api/v1/cards/{serial}/stamps", json={"count": count}, headers={**auth(key), **headers}
+    )
+
+
+async def test_card_is_created_with_its_urls(env: Env) -> None:
+    key = await env.new_shop()
+    card = await new_card(env, key)
+    assert card["stamps"] == 0 and card["stamps_required"] == 10
+    assert card["rewards_available"] == 0 and card["total_stamps"] == 0
+    assert card["urls"]["card"].startswith("http://127.0.0.1:8000/c/")
+    assert card["serial"] not in card["urls"]["card"], (
+        "the page URL carries a secret, not the serial"
+    )
+    assert card["urls"]["apple"].endswith("/pass.pkpass")
+    assert card["urls"]["google"] is None
+    fetched = await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))
+    assert fetched.json() == card
+
+
+async def test_stamps_earn_a_reward_and_extra_stamps_carry_over(env: Env) -> None:
+    key = await env.new_shop(stamps=5)
+    serial = (await new_card(env, key))["serial"]
+    assert (await stamp(env, key, serial, 3)).json()["stamps"] == 3
+    card = (await stamp(env, key, serial, 4)).json()
+    assert (card["stamps"], card["rewards_available"], card["total_stamps"]) == (2, 1, 7)
+    card = (await stamp(env, key, serial, 13)).json()
+    assert (card["stamps"], card["rewards_available"], card["total_stamps"]) == (0, 4, 20)
+
+
+async def test_redeem_takes_one_reward_and_refuses_when_none_is_due(env: Env) -> None:
+    key = await env.new_shop(stamps=2)
+    serial = (await new_card(env, key))["serial"]
+    refused = await env.client.post(f"/api/v1/cards/{serial}/redeem", headers=auth(key))
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "no_reward_due"
+    await stamp(env, key, serial, 2)
+    redeemed = await env.client.post(f"/api/v1/cards/{serial}/redeem", headers=auth(key))
+    assert redeemed.status_code == 200
+    assert redeemed.json()["rewards_available"] == 0
+    assert redeemed.json()["rewards_redeemed"] == 1
+
+
+async def test_downloaded_pass_shows_the_new_state(env: Env) -> None:
+    key = await env.new_shop(stamps=4, reward="1 Vita Mix gratis")
+    card = await new_card(env, key)
+    first = await env.client.get(card["urls"]["apple"])
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "application/vnd.apple.pkpass"
+    before = verify_pkpass(first.content, env.settings.certs_dir / "wwdr.pem")
+    await stamp(env, key, card["serial"], 5)
+    second = await env.client.get(card["urls"]["apple"])
+    after = verify_pkpass(second.content, env.settings.certs_dir / "wwdr.pem")
+    assert after["serialNumber"] == card["serial"]
+    assert after["barcodes"][0]["message"] == card["serial"]
+    assert after["webServiceURL"] == "http://127.0.0.1:8000/wallet"
+    fields = {f["key"]: f for group in after["storeCard"].values() for f in group}
+    assert fields["stamps"]["value"] == "1 / 4"
+    german = _strings(second.content, "de")
+    assert german[fields["stamps"]["changeMessage"]] == "Neuer Stempel: %@"
+    assert _strings(second.content, "en")[fields["stamps"]["changeMessage"]] == "New stamp: %@"
+    before_fields = {f["key"]: f for group in before["storeCard"].values() for f in group}
+    assert fields["reward"]["label"] != before_fields["reward"]["label"], (
+        "reward line shows it is due"
+    )
+    assert _member(second.content, "strip.png") != _member(first.content, "strip.png")
+
+
+def _strings(pkpass: bytes, language: str) -> dict[str, str]:
+    text = _member(pkpass, f"{language}.lproj/pass.strings").decode("utf-8-sig")
+    return dict(re.findall(r'^"((?:[^"\\]|\\.)*)"\s*=\s*"((?:[^"\\]|\\.)*)";', text, re.M))
+
+
+def _member(pkpass: bytes, name: str) -> bytes:
+    import io
+    import zipfile
+
+    return zipfile.ZipFile(io.BytesIO(pkpass)).read(name)
+
+
+async def test_card_page_shows_the_count(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    card = await new_card(env, key)
+    await stamp(env, key, card["serial"], 3)
+    page = await env.client.get(card["urls"]["card"], headers={"Accept-Language": "de-DE"})
+    assert page.status_code == 200
+    assert "3 von 10 Stempeln" in page.text
+    english = await env.client.get(card["urls"]["card"], headers={"Accept-Language": "en"})
+    assert "3 of 10 stamps" in english.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    missing = await env.client.get("/c/not-a-secret")
+    assert missing.status_code == 404
+
+
+async def test_retry_with_the_same_idempotency_key_stamps_once(env: Env) -> None:
+    key = await env.new_shop()
+    serial = (await new_card(env, key))["serial"]
+    idem = {"Idempotency-Key": secrets.token_hex(8)}
+    first = await stamp(env, key, serial, 2, **idem)
+    again = await stamp(env, key, serial, 2, **idem)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["stamps"] == again.json()["stamps"] == 2
+    await stamp(env, key, serial, 1)
+    late_retry = await stamp(env, key, serial, 2, **idem)
+    assert late_retry.json()["stamps"] == 2, "a retry answers the first result"
+    now = await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))
+    assert now.json()["total_stamps"] == 3
+    reused = await stamp(env, key, serial, 5, **idem)
+    assert reused.status_code == 409
+    assert reused.json()["error"]["code"] == "idempotency_key_reused"
+
+
+async def test_another_shops_card_is_not_found(env: Env) -> None:
+    mine, theirs = await env.new_shop(), await env.new_shop()
+    serial = (await new_card(env, theirs))["serial"]
+    for response in (
+        await env.client.get(f"/api/v1/cards/{serial}", headers=auth(mine)),
+        await stamp(env, mine, serial),
+        await env.client.post(f"/api/v1/cards/{serial}/redeem", headers=auth(mine)),
+    ):
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+    untouched = await env.client.get(f"/api/v1/cards/{serial}", headers=auth(theirs))
+    assert untouched.json()["total_stamps"] == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        ({}, b"{not json", 400, "bad_json"),
+        ({}, b'{"count": 1', 400, "bad_json"),
+        ({}, b"[" * 100_000 + b"]" * 100_000, 413, "too_large"),
+        ({}, b"[1]", 422, "invalid"),
+        ({}, b'{"count": "3"}', 422, "invalid"),
+        ({}, b'{"count": 1.5}', 422, "invalid"),
+        ({}, b'{"count": true}', 422, "invalid"),
+        ({}, b'{"count": 0}', 422, "invalid"),
+        ({}, b'{"count": -4}', 422, "invalid"),
+        ({}, b'{"count": 100000000000000000000}', 422, "invalid"),
+        ({}, b'{"count": 1, "bonus": 5}', 422, "invalid"),
+        ({"Content-Type": "text/plain"}, b'{"count": 1}', 415, "unsupported_media_type"),
+        ({}, b'{"count": 1, "pad": "' + b"x" * 70_000 + b'"}', 413, "too_large"),
+        ({"Idempotency-Key": "x" * 201}, b'{"count": 1}', 422, "invalid"),
+    ],
+)
+async def test_bad_stamp_requests_get_a_precise_error_and_change_nothing(
+    env: Env, headers: dict[str, str], body: bytes, status: int, code: str
+) -> None:
+    key = await env.new_shop()
+    serial = (await new_card(env, key))["serial"]
+    response = await env.client.post(
+        f"/api/v1/cards/{serial}/stamps",
+        content=body,
+        headers={"Content-Type": "application/json", **auth(key), **headers},
+    )
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert (card["total_stamps"], card["version"]) == (0, 1)
+
+
+async def test_deeply_nested_json_within_the_limit_is_a_400(env: Env) -> None:
+    key = await env.new_shop()
+    serial = (await new_card(env, key))["serial"]
+    body = b"[" * 30_000 + b"]" * 30_000
+    response = await env.client.post(
+        f"/api/v1/cards/{serial}/stamps",
+        content=body,
+        headers={"Content-Type": "application/json", **auth(key)},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_json"
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "", "Bearer", "Bearer ", "Basic abc", "Bearer psk_wrong", "bearer x y"]
+)
+async def test_missing_or_wrong_key_is_401(env: Env, authorization: str | None) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = await env.client.post("/api/v1/cards", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_unknown_serial_and_route(env: Env) -> None:
+    key = await env.new_shop()
+    assert (await stamp(env, key, "NOSUCHCARD")).status_code == 404
+    unknown = await env.client.get("/api/v1/nothing", headers=auth(key))
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    wrong_method = await env.client.delete("/api/v1/cards", headers=auth(key))
+    assert wrong_method.status_code == 405
+
+
+async def test_typed_serials_are_forgiving(env: Env) -> None:
+    key = await env.new_shop()
+    serial = (await new_card(env, key))["serial"]
+    typed = "-".join([serial[:4].lower(), serial[4:8], serial[8:]])
+    response = await stamp(env, key, typed)
+    assert response.status_code == 200 and response.json()["serial"] == serial
+
+
+async def test_openapi_document_describes_the_api(env: Env) -> None:
+    document = (await env.client.get("/api/v1/openapi.json")).json()
+    assert document["openapi"].startswith("3.")
+    assert {"/cards", "/cards/{serial}", "/cards/{serial}/stamps", "/cards/{serial}/redeem"} <= set(
+        document["paths"]
+    )
+
+
+async def test_concurrent_stamps_with_retries_end_with_exact_totals(env: Env) -> None:
+    key = await env.new_shop(stamps=7)
+    serials = [(await new_card(env, key))["serial"] for _ in range(3)]
+    requests = [(serial, secrets.token_hex(8), 1 + i % 3) for serial in serials for i in range(20)]
+
+    async def client(serial: str, idem: str, count: int) -> None:
+        # Every request is sent twice at once, like a client retrying after a timeout.
+        answers = await asyncio.gather(
+            stamp(env, key, serial, count, **{"Idempotency-Key": idem}),
+            stamp(env, key, serial, count, **{"Idempotency-Key": idem}),
+        )
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        assert answers[0].json() == answers[1].json()
+
+    await asyncio.gather(*(client(*r) for r in requests))
+    for serial in serials:
+        expected = sum(count for s, _, count in requests if s == serial)
+        card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+        assert card["total_stamps"] == expected
+        assert card["stamps"] + 7 * card["rewards_available"] == expected
+        assert card["version"] == 1 + 20

@@ -1,0 +1,169 @@
+"""The `passes` command line, run as a user runs it: a subprocess with env settings."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.pkpass_check import verify_pkpass
+
+PASSES = [sys.executable, "-m", "passes"]
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [*PASSES, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSES_")}
+    env |= {
+        "PASSES_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'passes.db'}",
+        "PASSES_CERTS_DIR": str(tmp_path / "certs"),
+    }
+    return env
+
+
+def test_init_shop_card_stamp_and_certs(cli_env: dict[str, str], tmp_path: Path) -> None:
+    init = run(cli_env, "init")
+    assert "dev signing identity" in init.stdout
+    assert "will NOT install on a real iPhone" in init.stderr
+    assert (tmp_path / "certs" / "wwdr.pem").exists()
+    assert (tmp_path / "data" / "passes.db").exists()
+
+    created = run(
+        cli_env,
+        "shop",
+        "create",
+        "--name",
+        "Café Sonne",
+        "--stamps",
+        "10",
+        "--reward",
+        "1 Vita Mix gratis",
+    )
+    assert "cafe-sonne" in created.stdout
+    key = re.search(r"api key: (psk_\S+)", created.stdout)
+    assert key, created.stdout
+    assert "cannot be shown again" in created.stderr
+
+    issued = run(cli_env, "card", "issue", "--shop", "cafe-sonne")
+    serial = re.search(r"serial:\s+(\S+)", issued.stdout)
+    assert serial and "/c/" in issued.stdout
+
+    stamped = run(cli_env, "card", "stamp", serial.group(1), "--count", "3")
+    assert "stamps:  3 / 10" in stamped.stdout
+    refused = run(cli_env, "card", "redeem", serial.group(1), ok=False)
+    assert refused.returncode == 1 and "no reward is due" in refused.stderr
+
+    check = run(cli_env, "certs", "check")
+    assert "pass.dev.passes.local" in check.stdout
+    assert "google:  off" in check.stdout
+
+
+def test_clear_errors_instead_of_tracebacks(cli_env: dict[str, str]) -> None:
+    run(cli_env, "init")
+    missing = run(cli_env, "card", "issue", "--shop", "nope", ok=False)
+    assert missing.returncode == 1 and "no shop 'nope'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad = run(cli_env, "shop", "create", "--name", "X", "--stamps", "0", "--reward", "r", ok=False)
+    assert "stamps required must be 1 to 30" in bad.stderr
+    run(cli_env, "shop", "create", "--name", "Dup", "--reward", "r")
+    dup = run(cli_env, "shop", "create", "--name", "Dup", "--reward", "r", ok=False)
+    assert "exists already" in dup.stderr
+    again = run(cli_env, "certs", "dev", ok=False)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    https = run({**cli_env, "PASSES_BASE_URL": "http://shop.example"}, "certs", "check", ok=False)
+    assert "PASSES_BASE_URL" in https.stderr and "https" in https.stderr
+
+
+def test_serve_refuses_to_start_with_broken_certificates(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    run(cli_env, "init")
+    (tmp_path / "certs" / "wwdr.pem").unlink()
+    refused = run(cli_env, "serve", "--port", str(_free_port()), ok=False)
+    assert refused.returncode == 1
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "wwdr.pem" in lines[0], refused.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_runs_the_real_server(cli_env: dict[str, str], tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**cli_env, "PASSES_BASE_URL": f"http://127.0.0.1:{port}"}
+    server = subprocess.Popen(
+        [*PASSES, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", server)
+        key = re.search(
+            r"api key: (\S+)",
+            run(env, "shop", "create", "--name", "Eck", "--reward", "Kaffee").stdout,
+        )
+        assert key
+        headers = {"Authorization": f"Bearer {key.group(1)}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+            card = client.post("/api/v1/cards").json()
+            client.post(f"/api/v1/cards/{card['serial']}/stamps", json={"count": 2})
+            pkpass = client.get(card["urls"]["apple"])
+        verify_pkpass(pkpass.content, tmp_path / "certs" / "wwdr.pem")
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert card["serial"] in pkpass.content.decode("latin-1")
+    assert key.group(1) not in stderr, "API keys never appear in logs"
+    assert card["urls"]["card"].rsplit("/", 1)[1] not in stderr, "card secrets never appear in logs"
+    assert "/api/v1/cards/{serial}/stamps 200" in stderr
+
+
+def _wait_for(url: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"server exited: {server.stderr.read() if server.stderr else ''}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError("server did not start")
+
+
+def test_python_server_py_is_importable(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run(cli_env, "init")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", "import server; print(type(server.app).__name__)"],
+        cwd=root,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "Starlette", result.stderr
+    assert shutil.which("openssl")
