@@ -97,7 +97,11 @@ def stock_builder(
 
 def floor_signer(manifest: bytes, identity: SigningIdentity) -> Callable[[], bytes]:
     """Only the detached PKCS#7 signature over a manifest like ours; key already loaded."""
-    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+    options = [
+        pkcs7.PKCS7Options.DetachedSignature,
+        pkcs7.PKCS7Options.Binary,
+        pkcs7.PKCS7Options.NoCapabilities,
+    ]
 
     def sign() -> bytes:
         return (

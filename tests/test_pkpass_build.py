@@ -106,6 +106,7 @@ def test_pass_verifies_and_carries_the_card(
     assert fields["stamps"]["label"] == "stamps_label"
     assert fields["stamps"]["changeMessage"] == "stamps_changed"
     assert fields["reward"]["label"] == "next_reward_label"
+    assert "changeMessage" not in fields["reward"], "redeeming needs no lock-screen notice"
     assert fields["card"]["value"] == "https://stempel.example/c/abc"
 
 
@@ -127,7 +128,8 @@ def test_change_messages_resolve_to_format_strings(
 ) -> None:
     with zipfile.ZipFile(io.BytesIO(builder.build(content))) as archive:
         strings = archive.read("en.lproj/pass.strings").decode()
-    fields = _fields(verify_pass_json(builder, content))
+    due = dataclasses.replace(content, rewards_available=1)
+    fields = _fields(verify_pass_json(builder, due))
     for key in ("stamps", "reward"):
         message_key = fields[key]["changeMessage"]
         line = next(line for line in strings.splitlines() if line.startswith(f'"{message_key}"'))
@@ -145,13 +147,13 @@ def test_reward_label_switches_when_due(builder: PassBuilder, content: PassConte
     one = _fields(verify_pass_json(builder, dataclasses.replace(content, rewards_available=1)))
     assert one["reward"] == {
         "key": "reward",
-        "value": "1 Vita Mix gratis",
+        "value": "🎁 1 Vita Mix gratis",
         "label": "reward_due_label",
         "changeMessage": "reward_changed",
         "textAlignment": "PKTextAlignmentLeft",
     }
     two = _fields(verify_pass_json(builder, dataclasses.replace(content, rewards_available=2)))
-    assert two["reward"]["value"] == "2 × 1 Vita Mix gratis"
+    assert two["reward"]["value"] == "🎁 2 × 1 Vita Mix gratis"
     assert two["reward"]["label"] == "rewards_due_label"
 
 

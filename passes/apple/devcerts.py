@@ -34,7 +34,7 @@ def create_dev_identity(
     if existing and not force:
         raise ConfigError(
             f"{certs_dir / existing[0]}: already exists — not overwriting it "
-            "(remove the old files first to make a new identity)"
+            "(`passes certs dev --force` replaces the identity)"
         )
     certs_dir.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC) - timedelta(minutes=5)

@@ -20,11 +20,7 @@ from passes.texts import LANGUAGES, TEXTS
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_TOKEN_LENGTH = 16
-# Keys used here that passes/texts.py does not carry yet; texts.py wins once it does.
-PENDING_TEXTS: Mapping[str, Mapping[str, str]] = {
-    "de": {"reward_changed": "Prämie: %@"},
-    "en": {"reward_changed": "Reward: %@"},
-}
+REWARD_DUE_MARK = "🎁"
 _IMAGE_CACHE_SIZE = 512
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHI")  # the 4-byte offset follows per archive
@@ -171,10 +167,14 @@ def _stamps_field(content: PassContent) -> Any:
 
 def _reward_field(content: PassContent) -> Any:
     due = content.rewards_available
-    if due > 1:
-        return _field("reward", f"{due} × {content.reward}", "rewards_due_label", "reward_changed")
-    label = "reward_due_label" if due == 1 else "next_reward_label"
-    return _field("reward", content.reward, label, change="reward_changed")
+    if due == 0:
+        # No changeMessage here: taking a reward at the counter needs no lock-screen notice.
+        return _field("reward", content.reward, "next_reward_label")
+    label = "rewards_due_label" if due > 1 else "reward_due_label"
+    # The value itself must change when a reward falls due, or Wallet shows no notice.
+    times = f"{due} × " if due > 1 else ""
+    value = f"{REWARD_DUE_MARK} {times}{content.reward}"
+    return _field("reward", value, label, change="reward_changed")
 
 
 def _back_fields(content: PassContent) -> list[Any]:
@@ -208,7 +208,7 @@ def _plain(value: Any) -> Any:
 
 def strings_file(language: str) -> bytes:
     """`<language>.lproj/pass.strings`: every text key mapped to its translation."""
-    texts = {**PENDING_TEXTS[language], **TEXTS[language]}
+    texts = TEXTS[language]
     lines = (f'"{_escape(key)}" = "{_escape(texts[key])}";\n' for key in sorted(texts))
     return "".join(lines).encode()
 
