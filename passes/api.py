@@ -12,6 +12,7 @@ from passes.errors import InvalidInput, Unauthorized
 from passes.http import allow_fields, read_json_object
 from passes.openapi import openapi_document
 from passes.service import CardView, Service
+from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow
 
 
@@ -35,6 +36,20 @@ def card_json(view: CardView) -> dict[str, Any]:
     }
 
 
+def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
+    """Why a phone did or did not update: devices, push answers, fetches, device logs."""
+    fetched = view.card.last_fetched_at
+    return {
+        "serial": view.card.serial,
+        "version": view.card.version,
+        "last_fetched_at": fetched.isoformat() if fetched else None,
+        "pending_pushes": found.pending,
+        "devices": found.devices,
+        "attempts": found.attempts,
+        "device_logs": found.logs,
+    }
+
+
 class ShopApi:
     """Routes of the shop API over one Service."""
 
@@ -50,6 +65,7 @@ class ShopApi:
             Route("/cards/{serial}", self.get_card, methods=["GET"]),
             Route("/cards/{serial}/stamps", self.stamp, methods=["POST"]),
             Route("/cards/{serial}/redeem", self.redeem, methods=["POST"]),
+            Route("/cards/{serial}/deliveries", self.deliveries, methods=["GET"]),
         ]
 
     async def _shop(self, request: Request) -> tuple[ShopRow, str]:
@@ -89,6 +105,11 @@ class ShopApi:
             idempotency_key=request.headers.get("idempotency-key"),
         )
         return JSONResponse(card_json(view))
+
+    async def deliveries(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        view, found = await self.service.deliveries(shop, request.path_params["serial"])
+        return JSONResponse(deliveries_json(view, found))
 
     async def redeem(self, request: Request) -> Response:
         shop, actor = await self._shop(request)

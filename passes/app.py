@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -20,9 +22,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from passes.api import ShopApi
 from passes.apple.identity import SigningIdentity, load_identity
 from passes.apple.wallet import AppleWallet
+from passes.apple.webservice import WalletWebService
 from passes.config import Settings
 from passes.errors import PassesError
 from passes.http import error_response, response_for
+from passes.push import Wakeup, push_worker
 from passes.render import Artwork
 from passes.service import Service
 from passes.store import Store
@@ -98,18 +102,28 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     """The server: shop API, customer pages and (later) wallet web services."""
     identity = identity or load_identity(settings.certs_dir, settings.cert_password)
     store = Store(settings.database_url)
-    service = Service(settings, store)
+    wakeup = Wakeup()
+    service = Service(settings, store, wakeup.notify)
     wallet = AppleWallet(identity, Artwork(settings.assets_dir), settings.web_service_url)
+    web_service = WalletWebService(
+        store, wallet, lambda card: str(service.urls(card)["card"]), settings.max_body_bytes
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            if settings.run_worker:
+                async with push_worker(settings, identity, store) as worker:
+                    async with _running(worker.run, wakeup):
+                        yield
+            else:
+                yield
         finally:
             await store.close()
 
     routes = [
         Mount("/api/v1", routes=ShopApi(service).routes()),
+        Mount("/wallet", routes=web_service.routes()),
         *CardPages(service, wallet).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", _health, methods=["GET"]),
@@ -123,6 +137,21 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     app.state.service = service
     app.state.wallet = wallet
     return app
+
+
+@asynccontextmanager
+async def _running(
+    work: Callable[[asyncio.Event, Wakeup], Coroutine[Any, Any, None]], wakeup: Wakeup
+) -> AsyncIterator[None]:
+    """Run `work` in the background; on exit ask it to stop and wait for it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(work(stop, wakeup))
+    try:
+        yield
+    finally:
+        stop.set()
+        wakeup.notify()
+        await task
 
 
 async def _health(request: Request) -> Response:

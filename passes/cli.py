@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import wraps
@@ -12,13 +13,14 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from passes.api import card_json
+from passes.api import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
 from passes.config import Settings
 from passes.errors import PassesError
 from passes.service import CardView, Service
 from passes.store import Store
+from passes.store.apple import Deliveries
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -209,8 +211,59 @@ def card_redeem(serial: str, as_json: bool) -> None:
 @_json_option
 @clear_errors
 def card_show(serial: str, as_json: bool) -> None:
-    """Show a card."""
-    _print_card(_with_service(lambda service: service.find_card(serial)), as_json)
+    """Show a card and how its updates reach phones (devices, pushes, device logs)."""
+
+    async def work(service: Service) -> tuple[CardView, Deliveries]:
+        found = await service.find_card(serial)
+        return await service.deliveries(found.shop, found.card.serial)
+
+    view, found = _with_service(work)
+    if as_json:
+        click.echo(json.dumps({"card": card_json(view), **deliveries_json(view, found)}, indent=2))
+        return
+    _print_card(view, False)
+    fetched = view.card.last_fetched_at
+    click.echo(f"fetched: {fetched:%Y-%m-%d %H:%M:%S} UTC" if fetched else "fetched: never")
+    click.echo(f"pending: {found.pending} push(es) waiting")
+    click.echo(f"devices: {len(found.devices)}")
+    for device in found.devices:
+        click.echo(
+            f"  {device['device']} token {device['push_token']} since {device['registered_at']}"
+        )
+    for attempt in found.attempts[:10]:
+        click.echo(
+            f"  push {attempt['at']} {attempt['target']} {attempt['device'] or ''} "
+            f"{attempt['status'] or '-'} {attempt['reason'] or ''} -> {attempt['outcome']}"
+        )
+    for line in found.logs[:5]:
+        click.echo(f"  device log {line['at']}: {line['message']}")
+
+
+@cli.command()
+@clear_errors
+def worker() -> None:
+    """Run only the push worker (start several for more throughput)."""
+    from passes.push import push_worker
+
+    settings = _settings()
+    identity = load_identity(settings.certs_dir, settings.cert_password)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def run() -> None:
+        store = Store(settings.database_url)
+        await store.migrate()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            async with push_worker(settings, identity, store) as pusher:
+                click.echo("push worker running (Ctrl-C to stop)", err=True)
+                await pusher.run(stop)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
 
 
 @cli.group()

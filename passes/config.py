@@ -31,7 +31,10 @@ class Settings:
     google_issuer_id: str | None = None
     google_service_account: Path | None = None
     google_api_url: str = DEFAULT_GOOGLE_API_URL
+    ssl_cert_file: str | None = None
     max_body_bytes: int = 64 * 1024
+    # `passes serve` delivers pushes in-process; tests and `passes worker` set this themselves.
+    run_worker: bool = True
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
 
     def __post_init__(self) -> None:
@@ -70,6 +73,7 @@ class Settings:
             google_issuer_id=get("GOOGLE_ISSUER_ID"),
             google_service_account=Path(account) if account else None,
             google_api_url=(get("GOOGLE_API_URL") or DEFAULT_GOOGLE_API_URL).rstrip("/"),
+            ssl_cert_file=values.get("SSL_CERT_FILE") or None,
         )
 
     @property

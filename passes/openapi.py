@@ -108,6 +108,27 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Deliveries": {
+        "type": "object",
+        "required": [
+            "serial",
+            "version",
+            "last_fetched_at",
+            "pending_pushes",
+            "devices",
+            "attempts",
+            "device_logs",
+        ],
+        "properties": {
+            "serial": {"type": "string"},
+            "version": {"type": "integer"},
+            "last_fetched_at": {"type": ["string", "null"], "format": "date-time"},
+            "pending_pushes": {"type": "integer", "minimum": 0},
+            "devices": {"type": "array", "items": {"type": "object"}},
+            "attempts": {"type": "array", "items": {"type": "object"}},
+            "device_logs": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "StampRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -170,6 +191,20 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "responses": {
                         **_card_response(200, "The stamped card"),
                         **_errors(400, 401, 404, 409, 413, 415, 422),
+                    },
+                }
+            },
+            "/cards/{serial}/deliveries": {
+                "get": {
+                    "summary": "Why a phone did or did not update: devices, pushes, device logs",
+                    "operationId": "cardDeliveries",
+                    "parameters": [_SERIAL],
+                    "responses": {
+                        "200": {
+                            "description": "Delivery diagnostics",
+                            "content": {JSON: {"schema": _ref("Deliveries")}},
+                        },
+                        **_errors(401, 404),
                     },
                 }
             },

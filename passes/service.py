@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, Unauthorized
 from passes.render import parse_hex_colour
 from passes.store import Store
+from passes.store.apple import Deliveries, deliveries
 from passes.store.cards import (
     CardRow,
     Change,
@@ -116,9 +118,13 @@ def program_of(shop: ShopRow) -> loyalty.Program:
 class Service:
     """The product's operations over one store, with the settings they need."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, on_commit: Callable[[], None] | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
+        # Wakes the in-process push worker; other processes find the rows by polling.
+        self.on_commit = on_commit or (lambda: None)
 
     def urls(self, card: CardRow) -> dict[str, str | None]:
         """Where the customer finds this card; the page URL carries a secret."""
@@ -269,7 +275,15 @@ class Service:
                 raise Conflict(str(exc), exc.code) from exc
             change = Change(kind, count, actor, _counters(after), key)
             card = await apply_change(conn, card, change, _now())
+        self.on_commit()
         return self._view(shop, card)
+
+    async def deliveries(self, shop: ShopRow, serial: str) -> tuple[CardView, Deliveries]:
+        """The card with what we know of getting its updates onto phones."""
+        async with self.store.reading() as conn:
+            card = await card_by_serial(conn, shop.id, normalise_serial(serial))
+            found = await deliveries(conn, card.id)
+        return self._view(shop, card), found
 
 
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:

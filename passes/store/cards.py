@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, insert, select, update
+from sqlalchemy import ColumnElement, Select, insert, literal_column, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import NotFound
+from passes.store.outbox import enqueue_updates
 from passes.store.tables import card_events, cards
 
 
@@ -37,6 +38,8 @@ class CardRow:
     counters: Counters
     version: int
     last_event_id: int | None
+    pass_modified_at: datetime
+    last_fetched_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -81,6 +84,8 @@ def _card(row: RowMapping) -> CardRow:
         ),
         version=row["version"],
         last_event_id=row["last_event_id"],
+        pass_modified_at=row["pass_modified_at"],
+        last_fetched_at=row["last_fetched_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -119,13 +124,19 @@ async def insert_card(
         rewards_redeemed=0,
         voided=False,
         version=1,
+        pass_modified_at=whole_second(now),
+        last_fetched_at=None,
         created_at=now,
         updated_at=now,
     )
     card_id = (await conn.execute(insert(cards).values(values).returning(cards.c.id))).scalar_one()
     issue = Change("issue", 0, actor, Counters(0, 0, 0, 0))
     event_id = await _append(conn, card_id, shop_id, issue, 1, now)
-    await conn.execute(update(cards).where(cards.c.id == card_id).values(last_event_id=event_id))
+    await conn.execute(
+        update(cards)
+        .where(cards.c.id == card_id)
+        .values(last_event_id=event_id, update_tag=update_tag(conn, event_id))
+    )
     return _card({**values, "id": card_id, "last_event_id": event_id})  # type: ignore[arg-type]
 
 
@@ -188,9 +199,10 @@ async def change_by_key(
 async def apply_change(
     conn: AsyncConnection, card: CardRow, change: Change, now: datetime
 ) -> CardRow:
-    """Append `change` to the ledger and move the card to its counters (one transaction)."""
+    """Append `change` to the ledger, move the card and queue its pushes (one transaction)."""
     version = card.version + 1
     event_id = await _append(conn, card.id, card.shop_id, change, version, now)
+    modified = max(whole_second(now), card.pass_modified_at + timedelta(seconds=1))
     after = change.after
     await conn.execute(
         update(cards)
@@ -203,10 +215,37 @@ async def apply_change(
             voided=after.voided,
             version=version,
             last_event_id=event_id,
+            update_tag=update_tag(conn, event_id),
+            pass_modified_at=modified,
             updated_at=now,
         )
     )
-    return replace(card, counters=after, version=version, last_event_id=event_id, updated_at=now)
+    await enqueue_updates(conn, card.id, now)
+    return replace(
+        card,
+        counters=after,
+        version=version,
+        last_event_id=event_id,
+        pass_modified_at=modified,
+        updated_at=now,
+    )
+
+
+def whole_second(moment: datetime) -> datetime:
+    """HTTP dates have whole seconds; so does what we compare them with."""
+    return moment.replace(microsecond=0)
+
+
+def update_tag(conn: AsyncConnection, event_id: int) -> ColumnElement[int] | int:
+    """The tag a wallet's "changed since" question compares against.
+
+    SQLite runs one writer at a time, so ledger ids appear in commit order. On
+    PostgreSQL they do not; there the writing transaction's id is used and the
+    answer's horizon is the oldest still-running transaction (store/apple.py).
+    """
+    if conn.dialect.name == "postgresql":
+        return literal_column("pg_current_xact_id()::text::bigint")
+    return event_id
 
 
 async def _append(

@@ -101,10 +101,14 @@ cards = Table(
     Column("total_stamps", Integer, nullable=False, default=0),
     Column("rewards_redeemed", Integer, nullable=False, default=0),
     Column("voided", Boolean, nullable=False, default=False),
-    # Moves with every change; the ledger id of the last change doubles as a
-    # monotonic update tag for wallets.
     Column("version", Integer, nullable=False, default=1),
     Column("last_event_id", Id),
+    # Wallets ask "what changed since tag": on SQLite (one writer at a time) the
+    # ledger id, on PostgreSQL the writing transaction's id (see store/apple.py).
+    Column("update_tag", BigInteger, nullable=False, default=0),
+    # Whole seconds, distinct per change, for Last-Modified / If-Modified-Since.
+    Column("pass_modified_at", UtcDateTime(), nullable=False),
+    Column("last_fetched_at", UtcDateTime()),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_cards_shop_updated", "shop_id", "updated_at"),
@@ -145,6 +149,7 @@ apple_registrations = Table(
     Column("device_id", Id, ForeignKey("apple_devices.id", ondelete="CASCADE"), primary_key=True),
     Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True),
     _created(),
+    Column("last_pushed_at", UtcDateTime()),
     Index("ix_apple_registrations_card", "card_id"),
 )
 
@@ -178,7 +183,34 @@ push_outbox = Table(
     Column("device_id", Id, ForeignKey("apple_devices.id", ondelete="CASCADE")),
     Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="SET NULL")),
     Column("attempts", Integer, nullable=False, default=0),
+    # NULL: waiting; in the future: claimed by a worker (a lease) or backing off.
     Column("claimed_until", UtcDateTime()),
     _created(),
-    Index("ix_push_outbox_claimed", "claimed_until"),
+    Index("ix_push_outbox_claimed", "claimed_until", "id"),
+    Index("ix_push_outbox_device", "device_id"),
+)
+
+push_attempts = Table(
+    "push_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("device", String(16)),
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="SET NULL")),
+    Column("status", Integer),
+    Column("reason", String(200)),
+    Column("outcome", String(16), nullable=False),
+    _created(),
+    Index("ix_push_attempts_card", "card_id", "id"),
+)
+
+device_logs = Table(
+    "device_logs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE")),
+    Column("message", String(500), nullable=False),
+    _created(),
+    Index("ix_device_logs_card", "card_id", "id"),
 )

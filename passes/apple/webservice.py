@@ -1,0 +1,180 @@
+"""Apple's "Wallet Passes web service" under {PASSES_BASE_URL}/wallet, as Apple specifies it."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from passes.apple.wallet import AppleWallet
+from passes.errors import NotFound
+from passes.http import HttpError, read_json_object
+from passes.ratelimit import RateLimiter
+from passes.store import Store
+from passes.store.apple import add_device_log, register, serials_since, touch_fetched, unregister
+from passes.store.cards import CardRow, card_by_serial_any_shop
+from passes.store.shops import shop_by_id
+
+PKPASS = "application/vnd.apple.pkpass"
+DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+PUSH_TOKEN = re.compile(r"^[0-9A-Fa-f]{16,200}$")
+SERIAL_IN_LOG = re.compile(r"/passes/[^/\s]+/([0-9A-Za-z]{1,32})")
+MAX_LOG_LINES = 20
+MAX_LOG_LENGTH = 500
+
+
+class Unauthorized(HttpError):
+    """Apple's web service answers 401 with no body."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "unauthorized", "wrong or missing ApplePass token")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WalletWebService:
+    """Registration, update checks, latest pass and device logs for Apple Wallet."""
+
+    def __init__(
+        self,
+        store: Store,
+        wallet: AppleWallet,
+        card_url: Callable[[CardRow], str],
+        body_limit: int,
+    ) -> None:
+        self.store = store
+        self.wallet = wallet
+        self.card_url = card_url
+        self.body_limit = body_limit
+        self.pass_type_id = wallet.identity.pass_type_id
+        self.log_limiter = RateLimiter(rate=1.0, burst=20)
+
+    def routes(self) -> list[Route]:
+        """Routes relative to /wallet."""
+        registration = "/v1/devices/{device}/registrations/{pass_type}/{serial}"
+        return [
+            Route(registration, self.register, methods=["POST"]),
+            Route(registration, self.unregister, methods=["DELETE"]),
+            Route("/v1/devices/{device}/registrations/{pass_type}", self.updated, methods=["GET"]),
+            Route("/v1/passes/{pass_type}/{serial}", self.latest_pass, methods=["GET"]),
+            Route("/v1/log", self.log, methods=["POST"]),
+        ]
+
+    def _check_pass_type(self, request: Request) -> None:
+        if request.path_params["pass_type"] != self.pass_type_id:
+            raise HttpError(404, "not_found", "unknown pass type")
+
+    async def _authorized_card(self, request: Request) -> CardRow:
+        """The card named in the path, if the ApplePass token is its own (constant time)."""
+        self._check_pass_type(request)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        async with self.store.reading() as conn:
+            try:
+                card = await card_by_serial_any_shop(conn, request.path_params["serial"])
+            except NotFound as exc:
+                raise Unauthorized() from exc
+        expected = card.auth_token.encode()
+        if scheme != "ApplePass" or not hmac.compare_digest(token.encode(), expected):
+            raise Unauthorized()
+        return card
+
+    def _device(self, request: Request) -> str:
+        device: str = request.path_params["device"]
+        if not DEVICE_ID.match(device):
+            raise HttpError(400, "bad_device", "malformed device library identifier")
+        return device
+
+    async def register(self, request: Request) -> Response:
+        device = self._device(request)
+        card = await self._authorized_card(request)
+        body = await read_json_object(request, self.body_limit)
+        token = body.get("pushToken")
+        if not isinstance(token, str) or not PUSH_TOKEN.match(token):
+            raise HttpError(400, "bad_push_token", "pushToken must be the device's hex token")
+        async with self.store.transaction() as conn:
+            created = await register(conn, device, token, card.id, _now())
+        return Response(status_code=201 if created else 200)
+
+    async def unregister(self, request: Request) -> Response:
+        device = self._device(request)
+        card = await self._authorized_card(request)
+        async with self.store.transaction() as conn:
+            await unregister(conn, device, card.id)
+        return Response(status_code=200)
+
+    async def updated(self, request: Request) -> Response:
+        device = self._device(request)
+        self._check_pass_type(request)
+        since = request.query_params.get("passesUpdatedSince")
+        tag = int(since) if since is not None and since.isdigit() and len(since) < 19 else None
+        async with self.store.reading() as conn:
+            serials, last_updated = await serials_since(conn, device, tag)
+        if not serials:
+            return Response(status_code=204)
+        return JSONResponse({"serialNumbers": serials, "lastUpdated": str(last_updated)})
+
+    async def latest_pass(self, request: Request) -> Response:
+        card = await self._authorized_card(request)
+        modified = card.pass_modified_at
+        headers = {
+            "Last-Modified": format_datetime(modified, usegmt=True),
+            "Cache-Control": "no-cache",
+        }
+        since = _http_date(request.headers.get("if-modified-since"))
+        async with self.store.transaction() as conn:
+            await touch_fetched(conn, card.id, _now())
+            shop = await shop_by_id(conn, card.shop_id)
+        if since is not None and modified <= since:
+            return Response(status_code=304, headers=headers)
+        data = self.wallet.pass_file(shop, card, self.card_url(card))
+        return Response(data, media_type=PKPASS, headers=headers)
+
+    async def log(self, request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        if not self.log_limiter.allow(client):
+            raise HttpError(429, "rate_limited", "too many log messages")
+        body = await read_json_object(request, self.body_limit)
+        lines = body.get("logs")
+        if not isinstance(lines, list):
+            raise HttpError(400, "bad_logs", 'send {"logs": ["…"]}')
+        messages = [_clean(line) for line in lines[:MAX_LOG_LINES] if isinstance(line, str)]
+        async with self.store.transaction() as conn:
+            for message in messages:
+                await add_device_log(conn, await _card_in(conn, message), message, _now())
+        return Response(status_code=200)
+
+
+async def _card_in(conn: AsyncConnection, message: str) -> int | None:
+    """The card a device log line speaks of, if it names one of ours. Never acted upon."""
+    match = SERIAL_IN_LOG.search(message)
+    if match is None:
+        return None
+    try:
+        card = await card_by_serial_any_shop(conn, match.group(1))
+    except NotFound:
+        return None
+    return card.id
+
+
+def _clean(line: str) -> str:
+    printable = "".join(ch if ch.isprintable() else " " for ch in line)
+    return printable[:MAX_LOG_LENGTH]
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,179 @@
+"""Queries for the Apple Wallet web service: devices, registrations, update tags, logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from passes.store.tables import (
+    apple_devices,
+    apple_registrations,
+    cards,
+    device_logs,
+    push_attempts,
+    push_outbox,
+)
+
+DEVICE_LOGS_KEPT = 20
+ATTEMPTS_SHOWN = 50
+
+
+def _insert(conn: AsyncConnection):  # type: ignore[no-untyped-def]
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+async def register(
+    conn: AsyncConnection, library_id: str, push_token: str, card_id: int, now: datetime
+) -> bool:
+    """Remember the device (its newest push token) for this card; True when new."""
+    upsert = _insert(conn)(apple_devices).values(
+        library_id=library_id, push_token=push_token, created_at=now
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["library_id"], set_={"push_token": push_token}
+    ).returning(apple_devices.c.id)
+    device_id = (await conn.execute(upsert)).scalar_one()
+    link = _insert(conn)(apple_registrations).values(
+        device_id=device_id, card_id=card_id, created_at=now
+    )
+    created = await conn.execute(link.on_conflict_do_nothing())
+    return bool(created.rowcount)
+
+
+async def unregister(conn: AsyncConnection, library_id: str, card_id: int) -> None:
+    """Forget the device for this card (the device removed the pass)."""
+    device = select(apple_devices.c.id).where(apple_devices.c.library_id == library_id)
+    await conn.execute(
+        delete(apple_registrations).where(
+            apple_registrations.c.card_id == card_id,
+            apple_registrations.c.device_id.in_(device.scalar_subquery()),
+        )
+    )
+
+
+async def serials_since(
+    conn: AsyncConnection, library_id: str, tag: int | None
+) -> tuple[list[str], int]:
+    """Serials of the device's cards changed since `tag`, and the tag to ask with next.
+
+    SQLite tags are ledger ids in commit order: the newest one is the next tag.
+    PostgreSQL tags are writer transaction ids; the next tag is the oldest
+    transaction still running, so nothing committing later can fall behind it.
+    Reporting a card twice is harmless: the device asks with If-Modified-Since.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    query = (
+        select(cards.c.serial, cards.c.update_tag)
+        .join(apple_registrations, apple_registrations.c.card_id == cards.c.id)
+        .join(apple_devices, apple_devices.c.id == apple_registrations.c.device_id)
+        .where(apple_devices.c.library_id == library_id)
+    )
+    if tag is not None:
+        query = query.where(cards.c.update_tag >= tag if postgres else cards.c.update_tag > tag)
+    if postgres:
+        horizon: ColumnElement[int] = literal_column(
+            "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        )
+        query = query.add_columns(horizon.label("horizon"))
+    rows = (await conn.execute(query.order_by(cards.c.serial))).all()
+    if not rows:
+        return [], tag or 0
+    next_tag = rows[0].horizon if postgres else max(row.update_tag for row in rows)
+    return [row.serial for row in rows], int(next_tag)
+
+
+async def touch_fetched(conn: AsyncConnection, card_id: int, now: datetime) -> None:
+    """A device fetched the card's pass just now."""
+    await conn.execute(update(cards).where(cards.c.id == card_id).values(last_fetched_at=now))
+
+
+async def add_device_log(
+    conn: AsyncConnection, card_id: int | None, message: str, now: datetime
+) -> None:
+    """Keep a device's log line, and only the newest few per card."""
+    await conn.execute(
+        device_logs.insert().values(card_id=card_id, message=message, created_at=now)
+    )
+    owner = (
+        device_logs.c.card_id == card_id if card_id is not None else device_logs.c.card_id.is_(None)
+    )
+    keep = (
+        select(device_logs.c.id)
+        .where(owner)
+        .order_by(device_logs.c.id.desc())
+        .limit(DEVICE_LOGS_KEPT)
+    )
+    await conn.execute(
+        delete(device_logs).where(owner, device_logs.c.id.not_in(keep.scalar_subquery()))
+    )
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """What we know about getting one card's updates onto phones."""
+
+    devices: list[dict[str, object]]
+    attempts: list[dict[str, object]]
+    logs: list[dict[str, object]]
+    pending: int
+
+
+async def deliveries(conn: AsyncConnection, card_id: int) -> Deliveries:
+    """Devices registered for the card, recent push attempts, device logs, pushes waiting."""
+    devices = await conn.execute(
+        select(
+            apple_devices.c.library_id,
+            apple_devices.c.push_token,
+            apple_registrations.c.created_at,
+        )
+        .join(apple_registrations, apple_registrations.c.device_id == apple_devices.c.id)
+        .where(apple_registrations.c.card_id == card_id)
+        .order_by(apple_registrations.c.created_at)
+    )
+    attempts = await conn.execute(
+        select(push_attempts)
+        .where(push_attempts.c.card_id == card_id)
+        .order_by(push_attempts.c.id.desc())
+        .limit(ATTEMPTS_SHOWN)
+    )
+    logs = await conn.execute(
+        select(device_logs.c.message, device_logs.c.created_at)
+        .where(device_logs.c.card_id == card_id)
+        .order_by(device_logs.c.id.desc())
+    )
+    waiting = await conn.execute(
+        select(func.count()).select_from(push_outbox).where(push_outbox.c.card_id == card_id)
+    )
+    return Deliveries(
+        devices=[
+            {
+                "device": _short(row.library_id),
+                "push_token": _short(row.push_token),
+                "registered_at": row.created_at.isoformat(),
+            }
+            for row in devices
+        ],
+        attempts=[
+            {
+                "at": row.created_at.isoformat(),
+                "target": row.target,
+                "device": row.device,
+                "status": row.status,
+                "reason": row.reason,
+                "outcome": row.outcome,
+            }
+            for row in attempts
+        ],
+        logs=[{"at": row.created_at.isoformat(), "message": row.message} for row in logs],
+        pending=int(waiting.scalar_one()),
+    )
+
+
+def _short(secretish: str) -> str:
+    """Device ids and push tokens are shown only by their start."""
+    return secretish[:8] + "…"

@@ -1,0 +1,194 @@
+"""The push outbox: rows written with each change, claimed and finished by workers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from passes.store.tables import (
+    apple_devices,
+    apple_registrations,
+    google_objects,
+    push_attempts,
+    push_outbox,
+)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One pending delivery of a card's update to one device (or to Google)."""
+
+    id: int
+    card_id: int
+    target: str
+    device_id: int | None
+    campaign_id: int | None
+    attempts: int
+    push_token: str | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one delivery try answered, for the card's delivery diagnostics."""
+
+    card_id: int
+    target: str
+    device: str | None
+    campaign_id: int | None
+    status: int | None
+    reason: str | None
+    outcome: str
+
+
+def _waiting(target: str, card_id: int) -> ColumnElement[bool]:
+    return and_(
+        push_outbox.c.card_id == card_id,
+        push_outbox.c.target == target,
+        push_outbox.c.claimed_until.is_(None),
+    )
+
+
+def _row_values(
+    card_id: int,
+    target: str,
+    campaign_id: int | None,
+    now: datetime,
+    device: ColumnElement[int] | None = None,
+) -> list[ColumnElement[Any]]:
+    """The columns of a new outbox row, typed so PostgreSQL knows what each NULL is."""
+    columns = push_outbox.c
+    return [
+        literal(card_id, columns.card_id.type),
+        literal(target, columns.target.type),
+        device if device is not None else literal(None, columns.device_id.type),
+        literal(campaign_id, columns.campaign_id.type),
+        literal(0, columns.attempts.type),
+        literal(now, columns.created_at.type),
+    ]
+
+
+async def enqueue_updates(
+    conn: AsyncConnection, card_id: int, now: datetime, campaign_id: int | None = None
+) -> None:
+    """Queue one push per registered device and one Google update, unless one already waits."""
+    registrations = apple_registrations.alias("r")
+    waiting_apple = exists().where(
+        _waiting("apple", card_id), push_outbox.c.device_id == registrations.c.device_id
+    )
+    apple = select(
+        *_row_values(card_id, "apple", campaign_id, now, device=registrations.c.device_id)
+    ).where(registrations.c.card_id == card_id, ~waiting_apple)
+    google = select(*_row_values(card_id, "google", campaign_id, now)).where(
+        google_objects.c.card_id == card_id, ~exists().where(_waiting("google", card_id))
+    )
+    columns = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
+    await conn.execute(insert(push_outbox).from_select(columns, apple.union_all(google)))
+
+
+async def claim(
+    conn: AsyncConnection,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    targets: Sequence[str],
+) -> list[OutboxRow]:
+    """Take up to `limit` due rows for a while; other workers skip them (SKIP LOCKED)."""
+    due = (
+        select(push_outbox.c.id)
+        .where(
+            or_(push_outbox.c.claimed_until.is_(None), push_outbox.c.claimed_until <= now),
+            push_outbox.c.target.in_(targets),
+        )
+        .order_by(push_outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = (
+        (
+            await conn.execute(
+                update(push_outbox)
+                .where(push_outbox.c.id.in_(due.scalar_subquery()))
+                .values(claimed_until=lease_until, attempts=push_outbox.c.attempts + 1)
+                .returning(*push_outbox.c)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    device_ids = {row["device_id"] for row in claimed if row["device_id"] is not None}
+    tokens: dict[int, str] = {}
+    if device_ids:
+        found = await conn.execute(
+            select(apple_devices.c.id, apple_devices.c.push_token).where(
+                apple_devices.c.id.in_(device_ids)
+            )
+        )
+        tokens = {row.id: row.push_token for row in found}
+    rows = [
+        OutboxRow(
+            id=row["id"],
+            card_id=row["card_id"],
+            target=row["target"],
+            device_id=row["device_id"],
+            campaign_id=row["campaign_id"],
+            attempts=row["attempts"],
+            push_token=tokens.get(row["device_id"]),
+        )
+        for row in claimed
+    ]
+    return sorted(rows, key=lambda row: row.id)
+
+
+async def finish(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    """Delivered (or given up): the rows leave the outbox."""
+    if ids:
+        await conn.execute(delete(push_outbox).where(push_outbox.c.id.in_(ids)))
+
+
+async def retry_at(conn: AsyncConnection, ids: Sequence[int], when: datetime) -> None:
+    """Leave the rows for a later try (back-off, or a paused target)."""
+    if ids:
+        await conn.execute(
+            update(push_outbox).where(push_outbox.c.id.in_(ids)).values(claimed_until=when)
+        )
+
+
+async def forget_device(conn: AsyncConnection, device_id: int) -> None:
+    """APNs says the token is gone: drop the device, its registrations and its queued pushes."""
+    await conn.execute(delete(push_outbox).where(push_outbox.c.device_id == device_id))
+    await conn.execute(
+        delete(apple_registrations).where(apple_registrations.c.device_id == device_id)
+    )
+    await conn.execute(delete(apple_devices).where(apple_devices.c.id == device_id))
+
+
+async def record_attempts(
+    conn: AsyncConnection, attempts: Sequence[Attempt], now: datetime
+) -> None:
+    """Keep what each try answered (bounded by the cleanup of old attempts)."""
+    if attempts:
+        await conn.execute(
+            insert(push_attempts),
+            [{**attempt.__dict__, "created_at": now} for attempt in attempts],
+        )
+
+
+async def pending(conn: AsyncConnection) -> int:
+    """How many rows wait in the outbox (all targets)."""
+    return int((await conn.execute(select(func.count()).select_from(push_outbox))).scalar_one())

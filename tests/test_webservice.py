@@ -1,0 +1,237 @@
+"""Apple's Wallet web service, driven the way a device drives it (no pushes here)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from email.utils import format_datetime, parsedate_to_datetime
+
+import pytest
+
+from tests.conftest import Env, auth
+from tests.pkpass_check import verify_pkpass
+from tests.test_api import new_card, stamp
+
+
+class Device:
+    """A simulated iPhone: it knows only what the pass told it."""
+
+    def __init__(self, env: Env, pass_json: dict) -> None:
+        self.env = env
+        self.library_id = secrets.token_hex(16)
+        self.push_token = secrets.token_hex(32)
+        self.pass_type = pass_json["passTypeIdentifier"]
+        self.serial = pass_json["serialNumber"]
+        self.token = pass_json["authenticationToken"]
+        self.tag: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"ApplePass {self.token}"}
+
+    def registration(self, serial: str | None = None) -> str:
+        path = f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}"
+        return f"{path}/{serial or self.serial}"
+
+    async def register(self, **overrides: str):
+        return await self.env.client.post(
+            self.registration(),
+            json={"pushToken": self.push_token},
+            headers={**self.headers, **overrides},
+        )
+
+    async def changed(self):
+        params = {} if self.tag is None else {"passesUpdatedSince": self.tag}
+        path = f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}"
+        response = await self.env.client.get(path, params=params)
+        if response.status_code == 200:
+            self.tag = response.json()["lastUpdated"]
+        return response
+
+    async def fetch(self, since: str | None = None):
+        headers = dict(self.headers)
+        if since:
+            headers["If-Modified-Since"] = since
+        return await self.env.client.get(
+            f"/wallet/v1/passes/{self.pass_type}/{self.serial}", headers=headers
+        )
+
+
+async def _device_for_new_card(env: Env, stamps: int = 10) -> tuple[str, dict, Device]:
+    key = await env.new_shop(stamps=stamps)
+    card = await new_card(env, key)
+    pkpass = (await env.client.get(card["urls"]["apple"])).content
+    pass_json = verify_pkpass(pkpass, env.settings.certs_dir / "wwdr.pem")
+    return key, card, Device(env, pass_json)
+
+
+async def test_register_then_known_then_unregister(env: Env) -> None:
+    _, _, device = await _device_for_new_card(env)
+    assert (await device.register()).status_code == 201
+    assert (await device.register()).status_code == 200
+    assert (await device.changed()).status_code == 200
+    removed = await env.client.delete(device.registration(), headers=device.headers)
+    assert removed.status_code == 200
+    device.tag = None
+    assert (await device.changed()).status_code == 204
+
+
+async def test_wrong_token_or_other_cards_token_is_401(env: Env) -> None:
+    _, _, device = await _device_for_new_card(env)
+    _, _, other = await _device_for_new_card(env)
+    for headers in (
+        {},
+        {"Authorization": "ApplePass wrong-token-wrong-token"},
+        {"Authorization": f"Bearer {device.token}"},
+        other.headers,
+    ):
+        response = await env.client.post(
+            device.registration(), json={"pushToken": device.push_token}, headers=headers
+        )
+        assert response.status_code == 401, headers
+        assert (
+            await env.client.get(
+                f"/wallet/v1/passes/{device.pass_type}/{device.serial}", headers=headers
+            )
+        ).status_code == 401
+        assert (await env.client.delete(device.registration(), headers=headers)).status_code == 401
+    unknown = await env.client.get(
+        f"/wallet/v1/passes/{device.pass_type}/NOSUCHSERIAL", headers=device.headers
+    )
+    assert unknown.status_code == 401
+    wrong_type = await env.client.get(
+        f"/wallet/v1/passes/pass.other.type/{device.serial}", headers=device.headers
+    )
+    assert wrong_type.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"pushToken": 5}, {"pushToken": "../../etc"}, {"pushToken": "zz" * 20}]
+)
+async def test_bad_push_token_is_400(env: Env, body: dict) -> None:
+    _, _, device = await _device_for_new_card(env)
+    response = await env.client.post(device.registration(), json=body, headers=device.headers)
+    assert response.status_code == 400
+    assert (await device.changed()).status_code == 204, "nothing registered"
+
+
+async def test_serials_changed_since_tag_and_the_new_pass(env: Env) -> None:
+    key, card, device = await _device_for_new_card(env, stamps=10)
+    await device.register()
+    first = await device.changed()
+    assert first.json()["serialNumbers"] == [card["serial"]]
+    assert (await device.changed()).status_code == 204, "nothing changed since the tag"
+    fetched = await device.fetch()
+    last_modified = fetched.headers["last-modified"]
+    assert (await device.fetch(since=last_modified)).status_code == 304
+
+    await stamp(env, key, card["serial"], 4)
+    changed = await device.changed()
+    assert changed.json()["serialNumbers"] == [card["serial"]]
+    latest = await device.fetch(since=last_modified)
+    assert latest.status_code == 200
+    assert latest.headers["content-type"] == "application/vnd.apple.pkpass"
+    pass_json = verify_pkpass(latest.content, env.settings.certs_dir / "wwdr.pem")
+    fields = {f["key"]: f for group in pass_json["storeCard"].values() for f in group}
+    assert fields["stamps"]["value"] == "4 / 10"
+
+
+async def test_two_changes_in_one_second_are_never_missed(env: Env) -> None:
+    key, card, device = await _device_for_new_card(env, stamps=10)
+    await device.register()
+    await device.changed()
+    await stamp(env, key, card["serial"])
+    seen = await device.fetch()
+    # The second stamp lands within the same second as the first.
+    await stamp(env, key, card["serial"])
+    assert (await device.changed()).json()["serialNumbers"] == [card["serial"]]
+    again = await device.fetch(since=seen.headers["last-modified"])
+    assert again.status_code == 200, "a change in the same second must not be a 304"
+    assert parsedate_to_datetime(again.headers["last-modified"]) > parsedate_to_datetime(
+        seen.headers["last-modified"]
+    )
+
+
+async def test_tags_hold_under_concurrent_changes(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    cards = [await new_card(env, key) for _ in range(4)]
+    devices = []
+    library_id = secrets.token_hex(16)
+    for card in cards:
+        pkpass = (await env.client.get(card["urls"]["apple"])).content
+        device = Device(env, verify_pkpass(pkpass, env.settings.certs_dir / "wwdr.pem"))
+        device.library_id = library_id
+        await device.register()
+        devices.append(device)
+    poller = devices[0]
+    await poller.changed()
+    reported: set[str] = set()
+
+    async def poll() -> None:
+        for _ in range(15):
+            response = await poller.changed()
+            if response.status_code == 200:
+                reported.update(response.json()["serialNumbers"])
+            await asyncio.sleep(0)
+
+    await asyncio.gather(poll(), *(stamp(env, key, card["serial"]) for card in cards))
+    final = await poller.changed()
+    if final.status_code == 200:
+        reported.update(final.json()["serialNumbers"])
+    assert reported == {card["serial"] for card in cards}
+
+
+async def test_if_modified_since_garbage_is_ignored(env: Env) -> None:
+    _, _, device = await _device_for_new_card(env)
+    for value in (
+        "yesterday",
+        "",
+        format_datetime(parsedate_to_datetime("Mon, 01 Jan 1990 00:00:00 GMT")),
+    ):
+        assert (await device.fetch(since=value)).status_code == 200
+
+
+async def test_device_logs_are_kept_bounded_and_shown_in_deliveries(env: Env) -> None:
+    key, card, device = await _device_for_new_card(env)
+    message = f"Web service error for {device.pass_type} (https://x/wallet/v1/passes/{device.pass_type}/{card['serial']}): 500"
+    for _ in range(3):
+        response = await env.client.post(
+            "/wallet/v1/log", json={"logs": [message, "\x00 unrelated"]}
+        )
+        assert response.status_code == 200
+    report = (
+        await env.client.get(f"/api/v1/cards/{card['serial']}/deliveries", headers=auth(key))
+    ).json()
+    assert [log["message"] for log in report["device_logs"]] == [message] * 3
+    assert (await env.client.post("/wallet/v1/log", json=["x"])).status_code == 422
+    assert (
+        await env.client.post(
+            "/wallet/v1/log", content=b"{", headers={"Content-Type": "application/json"}
+        )
+    ).status_code == 400
+
+
+async def test_log_endpoint_is_rate_limited(env: Env) -> None:
+    statuses = [
+        (await env.client.post("/wallet/v1/log", json={"logs": ["hello"]})).status_code
+        for _ in range(40)
+    ]
+    assert 429 in statuses and statuses[0] == 200
+
+
+async def test_deliveries_show_devices_and_fetches(env: Env) -> None:
+    key, card, device = await _device_for_new_card(env)
+    await device.register()
+    await device.fetch()
+    await stamp(env, key, card["serial"])
+    report = (
+        await env.client.get(f"/api/v1/cards/{card['serial']}/deliveries", headers=auth(key))
+    ).json()
+    assert len(report["devices"]) == 1
+    assert device.push_token not in str(report), "tokens are shown only by their start"
+    assert report["last_fetched_at"] is not None
+    assert report["pending_pushes"] == 1
+    other = await env.new_shop()
+    assert (
+        await env.client.get(f"/api/v1/cards/{card['serial']}/deliveries", headers=auth(other))
+    ).status_code == 404
