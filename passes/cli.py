@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -95,9 +96,12 @@ async def _migrate(settings: Settings) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--no-worker", is_flag=True, help="Serve only; deliver pushes with `passes worker` instead."
+)
 @clear_errors
-def serve(host: str, port: int) -> None:
-    """Run the server (init first when needed)."""
+def serve(host: str, port: int, no_worker: bool) -> None:
+    """Run the server with its push worker (init first when needed)."""
     import uvicorn
 
     from passes.app import create_app
@@ -109,7 +113,7 @@ def serve(host: str, port: int) -> None:
     if identity.is_dev:
         click.echo(DEV_WARNING, err=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app(settings, identity)
+    app = create_app(replace(settings, run_worker=not no_worker), identity)
     click.echo(f"serving on http://{host}:{port}  (public URL {settings.base_url})")
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
 
