@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from passes.errors import ConfigError
+
+N = TypeVar("N", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/passes.db"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -35,6 +38,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # `passes serve` delivers pushes in-process; tests and `passes worker` set this themselves.
     run_worker: bool = True
+    push_batch: int = 200
+    # A claimed push whose worker died is taken again after this long.
+    push_lease_seconds: float = 60.0
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
 
     def __post_init__(self) -> None:
@@ -74,6 +80,10 @@ class Settings:
             google_service_account=Path(account) if account else None,
             google_api_url=(get("GOOGLE_API_URL") or DEFAULT_GOOGLE_API_URL).rstrip("/"),
             ssl_cert_file=values.get("SSL_CERT_FILE") or None,
+            push_batch=_number("PASSES_PUSH_BATCH", get("PUSH_BATCH"), 200, int),
+            push_lease_seconds=_number(
+                "PASSES_PUSH_LEASE_SECONDS", get("PUSH_LEASE_SECONDS"), 60.0, float
+            ),
         )
 
     @property
@@ -95,6 +105,18 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _number(name: str, raw: str | None, default: N, kind: Callable[[str], N]) -> N:
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a positive number") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r}: expected a positive number")
+    return value
 
 
 def _check_url(name: str, value: str) -> None:

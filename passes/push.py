@@ -212,7 +212,13 @@ async def push_worker(
     """A worker with every configured target, its connections closed afterwards."""
     apns = ApnsClient(identity, settings.apns_url, ca_file=settings.ssl_cert_file)
     try:
-        yield PushWorker(store, [AppleDelivery(apns)], backoff=backoff_seconds)
+        yield PushWorker(
+            store,
+            [AppleDelivery(apns)],
+            backoff=backoff_seconds,
+            batch=settings.push_batch,
+            lease=timedelta(seconds=settings.push_lease_seconds),
+        )
     finally:
         await apns.aclose()
 

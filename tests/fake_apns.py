@@ -89,9 +89,14 @@ class FakeApns:
         port: int = 0,
         record: Path | None = None,
         topic: str | None = None,
+        server_ca: Path | None = None,
     ) -> None:
         self.replies = Replies()
+        # What clients must trust (SSL_CERT_FILE) to reach this fake.
+        self.server_ca = server_ca
         self.topic = topic
+        # Seconds each answer waits, so a test can kill a worker while pushes are in flight.
+        self.delay = 0.0
         self._record = record
         self._requests: list[Received] = []
         self._lock = threading.Lock()
@@ -169,6 +174,8 @@ class FakeApns:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         token, status, reason = self._decide(scope, headers, body)
         self._save(scope, token, headers, body, status)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         await _respond(send, status, reason, headers.get("apns-id"))
 
     def _decide(

@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.live import create_shop, free_port, passes_env, run, server
 from tests.pkpass_check import verify_pkpass
-
-PASSES = [sys.executable, "-m", "passes"]
-
-
-def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*PASSES, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    if ok:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSES_")}
-    env |= {
-        "PASSES_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'passes.db'}",
-        "PASSES_CERTS_DIR": str(tmp_path / "certs"),
-        # Never Apple: a closed local port stands in for APNs where no test needs pushes.
-        "PASSES_APNS_URL": "https://127.0.0.1:9",
-    }
-    return env
+    return passes_env(f"sqlite:///{tmp_path / 'data' / 'passes.db'}", tmp_path / "certs")
 
 
 def test_init_shop_card_stamp_and_certs(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -98,61 +78,27 @@ def test_serve_refuses_to_start_with_broken_certificates(
 ) -> None:
     run(cli_env, "init")
     (tmp_path / "certs" / "wwdr.pem").unlink()
-    refused = run(cli_env, "serve", "--port", str(_free_port()), ok=False)
+    refused = run(cli_env, "serve", "--port", str(free_port()), ok=False)
     assert refused.returncode == 1
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "wwdr.pem" in lines[0], refused.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_runs_the_real_server(cli_env: dict[str, str], tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**cli_env, "PASSES_BASE_URL": f"http://127.0.0.1:{port}"}
-    server = subprocess.Popen(
-        [*PASSES, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz", server)
-        key = re.search(
-            r"api key: (\S+)",
-            run(env, "shop", "create", "--name", "Eck", "--reward", "Kaffee").stdout,
-        )
-        assert key
-        headers = {"Authorization": f"Bearer {key.group(1)}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
+    run(cli_env, "init")
+    key = create_shop(cli_env)
+    with server(cli_env) as (base, proc):
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
             card = client.post("/api/v1/cards").json()
             client.post(f"/api/v1/cards/{card['serial']}/stamps", json={"count": 2})
             pkpass = client.get(card["urls"]["apple"])
         verify_pkpass(pkpass.content, tmp_path / "certs" / "wwdr.pem")
-    finally:
-        server.terminate()
-        _, stderr = server.communicate(timeout=30)
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=30)
     assert card["serial"] in pkpass.content.decode("latin-1")
-    assert key.group(1) not in stderr, "API keys never appear in logs"
+    assert key not in stderr, "API keys never appear in logs"
     assert card["urls"]["card"].rsplit("/", 1)[1] not in stderr, "card secrets never appear in logs"
     assert "/api/v1/cards/{serial}/stamps 200" in stderr
-
-
-def _wait_for(url: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"server exited: {server.stderr.read() if server.stderr else ''}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("server did not start")
 
 
 def test_python_server_py_is_importable(cli_env: dict[str, str], tmp_path: Path) -> None:

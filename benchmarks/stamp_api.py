@@ -1,0 +1,456 @@
+"""Stamps per second and p50/p99 over real HTTP, on SQLite and PostgreSQL, against a ceiling.
+
+Run: .venv/bin/python benchmarks/stamp_api.py [--seconds 5] [--clients 50] [--backend both]
+
+One uvicorn process (one worker, access log off, like `passes serve`) serves the real app plus a
+bare Starlette JSON route, /bench/ceiling, that reads the same body and answers a card-sized
+JSON: the most this server can do over HTTP. wrk (with stamp_api.lua) sends
+POST /api/v1/cards/{serial}/stamps with a unique Idempotency-Key per request, round-robin over
+the cards. Ceiling and stamp runs alternate and medians are reported, so a noisy machine slows
+both alike. Afterwards the cards' total_stamps must add up to what wrk saw answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stamp_load import WRK_MISSING, RunResult, Target, run_fallback, run_wrk, wrk_path
+
+from passes.apple.devcerts import create_dev_identity
+from passes.config import Settings
+from passes.service import Service
+from passes.store import Store
+
+PG_ADMIN_URL = os.environ.get("PASSES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+HOST = "127.0.0.1"
+CARDS = 500
+ROUNDS = 3
+WARMUP_SECONDS = 2.0
+TARGET_RATIO = 0.4
+TARGET_P99_MS = 50.0
+CEILING_CARD = {
+    "serial": "0123456789AB",
+    "shop": "bench-cafe",
+    "stamps": 0,
+    "stamps_required": 10,
+    "rewards_available": 0,
+    "rewards_redeemed": 0,
+    "total_stamps": 0,
+    "reward": "1 Vita Mix gratis",
+    "voided": False,
+    "version": 1,
+    "created_at": "2025-01-01T00:00:00+00:00",
+    "updated_at": "2025-01-01T00:00:00+00:00",
+    "urls": {
+        "card": "http://127.0.0.1:8000/c/0123456789abcdef0123456789abcdef",
+        "apple": "http://127.0.0.1:8000/c/0123456789abcdef0123456789abcdef/pass.pkpass",
+        "google": None,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The command line."""
+
+    seconds: float
+    clients: int
+    threads: int
+    backends: list[str]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Median figures of one endpoint over the rounds."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+
+
+@dataclass(frozen=True)
+class Check:
+    """Stamps the database holds against what the load generator saw."""
+
+    stored: int
+    answered_2xx: int
+    issued: int
+
+    @property
+    def ok(self) -> bool:
+        # Requests still in flight when a run stops are applied but not counted by wrk.
+        return self.answered_2xx <= self.stored <= self.issued
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    """All figures of one database."""
+
+    name: str
+    ceiling: Endpoint
+    stamps: Endpoint
+    ratios: list[float]
+    check: Check
+
+    @property
+    def ratio(self) -> float:
+        return self.stamps.rps / self.ceiling.rps
+
+
+# --- the server (this file re-invoked with --serve) --------------------------------------------
+
+
+def serve(database_url: str, certs_dir: Path, port: int) -> None:
+    """The real app plus the ceiling route, in one uvicorn worker like `passes serve`."""
+    import uvicorn
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from passes.app import create_app
+
+    async def ceiling(request: Request) -> JSONResponse:
+        body = json.loads(await request.body())
+        return JSONResponse({**CEILING_CARD, "stamps": body.get("count", 1)})
+
+    settings = Settings(
+        database_url=database_url, base_url=f"http://{HOST}:{port}", certs_dir=certs_dir
+    )
+    app = create_app(settings)
+    app.router.routes.append(Route("/bench/ceiling", ceiling, methods=["POST"]))
+    uvicorn.run(app, host=HOST, port=port, access_log=False, log_level="warning")
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def server(database_url: str, certs_dir: Path, log: Path) -> Iterator[tuple[int, int]]:
+    """Start the server process; yields (port, pid) once it answers, stops it afterwards."""
+    port = free_port()
+    command = [sys.executable, __file__, "--serve", database_url, str(certs_dir), str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(process, port, log)
+        yield port, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer within 30 s:\n{log.read_text()}")
+
+
+# --- databases ----------------------------------------------------------------------------------
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def postgres_unreachable() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        asyncio.run(_admin("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL, dropped afterwards even on errors."""
+    name = f"bench_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+async def prepare(database_url: str, certs_dir: Path) -> str:
+    """Migrate and create the shop through the service the CLI uses; returns its API key."""
+    store = Store(database_url)
+    try:
+        await store.migrate()
+        settings = Settings(
+            database_url=database_url, base_url=f"http://{HOST}", certs_dir=certs_dir
+        )
+        _, key = await Service(settings, store).create_shop(
+            name="Bench Café", stamps=10, reward="1 Vita Mix gratis"
+        )
+        return key
+    finally:
+        await store.close()
+
+
+# --- cards over the API ------------------------------------------------------------------------
+
+
+async def issue_cards(port: int, api_key: str, count: int) -> list[str]:
+    """Create `count` cards through POST /api/v1/cards; returns their serials."""
+    async with _client(port, api_key) as client:
+        limit = asyncio.Semaphore(10)
+
+        async def one() -> str:
+            async with limit:
+                response = await client.post("/api/v1/cards")
+            response.raise_for_status()
+            serial: str = response.json()["serial"]
+            return serial
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def stored_stamps(port: int, api_key: str, serials: list[str]) -> int:
+    """The sum of total_stamps over the cards, read back through GET /api/v1/cards/{serial}."""
+    async with _client(port, api_key) as client:
+        limit = asyncio.Semaphore(10)
+
+        async def one(serial: str) -> int:
+            async with limit:
+                response = await client.get(f"/api/v1/cards/{serial}")
+            response.raise_for_status()
+            total: int = response.json()["total_stamps"]
+            return total
+
+        return sum(await asyncio.gather(*(one(serial) for serial in serials)))
+
+
+def _client(port: int, api_key: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=f"http://{HOST}:{port}",
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+def load(target: Target, mode: str, options: Options, seconds: float) -> RunResult:
+    """One timed run with wrk, or with the asyncio client when there is no wrk."""
+    if wrk_path():
+        return run_wrk(target, mode, options.clients, options.threads, seconds)
+    return run_fallback(target, mode, options.clients, seconds)
+
+
+def measure(
+    name: str, database_url: str, certs_dir: Path, work: Path, options: Options
+) -> BackendResult:
+    """Prepare the database, start the server, alternate ceiling and stamp runs, check stamps."""
+    api_key = asyncio.run(prepare(database_url, certs_dir))
+    with server(database_url, certs_dir, work / f"server-{name}.log") as (port, pid):
+        print(f"[{name}] server pid {pid} on port {port}; issuing {CARDS} cards", flush=True)
+        serials = asyncio.run(issue_cards(port, api_key, CARDS))
+        serials_file = work / f"serials-{name}.txt"
+        serials_file.write_text("\n".join(serials) + "\n")
+        target = Target(HOST, port, api_key, serials, serials_file)
+        runs = _alternate(name, target, options)
+        time.sleep(1)  # let requests cut off at the end of the last run finish on the server
+        stored = asyncio.run(stored_stamps(port, api_key, serials))
+    stamp_runs = runs["stamps"] + runs["warmup"]
+    check = Check(
+        stored,
+        sum(run.ok_responses for run in stamp_runs),
+        sum(run.issued for run in stamp_runs),
+    )
+    ratios = [s.rps / c.rps for c, s in zip(runs["ceiling"], runs["stamps"], strict=True)]
+    return BackendResult(name, _median(runs["ceiling"]), _median(runs["stamps"]), ratios, check)
+
+
+def _alternate(name: str, target: Target, options: Options) -> dict[str, list[RunResult]]:
+    runs: dict[str, list[RunResult]] = {"ceiling": [], "stamps": [], "warmup": []}
+    load(target, "ceiling", options, WARMUP_SECONDS)
+    runs["warmup"].append(load(target, "stamps", options, WARMUP_SECONDS))
+    for number in range(1, ROUNDS + 1):
+        for mode in ("ceiling", "stamps"):
+            result = load(target, mode, options, options.seconds)
+            runs[mode].append(result)
+            print(
+                f"[{name}] round {number} {mode:8} {result.rps:9.1f} req/s  "
+                f"p50 {result.p50_ms:6.1f} ms  p99 {result.p99_ms:6.1f} ms  "
+                f"non-2xx {result.non_2xx}",
+                flush=True,
+            )
+    return runs
+
+
+def _median(runs: list[RunResult]) -> Endpoint:
+    return Endpoint(
+        rps=statistics.median(run.rps for run in runs),
+        p50_ms=statistics.median(run.p50_ms for run in runs),
+        p99_ms=statistics.median(run.p99_ms for run in runs),
+        non_2xx=sum(run.non_2xx for run in runs),
+        socket_errors=sum(run.socket_errors for run in runs),
+    )
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def report(results: list[BackendResult]) -> bool:
+    """Print the table, the targets and the stamp checks; True when every check holds."""
+    print()
+    print(
+        f"{'backend':10} {'endpoint':9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'non-2xx':>8} {'sock err':>8}"
+    )
+    for result in results:
+        for label, endpoint in (("ceiling", result.ceiling), ("stamps", result.stamps)):
+            print(
+                f"{result.name:10} {label:9} {endpoint.rps:9.1f} {endpoint.p50_ms:8.1f} "
+                f"{endpoint.p99_ms:8.1f} {endpoint.non_2xx:8d} {endpoint.socket_errors:8d}"
+            )
+    print()
+    healthy = True
+    for result in results:
+        healthy &= _report_backend(result)
+    return healthy
+
+
+def _report_backend(result: BackendResult) -> bool:
+    rounds = ", ".join(f"{ratio:.2f}" for ratio in result.ratios)
+    ratio_met = result.ratio >= TARGET_RATIO
+    p99_met = result.stamps.p99_ms < TARGET_P99_MS
+    scope = "issue target" if result.name == "postgres" else "for reference"
+    print(
+        f"{result.name}: stamps/ceiling = {result.ratio:.2f} (rounds: {rounds}), "
+        f"stamp p99 = {result.stamps.p99_ms:.1f} ms"
+    )
+    print(
+        f"  ratio >= {TARGET_RATIO:.2f} ({scope}): {_verdict(ratio_met)}; "
+        f"p99 < {TARGET_P99_MS:.0f} ms: {_verdict(p99_met)}"
+    )
+    check = result.check
+    print(
+        f"  stamps stored (sum of total_stamps over {CARDS} cards) {check.stored}, "
+        f"2xx answered {check.answered_2xx}, requests issued {check.issued}: "
+        + ("OK" if check.ok else "MISMATCH, stamps lost or duplicated")
+    )
+    clean = result.stamps.non_2xx == 0 and result.stamps.socket_errors == 0
+    if not clean:
+        print(
+            f"  stamp runs had {result.stamps.non_2xx} non-2xx responses and "
+            f"{result.stamps.socket_errors} socket errors: the figures are not valid"
+        )
+    return check.ok and clean
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def parse_options(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per timed run (default 5)")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent connections (50)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (1: spare the CPU)")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args(argv)
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    return Options(args.seconds, args.clients, args.threads, backends)
+
+
+def run(options: Options) -> int:
+    generator = "wrk" if wrk_path() else "asyncio fallback client"
+    if generator != "wrk":
+        print(WRK_MISSING, file=sys.stderr)
+    print(
+        f"load: {generator}, {options.clients} connections, {options.seconds:g} s per run, "
+        f"{ROUNDS} alternating rounds (medians) after a {WARMUP_SECONDS:g} s warm-up; "
+        f"{CARDS} cards; {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    results: list[BackendResult] = []
+    with tempfile.TemporaryDirectory(prefix="stamp-bench-") as tmp:
+        work = Path(tmp)
+        certs = work / "certs"
+        create_dev_identity(certs)
+        for name in options.backends:
+            result = _backend(name, certs, work, options)
+            if result is not None:
+                results.append(result)
+    if not results:
+        return 1
+    return 0 if report(results) else 1
+
+
+def _backend(name: str, certs: Path, work: Path, options: Options) -> BackendResult | None:
+    if name == "sqlite":
+        return measure(name, f"sqlite:///{work / 'bench.db'}", certs, work, options)
+    reason = postgres_unreachable()
+    if reason:
+        print(f"[postgres] SKIPPED: PostgreSQL at {PG_ADMIN_URL} is not reachable ({reason})")
+        return None
+    with postgres_database() as url:
+        return measure(name, url, certs, work, options)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--serve"]:
+        database_url, certs_dir, port = sys.argv[2:5]
+        serve(database_url, Path(certs_dir), int(port))
+        return
+    # Turn SIGTERM into an exception so the servers stop and the databases are dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        sys.exit(run(parse_options(sys.argv[1:])))
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped and temporary databases dropped", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

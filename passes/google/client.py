@@ -1,0 +1,172 @@
+"""The Google Wallet REST API (walletobjects v1) for loyalty classes and objects, over httpx."""
+
+from __future__ import annotations
+
+import secrets
+import ssl
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from passes.errors import ConfigError
+from passes.google.config import GoogleAccount
+from passes.google.errors import GoogleRequestError, GoogleUnavailable
+from passes.google.token import AccessTokens
+
+Resource = dict[str, Any]
+
+
+class GoogleWalletClient:
+    """One connection pool and one token cache for all calls; close it with `aclose`."""
+
+    def __init__(
+        self,
+        account: GoogleAccount,
+        *,
+        ca_file: str | None = None,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._base = account.config.api_url
+        self._http = httpx.AsyncClient(verify=_trust(ca_file), timeout=timeout, transport=transport)
+        self._tokens = AccessTokens(account, self._http, clock)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> GoogleWalletClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def insert_class(self, resource: Resource) -> Resource:
+        """POST loyaltyClass."""
+        return await self._call("POST", "loyaltyClass", resource)
+
+    async def get_class(self, class_id: str) -> Resource:
+        """GET loyaltyClass/{id}."""
+        return await self._call("GET", f"loyaltyClass/{_quote(class_id)}")
+
+    async def patch_class(self, resource: Resource) -> Resource:
+        """PATCH loyaltyClass/{id} with the fields given."""
+        return await self._call("PATCH", f"loyaltyClass/{_quote(resource['id'])}", resource)
+
+    async def insert_object(self, resource: Resource) -> Resource:
+        """POST loyaltyObject."""
+        return await self._call("POST", "loyaltyObject", resource)
+
+    async def get_object(self, object_id: str) -> Resource:
+        """GET loyaltyObject/{id}."""
+        return await self._call("GET", f"loyaltyObject/{_quote(object_id)}")
+
+    async def patch_object(self, resource: Resource) -> Resource:
+        """PATCH loyaltyObject/{id}; Google updates the pass silently unless notifyPreference asks."""
+        return await self._call("PATCH", f"loyaltyObject/{_quote(resource['id'])}", resource)
+
+    async def add_message(
+        self, object_id: str, header: str, body: str, message_id: str | None = None
+    ) -> Resource:
+        """Show a message on the pass and notify (Google allows 3 notifications a day per pass)."""
+        message = {
+            "header": header,
+            "body": body,
+            "id": message_id or secrets.token_hex(8),
+            "messageType": "TEXT_AND_NOTIFY",
+        }
+        path = f"loyaltyObject/{_quote(object_id)}/addMessage"
+        return await self._call("POST", path, {"message": message})
+
+    async def ensure_class(self, resource: Resource) -> Resource:
+        """Insert the class, or patch it when it exists already."""
+        try:
+            return await self.insert_class(resource)
+        except GoogleRequestError as exc:
+            if not exc.conflict:
+                raise
+        return await self.patch_class(resource)
+
+    async def upsert_object(self, resource: Resource) -> Resource:
+        """Patch the object, or insert it when Google does not know it yet."""
+        try:
+            return await self.patch_object(resource)
+        except GoogleRequestError as exc:
+            if not exc.not_found:
+                raise
+        try:
+            return await self.insert_object(resource)
+        except GoogleRequestError as exc:
+            if not exc.conflict:  # another worker inserted it meanwhile
+                raise
+        return await self.patch_object(resource)
+
+    async def _call(self, method: str, path: str, body: Resource | None = None) -> Resource:
+        url = f"{self._base}/{path}"
+        for first in (True, False):
+            headers = {"Authorization": f"Bearer {await self._tokens.get()}"}
+            try:
+                response = await self._http.request(method, url, json=body, headers=headers)
+            except httpx.TransportError as exc:
+                raise GoogleUnavailable(f"{method} {path}: {type(exc).__name__}") from None
+            if response.status_code == 401 and first:
+                self._tokens.invalidate()
+                continue
+            break
+        return _result(method, path, response)
+
+
+def _result(method: str, path: str, response: httpx.Response) -> Resource:
+    status = response.status_code
+    if 200 <= status < 300:
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            raise GoogleUnavailable(
+                f"{method} {path}: {status} with a body that is not JSON", status
+            ) from None
+        return body if isinstance(body, dict) else {}
+    message = f"{method} {path}: {status} {_error_message(response)}"
+    if status == 429 or status >= 500:
+        raise GoogleUnavailable(message, status, _retry_after(response))
+    raise GoogleRequestError(message, status)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error", {})
+        text = str(error.get("message", "")) if isinstance(error, dict) else str(error)
+    except (ValueError, AttributeError):
+        text = response.text
+    return text[:300]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else None
+
+
+def _quote(resource_id: str) -> str:
+    return quote(resource_id, safe="")
+
+
+def _trust(ca_file: str | None) -> ssl.SSLContext | bool:
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"SSL_CERT_FILE={ca_file}: cannot load trusted certificates ({exc}) — "
+            "point it at a PEM bundle or unset it"
+        ) from None

@@ -1,0 +1,113 @@
+"""Real `passes` processes for tests: the server and workers, started as users start them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PASSES = [sys.executable, "-m", "passes"]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def passes_env(database_url: str, certs_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `passes` process, without settings leaking from ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PASSES_")}
+    env.pop("SSL_CERT_FILE", None)
+    return {
+        **env,
+        "PASSES_DATABASE_URL": database_url,
+        "PASSES_CERTS_DIR": str(certs_dir),
+        # Never Apple: a closed local port stands in for APNs unless a test sets its fake.
+        "PASSES_APNS_URL": "https://127.0.0.1:9",
+        **extra,
+    }
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one `passes` command to the end."""
+    result = subprocess.run(
+        [*PASSES, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def create_shop(env: dict[str, str], stamps: int = 10, name: str = "Café Sonne") -> str:
+    """A new shop through the CLI; returns its API key."""
+    slug = f"shop-{time.monotonic_ns()}"
+    out = run(
+        env,
+        "shop",
+        "create",
+        "--name",
+        name,
+        "--slug",
+        slug,
+        "--stamps",
+        str(stamps),
+        "--reward",
+        "1 Vita Mix gratis",
+    ).stdout
+    found = re.search(r"api key: (\S+)", out)
+    assert found, out
+    return found.group(1)
+
+
+@contextmanager
+def process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A long-running `passes` command, stopped (SIGTERM) afterwards."""
+    proc = subprocess.Popen(
+        [*PASSES, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+@contextmanager
+def server(env: dict[str, str], *flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`passes serve` on a free port; yields its base URL once it answers."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**env, "PASSES_BASE_URL": base}
+    with process(env, "serve", "--port", str(port), *flags) as proc:
+        wait_for(f"{base}/healthz", proc)
+        yield base, proc
+
+
+def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> None:
+    """Until `url` answers 200, or fail with the process's own words."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer")

@@ -1,0 +1,287 @@
+"""Live updates end to end: a real server and workers, a local APNs peer, simulated iPhones."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from passes.apple.identity import load_identity
+from tests.fake_apns import FakeApns, make_tls_ca
+from tests.live import create_shop, passes_env, process, run, server
+from tests.pkpass_check import verify_pkpass
+
+
+@pytest.fixture
+async def apns(tmp_path: Path, certs_dir: Path) -> AsyncIterator[FakeApns]:
+    """A local APNs: trusts our dev CA for client certificates, is trusted via SSL_CERT_FILE."""
+    ca, cert, key = make_tls_ca(tmp_path)
+    topic = load_identity(certs_dir, None).pass_type_id
+    async with FakeApns(cert, key, certs_dir / "wwdr.pem", topic=topic, server_ca=ca) as fake:
+        yield fake
+
+
+def live_env(database_url: str, certs_dir: Path, fake: FakeApns, **extra: str) -> dict[str, str]:
+    return passes_env(
+        database_url,
+        certs_dir,
+        PASSES_APNS_URL=fake.url,
+        SSL_CERT_FILE=str(fake.server_ca),
+        **extra,
+    )
+
+
+class Phone:
+    """An iPhone holding one pass: it talks to the public HTTP surface only."""
+
+    def __init__(self, client: httpx.AsyncClient, pkpass: bytes, ca: Path) -> None:
+        pass_json = verify_pkpass(pkpass, ca)
+        self.client = client
+        self.pass_type = pass_json["passTypeIdentifier"]
+        self.serial = pass_json["serialNumber"]
+        self.token = pass_json["authenticationToken"]
+        self.library_id = secrets.token_hex(16)
+        self.push_token = secrets.token_hex(32)
+        self.tag: str | None = None
+        self.last_modified: str | None = None
+        self.ca = ca
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"ApplePass {self.token}"}
+
+    @property
+    def registration(self) -> str:
+        return f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}/{self.serial}"
+
+    async def register(self) -> int:
+        response = await self.client.post(
+            self.registration, json={"pushToken": self.push_token}, headers=self.auth
+        )
+        return response.status_code
+
+    async def unregister(self) -> int:
+        return (await self.client.delete(self.registration, headers=self.auth)).status_code
+
+    async def changed_serials(self) -> list[str]:
+        params = {"passesUpdatedSince": self.tag} if self.tag else {}
+        path = f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}"
+        response = await self.client.get(path, params=params)
+        if response.status_code == 204:
+            return []
+        assert response.status_code == 200
+        self.tag = response.json()["lastUpdated"]
+        return list(response.json()["serialNumbers"])
+
+    async def refresh(self) -> httpx.Response:
+        headers = dict(self.auth)
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        response = await self.client.get(
+            f"/wallet/v1/passes/{self.pass_type}/{self.serial}", headers=headers
+        )
+        if response.status_code == 200:
+            self.last_modified = response.headers["last-modified"]
+        return response
+
+    def stamps_shown(self, pkpass: bytes) -> str:
+        pass_json = verify_pkpass(pkpass, self.ca)
+        fields = {f["key"]: f for group in pass_json["storeCard"].values() for f in group}
+        return str(fields["stamps"]["value"])
+
+
+async def until(condition: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def pushes_to(fake: FakeApns, token: str) -> list:
+    return [r for r in fake.requests if r.token == token]
+
+
+async def new_phone(client: httpx.AsyncClient, key: str, ca: Path) -> Phone:
+    card = (await client.post("/api/v1/cards", headers={"Authorization": f"Bearer {key}"})).json()
+    pkpass = (await client.get(card["urls"]["apple"])).content
+    phone = Phone(client, pkpass, ca)
+    assert await phone.register() == 201
+    return phone
+
+
+async def stamp(client: httpx.AsyncClient, key: str, serial: str, count: int = 1) -> dict:
+    response = await client.post(
+        f"/api/v1/cards/{serial}/stamps",
+        json={"count": count},
+        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": secrets.token_hex(8)},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_a_stamp_reaches_the_phone(tmp_path: Path, certs_dir: Path, apns: FakeApns) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env, stamps=10)
+    ca = certs_dir / "wwdr.pem"
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            phone = await new_phone(client, key, ca)
+            assert await phone.changed_serials() == [phone.serial]
+            assert (await phone.refresh()).status_code == 200
+
+            await stamp(client, key, phone.serial)
+            await until(lambda: bool(pushes_to(apns, phone.push_token)))
+            push = pushes_to(apns, phone.push_token)[0]
+            assert push.http_version == "2"
+            assert push.headers["apns-topic"] == phone.pass_type
+            assert push.body == "{}"
+
+            assert await phone.changed_serials() == [phone.serial]
+            fresh = await phone.refresh()
+            assert fresh.status_code == 200
+            assert phone.stamps_shown(fresh.content) == "1 / 10"
+            assert (await phone.refresh()).status_code == 304
+            wrong = await client.get(
+                f"/wallet/v1/passes/{phone.pass_type}/{phone.serial}",
+                headers={"Authorization": "ApplePass not-the-token-at-all"},
+            )
+            assert wrong.status_code == 401
+
+            report = (
+                await client.get(
+                    f"/api/v1/cards/{phone.serial}/deliveries",
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+            ).json()
+            assert report["attempts"][0]["outcome"] == "delivered"
+            assert report["attempts"][0]["status"] == 200
+            assert report["pending_pushes"] == 0
+
+            assert await phone.unregister() == 200
+            before = len(pushes_to(apns, phone.push_token))
+            await stamp(client, key, phone.serial)
+            await asyncio.sleep(1.5)
+            assert len(pushes_to(apns, phone.push_token)) == before, "no push after unregistering"
+
+
+async def test_gone_devices_are_forgotten(tmp_path: Path, certs_dir: Path, apns: FakeApns) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env)
+    ca = certs_dir / "wwdr.pem"
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            gone, bad, alive = [await new_phone(client, key, ca) for _ in range(3)]
+            apns.reply(gone.push_token, 410)
+            apns.reply(bad.push_token, 400)
+            for phone in (gone, bad, alive):
+                await stamp(client, key, phone.serial)
+            await until(lambda: all(pushes_to(apns, p.push_token) for p in (gone, bad, alive)))
+
+            async def devices(phone: Phone) -> int:
+                report = await client.get(
+                    f"/api/v1/cards/{phone.serial}/deliveries",
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                return len(report.json()["devices"])
+
+            for phone in (gone, bad):
+                deadline = time.monotonic() + 10
+                while await devices(phone) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                assert await devices(phone) == 0
+            assert await devices(alive) == 1
+            for phone in (gone, bad, alive):
+                await stamp(client, key, phone.serial)
+            await until(lambda: len(pushes_to(apns, alive.push_token)) == 2)
+            await asyncio.sleep(1)
+            assert len(pushes_to(apns, gone.push_token)) == 1
+            assert len(pushes_to(apns, bad.push_token)) == 1
+
+
+async def test_busy_and_failing_apns_is_retried_until_delivered(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env)
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            phone = await new_phone(client, key, certs_dir / "wwdr.pem")
+            apns.fail_next(1, 429)
+            apns.fail_next(1, 500)
+            await stamp(client, key, phone.serial)
+            await until(
+                lambda: any(r.status == 200 for r in pushes_to(apns, phone.push_token)), seconds=30
+            )
+            assert [r.status for r in pushes_to(apns, phone.push_token)] == [429, 500, 200]
+
+
+async def test_changes_before_delivery_coalesce_into_one_push(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env)
+    with server(env, "--no-worker") as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            phone = await new_phone(client, key, certs_dir / "wwdr.pem")
+            for _ in range(5):
+                await stamp(client, key, phone.serial)
+        with process(env, "worker"):
+            await until(lambda: bool(pushes_to(apns, phone.push_token)))
+            await asyncio.sleep(1.5)
+    assert len(pushes_to(apns, phone.push_token)) == 1
+
+
+async def _phones_with_pending_pushes(
+    env: dict[str, str], certs_dir: Path, count: int
+) -> list[Phone]:
+    key = create_shop(env)
+    with server(env, "--no-worker") as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            phones = [await new_phone(client, key, certs_dir / "wwdr.pem") for _ in range(count)]
+            for phone in phones:
+                await stamp(client, key, phone.serial)
+    return phones
+
+
+async def test_killing_the_worker_mid_batch_loses_no_push(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(
+        f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns, PASSES_PUSH_LEASE_SECONDS="2"
+    )
+    phones = await _phones_with_pending_pushes(env, certs_dir, 30)
+    apns.delay = 2.0  # answers take a while: the worker dies with pushes in flight
+    with process(env, "worker") as first:
+        await until(lambda: len(apns.requests) >= 1)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    in_flight = len(apns.requests)
+    apns.delay = 0.0
+    tokens = {p.push_token for p in phones}
+    with process(env, "worker"):
+        # The dead worker settled nothing: after its lease, every push is sent again.
+        await until(lambda: {r.token for r in apns.requests[in_flight:]} >= tokens, seconds=30)
+        await asyncio.sleep(0.5)
+    shown = run(env, "card", "show", phones[0].serial, "--json").stdout
+    assert json.loads(shown)["pending_pushes"] == 0
+
+
+async def test_two_workers_on_postgres_share_the_queue(
+    postgres_url: str, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(postgres_url, certs_dir, apns, PASSES_PUSH_BATCH="5")
+    phones = await _phones_with_pending_pushes(env, certs_dir, 60)
+    apns.delay = 0.05
+    with process(env, "worker"), process(env, "worker"):
+        await until(lambda: all(pushes_to(apns, p.push_token) for p in phones), seconds=60)
+        await asyncio.sleep(1)
+    counts = [len(pushes_to(apns, p.push_token)) for p in phones]
+    assert counts == [1] * len(phones), "each row was claimed by one worker at a time"
+    assert apns.connections >= 2, "both workers took part"
