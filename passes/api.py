@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from passes.errors import InvalidInput, Unauthorized
+from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import allow_fields, read_json_object
 from passes.openapi import openapi_document
 from passes.service import CardView, Service
@@ -30,6 +30,7 @@ def card_json(view: CardView) -> dict[str, Any]:
         "reward": view.shop.program.reward,
         "voided": counters.voided,
         "version": card.version,
+        "last_change_id": card.last_event_id,
         "created_at": card.created_at.isoformat(),
         "updated_at": card.updated_at.isoformat(),
         "urls": view.urls,
@@ -64,6 +65,7 @@ class ShopApi:
             Route("/cards", self.create_card, methods=["POST"]),
             Route("/cards/{serial}", self.get_card, methods=["GET"]),
             Route("/cards/{serial}/stamps", self.stamp, methods=["POST"]),
+            Route("/cards/{serial}/stamps/{change_id}", self.undo_stamp, methods=["DELETE"]),
             Route("/cards/{serial}/redeem", self.redeem, methods=["POST"]),
             Route("/cards/{serial}/deliveries", self.deliveries, methods=["GET"]),
         ]
@@ -110,6 +112,16 @@ class ShopApi:
         shop, _ = await self._shop(request)
         view, found = await self.service.deliveries(shop, request.path_params["serial"])
         return JSONResponse(deliveries_json(view, found))
+
+    async def undo_stamp(self, request: Request) -> Response:
+        shop, actor = await self._shop(request)
+        raw = request.path_params["change_id"]
+        if not raw.isdigit() or len(raw) > 18:
+            raise NotFound("no such change")
+        view = await self.service.undo_stamp(
+            shop, request.path_params["serial"], int(raw), actor=actor
+        )
+        return JSONResponse(card_json(view))
 
     async def redeem(self, request: Request) -> Response:
         shop, actor = await self._shop(request)

@@ -78,6 +78,21 @@ def redeem(card: CardState) -> CardState:
     )
 
 
+def undo_stamp(program: Program, card: CardState, count: int) -> CardState:
+    """Take back `count` stamps given by mistake, and the reward they completed, if still due."""
+    check_count(count)
+    _refuse_voided(card)
+    stamps, rewards = card.stamps - count, card.rewards_available
+    while stamps < 0:
+        stamps += program.stamps_required
+        rewards -= 1
+    if rewards < 0:
+        raise Refused("reward_redeemed", "the reward these stamps completed was already redeemed")
+    return replace(
+        card, stamps=stamps, rewards_available=rewards, total_stamps=card.total_stamps - count
+    )
+
+
 def stamps_to_next_reward(program: Program, card: CardState) -> int:
     """How many stamps are still missing for the next reward."""
     return program.stamps_required - card.stamps

@@ -95,6 +95,10 @@ _SCHEMAS: dict[str, Any] = {
             "reward": {"type": "string"},
             "voided": {"type": "boolean"},
             "version": {"type": "integer", "minimum": 1},
+            "last_change_id": {
+                "type": ["integer", "null"],
+                "description": "Ledger id of the card's latest change; undo a stamp with it.",
+            },
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
             "urls": {
@@ -191,6 +195,25 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "responses": {
                         **_card_response(200, "The stamped card"),
                         **_errors(400, 401, 404, 409, 413, 415, 422),
+                    },
+                }
+            },
+            "/cards/{serial}/stamps/{change_id}": {
+                "delete": {
+                    "summary": "Undo a stamp given by mistake (within 10 minutes)",
+                    "operationId": "undoStamp",
+                    "parameters": [
+                        _SERIAL,
+                        {
+                            "name": "change_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
+                    ],
+                    "responses": {
+                        **_card_response(200, "The card after the undo"),
+                        **_errors(401, 404, 409),
                     },
                 }
             },

@@ -9,7 +9,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from passes import loyalty
 from passes.config import Settings
@@ -28,6 +28,7 @@ from passes.store.cards import (
     card_by_serial_any_shop,
     change_by_key,
     insert_card,
+    ledger_entry,
     lock_card,
 )
 from passes.store.shops import ShopRow, insert_shop, shop_by_id, shop_by_key_hash, shop_by_slug
@@ -36,6 +37,7 @@ API_KEY_PREFIX = "psk_"
 SERIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 SERIAL_LENGTH = 12
 MAX_IDEMPOTENCY_KEY = 200
+UNDO_WINDOW = timedelta(minutes=10)
 DEFAULT_COLOURS = {
     "background_color": "#3B2A20",
     "foreground_color": "#FFFFFF",
@@ -278,6 +280,32 @@ class Service:
         self.on_commit()
         return self._view(shop, card)
 
+    async def undo_stamp(
+        self, shop: ShopRow, serial: str, event_id: int, *, actor: str
+    ) -> CardView:
+        """Take back a stamp given by mistake, within UNDO_WINDOW; undoing twice changes nothing."""
+        program = program_of(shop)
+        async with self.store.transaction() as conn:
+            card = await lock_card(conn, shop.id, normalise_serial(serial))
+            entry = await ledger_entry(conn, card.id, event_id)
+            if entry.kind != "stamp":
+                raise Conflict("only stamps can be undone", "not_a_stamp")
+            if entry.undone:
+                return self._view(shop, card)
+            if _now() - entry.created_at > UNDO_WINDOW:
+                minutes = int(UNDO_WINDOW.total_seconds() // 60)
+                raise Conflict(
+                    f"stamps can be undone for {minutes} minutes only", "undo_window_passed"
+                )
+            try:
+                after = loyalty.undo_stamp(program, _state(card.counters), entry.count)
+            except loyalty.Refused as exc:
+                raise Conflict(str(exc), exc.code) from exc
+            change = Change("undo", entry.count, actor, _counters(after), undoes_event_id=entry.id)
+            card = await apply_change(conn, card, change, _now())
+        self.on_commit()
+        return self._view(shop, card)
+
     async def deliveries(self, shop: ShopRow, serial: str) -> tuple[CardView, Deliveries]:
         """The card with what we know of getting its updates onto phones."""
         async with self.store.reading() as conn:
@@ -289,4 +317,10 @@ class Service:
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:
     """The card as it was answered the first time (for idempotent retries)."""
     counters = replace(earlier.change.after, voided=card.counters.voided)
-    return replace(card, counters=counters, version=earlier.version, updated_at=earlier.at)
+    return replace(
+        card,
+        counters=counters,
+        version=earlier.version,
+        last_event_id=earlier.event_id,
+        updated_at=earlier.at,
+    )

@@ -251,3 +251,47 @@ async def test_concurrent_stamps_with_retries_end_with_exact_totals(env: Env) ->
         assert card["total_stamps"] == expected
         assert card["stamps"] + 7 * card["rewards_available"] == expected
         assert card["version"] == 1 + 20
+
+
+async def test_a_stamp_given_by_mistake_can_be_undone_once(env: Env) -> None:
+    key = await env.new_shop(stamps=3)
+    serial = (await new_card(env, key))["serial"]
+    await stamp(env, key, serial, 2)
+    mistake = (await stamp(env, key, serial, 2)).json()
+    assert (mistake["stamps"], mistake["rewards_available"]) == (1, 1)
+    path = f"/api/v1/cards/{serial}/stamps/{mistake['last_change_id']}"
+    undone = await env.client.delete(path, headers=auth(key))
+    assert undone.status_code == 200, undone.text
+    card = undone.json()
+    assert (card["stamps"], card["rewards_available"], card["total_stamps"]) == (2, 0, 2)
+    again = await env.client.delete(path, headers=auth(key))
+    assert again.status_code == 200 and again.json()["total_stamps"] == 2, "undo is idempotent"
+    assert again.json()["version"] == card["version"]
+
+
+async def test_undo_refuses_what_cannot_be_taken_back(env: Env) -> None:
+    key = await env.new_shop(stamps=2)
+    serial = (await new_card(env, key))["serial"]
+    completed = (await stamp(env, key, serial, 2)).json()
+    redeemed = await env.client.post(f"/api/v1/cards/{serial}/redeem", headers=auth(key))
+    refused = await env.client.delete(
+        f"/api/v1/cards/{serial}/stamps/{completed['last_change_id']}", headers=auth(key)
+    )
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "reward_redeemed"
+    not_a_stamp = await env.client.delete(
+        f"/api/v1/cards/{serial}/stamps/{redeemed.json()['last_change_id']}", headers=auth(key)
+    )
+    assert not_a_stamp.json()["error"]["code"] == "not_a_stamp"
+    for change_id in ("999999999", "abc", "-1"):
+        missing = await env.client.delete(
+            f"/api/v1/cards/{serial}/stamps/{change_id}", headers=auth(key)
+        )
+        assert missing.status_code == 404
+    other = await env.new_shop()
+    foreign = await env.client.delete(
+        f"/api/v1/cards/{serial}/stamps/{completed['last_change_id']}", headers=auth(other)
+    )
+    assert foreign.status_code == 404
+    card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert (card["total_stamps"], card["rewards_redeemed"]) == (2, 1)

@@ -53,6 +53,7 @@ class Change:
     actor: str
     after: Counters
     idempotency_key: str | None = None
+    undoes_event_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class PastChange:
     """A change already in the ledger, with the card's version and time after it."""
 
     change: Change
+    event_id: int
     version: int
     at: datetime
 
@@ -193,7 +195,34 @@ async def change_by_key(
     if row is None:
         return None
     change = Change(row["kind"], row["count"], row["actor"], _event_counters(row), idempotency_key)
-    return PastChange(change, row["version_after"], row["created_at"])
+    return PastChange(change, row["id"], row["version_after"], row["created_at"])
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One stored event, as far as undoing it needs."""
+
+    id: int
+    kind: str
+    count: int
+    created_at: datetime
+    undone: bool
+
+
+async def ledger_entry(conn: AsyncConnection, card_id: int, event_id: int) -> LedgerEntry:
+    """The card's event `event_id`, and whether an undo already names it."""
+    undo = card_events.alias("undo")
+    query = (
+        select(card_events, undo.c.id.label("undo_id"))
+        .outerjoin(undo, undo.c.undoes_event_id == card_events.c.id)
+        .where(card_events.c.id == event_id, card_events.c.card_id == card_id)
+    )
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise NotFound(f"no change {event_id} on this card")
+    return LedgerEntry(
+        row["id"], row["kind"], row["count"], row["created_at"], row["undo_id"] is not None
+    )
 
 
 async def apply_change(
@@ -260,6 +289,7 @@ async def _append(
             kind=change.kind,
             count=change.count,
             idempotency_key=change.idempotency_key,
+            undoes_event_id=change.undoes_event_id,
             actor=change.actor,
             stamps_after=after.stamps,
             rewards_after=after.rewards_available,

@@ -129,6 +129,8 @@ card_events = Table(
     Column("total_after", Integer, nullable=False),
     Column("redeemed_after", Integer, nullable=False),
     Column("version_after", Integer, nullable=False),
+    # An undo names the stamp it takes back; each stamp can be undone once.
+    Column("undoes_event_id", Id, ForeignKey("card_events.id"), unique=True),
     _created(),
     UniqueConstraint("card_id", "idempotency_key", name="uq_card_events_idempotency"),
     Index("ix_card_events_shop_created", "shop_id", "created_at"),
