@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import hmac
+import logging
 import re
 import secrets
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 from passes import loyalty
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, Unauthorized
+from passes.google.wallet import GoogleWallet
 from passes.render import parse_hex_colour
 from passes.store import Store
 from passes.store.apple import Deliveries, deliveries
@@ -31,19 +35,55 @@ from passes.store.cards import (
     ledger_entry,
     lock_card,
 )
+from passes.store.google import add_google_object, hold_google_update
+from passes.store.outbox import finish, retry_at
 from passes.store.shops import ShopRow, insert_shop, shop_by_id, shop_by_key_hash, shop_by_slug
+
+log = logging.getLogger("passes.service")
 
 API_KEY_PREFIX = "psk_"
 SERIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 SERIAL_LENGTH = 12
 MAX_IDEMPOTENCY_KEY = 200
 UNDO_WINDOW = timedelta(minutes=10)
+# A new card's Google object is inserted during the request, within this time, while its
+# outbox row is held back from workers a little longer (then a worker takes over).
+GOOGLE_PUBLISH_SECONDS = 3.0
+GOOGLE_HOLD = timedelta(seconds=30)
+# How long a known API key is trusted without asking the database again.
+KEY_CACHE_SECONDS = 30.0
+T = TypeVar("T")
 DEFAULT_COLOURS = {
     "background_color": "#3B2A20",
     "foreground_color": "#FFFFFF",
     "label_color": "#F2C879",
     "stamp_color": "#F2C879",
 }
+
+
+class TtlCache(Generic[T]):
+    """A small map whose entries expire; the oldest goes when it is full."""
+
+    def __init__(
+        self, seconds: float, size: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.seconds = seconds
+        self.size = size
+        self.clock = clock
+        self._items: dict[str, tuple[float, T]] = {}
+
+    def get(self, key: str) -> T | None:
+        """The live value for `key`, if any."""
+        found = self._items.get(key)
+        if found is None or found[0] < self.clock():
+            return None
+        return found[1]
+
+    def put(self, key: str, value: T) -> None:
+        """Remember `value` for a while."""
+        if len(self._items) >= self.size:
+            del self._items[next(iter(self._items))]
+        self._items[key] = (self.clock() + self.seconds, value)
 
 
 @dataclass(frozen=True)
@@ -121,17 +161,25 @@ class Service:
     """The product's operations over one store, with the settings they need."""
 
     def __init__(
-        self, settings: Settings, store: Store, on_commit: Callable[[], None] | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        on_commit: Callable[[], None] | None = None,
+        google: GoogleWallet | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        # None when Google Wallet is off: no save links, no Google objects.
+        self.google = google
         # Wakes the in-process push worker; other processes find the rows by polling.
         self.on_commit = on_commit or (lambda: None)
+        self._keys: TtlCache[ShopRow] = TtlCache(KEY_CACHE_SECONDS, 1000)
 
     def urls(self, card: CardRow) -> dict[str, str | None]:
         """Where the customer finds this card; the page URL carries a secret."""
-        page = f"{self.settings.base_url}/c/{card.page_secret}"
-        return {"card": page, "apple": f"{page}/pass.pkpass", "google": None}
+        page = self.settings.card_page_url(card.page_secret)
+        google = None if self.google is None else self.google.save_url(card)
+        return {"card": page, "apple": f"{page}/pass.pkpass", "google": google}
 
     def _view(self, shop: ShopRow, card: CardRow) -> CardView:
         return CardView(shop, card, self.urls(card))
@@ -182,16 +230,26 @@ class Service:
             return await shop_by_slug(conn, slug)
 
     async def authenticate(self, api_key: str) -> ShopRow:
-        """The shop owning this API key, or Unauthorized."""
+        """The shop owning this API key, or Unauthorized.
+
+        The lookup is by SHA-256 of the key, so timing reveals nothing about
+        stored keys. Known keys are remembered for KEY_CACHE_SECONDS: every
+        stamp needs one, and a database round trip each is the largest cost.
+        """
         digest = hash_api_key(api_key)
-        async with self.store.reading() as conn:
-            shop = await shop_by_key_hash(conn, digest)
-        if shop is None or not hmac.compare_digest(digest, hash_api_key(api_key)):
-            raise Unauthorized("unknown or revoked API key")
+        shop = self._keys.get(digest)
+        if shop is None:
+            async with self.store.reading() as conn:
+                shop = await shop_by_key_hash(conn, digest)
+            if shop is None:
+                raise Unauthorized("unknown or revoked API key")
+            self._keys.put(digest, shop)
         return shop
 
     async def issue_card(self, shop: ShopRow, actor: str) -> CardView:
-        """A new, anonymous card for this shop."""
+        """A new, anonymous card for this shop, put into Google Wallet too when that is on."""
+        now = _now()
+        held = None
         async with self.store.transaction() as conn:
             card = await insert_card(
                 conn,
@@ -201,8 +259,13 @@ class Service:
                 auth_token=secrets.token_urlsafe(24),
                 page_secret=secrets.token_urlsafe(24),
                 actor=actor,
-                now=_now(),
+                now=now,
             )
+            if self.google is not None:
+                await add_google_object(conn, card.id, self.google.object_id(card), now)
+                held = await hold_google_update(conn, card.id, now, now + GOOGLE_HOLD)
+        if held is not None:
+            await self._publish_new(shop, card, held)
         return self._view(shop, card)
 
     async def card(self, shop: ShopRow, serial: str) -> CardView:
@@ -312,6 +375,23 @@ class Service:
             card = await card_by_serial(conn, shop.id, normalise_serial(serial))
             found = await deliveries(conn, card.id)
         return self._view(shop, card), found
+
+    async def _publish_new(self, shop: ShopRow, card: CardRow, outbox_id: int) -> None:
+        """Insert a new card's Google object now; if Google is slow or down, the worker will."""
+        assert self.google is not None
+        card_url = self.settings.card_page_url(card.page_secret)
+        try:
+            await asyncio.wait_for(
+                self.google.publish(shop, card, card_url), GOOGLE_PUBLISH_SECONDS
+            )
+        except Exception as exc:  # card creation never fails because Google does
+            log.warning("Google Wallet object for a new card left to the worker: %s", exc)
+            async with self.store.transaction() as conn:
+                await retry_at(conn, [outbox_id], _now())
+            self.on_commit()
+            return
+        async with self.store.transaction() as conn:
+            await finish(conn, [outbox_id])
 
 
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:

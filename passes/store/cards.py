@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, insert, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Update,
+    bindparam,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import NotFound
-from passes.store.outbox import enqueue_updates
+from passes.store.outbox import ENQUEUE, enqueue_params
 from passes.store.tables import card_events, cards
 
 
@@ -67,6 +77,11 @@ class PastChange:
 
 
 _CARD_COLUMNS = tuple(cards.c)
+# Wallets ask "what changed since tag". SQLite runs one writer at a time, so
+# ledger ids appear in commit order and serve as tags. On PostgreSQL they do
+# not; there the writing transaction's id is the tag, and an answer's next tag
+# is the oldest transaction still running (store/apple.py), so nothing is missed.
+_PG_TAG: ColumnElement[int] = literal_column("pg_current_xact_id()::text::bigint")
 
 
 def _card(row: RowMapping) -> CardRow:
@@ -132,14 +147,15 @@ async def insert_card(
         updated_at=now,
     )
     card_id = (await conn.execute(insert(cards).values(values).returning(cards.c.id))).scalar_one()
+    card = _card({**values, "id": card_id, "last_event_id": None})  # type: ignore[arg-type]
     issue = Change("issue", 0, actor, Counters(0, 0, 0, 0))
-    event_id = await _append(conn, card_id, shop_id, issue, 1, now)
+    event_params = _event_params(card, issue, 1, now)
+    event_id = int((await conn.execute(_EVENT_INSERT, event_params)).scalar_one())
+    tag = _PG_TAG if conn.dialect.name == "postgresql" else event_id
     await conn.execute(
-        update(cards)
-        .where(cards.c.id == card_id)
-        .values(last_event_id=event_id, update_tag=update_tag(conn, event_id))
+        update(cards).where(cards.c.id == card_id).values(last_event_id=event_id, update_tag=tag)
     )
-    return _card({**values, "id": card_id, "last_event_id": event_id})  # type: ignore[arg-type]
+    return replace(card, last_event_id=event_id)
 
 
 def _by_serial(shop_id: int, serial: str) -> Select[tuple[object, ...]]:
@@ -171,10 +187,21 @@ async def _one_card(conn: AsyncConnection, where: ColumnElement[bool], missing: 
     return _card(row)
 
 
+_LOCK_CARD = (
+    select(*_CARD_COLUMNS)
+    .where(cards.c.shop_id == bindparam("shop_id"), cards.c.serial == bindparam("serial"))
+    .with_for_update()
+)
+_CHANGE_BY_KEY = select(card_events).where(
+    card_events.c.card_id == bindparam("card_id"),
+    card_events.c.idempotency_key == bindparam("key"),
+)
+
+
 async def lock_card(conn: AsyncConnection, shop_id: int, serial: str) -> CardRow:
     """The card, locked until the transaction ends (SQLite's writer already holds the lock)."""
-    query = _by_serial(shop_id, serial).with_for_update()
-    row = (await conn.execute(query)).mappings().first()
+    found = await conn.execute(_LOCK_CARD, {"shop_id": shop_id, "serial": serial})
+    row = found.mappings().first()
     if row is None:
         raise NotFound(f"no card {serial!r}")
     return _card(row)
@@ -188,10 +215,8 @@ async def change_by_key(
     Asked after lock_card in its own statement, so on PostgreSQL it sees a
     change that a concurrent retry committed while we waited for the lock.
     """
-    query = select(card_events).where(
-        card_events.c.card_id == card_id, card_events.c.idempotency_key == idempotency_key
-    )
-    row = (await conn.execute(query)).mappings().first()
+    found = await conn.execute(_CHANGE_BY_KEY, {"card_id": card_id, "key": idempotency_key})
+    row = found.mappings().first()
     if row is None:
         return None
     change = Change(row["kind"], row["count"], row["actor"], _event_counters(row), idempotency_key)
@@ -228,28 +253,33 @@ async def ledger_entry(conn: AsyncConnection, card_id: int, event_id: int) -> Le
 async def apply_change(
     conn: AsyncConnection, card: CardRow, change: Change, now: datetime
 ) -> CardRow:
-    """Append `change` to the ledger, move the card and queue its pushes (one transaction)."""
+    """Append `change` to the ledger, move the card and queue its pushes (one transaction).
+
+    On PostgreSQL the three writes travel as one statement (data-modifying
+    CTEs); SQLite, in-process and without them, runs them one by one.
+    """
     version = card.version + 1
-    event_id = await _append(conn, card.id, card.shop_id, change, version, now)
     modified = max(whole_second(now), card.pass_modified_at + timedelta(seconds=1))
     after = change.after
-    await conn.execute(
-        update(cards)
-        .where(cards.c.id == card.id)
-        .values(
-            stamps=after.stamps,
-            rewards_available=after.rewards_available,
-            total_stamps=after.total_stamps,
-            rewards_redeemed=after.rewards_redeemed,
-            voided=after.voided,
-            version=version,
-            last_event_id=event_id,
-            update_tag=update_tag(conn, event_id),
-            pass_modified_at=modified,
-            updated_at=now,
-        )
-    )
-    await enqueue_updates(conn, card.id, now)
+    params = {
+        **_event_params(card, change, version, now),
+        **enqueue_params(card.id, now),
+        "m_card_id": card.id,
+        "m_stamps": after.stamps,
+        "m_rewards": after.rewards_available,
+        "m_total": after.total_stamps,
+        "m_redeemed": after.rewards_redeemed,
+        "m_voided": after.voided,
+        "m_version": version,
+        "m_modified": modified,
+        "m_now": now,
+    }
+    if conn.dialect.name == "postgresql":
+        event_id = int((await conn.execute(_CHANGE_AT_ONCE, params)).scalar_one())
+    else:
+        event_id = int((await conn.execute(_EVENT_INSERT, params)).scalar_one())
+        await conn.execute(_CARD_MOVE, {**params, "m_event_id": event_id, "m_tag": event_id})
+        await conn.execute(ENQUEUE, params)
     return replace(
         card,
         counters=after,
@@ -260,44 +290,69 @@ async def apply_change(
     )
 
 
+def _event_params(card: CardRow, change: Change, version: int, now: datetime) -> dict[str, Any]:
+    after = change.after
+    return {
+        "e_card_id": card.id,
+        "e_shop_id": card.shop_id,
+        "e_kind": change.kind,
+        "e_count": change.count,
+        "e_idempotency_key": change.idempotency_key,
+        "e_undoes_event_id": change.undoes_event_id,
+        "e_actor": change.actor,
+        "e_stamps_after": after.stamps,
+        "e_rewards_after": after.rewards_available,
+        "e_total_after": after.total_stamps,
+        "e_redeemed_after": after.rewards_redeemed,
+        "e_version_after": version,
+        "e_created_at": now,
+    }
+
+
+def _card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
+    return (
+        update(cards)
+        .where(cards.c.id == bindparam("m_card_id"))
+        .values(
+            stamps=bindparam("m_stamps"),
+            rewards_available=bindparam("m_rewards"),
+            total_stamps=bindparam("m_total"),
+            rewards_redeemed=bindparam("m_redeemed"),
+            voided=bindparam("m_voided"),
+            version=bindparam("m_version"),
+            last_event_id=event_id,
+            update_tag=tag,
+            pass_modified_at=bindparam("m_modified", type_=cards.c.pass_modified_at.type),
+            updated_at=bindparam("m_now", type_=cards.c.updated_at.type),
+        )
+    )
+
+
+# Statements are built once: building SQL per stamp costs more than running it.
+_EVENT_INSERT = (
+    insert(card_events)
+    .values(
+        {
+            column.name: bindparam(f"e_{column.name}", type_=column.type)
+            for column in card_events.c
+            if column.name != "id"
+        }
+    )
+    .returning(card_events.c.id)
+)
+_CARD_MOVE = _card_move(bindparam("m_event_id"), bindparam("m_tag"))
+_APPENDED = _EVENT_INSERT.cte("appended")
+_CHANGE_AT_ONCE = (
+    select(_APPENDED.c.id)
+    .add_cte(
+        _card_move(select(_APPENDED.c.id).scalar_subquery(), _PG_TAG)
+        .returning(cards.c.id)
+        .cte("moved")
+    )
+    .add_cte(ENQUEUE.cte("queued"))
+)
+
+
 def whole_second(moment: datetime) -> datetime:
     """HTTP dates have whole seconds; so does what we compare them with."""
     return moment.replace(microsecond=0)
-
-
-def update_tag(conn: AsyncConnection, event_id: int) -> ColumnElement[int] | int:
-    """The tag a wallet's "changed since" question compares against.
-
-    SQLite runs one writer at a time, so ledger ids appear in commit order. On
-    PostgreSQL they do not; there the writing transaction's id is used and the
-    answer's horizon is the oldest still-running transaction (store/apple.py).
-    """
-    if conn.dialect.name == "postgresql":
-        return literal_column("pg_current_xact_id()::text::bigint")
-    return event_id
-
-
-async def _append(
-    conn: AsyncConnection, card_id: int, shop_id: int, change: Change, version: int, now: datetime
-) -> int:
-    after = change.after
-    statement = (
-        insert(card_events)
-        .values(
-            card_id=card_id,
-            shop_id=shop_id,
-            kind=change.kind,
-            count=change.count,
-            idempotency_key=change.idempotency_key,
-            undoes_event_id=change.undoes_event_id,
-            actor=change.actor,
-            stamps_after=after.stamps,
-            rewards_after=after.rewards_available,
-            total_after=after.total_stamps,
-            redeemed_after=after.rewards_redeemed,
-            version_after=version,
-            created_at=now,
-        )
-        .returning(card_events.c.id)
-    )
-    return int((await conn.execute(statement)).scalar_one())

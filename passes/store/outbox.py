@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
 
 from passes.store.tables import (
     apple_devices,
@@ -56,49 +58,51 @@ class Attempt:
     outcome: str
 
 
-def _waiting(target: str, card_id: int) -> ColumnElement[bool]:
-    return and_(
-        push_outbox.c.card_id == card_id,
-        push_outbox.c.target == target,
-        push_outbox.c.claimed_until.is_(None),
-    )
+def _build_enqueue() -> ReturningInsert[Any]:
+    """One outbox row per registered device and one for Google, unless such a row still waits.
 
-
-def _row_values(
-    card_id: int,
-    target: str,
-    campaign_id: int | None,
-    now: datetime,
-    device: ColumnElement[int] | None = None,
-) -> list[ColumnElement[Any]]:
-    """The columns of a new outbox row, typed so PostgreSQL knows what each NULL is."""
+    Built once with bind parameters (q_card_id, q_now, q_campaign_id): building
+    SQL per stamp costs more than running it.
+    """
     columns = push_outbox.c
-    return [
-        literal(card_id, columns.card_id.type),
-        literal(target, columns.target.type),
-        device if device is not None else literal(None, columns.device_id.type),
-        literal(campaign_id, columns.campaign_id.type),
-        literal(0, columns.attempts.type),
-        literal(now, columns.created_at.type),
-    ]
+    card_id = bindparam("q_card_id", type_=columns.card_id.type)
+    now = bindparam("q_now", type_=columns.created_at.type)
+    campaign_id = bindparam("q_campaign_id", type_=columns.campaign_id.type)
+
+    def waiting(target: str) -> ColumnElement[bool]:
+        return and_(
+            columns.card_id == card_id, columns.target == target, columns.claimed_until.is_(None)
+        )
+
+    def row(target: str, device: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+        return [card_id, literal(target), device, campaign_id, literal(0), now]
+
+    registrations = apple_registrations.alias("r")
+    apple = select(*row("apple", registrations.c.device_id)).where(
+        registrations.c.card_id == card_id,
+        ~exists().where(waiting("apple"), columns.device_id == registrations.c.device_id),
+    )
+    no_device = literal(None, columns.device_id.type)
+    google = select(*row("google", no_device)).where(
+        google_objects.c.card_id == card_id, ~exists().where(waiting("google"))
+    )
+    names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
+    return insert(push_outbox).from_select(names, apple.union_all(google)).returning(columns.id)
+
+
+ENQUEUE = _build_enqueue()
+
+
+def enqueue_params(card_id: int, now: datetime, campaign_id: int | None = None) -> dict[str, Any]:
+    """The values ENQUEUE needs."""
+    return {"q_card_id": card_id, "q_now": now, "q_campaign_id": campaign_id}
 
 
 async def enqueue_updates(
     conn: AsyncConnection, card_id: int, now: datetime, campaign_id: int | None = None
 ) -> None:
     """Queue one push per registered device and one Google update, unless one already waits."""
-    registrations = apple_registrations.alias("r")
-    waiting_apple = exists().where(
-        _waiting("apple", card_id), push_outbox.c.device_id == registrations.c.device_id
-    )
-    apple = select(
-        *_row_values(card_id, "apple", campaign_id, now, device=registrations.c.device_id)
-    ).where(registrations.c.card_id == card_id, ~waiting_apple)
-    google = select(*_row_values(card_id, "google", campaign_id, now)).where(
-        google_objects.c.card_id == card_id, ~exists().where(_waiting("google", card_id))
-    )
-    columns = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
-    await conn.execute(insert(push_outbox).from_select(columns, apple.union_all(google)))
+    await conn.execute(ENQUEUE, enqueue_params(card_id, now, campaign_id))
 
 
 async def claim(
