@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import allow_fields, read_json_object
+from passes.loyalty import Audience
 from passes.openapi import openapi_document
 from passes.service import CardView, Service
+from passes.stats import stats_json
 from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow
+from passes.store.stats import load_stats
 
 
 def card_json(view: CardView) -> dict[str, Any]:
@@ -51,11 +56,21 @@ def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
     }
 
 
+def audience_json(chosen: Audience) -> dict[str, int]:
+    """Counts only: who gets the message, who is held out, who is at the weekly limit."""
+    return {
+        "recipients": len(chosen.recipients),
+        "held_out": len(chosen.held_out),
+        "over_limit": len(chosen.over_limit),
+    }
+
+
 class ShopApi:
     """Routes of the shop API over one Service."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, campaigns: Campaigns) -> None:
         self.service = service
+        self.campaigns = campaigns
         self.limit = service.settings.max_body_bytes
 
     def routes(self) -> list[Route]:
@@ -68,7 +83,29 @@ class ShopApi:
             Route("/cards/{serial}/stamps/{change_id}", self.undo_stamp, methods=["DELETE"]),
             Route("/cards/{serial}/redeem", self.redeem, methods=["POST"]),
             Route("/cards/{serial}/deliveries", self.deliveries, methods=["GET"]),
+            Route("/stats", self.stats, methods=["GET"]),
+            Route("/messages", self.send_message, methods=["POST"]),
+            Route("/messages", self.messages, methods=["GET"]),
         ]
+
+    async def send_message(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        body = await read_json_object(request, self.limit)
+        allow_fields(body, {"text", "segment", "preview"})
+        segment, text, preview = body.get("segment", "all"), body.get("text"), body.get("preview")
+        if not isinstance(segment, str) or not isinstance(preview, bool | None):
+            raise InvalidInput("segment must be a string and preview true or false")
+        if preview:
+            chosen = await self.campaigns.audience(shop, segment)
+            return JSONResponse(audience_json(chosen))
+        if not isinstance(text, str):
+            raise InvalidInput("text must be a string")
+        campaign_id, chosen = await self.campaigns.send(shop, text, segment)
+        return JSONResponse({"campaign": campaign_id, **audience_json(chosen)}, status_code=202)
+
+    async def messages(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        return JSONResponse({"campaigns": await self.campaigns.history(shop)})
 
     async def _shop(self, request: Request) -> tuple[ShopRow, str]:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -134,3 +171,8 @@ class ShopApi:
             idempotency_key=request.headers.get("idempotency-key"),
         )
         return JSONResponse(card_json(view))
+
+    async def stats(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        found = await load_stats(self.service.store, shop.id, datetime.now(UTC).date())
+        return JSONResponse(stats_json(found))

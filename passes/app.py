@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -23,14 +24,20 @@ from passes.api import ShopApi
 from passes.apple.identity import SigningIdentity, load_identity
 from passes.apple.wallet import AppleWallet
 from passes.apple.webservice import WalletWebService
+from passes.campaigns import Campaigns
 from passes.config import Settings
 from passes.errors import PassesError
+from passes.google.client import trust
+from passes.google.config import public_base_warning
+from passes.google.images import PublicImages
+from passes.google.wallet import GoogleWallet
+from passes.google.webhook import GoogleCallbacks, RootKeys
 from passes.http import error_response, response_for
-from passes.push import Wakeup, push_worker
+from passes.push import Wakeup, open_google, push_worker
 from passes.render import Artwork
 from passes.service import Service
 from passes.store import Store
-from passes.web.pages import CardPages
+from passes.web.routes import web_routes
 
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 SECURITY_HEADERS = [
@@ -101,30 +108,41 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, identity: SigningIdentity | None = None) -> Starlette:
     """The server: shop API, customer pages and (later) wallet web services."""
     identity = identity or load_identity(settings.certs_dir, settings.cert_password)
+    google = open_google(settings)
     store = Store(settings.database_url)
     wakeup = Wakeup()
-    service = Service(settings, store, wakeup.notify)
-    wallet = AppleWallet(identity, Artwork(settings.assets_dir), settings.web_service_url)
+    service = Service(settings, store, wakeup.notify, google)
+    artwork = Artwork(settings.assets_dir)
+    wallet = AppleWallet(identity, artwork, settings.web_service_url)
     web_service = WalletWebService(
         store, wallet, lambda card: str(service.urls(card)["card"]), settings.max_body_bytes
     )
+    callbacks, keys_http = _google_callbacks(settings, google, store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if google is not None and (warning := public_base_warning(settings.base_url)):
+            log.warning("%s", warning)
         try:
             if settings.run_worker:
-                async with push_worker(settings, identity, store) as worker:
+                async with push_worker(settings, identity, store, google) as worker:
                     async with _running(worker.run, wakeup):
                         yield
             else:
                 yield
         finally:
+            if google is not None:
+                await google.aclose()
+            if keys_http is not None:
+                await keys_http.aclose()
             await store.close()
 
     routes = [
-        Mount("/api/v1", routes=ShopApi(service).routes()),
+        Mount("/api/v1", routes=ShopApi(service, Campaigns(store, wakeup.notify)).routes()),
+        *callbacks,
         Mount("/wallet", routes=web_service.routes()),
-        *CardPages(service, wallet).routes(),
+        *PublicImages(artwork).routes(),
+        *web_routes(service, wallet),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", _health, methods=["GET"]),
     ]
@@ -137,6 +155,17 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     app.state.service = service
     app.state.wallet = wallet
     return app
+
+
+def _google_callbacks(
+    settings: Settings, google: GoogleWallet | None, store: Store
+) -> tuple[list[Route], httpx.AsyncClient | None]:
+    """The callback route (only when Google is on) and the client that fetches Google's keys."""
+    if google is None:
+        return [], None
+    http = httpx.AsyncClient(verify=trust(settings.ssl_cert_file), timeout=10.0)
+    keys = RootKeys(google.issuer_id, http, settings.google_callback_keys_url)
+    return GoogleCallbacks(keys, store, settings.max_body_bytes).routes(), http
 
 
 @asynccontextmanager

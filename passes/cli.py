@@ -17,11 +17,15 @@ import click
 from passes.api import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
+from passes.campaigns import Campaigns
 from passes.config import Settings
 from passes.errors import PassesError
+from passes.loyalty import SEGMENTS, Audience
 from passes.service import CardView, Service
+from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
 from passes.store.apple import Deliveries
+from passes.store.shops import ShopRow
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -51,12 +55,17 @@ def clear_errors(func: Callable[P, T]) -> Callable[P, T]:
 
 def _with_service(work: Callable[[Service], Awaitable[T]]) -> T:
     async def run() -> T:
+        from passes.push import open_google
+
         settings = _settings()
         store = Store(settings.database_url)
+        google = open_google(settings)
         try:
             await store.migrate()
-            return await work(Service(settings, store))
+            return await work(Service(settings, store, google=google))
         finally:
+            if google is not None:
+                await google.aclose()
             await store.close()
 
     return asyncio.run(run())
@@ -128,16 +137,80 @@ def shop() -> None:
 @click.option("--stamps", default=10, show_default=True, type=int, help="Stamps per reward.")
 @click.option("--reward", required=True, help='What a full card gives, e.g. "1 Vita Mix gratis".')
 @click.option("--slug", default=None, help="URL name; made from the name when omitted.")
+@click.option("--pin", default=None, help="Staff PIN (4-12 digits) for the stamping page.")
 @clear_errors
-def shop_create(name: str, stamps: int, reward: str, slug: str | None) -> None:
+def shop_create(name: str, stamps: int, reward: str, slug: str | None, pin: str | None) -> None:
     """Create a shop with its program; prints the API key once."""
-    created, key = _with_service(
-        lambda service: service.create_shop(name=name, stamps=stamps, reward=reward, slug=slug)
-    )
+    if pin is not None:
+        check_pin_format(pin)
+
+    async def work(service: Service) -> tuple[ShopRow, str]:
+        created = await service.create_shop(name=name, stamps=stamps, reward=reward, slug=slug)
+        if pin is not None:
+            await StaffPins(service.store).set_pin(created[0], pin)
+        return created
+
+    created, key = _with_service(work)
     click.echo(f"shop:    {created.slug}  ({created.name})")
     click.echo(f"program: {stamps} stamps = {reward}")
     click.echo(f"api key: {key}")
+    if pin is not None:
+        click.echo(f"staff:   PIN set; stamping page {_settings().base_url}/staff/{created.slug}")
     click.echo("Keep the API key safe: it is stored hashed and cannot be shown again.", err=True)
+
+
+@shop.command("pin")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option(
+    "--pin",
+    prompt="New staff PIN",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="4-12 digits; asked for (hidden) when omitted.",
+)
+@clear_errors
+def shop_pin(slug: str, pin: str) -> None:
+    """Set or reset the staff PIN (signs every staff device out)."""
+    check_pin_format(pin)
+
+    async def work(service: Service) -> None:
+        await StaffPins(service.store).set_pin(await service.shop(slug), pin)
+
+    _with_service(work)
+    click.echo(f"staff PIN set for {slug}; staff devices signed in before must sign in again")
+
+
+@shop.command("settings")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option("--daily-cap", type=int, help="Most stamps per card and day (anti-fraud).")
+@click.option("--no-daily-cap", is_flag=True, help="Remove the daily cap.")
+@click.option("--messages-per-week", type=int, help="Most campaign messages per card and week.")
+@click.option("--holdout", type=int, help="Percent of a segment held out of campaigns.")
+@clear_errors
+def shop_settings(
+    slug: str,
+    daily_cap: int | None,
+    no_daily_cap: bool,
+    messages_per_week: int | None,
+    holdout: int | None,
+) -> None:
+    """Change the program's limits; prints them."""
+    changes: dict[str, int | None] = {}
+    if daily_cap is not None or no_daily_cap:
+        changes["daily_cap"] = None if no_daily_cap else daily_cap
+    if messages_per_week is not None:
+        changes["messages_per_week"] = messages_per_week
+    if holdout is not None:
+        changes["holdout_percent"] = holdout
+
+    async def work(service: Service) -> ShopRow:
+        found = await service.shop(slug)
+        return await service.update_program(found, **changes) if changes else found
+
+    program = _with_service(work).program
+    click.echo(f"daily cap:         {program.daily_cap or 'none'}")
+    click.echo(f"messages per week: {program.messages_per_week}")
+    click.echo(f"hold-out:          {program.holdout_percent}%")
 
 
 @cli.group()
@@ -271,6 +344,41 @@ def worker() -> None:
 
 
 @cli.group()
+def message() -> None:
+    """Campaign messages to a segment of a shop's cards."""
+
+
+@message.command("send")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option(
+    "--segment",
+    type=click.Choice(SEGMENTS),
+    default="all",
+    show_default=True,
+    help="Who gets it: all, new (< 30 days), lapsed (no visit for 45 days), top (A class), …",
+)
+@click.option("--preview", is_flag=True, help="Only count who would receive it.")
+@click.argument("text")
+@clear_errors
+def message_send(slug: str, segment: str, preview: bool, text: str) -> None:
+    """Send TEXT to the segment's cards (it appears on the pass and the lock screen)."""
+
+    async def work(service: Service) -> tuple[int | None, Audience]:
+        shop = await service.shop(slug)
+        campaigns = Campaigns(service.store, lambda: None)
+        if preview:
+            return None, await campaigns.audience(shop, segment)
+        return await campaigns.send(shop, text, segment)
+
+    campaign_id, chosen = _with_service(work)
+    click.echo(f"recipients: {len(chosen.recipients)}")
+    click.echo(f"held out:   {len(chosen.held_out)} (get nothing: the comparison group)")
+    click.echo(f"at limit:   {len(chosen.over_limit)} (had their weekly messages already)")
+    if campaign_id is not None:
+        click.echo(f"campaign {campaign_id} queued; the push worker delivers it.")
+
+
+@cli.group()
 def certs() -> None:
     """The Apple signing identity."""
 
@@ -294,11 +402,40 @@ def certs_check() -> None:
     identity = load_identity(settings.certs_dir, settings.cert_password)
     for line in describe(identity):
         click.echo(line)
-    google = "on" if settings.google_issuer_id and settings.google_service_account else "off"
-    if google == "off":
-        click.echo(
-            "google:  off (set PASSES_GOOGLE_ISSUER_ID and PASSES_GOOGLE_SERVICE_ACCOUNT to enable)"
+    for line in _google_state(settings):
+        click.echo(line)
+
+
+def _google_state(settings: Settings) -> list[str]:
+    """Google Wallet: on or off, as whom, what is missing; ConfigError for a broken key."""
+    from passes.google.config import load_google, public_base_warning
+
+    missing = [
+        name
+        for name, value in (
+            ("PASSES_GOOGLE_ISSUER_ID", settings.google_issuer_id),
+            ("PASSES_GOOGLE_SERVICE_ACCOUNT", settings.google_service_account),
         )
+        if not value
+    ]
+    if missing:
+        return [f"google:  off ({' and '.join(missing)} not set; set both to enable)"]
+    account = load_google(
+        settings.google_issuer_id,
+        settings.google_service_account,
+        settings.google_api_url,
+        settings.base_url,
+    )
+    assert account is not None
+    lines = [
+        f"google:  on, issuer {account.config.issuer_id}",
+        f"         service account {account.email} (key {account.key_id[:8]}…)",
+        f"         API {account.config.api_url}",
+    ]
+    warning = public_base_warning(settings.base_url)
+    if warning:
+        lines.append(f"warning: {warning}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,6 +20,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./data/passes.db"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 DEFAULT_APNS_URL = "https://api.push.apple.com"
 DEFAULT_GOOGLE_API_URL = "https://walletobjects.googleapis.com/walletobjects/v1"
+DEFAULT_GOOGLE_CALLBACK_KEYS_URL = "https://pay.google.com/gp/m/issuer/keys"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Settings:
     google_issuer_id: str | None = None
     google_service_account: Path | None = None
     google_api_url: str = DEFAULT_GOOGLE_API_URL
+    # Google's root keys for verifying save/delete callbacks; fetched on the first callback.
+    google_callback_keys_url: str = DEFAULT_GOOGLE_CALLBACK_KEYS_URL
     ssl_cert_file: str | None = None
     max_body_bytes: int = 64 * 1024
     # `passes serve` delivers pushes in-process; tests and `passes worker` set this themselves.
@@ -46,6 +49,8 @@ class Settings:
     def __post_init__(self) -> None:
         _check_url("PASSES_BASE_URL", self.base_url)
         _check_url("PASSES_APNS_URL", self.apns_url)
+        _check_url("PASSES_GOOGLE_API_URL", self.google_api_url)
+        _check_url("PASSES_GOOGLE_CALLBACK_KEYS_URL", self.google_callback_keys_url)
         if not self.base_url.startswith("https://") and not self.is_loopback:
             raise ConfigError(
                 f"PASSES_BASE_URL={self.base_url!r}: wallets only talk to https; "
@@ -79,6 +84,8 @@ class Settings:
             google_issuer_id=get("GOOGLE_ISSUER_ID"),
             google_service_account=Path(account) if account else None,
             google_api_url=(get("GOOGLE_API_URL") or DEFAULT_GOOGLE_API_URL).rstrip("/"),
+            google_callback_keys_url=get("GOOGLE_CALLBACK_KEYS_URL")
+            or DEFAULT_GOOGLE_CALLBACK_KEYS_URL,
             ssl_cert_file=values.get("SSL_CERT_FILE") or None,
             push_batch=_number("PASSES_PUSH_BATCH", get("PUSH_BATCH"), 200, int),
             push_lease_seconds=_number(
@@ -90,6 +97,10 @@ class Settings:
     def web_service_url(self) -> str:
         """Where wallets reach us: https, except on loopback during development."""
         return f"{self.base_url}/wallet"
+
+    def card_page_url(self, page_secret: str) -> str:
+        """The customer's card page (`urls.card`); Apple and Google passes link to it."""
+        return f"{self.base_url}/c/{page_secret}"
 
     @property
     def is_loopback(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from passes import __version__
-from passes.loyalty import MAX_STAMPS_PER_VISIT
+from passes.loyalty import MAX_STAMPS_PER_VISIT, SEGMENTS
 
 JSON = "application/json"
 
@@ -133,6 +133,78 @@ _SCHEMAS: dict[str, Any] = {
             "device_logs": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "Stats": {
+        "type": "object",
+        "required": [
+            "window_days",
+            "cards_issued",
+            "active_cards",
+            "returning_customers",
+            "stamps_total",
+            "rewards_redeemed",
+            "rewards_redeemed_recently",
+            "wallets",
+            "stamps_per_day",
+        ],
+        "properties": {
+            "window_days": {"type": "integer", "description": "Days the recent figures cover"},
+            "cards_issued": {"type": "integer", "minimum": 0},
+            "active_cards": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Cards stamped or redeemed within the window",
+            },
+            "returning_customers": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Cards stamped on two or more days within the window",
+            },
+            "stamps_total": {"type": "integer", "minimum": 0},
+            "rewards_redeemed": {"type": "integer", "minimum": 0},
+            "rewards_redeemed_recently": {"type": "integer", "minimum": 0},
+            "wallets": {
+                "type": "object",
+                "required": ["apple", "google"],
+                "properties": {
+                    "apple": {"type": "integer", "minimum": 0},
+                    "google": {"type": "integer", "minimum": 0},
+                },
+            },
+            "stamps_per_day": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["date", "stamps"],
+                    "properties": {
+                        "date": {"type": "string", "format": "date"},
+                        "stamps": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+        },
+    },
+    "MessageRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "text": {"type": "string", "minLength": 1, "maxLength": 200},
+            "segment": {"type": "string", "enum": list(SEGMENTS), "default": "all"},
+            "preview": {
+                "type": "boolean",
+                "description": "Only count who would receive it; nothing is sent.",
+            },
+        },
+    },
+    "Audience": {
+        "type": "object",
+        "required": ["recipients", "held_out", "over_limit"],
+        "properties": {
+            "campaign": {"type": "integer"},
+            "recipients": {"type": "integer", "minimum": 0},
+            "held_out": {"type": "integer", "minimum": 0},
+            "over_limit": {"type": "integer", "minimum": 0},
+        },
+    },
     "StampRequest": {
         "type": "object",
         "additionalProperties": False,
@@ -198,6 +270,51 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/messages": {
+                "post": {
+                    "summary": "Send a message to a segment (or preview who would get it)",
+                    "operationId": "sendMessage",
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": _ref("MessageRequest")}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Preview: who would receive it",
+                            "content": {JSON: {"schema": _ref("Audience")}},
+                        },
+                        "202": {
+                            "description": "Accepted: the campaign is being delivered",
+                            "content": {JSON: {"schema": _ref("Audience")}},
+                        },
+                        **_errors(400, 401, 413, 415, 422),
+                    },
+                },
+                "get": {
+                    "summary": "Campaign history with delivery figures",
+                    "operationId": "listMessages",
+                    "responses": {
+                        "200": {
+                            "description": "Campaigns, newest first",
+                            "content": {
+                                JSON: {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["campaigns"],
+                                        "properties": {
+                                            "campaigns": {
+                                                "type": "array",
+                                                "items": {"type": "object"},
+                                            }
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(401),
+                    },
+                },
+            },
             "/cards/{serial}/stamps/{change_id}": {
                 "delete": {
                     "summary": "Undo a stamp given by mistake (within 10 minutes)",
@@ -228,6 +345,19 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                             "content": {JSON: {"schema": _ref("Deliveries")}},
                         },
                         **_errors(401, 404),
+                    },
+                }
+            },
+            "/stats": {
+                "get": {
+                    "summary": "The shop's figures (UTC days), as the owner dashboard shows them",
+                    "operationId": "getStats",
+                    "responses": {
+                        "200": {
+                            "description": "Figures",
+                            "content": {JSON: {"schema": _ref("Stats")}},
+                        },
+                        **_errors(401),
                     },
                 }
             },

@@ -13,7 +13,14 @@ from typing import Protocol
 from passes.apple.apns import ApnsClient, backoff_seconds
 from passes.apple.identity import SigningIdentity
 from passes.config import Settings
+from passes.google.client import GoogleWalletClient
+from passes.google.config import load_google
+from passes.google.errors import GoogleAuthError, GoogleError, GoogleUnavailable
+from passes.google.wallet import GoogleWallet
 from passes.store import Store
+from passes.store.campaigns import deliver_pending
+from passes.store.cards import CardRow
+from passes.store.google import GoogleCard, campaign_texts, google_cards
 from passes.store.outbox import (
     Attempt,
     OutboxRow,
@@ -27,6 +34,8 @@ from passes.store.outbox import (
 log = logging.getLogger("passes.push")
 
 CERTIFICATE_PAUSE = timedelta(minutes=5)
+# Google objects updated at the same time by one worker.
+GOOGLE_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class Delivery:
     status: int | None = None
     reason: str | None = None
     device: str | None = None
+    # The peer asked us to wait this long (Retry-After); honoured when longer than the back-off.
+    retry_after: float | None = None
 
 
 class Deliverer(Protocol):
@@ -99,12 +110,12 @@ class PushWorker:
         """Claim and deliver one batch; returns how many rows were handled."""
         now = _now()
         targets = self._active_targets(now)
-        if not targets:
-            return 0
         async with self.store.transaction() as conn:
-            rows = await claim(conn, now, now + self.lease, self.batch, targets)
+            # Campaign messages become card changes here, which queue their pushes.
+            messages = await deliver_pending(conn, self.batch, now)
+            rows = await claim(conn, now, now + self.lease, self.batch, targets) if targets else []
         if not rows:
-            return 0
+            return messages
         results = await asyncio.gather(
             *(
                 self._deliver(target, [row for row in rows if row.target == target])
@@ -156,7 +167,8 @@ class PushWorker:
     def _retry_time(self, delivery: Delivery, now: datetime) -> datetime:
         if delivery.outcome == "certificate":
             return self.paused_until[delivery.row.target]
-        return now + timedelta(seconds=self.backoff(delivery.row.attempts))
+        seconds = self.backoff(delivery.row.attempts)
+        return now + timedelta(seconds=max(seconds, delivery.retry_after or 0.0))
 
     async def run(self, stop: asyncio.Event, wakeup: Wakeup | None = None) -> None:
         """Deliver until `stop` is set; sleep when idle, wake early on a committed change."""
@@ -205,22 +217,124 @@ class AppleDelivery:
         ]
 
 
+class GoogleDelivery:
+    """The Google target: one patch (or insert) per card, then each campaign's message."""
+
+    target = "google"
+
+    def __init__(
+        self,
+        store: Store,
+        wallet: GoogleWallet,
+        card_url: Callable[[CardRow], str],
+        concurrency: int = GOOGLE_CONCURRENCY,
+    ) -> None:
+        self.store = store
+        self.wallet = wallet
+        self.card_url = card_url
+        self.concurrency = concurrency
+
+    async def deliver(self, rows: Sequence[OutboxRow]) -> list[Delivery]:
+        """Bring each card's object up to date; rows of one card share the patch."""
+        campaign_ids = [row.campaign_id for row in rows if row.campaign_id is not None]
+        async with self.store.reading() as conn:
+            found = await google_cards(conn, [row.card_id for row in rows])
+            texts = await campaign_texts(conn, campaign_ids)
+        by_card: dict[int, list[OutboxRow]] = {}
+        for row in rows:
+            by_card.setdefault(row.card_id, []).append(row)
+        limit = asyncio.Semaphore(self.concurrency)
+        groups = await asyncio.gather(
+            *(
+                self._card(found.get(card_id), group, texts, limit)
+                for card_id, group in by_card.items()
+            )
+        )
+        return [delivery for group in groups for delivery in group]
+
+    async def _card(
+        self,
+        target: GoogleCard | None,
+        rows: list[OutboxRow],
+        texts: dict[int, str],
+        limit: asyncio.Semaphore,
+    ) -> list[Delivery]:
+        if target is None:
+            return [Delivery(row, "failed", reason="card gone") for row in rows]
+        async with limit:
+            try:
+                await self.wallet.publish(target.shop, target.card, self.card_url(target.card))
+            except GoogleError as exc:
+                return [_google_failure(row, exc) for row in rows]
+            return [await self._message(target, row, texts) for row in rows]
+
+    async def _message(self, target: GoogleCard, row: OutboxRow, texts: dict[int, str]) -> Delivery:
+        if row.campaign_id is None or row.campaign_id not in texts:
+            return Delivery(row, "delivered", 200)
+        message_id = f"campaign-{row.campaign_id}"
+        try:
+            await self.wallet.add_message(
+                target.shop, target.card, message_id, texts[row.campaign_id]
+            )
+        except GoogleError as exc:
+            return _google_failure(row, exc)
+        return Delivery(row, "delivered", 200)
+
+
+def _google_failure(row: OutboxRow, exc: GoogleError) -> Delivery:
+    if isinstance(exc, GoogleAuthError):
+        return Delivery(row, "certificate", exc.status, str(exc))
+    if isinstance(exc, GoogleUnavailable):
+        return Delivery(row, "retry", exc.status, str(exc), retry_after=exc.retry_after)
+    return Delivery(row, "failed", exc.status, str(exc))
+
+
+def open_google(settings: Settings) -> GoogleWallet | None:
+    """Google Wallet as configured, or None when it is off; ConfigError for a broken key."""
+    account = load_google(
+        settings.google_issuer_id,
+        settings.google_service_account,
+        settings.google_api_url,
+        settings.base_url,
+    )
+    if account is None:
+        return None
+    return GoogleWallet(account, GoogleWalletClient(account, ca_file=settings.ssl_cert_file))
+
+
 @asynccontextmanager
 async def push_worker(
-    settings: Settings, identity: SigningIdentity, store: Store
+    settings: Settings,
+    identity: SigningIdentity,
+    store: Store,
+    google: GoogleWallet | None = None,
 ) -> AsyncIterator[PushWorker]:
-    """A worker with every configured target, its connections closed afterwards."""
+    """A worker with every configured target, its connections closed afterwards.
+
+    `google` shares the server's Google Wallet; without it one is opened from the settings.
+    """
+    owned = open_google(settings) if google is None else None
+    google = google or owned
     apns = ApnsClient(identity, settings.apns_url, ca_file=settings.ssl_cert_file)
+    deliverers: list[Deliverer] = [AppleDelivery(apns)]
+    if google is not None:
+
+        def card_url(card: CardRow) -> str:
+            return settings.card_page_url(card.page_secret)
+
+        deliverers.append(GoogleDelivery(store, google, card_url))
     try:
         yield PushWorker(
             store,
-            [AppleDelivery(apns)],
+            deliverers,
             backoff=backoff_seconds,
             batch=settings.push_batch,
             lease=timedelta(seconds=settings.push_lease_seconds),
         )
     finally:
         await apns.aclose()
+        if owned is not None:
+            await owned.aclose()
 
 
 def _attempt(delivery: Delivery) -> Attempt:

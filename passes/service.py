@@ -34,10 +34,18 @@ from passes.store.cards import (
     insert_card,
     ledger_entry,
     lock_card,
+    stamped_since,
 )
-from passes.store.google import add_google_object, hold_google_update
+from passes.store.google import add_google_object, google_saved_count, hold_google_update
 from passes.store.outbox import finish, retry_at
-from passes.store.shops import ShopRow, insert_shop, shop_by_id, shop_by_key_hash, shop_by_slug
+from passes.store.shops import (
+    ShopRow,
+    insert_shop,
+    shop_by_id,
+    shop_by_key_hash,
+    shop_by_slug,
+    update_program,
+)
 
 log = logging.getLogger("passes.service")
 
@@ -78,6 +86,10 @@ class TtlCache(Generic[T]):
         if found is None or found[0] < self.clock():
             return None
         return found[1]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._items.clear()
 
     def put(self, key: str, value: T) -> None:
         """Remember `value` for a while."""
@@ -130,6 +142,11 @@ def check_idempotency_key(key: str | None) -> str | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _start_of_day() -> datetime:
+    """Midnight UTC today: daily caps count calendar days in UTC."""
+    return _now().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _counters(state: loyalty.CardState) -> Counters:
@@ -224,6 +241,20 @@ class Service:
             shop = await shop_by_slug(conn, slug)
         return shop, key
 
+    async def update_program(self, shop: ShopRow, **changes: int | None) -> ShopRow:
+        """Change the program's limits: daily_cap, messages_per_week, holdout_percent."""
+        limits = {"daily_cap": (1, 50), "messages_per_week": (0, 14), "holdout_percent": (0, 50)}
+        for name, value in changes.items():
+            low, high = limits[name]
+            if value is not None and not low <= value <= high:
+                raise InvalidInput(f"{name} must be {low} to {high}")
+        async with self.store.transaction() as conn:
+            await update_program(conn, shop.id, dict(changes))
+            updated = await shop_by_id(conn, shop.id)
+        # Cached shops carry the old program; other processes see it within KEY_CACHE_SECONDS.
+        self._keys.clear()
+        return updated
+
     async def shop(self, slug: str) -> ShopRow:
         """The shop called `slug`."""
         async with self.store.reading() as conn:
@@ -297,21 +328,29 @@ class Service:
             loyalty.check_count(count)
         except loyalty.Refused as exc:
             raise InvalidInput(str(exc)) from exc
+        cap = shop.program.daily_cap
+
+        def rule(state: loyalty.CardState, stamped_today: int) -> loyalty.CardState:
+            loyalty.check_daily_cap(stamped_today, count, cap)
+            return loyalty.stamp(program, state, count)
+
         return await self._change(
-            shop,
-            serial,
-            "stamp",
-            count,
-            actor,
-            idempotency_key,
-            lambda state: loyalty.stamp(program, state, count),
+            shop, serial, "stamp", count, actor, idempotency_key, rule, counts_today=cap is not None
         )
 
     async def redeem(
         self, shop: ShopRow, serial: str, *, actor: str, idempotency_key: str | None
     ) -> CardView:
         """Take one due reward."""
-        return await self._change(shop, serial, "redeem", 1, actor, idempotency_key, loyalty.redeem)
+        return await self._change(
+            shop,
+            serial,
+            "redeem",
+            1,
+            actor,
+            idempotency_key,
+            lambda state, _: loyalty.redeem(state),
+        )
 
     async def _change(
         self,
@@ -321,7 +360,9 @@ class Service:
         count: int,
         actor: str,
         idempotency_key: str | None,
-        rule: loyalty.Rule,
+        rule: Callable[[loyalty.CardState, int], loyalty.CardState],
+        *,
+        counts_today: bool = False,
     ) -> CardView:
         key = check_idempotency_key(idempotency_key)
         async with self.store.transaction() as conn:
@@ -334,8 +375,10 @@ class Service:
                         "idempotency_key_reused",
                     )
                 return self._view(shop, _as_of(card, earlier))
+            # Only programs with a daily cap pay for counting today's stamps.
+            today = await stamped_since(conn, card.id, _start_of_day()) if counts_today else 0
             try:
-                after = rule(_state(card.counters))
+                after = rule(_state(card.counters), today)
             except loyalty.Refused as exc:
                 raise Conflict(str(exc), exc.code) from exc
             change = Change(kind, count, actor, _counters(after), key)
@@ -392,6 +435,13 @@ class Service:
             return
         async with self.store.transaction() as conn:
             await finish(conn, [outbox_id])
+
+    async def google_saved(self, shop: ShopRow) -> int | None:
+        """How many of the shop's cards live in Google Wallet; None when Google is off."""
+        if self.google is None:
+            return None
+        async with self.store.reading() as conn:
+            return await google_saved_count(conn, shop.id)
 
 
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:

@@ -14,6 +14,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -31,6 +32,7 @@ API = "/walletobjects/v1"
 KINDS = ("loyaltyClass", "loyaltyObject")
 SENDER_ID = "GooglePayPasses"
 PROTOCOL = "ECv2SigningOnly"
+SERVICE_ACCOUNT_EMAIL = "wallet@stempel-test.iam.gserviceaccount.com"
 
 
 @dataclass
@@ -72,6 +74,10 @@ class FakeGoogle:
     def fail_next(self, count: int, status: int = 500) -> None:
         """Answer the next `count` requests with `status` (500, 503, 429, …)."""
         self.failures.extend([status] * count)
+
+    def forget(self, kind: str, rid: str) -> None:
+        """Lose a class or object, as if it had been deleted at Google."""
+        self.resources[kind].pop(rid, None)
 
     def reset(self) -> None:
         self.requests.clear()
@@ -199,6 +205,27 @@ class FakeGoogle:
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     body = {"error": {"code": status, "message": message}}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def write_account(path: Path, key: Any, token_uri: str, **overrides: Any) -> Path:
+    """A service-account JSON key file as Google Cloud console downloads it."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "stempel-test",
+        "private_key_id": "0123456789abcdef",
+        "private_key": pem,
+        "client_email": SERVICE_ACCOUNT_EMAIL,
+        "client_id": "1234567890",
+        "token_uri": token_uri,
+        **overrides,
+    }
+    path.write_text(json.dumps(info))
+    return path
 
 
 def b64url_decode(part: str) -> bytes:

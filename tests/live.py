@@ -49,9 +49,11 @@ def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.Complete
     return result
 
 
-def create_shop(env: dict[str, str], stamps: int = 10, name: str = "Café Sonne") -> str:
+def create_shop(
+    env: dict[str, str], stamps: int = 10, name: str = "Café Sonne", slug: str | None = None
+) -> str:
     """A new shop through the CLI; returns its API key."""
-    slug = f"shop-{time.monotonic_ns()}"
+    slug = slug or f"shop-{time.monotonic_ns()}"
     out = run(
         env,
         "shop",

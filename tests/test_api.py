@@ -295,3 +295,23 @@ async def test_undo_refuses_what_cannot_be_taken_back(env: Env) -> None:
     assert foreign.status_code == 404
     card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
     assert (card["total_stamps"], card["rewards_redeemed"]) == (2, 1)
+
+
+async def test_daily_cap_refuses_with_the_rule_and_counts_undone_stamps_back(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    shop = await env.service.authenticate(key)
+    await env.service.update_program(shop, daily_cap=3)
+    serial = (await new_card(env, key))["serial"]
+    assert (await stamp(env, key, serial, 2)).status_code == 200
+    refused = await stamp(env, key, serial, 2)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "daily_cap"
+    assert "1 left today" in refused.json()["error"]["message"]
+    last = (await stamp(env, key, serial, 1)).json()
+    undone = await env.client.delete(
+        f"/api/v1/cards/{serial}/stamps/{last['last_change_id']}", headers=auth(key)
+    )
+    assert undone.status_code == 200
+    assert (await stamp(env, key, serial, 1)).status_code == 200, "an undone stamp frees its place"
+    card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert card["total_stamps"] == 3

@@ -10,11 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import googleapiclient
 import httpx
 import jsonschema
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
@@ -36,59 +34,26 @@ from passes.google import (
 )
 from passes.google.callbacks import fetch_root_keys
 from passes.google.objects import resource_id
-from tests.fake_google import CallbackSigner, FakeGoogle, RunningFake, ec_key, verify_rs256
+from tests.fake_google import (
+    SERVICE_ACCOUNT_EMAIL,
+    CallbackSigner,
+    FakeGoogle,
+    RunningFake,
+    ec_key,
+    verify_rs256,
+    write_account,
+)
+from tests.google_schema import Validate, walletobjects_validator
 
 ISSUER = "3388000000022222222"
-EMAIL = "wallet@stempel-test.iam.gserviceaccount.com"
+EMAIL = SERVICE_ACCOUNT_EMAIL
 BASE = "https://stempel.example.com"
-DISCOVERY = (
-    Path(googleapiclient.__file__).parent / "discovery_cache/documents/walletobjects.v1.json"
-)
-
-
-# --- Google's published schema, strict: unknown or misspelled fields fail ---
-
-
-def _json_schema(node: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in node:
-        return {"$ref": f"#/$defs/{node['$ref']}"}
-    kind = node.get("type")
-    out: dict[str, Any] = {}
-    if kind == "object" and "properties" in node:
-        # Deprecated fields are left out, so using one fails too.
-        props = {
-            name: _json_schema(value)
-            for name, value in node["properties"].items()
-            if not value.get("deprecated")
-        }
-        out = {"type": "object", "properties": props, "additionalProperties": False}
-    elif kind == "object":
-        extra = node.get("additionalProperties")
-        out = {"type": "object", **({"additionalProperties": _json_schema(extra)} if extra else {})}
-    elif kind == "array":
-        out = {"type": "array", "items": _json_schema(node["items"])}
-    elif kind in ("string", "integer", "number", "boolean"):
-        out = {"type": kind}
-    if "enum" in node:
-        out["enum"] = node["enum"]
-    return out
 
 
 @pytest.fixture(scope="module")
-def schema() -> Callable[[str, Any], None]:
+def schema() -> Validate:
     """validate(schema_name, value) against the walletobjects v1 discovery document."""
-    document = json.loads(DISCOVERY.read_text())
-    defs = {name: _json_schema(value) for name, value in document["schemas"].items()}
-    validators: dict[str, jsonschema.Draft202012Validator] = {}
-
-    def validate(name: str, value: Any) -> None:
-        if name not in validators:
-            root = {"$ref": f"#/$defs/{name}", "$defs": defs}
-            jsonschema.Draft202012Validator.check_schema(root)
-            validators[name] = jsonschema.Draft202012Validator(root)
-        validators[name].validate(value)
-
-    return validate
+    return walletobjects_validator()
 
 
 # --- credentials and the fake ---
@@ -97,27 +62,6 @@ def schema() -> Callable[[str, Any], None]:
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def write_account(path: Path, key: Any, token_uri: str, **overrides: Any) -> Path:
-    """A service-account JSON key file as Google Cloud console downloads it."""
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "stempel-test",
-        "private_key_id": "0123456789abcdef",
-        "private_key": pem,
-        "client_email": EMAIL,
-        "client_id": "1234567890",
-        "token_uri": token_uri,
-        **overrides,
-    }
-    path.write_text(json.dumps(info))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,7 @@ class PassContent:
     card_url: str
     images: Mapping[str, bytes]
     voided: bool = False
+    news: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,12 @@ def _reward_field(content: PassContent) -> Any:
 
 
 def _back_fields(content: PassContent) -> list[Any]:
+    # The shop's latest message; "%@" makes its arrival a lock-screen notice.
+    news = (
+        [_field("news", content.news, "news_label", change="news_changed")] if content.news else []
+    )
     return [
+        *news,
         _field("how", "how_text", "how_label"),
         _field("total", content.total_stamps, "total_label"),
         _field("card", content.card_url, "card_link_label"),

@@ -42,6 +42,7 @@ class AppleWallet:
             card_url=card_url,
             images=images,
             voided=counters.voided,
+            news=card.news,
         )
 
     def pass_file(self, shop: ShopRow, card: CardRow, card_url: str) -> bytes:

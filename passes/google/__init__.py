@@ -3,7 +3,12 @@
 from passes.google.callbacks import CallbackEvent, CallbackVerifier
 from passes.google.client import GoogleWalletClient
 from passes.google.config import GoogleAccount, GoogleConfig, load_google, public_base_warning
-from passes.google.errors import GoogleError, GoogleRequestError, GoogleUnavailable
+from passes.google.errors import (
+    GoogleAuthError,
+    GoogleError,
+    GoogleRequestError,
+    GoogleUnavailable,
+)
 from passes.google.objects import (
     GoogleCardContent,
     GoogleProgramContent,
@@ -18,6 +23,7 @@ __all__ = [
     "CallbackEvent",
     "CallbackVerifier",
     "GoogleAccount",
+    "GoogleAuthError",
     "GoogleCardContent",
     "GoogleConfig",
     "GoogleError",

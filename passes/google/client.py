@@ -14,7 +14,7 @@ import httpx
 
 from passes.errors import ConfigError
 from passes.google.config import GoogleAccount
-from passes.google.errors import GoogleRequestError, GoogleUnavailable
+from passes.google.errors import GoogleAuthError, GoogleRequestError, GoogleUnavailable
 from passes.google.token import AccessTokens
 
 Resource = dict[str, Any]
@@ -33,7 +33,7 @@ class GoogleWalletClient:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._base = account.config.api_url
-        self._http = httpx.AsyncClient(verify=_trust(ca_file), timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(verify=trust(ca_file), timeout=timeout, transport=transport)
         self._tokens = AccessTokens(account, self._http, clock)
 
     async def aclose(self) -> None:
@@ -139,6 +139,8 @@ def _result(method: str, path: str, response: httpx.Response) -> Resource:
     message = f"{method} {path}: {status} {_error_message(response)}"
     if status == 429 or status >= 500:
         raise GoogleUnavailable(message, status, _retry_after(response))
+    if status in (401, 403):
+        raise GoogleAuthError(message, status)
     raise GoogleRequestError(message, status)
 
 
@@ -160,7 +162,8 @@ def _quote(resource_id: str) -> str:
     return quote(resource_id, safe="")
 
 
-def _trust(ca_file: str | None) -> ssl.SSLContext | bool:
+def trust(ca_file: str | None) -> ssl.SSLContext | bool:
+    """What outbound HTTPS trusts: the system store, or SSL_CERT_FILE when set."""
     if ca_file is None:
         return True
     try:

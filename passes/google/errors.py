@@ -39,3 +39,7 @@ class GoogleRequestError(GoogleError):
     def conflict(self) -> bool:
         """The id is taken already (insert of an existing resource)."""
         return self.status == 409
+
+
+class GoogleAuthError(GoogleRequestError):
+    """Google refused our credentials (the token grant, or 401/403): fix the account, keep the queue."""

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from passes.google.config import GoogleAccount
-from passes.google.errors import GoogleRequestError, GoogleUnavailable
+from passes.google.errors import GoogleAuthError, GoogleUnavailable
 from passes.google.jws import RS256Signer
 
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
@@ -77,7 +77,7 @@ def _parse_token(response: httpx.Response) -> tuple[str, float]:
     body = _json(response)
     if status != 200 or not isinstance(body.get("access_token"), str):
         reason = body.get("error_description") or body.get("error") or "no access_token"
-        raise GoogleRequestError(
+        raise GoogleAuthError(
             f"token endpoint refused the service account ({status}: {reason}); check the key "
             "file, that the account is enabled and that this machine's clock is right",
             status,

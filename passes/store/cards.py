@@ -11,6 +11,8 @@ from sqlalchemy import (
     Select,
     Update,
     bindparam,
+    case,
+    func,
     insert,
     literal_column,
     select,
@@ -52,6 +54,7 @@ class CardRow:
     last_fetched_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    news: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class Change:
     after: Counters
     idempotency_key: str | None = None
     undoes_event_id: int | None = None
+    # A campaign message: shown on the pass as news, and sent to Google as a message.
+    news: str | None = None
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ def _card(row: RowMapping) -> CardRow:
         last_event_id=row["last_event_id"],
         pass_modified_at=row["pass_modified_at"],
         last_fetched_at=row["last_fetched_at"],
+        news=row["news"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -143,6 +150,7 @@ async def insert_card(
         version=1,
         pass_modified_at=whole_second(now),
         last_fetched_at=None,
+        news=None,
         created_at=now,
         updated_at=now,
     )
@@ -207,6 +215,27 @@ async def lock_card(conn: AsyncConnection, shop_id: int, serial: str) -> CardRow
     return _card(row)
 
 
+_LOCK_CARD_BY_ID = select(*_CARD_COLUMNS).where(cards.c.id == bindparam("id")).with_for_update()
+
+
+async def lock_card_by_id(conn: AsyncConnection, card_id: int) -> CardRow:
+    """The card with this id, locked until the transaction ends."""
+    row = (await conn.execute(_LOCK_CARD_BY_ID, {"id": card_id})).mappings().first()
+    if row is None:
+        raise NotFound("no such card")
+    return _card(row)
+
+
+async def stamped_since(conn: AsyncConnection, card_id: int, since: datetime) -> int:
+    """Stamps given to the card since `since`, less those undone."""
+    events = card_events.c
+    signed = case((events.kind == "undo", -events.count), else_=events.count)
+    query = select(func.coalesce(func.sum(signed), 0)).where(
+        events.card_id == card_id, events.kind.in_(("stamp", "undo")), events.created_at >= since
+    )
+    return int((await conn.execute(query)).scalar_one())
+
+
 async def change_by_key(
     conn: AsyncConnection, card_id: int, idempotency_key: str
 ) -> PastChange | None:
@@ -263,7 +292,7 @@ async def apply_change(
     after = change.after
     params = {
         **_event_params(card, change, version, now),
-        **enqueue_params(card.id, now),
+        **enqueue_params(card.id, now, change.campaign_id),
         "m_card_id": card.id,
         "m_stamps": after.stamps,
         "m_rewards": after.rewards_available,
@@ -273,6 +302,7 @@ async def apply_change(
         "m_version": version,
         "m_modified": modified,
         "m_now": now,
+        "m_news": change.news if change.news is not None else card.news,
     }
     if conn.dialect.name == "postgresql":
         event_id = int((await conn.execute(_CHANGE_AT_ONCE, params)).scalar_one())
@@ -287,6 +317,7 @@ async def apply_change(
         last_event_id=event_id,
         pass_modified_at=modified,
         updated_at=now,
+        news=params["m_news"],
     )
 
 
@@ -323,6 +354,7 @@ def _card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
             last_event_id=event_id,
             update_tag=tag,
             pass_modified_at=bindparam("m_modified", type_=cards.c.pass_modified_at.type),
+            news=bindparam("m_news", type_=cards.c.news.type),
             updated_at=bindparam("m_now", type_=cards.c.updated_at.type),
         )
     )

@@ -70,8 +70,14 @@ def _build_enqueue() -> ReturningInsert[Any]:
     campaign_id = bindparam("q_campaign_id", type_=columns.campaign_id.type)
 
     def waiting(target: str) -> ColumnElement[bool]:
+        # A plain update joins any waiting row; a campaign row only its own campaign's,
+        # so no campaign message (Google's addMessage) is swallowed by an update.
+        same_kind = or_(campaign_id.is_(None), columns.campaign_id == campaign_id)
         return and_(
-            columns.card_id == card_id, columns.target == target, columns.claimed_until.is_(None)
+            columns.card_id == card_id,
+            columns.target == target,
+            columns.claimed_until.is_(None),
+            same_kind,
         )
 
     def row(target: str, device: ColumnElement[Any]) -> list[ColumnElement[Any]]:

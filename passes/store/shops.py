@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.engine import RowMapping
@@ -25,6 +25,10 @@ class ProgramRow:
     foreground_color: str
     label_color: str
     stamp_color: str
+    daily_cap: int | None = None
+    welcome_stamps: int = 0
+    messages_per_week: int = 2
+    holdout_percent: int = 10
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,10 @@ _SHOP_COLUMNS = (
     programs.c.foreground_color,
     programs.c.label_color,
     programs.c.stamp_color,
+    programs.c.daily_cap,
+    programs.c.welcome_stamps,
+    programs.c.messages_per_week,
+    programs.c.holdout_percent,
 )
 
 
@@ -60,6 +68,10 @@ def _shop(row: RowMapping) -> ShopRow:
         foreground_color=row["foreground_color"],
         label_color=row["label_color"],
         stamp_color=row["stamp_color"],
+        daily_cap=row["daily_cap"],
+        welcome_stamps=row["welcome_stamps"],
+        messages_per_week=row["messages_per_week"],
+        holdout_percent=row["holdout_percent"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 
@@ -121,3 +133,12 @@ async def shop_by_key_hash(conn: AsyncConnection, key_hash: str) -> ShopRow | No
     )
     row = (await conn.execute(query)).mappings().first()
     return None if row is None else _shop(row)
+
+
+async def update_program(conn: AsyncConnection, shop_id: int, changes: dict[str, object]) -> None:
+    """Change program settings (only the columns named in `changes`)."""
+    await conn.execute(
+        programs.update()
+        .where(programs.c.shop_id == shop_id)
+        .values(**changes, updated_at=datetime.now(UTC))
+    )

@@ -83,6 +83,10 @@ programs = Table(
     Column("foreground_color", String(7), nullable=False),
     Column("label_color", String(7), nullable=False),
     Column("stamp_color", String(7), nullable=False),
+    Column("daily_cap", Integer),
+    Column("welcome_stamps", Integer, nullable=False, server_default="0"),
+    Column("messages_per_week", Integer, nullable=False, server_default="2"),
+    Column("holdout_percent", Integer, nullable=False, server_default="10"),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -109,6 +113,8 @@ cards = Table(
     # Whole seconds, distinct per change, for Last-Modified / If-Modified-Since.
     Column("pass_modified_at", UtcDateTime(), nullable=False),
     Column("last_fetched_at", UtcDateTime()),
+    # The latest campaign message, shown on the pass (its change notifies the phone).
+    Column("news", String(200)),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_cards_shop_updated", "shop_id", "updated_at"),
@@ -174,6 +180,20 @@ campaigns = Table(
     Column("segment", String(32), nullable=False),
     Column("recipients", Integer, nullable=False, default=0),
     _created(),
+    Column("held_out", Integer, nullable=False, server_default="0"),
+    Column("over_limit", Integer, nullable=False, server_default="0"),
+    Column("finished_at", UtcDateTime()),
+)
+
+campaign_members = Table(
+    "campaign_members",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True),
+    # Held-out members get nothing: they are the comparison group for the campaign's effect.
+    Column("held_out", Boolean, nullable=False),
+    Column("sent_at", UtcDateTime()),
+    Index("ix_campaign_members_pending", "campaign_id", "sent_at"),
 )
 
 push_outbox = Table(
@@ -215,4 +235,26 @@ device_logs = Table(
     Column("message", String(500), nullable=False),
     _created(),
     Index("ix_device_logs_card", "card_id", "id"),
+)
+
+# Google retries callbacks: a nonce seen before is answered but not applied twice.
+google_callback_nonces = Table(
+    "google_callback_nonces",
+    metadata,
+    Column("nonce", String(200), primary_key=True),
+    _created(),
+    Index("ix_google_callback_nonces_created", "created_at"),
+)
+
+staff_pins = Table(
+    "staff_pins",
+    metadata,
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("pin_hash", String(200), nullable=False),
+    # Every try counts as failed until the PIN checks out, so parallel guesses cannot race the lock.
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("locked_until", UtcDateTime()),
+    # Staff sessions carry this; setting a new PIN signs every device out.
+    Column("pin_version", Integer, nullable=False, default=1),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from passes.apple.wallet import AppleWallet
 from passes.errors import NotFound
 from passes.render import StripStyle
-from passes.service import Service
-from passes.texts import pick_language, text
+from passes.store.shops import ProgramRow
+from passes.web.qr import qr_svg
+from passes.web.site import Site
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 PKPASS = "application/vnd.apple.pkpass"
+PER_ROW = 5
+
+
+def stamps_svg(program: ProgramRow, stamps: int, label: str) -> Markup:
+    """The card's stamps as a picture: filled and empty circles in rows of five."""
+    required = program.stamps_required
+    rows = -(-required // PER_ROW)
+    width, height = PER_ROW * 60, rows * 60
+    parts = [
+        f'<svg class="stamps" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">',
+        f'<rect width="{width}" height="{height}" rx="14" fill="{program.background_color}"/>',
+    ]
+    for index in range(required):
+        cx, cy = 30 + (index % PER_ROW) * 60, 30 + (index // PER_ROW) * 60
+        filled = index < stamps
+        fill = program.stamp_color if filled else "none"
+        parts.append(
+            f'<circle cx="{cx}" cy="{cy}" r="21" fill="{fill}" stroke="{program.stamp_color}" '
+            'stroke-width="3"/>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - validated colours and numbers, escaped label
 
 
 class CardPages:
     """The card page (`urls.card`) and its pass file (`urls.apple`)."""
 
-    def __init__(self, service: Service, wallet: AppleWallet) -> None:
-        self.service = service
+    def __init__(self, site: Site, wallet: AppleWallet) -> None:
+        self.site = site
+        self.service = site.service
         self.wallet = wallet
-        self.templates = Jinja2Templates(directory=str(TEMPLATES))
 
     def routes(self) -> list[Route]:
         """Routes under /c/{secret}."""
@@ -35,26 +55,23 @@ class CardPages:
             Route("/c/{secret}/strip.png", self.strip, methods=["GET"]),
         ]
 
-    def _render(
-        self, request: Request, name: str, status: int = 200, **context: object
-    ) -> Response:
-        lang = pick_language(
-            request.headers.get("accept-language", ""), request.query_params.get("lang")
-        )
-        context |= {"lang": lang, "t": lambda key: text(key, lang)}
-        return self.templates.TemplateResponse(request, name, context, status_code=status)
-
     async def card_page(self, request: Request) -> Response:
         try:
             view = await self.service.card_by_secret(request.path_params["secret"])
         except NotFound:
-            return self._render(request, "not_found.html", 404, shop={"name": ""})
-        return self._render(
+            return self.site.message(request, 404, "page_not_found")
+        t = self.site.translator(request)
+        program, counters = view.shop.program, view.card.counters
+        label = t("page_stamps").format(stamps=counters.stamps, required=program.stamps_required)
+        return self.site.render(
             request,
             "card.html",
             shop=view.shop,
             card=view.card,
-            card_path=f"/c/{view.card.page_secret}",
+            urls=view.urls,
+            label=label,
+            picture=stamps_svg(program, counters.stamps, label),
+            qr=qr_svg(view.card.serial, view.card.serial),
         )
 
     async def pass_file(self, request: Request) -> Response:

@@ -1,0 +1,81 @@
+"""Public, immutable image URLs: Google fetches pass images itself, so we serve them by content.
+
+A strip URL names everything the picture depends on (colours, stamps per reward, count), so a
+URL never changes its picture and caches may keep it forever.
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from passes.errors import NotFound
+from passes.google.objects import hex_colour
+from passes.render import MAX_STAMPS, Artwork, StripStyle
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+_COLOUR = re.compile(r"[0-9a-f]{6}")
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,2}")
+BRAND_IMAGES = frozenset(
+    f"{kind}{suffix}.png" for kind in ("logo", "icon") for suffix in ("", "@2x", "@3x")
+)
+
+
+def strip_path(style: StripStyle, count: int) -> str:
+    """The strip picture's path: /img/strip/{bg}/{stamp}/{required}/{count}@2x.png."""
+    count = min(max(count, 0), style.stamps_required)
+    colours = f"{_path_colour(style.background)}/{_path_colour(style.stamp)}"
+    return f"/img/strip/{colours}/{style.stamps_required}/{count}@2x.png"
+
+
+def logo_path() -> str:
+    """The default logo (the shop's own logo will get a content-addressed path)."""
+    return "/img/logo@2x.png"
+
+
+def _path_colour(value: str) -> str:
+    return hex_colour(value).removeprefix("#")
+
+
+class PublicImages:
+    """Serves the strip and brand images from the shared Artwork cache."""
+
+    def __init__(self, artwork: Artwork) -> None:
+        self.artwork = artwork
+
+    def routes(self) -> list[Route]:
+        """Routes under /img."""
+        return [
+            Route("/img/strip/{bg}/{stamp}/{required}/{count}@2x.png", self.strip),
+            Route("/img/{name}", self.brand),
+        ]
+
+    async def strip(self, request: Request) -> Response:
+        params = request.path_params
+        background, stamp = params["bg"], params["stamp"]
+        required, count = _number(params["required"]), _number(params["count"])
+        if not (_COLOUR.fullmatch(background) and _COLOUR.fullmatch(stamp)):
+            raise NotFound("no such image: colours are six lower-case hex digits")
+        if not 1 <= required <= MAX_STAMPS or not 0 <= count <= required:
+            raise NotFound("no such image: stamp counts out of range")
+        style = StripStyle(f"#{background}", f"#{stamp}", required)
+        return _png(self.artwork.strip(style, count)["strip@2x.png"])
+
+    async def brand(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in BRAND_IMAGES:
+            raise NotFound("no such image")
+        return _png(self.artwork.brand()[name])
+
+
+def _number(text: str) -> int:
+    if not _NUMBER.fullmatch(text):
+        raise NotFound("no such image: counts are plain whole numbers")
+    return int(text)
+
+
+def _png(data: bytes) -> Response:
+    return Response(data, media_type="image/png", headers={"Cache-Control": IMMUTABLE})

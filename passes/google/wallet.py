@@ -1,0 +1,133 @@
+"""Google Wallet for stored cards: content from shop and card, kept live through the REST API."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from passes.google.client import GoogleWalletClient
+from passes.google.config import GoogleAccount
+from passes.google.errors import GoogleAuthError, GoogleRequestError
+from passes.google.images import logo_path, strip_path
+from passes.google.objects import (
+    GoogleCardContent,
+    GoogleProgramContent,
+    class_id,
+    loyalty_class,
+    loyalty_object,
+    object_id,
+)
+from passes.google.savelink import SaveLinkSigner
+from passes.render import StripStyle
+from passes.store.cards import CardRow
+from passes.store.shops import ShopRow
+
+CALLBACK_PATH = "/wallet/google/callback"
+# A save link is signed once and reused for a while: signing costs about a millisecond.
+LINK_SECONDS = 3600.0
+LINKS_KEPT = 10_000
+
+
+class GoogleWallet:
+    """One per process: the REST client, the save-link signer and what was sent already."""
+
+    def __init__(
+        self,
+        account: GoogleAccount,
+        client: GoogleWalletClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.account = account
+        self.issuer_id = account.config.issuer_id
+        self.base_url = account.config.base_url
+        self.client = client
+        self._signer = SaveLinkSigner(account, clock)
+        self._clock = clock
+        self._classes: dict[str, dict[str, Any]] = {}
+        self._links: OrderedDict[str, tuple[float, str]] = OrderedDict()
+
+    async def aclose(self) -> None:
+        """Close the REST client's connections."""
+        await self.client.aclose()
+
+    def object_id(self, card: CardRow) -> str:
+        """The card's loyalty object id."""
+        return object_id(self.issuer_id, card.serial)
+
+    def program(self, shop: ShopRow) -> GoogleProgramContent:
+        """What the shop's loyalty class shows."""
+        # Google only calls back to public https; a development server gets no callbacks.
+        callback = self.base_url + CALLBACK_PATH if self.base_url.startswith("https://") else None
+        return GoogleProgramContent(
+            shop_slug=shop.slug,
+            shop_name=shop.name,
+            stamps_required=shop.program.stamps_required,
+            reward=shop.program.reward,
+            background_color=shop.program.background_color,
+            logo_url=self.base_url + logo_path(),
+            callback_url=callback,
+        )
+
+    def content(self, shop: ShopRow, card: CardRow, card_url: str) -> GoogleCardContent:
+        """What the card's loyalty object shows now."""
+        program, counters = shop.program, card.counters
+        style = StripStyle(program.background_color, program.stamp_color, program.stamps_required)
+        return GoogleCardContent(
+            serial=card.serial,
+            shop_slug=shop.slug,
+            shop_name=shop.name,
+            stamps=counters.stamps,
+            stamps_required=program.stamps_required,
+            rewards_available=counters.rewards_available,
+            reward=program.reward,
+            background_color=program.background_color,
+            card_url=card_url,
+            strip_image_url=self.base_url + strip_path(style, counters.stamps),
+            logo_url=self.base_url + logo_path(),
+            voided=counters.voided,
+        )
+
+    def save_url(self, card: CardRow) -> str:
+        """The card's 'Add to Google Wallet' link (the object must be published first)."""
+        key = self.object_id(card)
+        now = self._clock()
+        cached = self._links.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        url = self._signer.save_url([key])
+        self._links[key] = (now + LINK_SECONDS, url)
+        self._links.move_to_end(key)
+        while len(self._links) > LINKS_KEPT:
+            self._links.popitem(last=False)
+        return url
+
+    async def publish(self, shop: ShopRow, card: CardRow, card_url: str) -> None:
+        """Make Google show the card as it is now: ensure the class, then patch or insert the object."""
+        resource = loyalty_object(self.issuer_id, self.content(shop, card, card_url))
+        fresh = await self._ensure_class(shop)
+        try:
+            await self.client.upsert_object(resource)
+        except GoogleAuthError:
+            raise
+        except GoogleRequestError:
+            if fresh:
+                raise
+            # The class we remembered may be gone at Google: make it again, then retry once.
+            self._classes.pop(class_id(self.issuer_id, shop.slug), None)
+            await self._ensure_class(shop)
+            await self.client.upsert_object(resource)
+
+    async def add_message(self, shop: ShopRow, card: CardRow, message_id: str, body: str) -> None:
+        """Show a message on the card and notify the phone (Google allows 3 a day per pass)."""
+        await self.client.add_message(self.object_id(card), shop.name, body, message_id)
+
+    async def _ensure_class(self, shop: ShopRow) -> bool:
+        """Insert or patch the shop's class unless this process sent the same one; True if sent."""
+        resource = loyalty_class(self.issuer_id, self.program(shop))
+        if self._classes.get(resource["id"]) == resource:
+            return False
+        await self.client.ensure_class(resource)
+        self._classes[resource["id"]] = resource
+        return True

@@ -1,0 +1,123 @@
+"""Queries about Google Wallet objects: which cards have one, their updates, save callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from passes.store.cards import _CARD_COLUMNS, CardRow, _card
+from passes.store.shops import _SHOP_COLUMNS, ShopRow, _shop
+from passes.store.tables import (
+    campaigns,
+    cards,
+    google_callback_nonces,
+    google_objects,
+    programs,
+    push_outbox,
+    shops,
+)
+
+# Google retries a callback for minutes, not days; older nonces can go.
+NONCES_KEPT = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class GoogleCard:
+    """A card with its shop, as the Google deliverer needs it."""
+
+    shop: ShopRow
+    card: CardRow
+
+
+async def add_google_object(
+    conn: AsyncConnection, card_id: int, object_id: str, now: datetime
+) -> None:
+    """The card has a Google object from now on: its changes queue Google updates."""
+    await conn.execute(
+        insert(google_objects).values(
+            card_id=card_id, object_id=object_id, saved=False, created_at=now, updated_at=now
+        )
+    )
+
+
+async def hold_google_update(
+    conn: AsyncConnection, card_id: int, now: datetime, until: datetime
+) -> int:
+    """An outbox row for the card's Google object that workers leave alone until `until`.
+
+    The caller tries the delivery itself meanwhile and finishes the row on success; if it
+    crashes or fails, the row falls due and a worker delivers it.
+    """
+    row = insert(push_outbox).values(
+        card_id=card_id, target="google", attempts=0, claimed_until=until, created_at=now
+    )
+    return int((await conn.execute(row.returning(push_outbox.c.id))).scalar_one())
+
+
+async def google_cards(conn: AsyncConnection, card_ids: Sequence[int]) -> dict[int, GoogleCard]:
+    """The cards (by id) with their shops; cards deleted meanwhile are missing."""
+    if not card_ids:
+        return {}
+    found = (
+        (await conn.execute(select(*_CARD_COLUMNS).where(cards.c.id.in_(set(card_ids)))))
+        .mappings()
+        .all()
+    )
+    rows = [_card(row) for row in found]
+    shop_query = (
+        select(*_SHOP_COLUMNS)
+        .join(programs, programs.c.shop_id == shops.c.id)
+        .where(shops.c.id.in_({row.shop_id for row in rows}))
+    )
+    shop_rows = (await conn.execute(shop_query)).mappings().all() if rows else []
+    by_id = {shop.id: shop for shop in map(_shop, shop_rows)}
+    return {row.id: GoogleCard(by_id[row.shop_id], row) for row in rows if row.shop_id in by_id}
+
+
+async def campaign_texts(conn: AsyncConnection, campaign_ids: Sequence[int]) -> dict[int, str]:
+    """The message text of each campaign."""
+    if not campaign_ids:
+        return {}
+    query = select(campaigns.c.id, campaigns.c.text).where(campaigns.c.id.in_(set(campaign_ids)))
+    return {row.id: row.text for row in await conn.execute(query)}
+
+
+async def record_callback(
+    conn: AsyncConnection, nonce: str, object_id: str, saved: bool, now: datetime
+) -> str:
+    """Apply a save/delete once per nonce: "duplicate", "unknown" (not our object) or "recorded"."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    first = await conn.execute(
+        dialect_insert(google_callback_nonces)
+        .values(nonce=nonce, created_at=now)
+        .on_conflict_do_nothing()
+    )
+    if not first.rowcount:
+        return "duplicate"
+    await conn.execute(
+        delete(google_callback_nonces).where(
+            google_callback_nonces.c.created_at < now - NONCES_KEPT
+        )
+    )
+    changed = await conn.execute(
+        update(google_objects)
+        .where(google_objects.c.object_id == object_id)
+        .values(saved=saved, updated_at=now)
+    )
+    return "recorded" if changed.rowcount else "unknown"
+
+
+async def google_saved_count(conn: AsyncConnection, shop_id: int) -> int:
+    """How many of the shop's cards live in a Google Wallet right now."""
+    query = (
+        select(func.count())
+        .select_from(google_objects.join(cards, cards.c.id == google_objects.c.card_id))
+        .where(cards.c.shop_id == shop_id, google_objects.c.saved.is_(True))
+    )
+    return int((await conn.execute(query)).scalar_one())

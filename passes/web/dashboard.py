@@ -1,0 +1,164 @@
+"""The owner's dashboard: figures and plots, the staff PIN, the ledger as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from passes.errors import InvalidInput, Unauthorized
+from passes.ratelimit import RateLimiter
+from passes.service import hash_api_key
+from passes.staff import StaffPins
+from passes.stats import WINDOW_DAYS
+from passes.store.shops import ShopRow, shop_by_key_hash
+from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
+from passes.web.charts import bar_chart, split_bar
+from passes.web.site import Site
+
+COOKIE = "passes_owner"
+SESSION_SECONDS = 12 * 3600
+
+
+class DashboardPages:
+    """`/dashboard/{shop}` and what hangs off it."""
+
+    def __init__(self, site: Site, pins: StaffPins) -> None:
+        self.site = site
+        self.service = site.service
+        self.pins = pins
+        # Wrong keys per address: API keys are long, this only keeps the logs quiet.
+        self.failures = RateLimiter(1 / 10, 10)
+
+    def routes(self) -> list[Route]:
+        """The dashboard's routes."""
+        return [
+            Route("/dashboard/{shop}", self.page, methods=["GET"]),
+            Route("/dashboard/{shop}/login", self.login, methods=["POST"]),
+            Route("/dashboard/{shop}/logout", self.logout, methods=["POST"]),
+            Route("/dashboard/{shop}/pin", self.set_pin, methods=["POST"]),
+            Route("/dashboard/{shop}/ledger.csv", self.ledger, methods=["GET"]),
+        ]
+
+    async def _owner(self, request: Request) -> ShopRow | None:
+        """The shop, when this browser is signed in to it with a key that still works."""
+        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
+        if session is None:
+            return None
+        async with self.service.store.reading() as conn:
+            shop = await shop_by_key_hash(conn, str(session.get("key")))
+        if shop is None or shop.slug != request.path_params["shop"]:
+            return None
+        return shop
+
+    async def page(self, request: Request) -> Response:
+        shop = await self._owner(request)
+        if shop is None:
+            found = await self.site.shop(request)
+            if found is None:
+                return self.site.no_shop(request)
+            return self.site.render(request, "dashboard_login.html", shop=found, error=None)
+        stats = await load_stats(self.service.store, shop.id, datetime.now(UTC).date())
+        t = self.site.translator(request)
+        wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
+        return self.site.render(
+            request,
+            "dashboard.html",
+            shop=shop,
+            stats=stats,
+            days=WINDOW_DAYS,
+            chart=bar_chart(stats.stamps_per_day, t("stamps_per_day").format(days=WINDOW_DAYS)),
+            wallets=wallets,
+            wallet_bar=split_bar(wallets, t("wallets")),
+            notice=t("pin_saved") if request.query_params.get("pin") == "saved" else None,
+        )
+
+    async def login(self, request: Request) -> Response:
+        found = await self.site.shop(request)
+        if found is None:
+            return self.site.no_shop(request)
+        fields = await self.site.form(request)
+        if fields is None:
+            return self.site.message(request, 403, "form_expired")
+        t = self.site.translator(request)
+        client = request.client.host if request.client else "unknown"
+        if not self.failures.allow(client):
+            return self._login_error(request, found, 429, t("too_many_tries"))
+        key = fields.get("key", "").strip()
+        try:
+            shop = await self.service.authenticate(key)
+        except Unauthorized:
+            return self._login_error(request, found, 401, t("wrong_key"))
+        if shop.id != found.id:
+            return self._login_error(request, found, 401, t("wrong_key"))
+        response = RedirectResponse(f"/dashboard/{shop.slug}", status_code=303)
+        self.site.sessions.write(
+            response,
+            COOKIE,
+            {"key": hash_api_key(key)},
+            path=f"/dashboard/{shop.slug}",
+            max_age=SESSION_SECONDS,
+        )
+        return response
+
+    def _login_error(self, request: Request, shop: ShopRow, status: int, error: str) -> Response:
+        return self.site.render(request, "dashboard_login.html", status, shop=shop, error=error)
+
+    async def logout(self, request: Request) -> Response:
+        slug = request.path_params["shop"]
+        if await self.site.form(request) is None:
+            return self.site.message(request, 403, "form_expired")
+        response = RedirectResponse(f"/dashboard/{slug}", status_code=303)
+        self.site.sessions.clear(response, COOKIE, path=f"/dashboard/{slug}")
+        return response
+
+    async def set_pin(self, request: Request) -> Response:
+        shop = await self._owner(request)
+        fields = await self.site.form(request)
+        if shop is None or fields is None:
+            return self.site.message(request, 403, "form_expired")
+        try:
+            await self.pins.set_pin(shop, fields.get("pin", ""))
+        except InvalidInput:
+            return self.site.message(request, 422, "new_pin")
+        return RedirectResponse(f"/dashboard/{shop.slug}?pin=saved", status_code=303)
+
+    async def ledger(self, request: Request) -> Response:
+        shop = await self._owner(request)
+        if shop is None:
+            return RedirectResponse(f"/dashboard/{request.path_params['shop']}", status_code=303)
+        return StreamingResponse(
+            self._csv_lines(shop),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{shop.slug}-ledger.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    async def _csv_lines(self, shop: ShopRow) -> AsyncIterator[str]:
+        yield _csv_line(LEDGER_COLUMNS)
+        async with self.service.store.reading() as conn:
+            async for row in ledger_export(conn, shop.id):
+                yield _csv_line(_cell(value) for value in row)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    # Spreadsheets run cells that start like a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _csv_line(values: object) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(values)  # type: ignore[arg-type]
+    return out.getvalue()

@@ -1,0 +1,135 @@
+"""The join page behind the counter QR code, and the printable counter poster."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from passes.errors import NotFound
+from passes.ratelimit import RateLimiter
+from passes.service import CardView
+from passes.store.shops import ShopRow
+from passes.texts import text
+from passes.web.poster import PosterText, poster_png
+from passes.web.qr import qr_svg
+from passes.web.site import Site
+
+CARD_COOKIE = "passes_card"
+# A café's Wi-Fi puts many customers behind one address: allow a queue of them, not thousands.
+JOIN_RATE = 1 / 30
+JOIN_BURST = 20
+TWO_YEARS = 2 * 365 * 24 * 3600
+
+
+class JoinPages:
+    """`/join/{shop}`: the offer and the wallet buttons; `/join/{shop}/poster(.png)`."""
+
+    def __init__(self, site: Site, limiter: RateLimiter | None = None) -> None:
+        self.site = site
+        self.service = site.service
+        self.limiter = limiter or RateLimiter(JOIN_RATE, JOIN_BURST)
+
+    def routes(self) -> list[Route]:
+        """The join and poster routes."""
+        return [
+            Route("/join/{shop}", self.page, methods=["GET"]),
+            Route("/join/{shop}", self.join, methods=["POST"]),
+            Route("/join/{shop}/poster", self.poster, methods=["GET"]),
+            Route("/join/{shop}/poster.png", self.poster_png, methods=["GET"]),
+        ]
+
+    def join_url(self, shop: ShopRow) -> str:
+        """The address the counter QR code carries."""
+        return f"{self.site.settings.base_url}/join/{shop.slug}"
+
+    @property
+    def google_enabled(self) -> bool:
+        """Google Wallet is configured on this server."""
+        return getattr(self.service, "google", None) is not None
+
+    async def page(self, request: Request) -> Response:
+        shop = await self.site.shop(request)
+        if shop is None:
+            return self.site.no_shop(request)
+        mine = await self._my_card(request, shop)
+        return self.site.render(
+            request,
+            "join.html",
+            shop=shop,
+            mine=mine,
+            google=self.google_enabled,
+            qr=qr_svg(self.join_url(shop), "QR"),
+        )
+
+    async def join(self, request: Request) -> Response:
+        shop = await self.site.shop(request)
+        if shop is None:
+            return self.site.no_shop(request)
+        fields = await self.site.form(request)
+        if fields is None:
+            return self.site.message(request, 403, "form_expired")
+        view = await self._my_card(request, shop)
+        if view is None:
+            client = request.client.host if request.client else "unknown"
+            if not self.limiter.allow(client):
+                return self.site.message(request, 429, "rate_limited")
+            view = await self.service.issue_card(shop, "join")
+        response = self._hand_over(request, view, fields.get("wallet", "apple"))
+        response.set_cookie(
+            CARD_COOKIE,
+            view.card.page_secret,
+            max_age=TWO_YEARS,
+            path=f"/join/{shop.slug}",
+            secure=self.site.secure,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    def _hand_over(self, request: Request, view: CardView, wallet: str) -> Response:
+        """Apple: straight to the pass file. Google: via a page, since the CSP's form-action
+        'self' forbids a form's redirect to another origin."""
+        google = view.urls.get("google")
+        if wallet == "google" and google:
+            return self.site.render(request, "handover.html", shop=view.shop, href=google)
+        target = view.urls["apple"] if wallet == "apple" else view.urls["card"]
+        return RedirectResponse(str(target), status_code=303)
+
+    async def _my_card(self, request: Request, shop: ShopRow) -> CardView | None:
+        """The card this browser got here before, so a second tap adds the same card."""
+        secret = request.cookies.get(CARD_COOKIE)
+        if not secret:
+            return None
+        try:
+            view = await self.service.card_by_secret(secret)
+        except NotFound:
+            return None
+        return view if view.shop.id == shop.id else None
+
+    async def poster(self, request: Request) -> Response:
+        shop = await self.site.shop(request)
+        if shop is None:
+            return self.site.no_shop(request)
+        url = self.join_url(shop)
+        return self.site.render(request, "poster.html", shop=shop, url=url, qr=qr_svg(url, url))
+
+    async def poster_png(self, request: Request) -> Response:
+        shop = await self.site.shop(request)
+        if shop is None:
+            return self.site.no_shop(request)
+        lang = self.site.language(request)
+        program = shop.program
+        words = PosterText(
+            shop=shop.name,
+            offer=text("offer", lang).format(stamps=program.stamps_required, reward=program.reward),
+            scan=text("poster_scan", lang),
+            small=text("poster_small", lang),
+            url=self.join_url(shop),
+        )
+        data = poster_png(words, program.background_color, program.label_color)
+        return Response(
+            data,
+            media_type="image/png",
+            headers={"Content-Disposition": f'inline; filename="{shop.slug}-poster.png"'},
+        )

@@ -1,0 +1,135 @@
+"""What every page shares: templates, language, CSRF tokens, form bodies, error pages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from passes.errors import NotFound
+from passes.http import HttpError, read_body
+from passes.service import Service
+from passes.store.shops import ShopRow
+from passes.texts import LANGUAGES, pick_language, text
+from passes.web.session import Sessions, load_secret
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CSRF_COOKIE = "passes_csrf"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+LANG_COOKIE = "passes_lang"
+FORM_LIMIT = 4096
+YEAR = 365 * 24 * 3600
+
+
+class FormRefused(HttpError):
+    """A form without a valid CSRF token, or from another origin."""
+
+    def __init__(self) -> None:
+        super().__init__(403, "csrf", "missing or wrong CSRF token; reload the page")
+
+
+class Site:
+    """Shared page machinery over one Service."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.secure = self.settings.base_url.startswith("https://")
+        self.sessions = Sessions(load_secret(self.settings.certs_dir), secure=self.secure)
+
+    def language(self, request: Request) -> str:
+        """?lang= first, then the remembered choice, then Accept-Language."""
+        chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+        return pick_language(request.headers.get("accept-language", ""), chosen)
+
+    def translator(self, request: Request) -> Callable[[str], str]:
+        """`t(key)` in the request's language."""
+        lang = self.language(request)
+        return lambda key: text(key, lang)
+
+    def render(self, request: Request, name: str, status: int = 200, **context: object) -> Response:
+        """A page in the visitor's language, with a CSRF token for its forms."""
+        lang = self.language(request)
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        context |= {
+            "lang": lang,
+            "other_lang": next(code for code in LANGUAGES if code != lang),
+            "t": lambda key: text(key, lang),
+            "csrf": token,
+            "base_url": self.settings.base_url,
+        }
+        response = self.templates.TemplateResponse(request, name, context, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        if request.cookies.get(CSRF_COOKIE) != token:
+            response.set_cookie(
+                CSRF_COOKIE, token, path="/", secure=self.secure, httponly=True, samesite="strict"
+            )
+        chosen = request.query_params.get("lang")
+        if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
+            response.set_cookie(LANG_COOKIE, str(chosen), max_age=YEAR, path="/", samesite="lax")
+        return response
+
+    def message(self, request: Request, status: int, key: str, **values: object) -> Response:
+        """A short page saying one thing (errors, refusals)."""
+        said = text(key, self.language(request)).format(**values)
+        return self.render(request, "message.html", status, message=said, shop=None)
+
+    async def form(self, request: Request) -> dict[str, str] | None:
+        """A small urlencoded form body; None when its origin or CSRF token is wrong."""
+        try:
+            return await self._form(request)
+        except FormRefused:
+            return None
+
+    async def _form(self, request: Request) -> dict[str, str]:
+        self._check_origin(request)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/x-www-form-urlencoded":
+            raise HttpError(415, "unsupported_media_type", "send the form urlencoded")
+        body = await read_body(request, FORM_LIMIT)
+        fields = dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=20))
+        self._check_token(request, fields.get(CSRF_FIELD, ""))
+        return fields
+
+    def check_header(self, request: Request) -> None:
+        """Script requests carry the CSRF token in a header."""
+        self._check_origin(request)
+        self._check_token(request, request.headers.get(CSRF_HEADER, ""))
+
+    def _check_token(self, request: Request, sent: str) -> None:
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+            raise FormRefused()
+
+    def _check_origin(self, request: Request) -> None:
+        origin = request.headers.get("origin")
+        # Referrer-Policy: no-referrer makes browsers send "null" for forms; the token decides.
+        if origin is None or origin == "null":
+            return
+        ours = {_origin(self.settings.base_url), f"{request.url.scheme}://{request.url.netloc}"}
+        if origin not in ours:
+            raise FormRefused()
+
+    async def shop(self, request: Request) -> ShopRow | None:
+        """The shop named in the path, or None."""
+        try:
+            return await self.service.shop(request.path_params["shop"])
+        except NotFound:
+            return None
+
+    def no_shop(self, request: Request) -> Response:
+        """The 404 page for an unknown shop."""
+        return self.message(request, 404, "shop_not_found")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

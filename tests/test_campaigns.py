@@ -1,0 +1,103 @@
+"""Campaign messages end to end: a real server, a local APNs, phones registered for their passes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.fake_apns import FakeApns
+from tests.live import create_shop, run, server
+from tests.test_push import Phone, apns, live_env, new_phone, pushes_to, stamp, until
+
+__all__ = ["apns"]  # the fixture, imported for this module
+
+
+async def _send(client: httpx.AsyncClient, key: str, **body: object) -> httpx.Response:
+    return await client.post(
+        "/api/v1/messages", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+async def test_a_campaign_reaches_the_segment_but_not_the_hold_out(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env, stamps=10)
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            phones = [await new_phone(client, key, certs_dir / "wwdr.pem") for _ in range(10)]
+            preview = await _send(client, key, segment="all", preview=True)
+            assert preview.status_code == 200
+            assert preview.json() == {"recipients": 9, "held_out": 1, "over_limit": 0}
+            apns.clear()
+
+            sent = await _send(client, key, text="Heute doppelte Stempel!", segment="all")
+            assert sent.status_code == 202, sent.text
+            assert sent.json()["recipients"] == 9
+            await until(lambda: len({r.token for r in apns.requests}) == 9)
+            await asyncio.sleep(1)
+            reached = [p for p in phones if pushes_to(apns, p.push_token)]
+            assert len(reached) == 9, "the held-out card gets nothing"
+
+            shown = await reached[0].refresh()
+            pass_json = _pass_json(reached[0], shown.content)
+            news = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}["news"]
+            assert news["value"] == "Heute doppelte Stempel!"
+            assert news["changeMessage"] == "news_changed"
+
+            history = (
+                await client.get("/api/v1/messages", headers={"Authorization": f"Bearer {key}"})
+            ).json()["campaigns"]
+            assert history[0]["recipients"] == 9 and history[0]["delivered"] == 9
+            assert history[0]["finished_at"] is not None
+
+            # The weekly limit (2 by default) holds server-side.
+            await _send(client, key, text="Zweite Nachricht", segment="all")
+            third = await _send(client, key, text="Dritte Nachricht", segment="all")
+            assert third.json()["over_limit"] >= 8
+
+
+async def test_segments_and_bad_requests(tmp_path: Path, certs_dir: Path, apns: FakeApns) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env, stamps=2, slug="eck")
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            phones = [await new_phone(client, key, certs_dir / "wwdr.pem") for _ in range(3)]
+            await stamp(client, key, phones[0].serial, 2)
+            due = await _send(client, key, segment="reward_due", preview=True)
+            assert due.json()["recipients"] + due.json()["held_out"] == 1
+            for body, status in (
+                ({"text": "x", "segment": "vip"}, 422),
+                ({"text": "", "segment": "all"}, 422),
+                ({"text": "x" * 201}, 422),
+                ({"text": 5}, 422),
+                ({"text": "x", "bonus": 1}, 422),
+            ):
+                response = await _send(client, key, **body)
+                assert response.status_code == status, (body, response.text)
+            unauthorized = await client.post("/api/v1/messages", json={"text": "x"})
+            assert unauthorized.status_code == 401
+    out = run(
+        env, "message", "send", "--shop", _slug(env), "--segment", "all", "--preview", "Hallo"
+    )
+    assert "recipients: 3" in out.stdout or "recipients: 2" in out.stdout
+
+
+def _slug(env: dict[str, str]) -> str:
+    shown = run(env, "card", "show", "--help")
+    assert shown.returncode == 0
+    import sqlite3
+
+    db = env["PASSES_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        return str(conn.execute("select slug from shops order by id desc limit 1").fetchone()[0])
+
+
+def _pass_json(phone: Phone, pkpass: bytes) -> dict:
+    import io
+    import zipfile
+
+    return json.loads(zipfile.ZipFile(io.BytesIO(pkpass)).read("pass.json"))

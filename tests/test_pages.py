@@ -1,0 +1,314 @@
+"""The pages over HTTP (no browser): join, poster, card page, staff actions, dashboard, stats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import zxingcpp
+from PIL import Image
+from starlette.applications import Starlette
+
+from passes.app import create_app
+from passes.errors import InvalidInput
+from passes.service import Service
+from passes.staff import (
+    LOCK_TIME,
+    Attempt,
+    PinLocked,
+    StaffPins,
+    check_pin_format,
+    hash_pin,
+    pin_matches,
+    reserve,
+    settle,
+)
+from passes.stats import CardTotals, LedgerRow, figures, stats_json
+from passes.store.shops import ShopRow
+from passes.store.staff import PinRow
+from tests.conftest import BASE_URL, Env, auth
+from tests.live import passes_env, run
+from tests.pkpass_check import verify_pkpass
+
+PIN = "4711"
+
+
+@dataclass
+class Pages:
+    """A fresh app (its own rate limits) on the session's database."""
+
+    app: Starlette
+    service: Service
+    clients: list[httpx.AsyncClient]
+
+    def browser(self, **headers: str) -> httpx.AsyncClient:
+        """A client with its own cookie jar, like one phone's browser."""
+        transport = httpx.ASGITransport(app=self.app)
+        client = httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers)
+        self.clients.append(client)
+        return client
+
+    async def shop(self, stamps: int = 10) -> tuple[ShopRow, str]:
+        shop, key = await self.service.create_shop(
+            name="Café Sonne", stamps=stamps, reward="1 Vita Mix gratis", slug=_slug()
+        )
+        await StaffPins(self.service.store).set_pin(shop, PIN)
+        return shop, key
+
+
+def _slug() -> str:
+    return f"cafe-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+async def pages(env: Env) -> AsyncIterator[Pages]:
+    app = create_app(env.settings)
+    pages = Pages(app, app.state.service, [])
+    yield pages
+    for client in pages.clients:
+        await client.aclose()
+    await app.state.service.store.close()
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def signed_in_staff(pages: Pages, shop: ShopRow) -> tuple[httpx.AsyncClient, str]:
+    client = pages.browser()
+    token = csrf_of(await client.get(f"/staff/{shop.slug}"))
+    signed = await client.post(f"/staff/{shop.slug}/login", data={"csrf": token, "pin": PIN})
+    assert signed.status_code == 303, signed.text
+    return client, token
+
+
+async def test_join_page_offers_the_card_and_hands_over_an_apple_pass(
+    pages: Pages, env: Env
+) -> None:
+    shop, _ = await pages.shop()
+    async with pages.browser(**{"Accept-Language": "de-DE,de;q=0.9"}) as phone:
+        page = await phone.get(f"/join/{shop.slug}")
+        assert page.status_code == 200
+        assert "10 Stempel = 1 Vita Mix gratis" in page.text
+        assert "kein Name, keine E-Mail" in page.text
+        assert "Apple Wallet" in page.text and "Google Wallet" not in page.text
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert not re.search(r"<script(?![^>]*\bsrc=)", page.text), "no inline scripts"
+        assert re.search(r"<svg[^>]*aria-label", page.text), "the desktop QR code is inline SVG"
+        form = {"csrf": csrf_of(page), "wallet": "apple"}
+        first = await phone.post(f"/join/{shop.slug}", data=form)
+        assert first.status_code == 303
+        assert first.headers["location"].endswith("/pass.pkpass")
+        pkpass = await phone.get(first.headers["location"])
+        assert pkpass.headers["content-type"] == "application/vnd.apple.pkpass"
+        verify_pkpass(pkpass.content, env.settings.certs_dir / "wwdr.pem")
+        again = await phone.post(f"/join/{shop.slug}", data=form)
+        assert again.headers["location"] == first.headers["location"], "a second tap, same card"
+        back = await phone.get(f"/join/{shop.slug}")
+        assert "Sie haben hier schon eine Karte" in back.text
+
+
+async def test_join_refuses_forms_without_the_token_or_from_another_origin(pages: Pages) -> None:
+    shop, _ = await pages.shop()
+    async with pages.browser() as phone:
+        token = csrf_of(await phone.get(f"/join/{shop.slug}"))
+        missing = await phone.post(f"/join/{shop.slug}", data={"wallet": "apple"})
+        assert missing.status_code == 403
+        foreign = await phone.post(
+            f"/join/{shop.slug}",
+            data={"csrf": token, "wallet": "apple"},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403
+        assert "abgelaufen" in foreign.text or "expired" in foreign.text
+
+
+async def test_join_limits_new_cards_per_client(pages: Pages) -> None:
+    shop, _ = await pages.shop()
+    statuses = []
+    for _ in range(21):
+        async with pages.browser(**{"Accept-Language": "en"}) as phone:
+            phone.cookies.set("passes_csrf", "t")
+            answer = await phone.post(f"/join/{shop.slug}", data={"csrf": "t", "wallet": "apple"})
+            statuses.append(answer.status_code)
+    assert statuses[:20] == [303] * 20
+    assert statuses[20] == 429
+    assert "try again in a few minutes" in answer.text
+
+
+async def test_unknown_shop_is_a_404_page(pages: Pages) -> None:
+    async with pages.browser(**{"Accept-Language": "en"}) as phone:
+        for path in ("/join/nope", "/join/nope/poster", "/staff/nope", "/dashboard/nope"):
+            answer = await phone.get(path)
+            assert answer.status_code == 404
+            assert "There is no such shop here" in answer.text
+
+
+async def test_card_page_shows_stamps_reward_and_wallet_buttons(pages: Pages) -> None:
+    shop, _ = await pages.shop(stamps=5)
+    view = await pages.service.issue_card(shop, "test")
+    await pages.service.stamp(shop, view.card.serial, 6, actor="test", idempotency_key=None)
+    async with pages.browser(**{"Accept-Language": "en-GB"}) as phone:
+        page = await phone.get(f"/c/{view.card.page_secret}")
+    assert "1 of 5 stamps" in page.text
+    assert "Your reward is ready: 1 Vita Mix gratis" in page.text
+    assert page.text.count("<circle") == 5
+    assert f'href="{view.urls["apple"]}"' in page.text
+    assert view.card.serial in page.text
+
+
+async def test_poster_png_qr_code_decodes_to_the_join_url(pages: Pages) -> None:
+    shop, _ = await pages.shop()
+    async with pages.browser() as phone:
+        html = await phone.get(f"/join/{shop.slug}/poster")
+        png = await phone.get(f"/join/{shop.slug}/poster.png")
+    assert "@page" not in html.text, "print rules live in the stylesheet"
+    assert f"{BASE_URL}/join/{shop.slug}" in html.text
+    assert png.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(png.content))
+    assert image.size == (874, 1240)
+    decoded = [code.text for code in zxingcpp.read_barcodes(image)]
+    assert decoded == [f"{BASE_URL}/join/{shop.slug}"]
+
+
+async def test_staff_stamps_once_per_key_undoes_and_shows_refusals(pages: Pages) -> None:
+    shop, _ = await pages.shop()
+    serial = (await pages.service.issue_card(shop, "test")).card.serial
+    client, token = await signed_in_staff(pages, shop)
+    path = f"/staff/{shop.slug}/cards/{serial.lower()}"
+    headers = {"X-CSRF-Token": token, "Idempotency-Key": "tap-1"}
+    assert (await client.get(path)).json()["stamps"] == 0
+    first = await client.post(f"{path}/stamps", json={"count": 1}, headers=headers)
+    retry = await client.post(f"{path}/stamps", json={"count": 1}, headers=headers)
+    assert first.json() == retry.json()
+    assert first.json()["stamps"] == 1
+    change = first.json()["last_change_id"]
+    undone = await client.delete(f"{path}/stamps/{change}", headers=headers)
+    assert undone.json()["stamps"] == 0
+    twice = await client.delete(f"{path}/stamps/{change}", headers=headers)
+    assert twice.json()["stamps"] == 0
+    refused = await client.post(f"{path}/redeem", headers={"X-CSRF-Token": token})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["message"] == "Auf dieser Karte ist noch keine Prämie fällig."
+    forged = await client.post(f"{path}/stamps", json={"count": 1})
+    assert forged.status_code == 403
+    missing = await client.get(f"/staff/{shop.slug}/cards/NOSUCHCARD00")
+    assert missing.status_code == 404
+    stranger = await pages.browser().get(path)
+    assert stranger.status_code == 401
+
+
+async def test_wrong_pins_are_refused_then_locked_out(pages: Pages) -> None:
+    shop, _ = await pages.shop()
+    async with pages.browser(**{"Accept-Language": "en"}) as client:
+        token = csrf_of(await client.get(f"/staff/{shop.slug}"))
+        answers = [
+            await client.post(f"/staff/{shop.slug}/login", data={"csrf": token, "pin": "0000"})
+            for _ in range(5)
+        ]
+        assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
+        assert "Wrong PIN. 4 tries left" in answers[0].text
+        assert "locked for 15 minutes" in answers[4].text
+        right = await client.post(f"/staff/{shop.slug}/login", data={"csrf": token, "pin": PIN})
+        assert right.status_code == 429, "the right PIN waits for the lock too"
+
+
+async def test_dashboard_figures_csv_pin_and_stats_api(pages: Pages, env: Env) -> None:
+    shop, key = await pages.shop(stamps=3)
+    first = await pages.service.issue_card(shop, "test")
+    await pages.service.issue_card(shop, "test")
+    await pages.service.stamp(shop, first.card.serial, 4, actor="test", idempotency_key=None)
+    await pages.service.redeem(shop, first.card.serial, actor="test", idempotency_key=None)
+    staff, _ = await signed_in_staff(pages, shop)
+    async with pages.browser(**{"Accept-Language": "en"}) as owner:
+        token = csrf_of(await owner.get(f"/dashboard/{shop.slug}"))
+        wrong = await owner.post(
+            f"/dashboard/{shop.slug}/login", data={"csrf": token, "key": "psk_nope"}
+        )
+        assert wrong.status_code == 401 and "does not belong" in wrong.text
+        signed = await owner.post(f"/dashboard/{shop.slug}/login", data={"csrf": token, "key": key})
+        assert signed.status_code == 303
+        page = await owner.get(f"/dashboard/{shop.slug}")
+        assert re.search(r'id="cards-issued">2<', page.text)
+        assert re.search(r'id="active">1<', page.text)
+        assert re.search(r'id="redeemed">1<', page.text)
+        assert '<svg class="chart"' in page.text and 'class="bar"' in page.text
+        ledger = await owner.get(f"/dashboard/{shop.slug}/ledger.csv")
+        rows = list(csv.DictReader(io.StringIO(ledger.text)))
+        assert [row["kind"] for row in rows] == ["issue", "issue", "stamp", "redeem"]
+        assert rows[2]["serial"] == first.card.serial and rows[2]["count"] == "4"
+        saved = await owner.post(f"/dashboard/{shop.slug}/pin", data={"csrf": token, "pin": "9876"})
+        assert saved.headers["location"].endswith("?pin=saved")
+    signed_out = await staff.get(f"/staff/{shop.slug}/cards/{first.card.serial}")
+    assert signed_out.status_code == 401, "a new PIN signs staff devices out"
+    stats = (await env.client.get("/api/v1/stats", headers=auth(key))).json()
+    assert stats["cards_issued"] == 2 and stats["active_cards"] == 1
+    assert stats["stamps_total"] == 4 and stats["rewards_redeemed"] == 1
+    assert stats["wallets"] == {"apple": 0, "google": 0}
+    assert sum(day["stamps"] for day in stats["stamps_per_day"]) == 4
+    assert len(stats["stamps_per_day"]) == stats["window_days"] == 30
+    assert (await env.client.get("/api/v1/stats")).status_code == 401
+
+
+def test_pin_hash_checks_in_constant_time_and_locks_after_five_wrong_tries() -> None:
+    stored = hash_pin("4711")
+    assert stored.startswith("scrypt$") and "4711" not in stored
+    assert pin_matches("4711", stored) and not pin_matches("4712", stored)
+    assert not pin_matches("4711", "garbage")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    row = PinRow(stored, failed_attempts=4, locked_until=None, version=1)
+    fifth = reserve(row, now)
+    locked = settle(fifth, correct=False, now=now)
+    assert locked == Attempt(0, now + LOCK_TIME)
+    with pytest.raises(PinLocked):
+        reserve(PinRow(stored, 0, locked.locked_until, 1), now + timedelta(minutes=14))
+    after = reserve(PinRow(stored, 0, locked.locked_until, 1), now + LOCK_TIME)
+    assert after == Attempt(1, None), "the lock lapses and counting starts again"
+    assert settle(after, correct=True, now=now) == Attempt(0, None)
+    for bad in ("123", "abcd", "1234567890123", "１２３４"):
+        with pytest.raises(InvalidInput):
+            check_pin_format(bad)
+
+
+def test_figures_net_undos_and_count_returning_cards() -> None:
+    today = date(2026, 3, 31)
+    at = lambda day: datetime(2026, 3, day, 12, tzinfo=UTC)  # noqa: E731
+    rows = [
+        LedgerRow(1, "stamp", 2, at(30)),
+        LedgerRow(1, "undo", 1, at(30)),
+        LedgerRow(1, "stamp", 1, at(31)),
+        LedgerRow(2, "stamp", 1, at(31)),
+        LedgerRow(3, "redeem", 1, at(31)),
+        LedgerRow(4, "stamp", 5, datetime(2026, 2, 1, tzinfo=UTC)),
+    ]
+    stats = figures(CardTotals(5, 9, 1, 2, 1), rows, today)
+    assert stats.active == 3 and stats.returning == 1 and stats.redeemed_recently == 1
+    per_day = dict(stats.stamps_per_day)
+    assert per_day[date(2026, 3, 30)] == 1 and per_day[date(2026, 3, 31)] == 2
+    assert len(per_day) == 30 and date(2026, 2, 1) not in per_day
+    assert stats_json(stats)["wallets"] == {"apple": 2, "google": 1}
+
+
+def test_cli_sets_and_resets_the_staff_pin(tmp_path: Path) -> None:
+    env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
+    slug = "cafe-pin"
+    base = ("shop", "create", "--name", "Café", "--slug", slug, "--reward", "1 Kaffee")
+    refused = run(env, *base, "--pin", "12", ok=False)
+    assert refused.returncode == 1 and "4 to 12 digits" in refused.stderr
+    created = run(env, *base, "--pin", "1234")
+    assert "staff:   PIN set" in created.stdout and "1234" not in created.stdout
+    reset = run(env, "shop", "pin", "--shop", slug, "--pin", "5678")
+    assert "staff PIN set for cafe-pin" in reset.stdout
+    unknown = run(env, "shop", "pin", "--shop", "nope", "--pin", "5678", ok=False)
+    assert unknown.returncode == 1 and "no shop 'nope'" in unknown.stderr

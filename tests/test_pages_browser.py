@@ -1,0 +1,179 @@
+"""The pages in a real headless Chromium against a real `passes serve`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.browser import fake_camera_video, issue_card, launch, new_shop, phone, screenshot
+from tests.live import passes_env, run, server
+from tests.pkpass_check import verify_pkpass
+
+PIN = "2468"
+
+
+@dataclass
+class Live:
+    """The running server, its environment, one shop and a card the fake camera shows."""
+
+    base: str
+    env: dict[str, str]
+    certs: Path
+    slug: str
+    key: str
+    camera_serial: str
+    browser: Browser
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    root = tmp_path_factory.mktemp("pages")
+    env = passes_env(f"sqlite:///{root / 'passes.db'}", root / "certs")
+    run(env, "init")
+    slug, key = new_shop(env, PIN)
+    camera_serial = issue_card(env, slug)
+    video = fake_camera_video(camera_serial, root / "camera.y4m")
+    with server(env) as (base, _), sync_playwright() as playwright:
+        browser = launch(
+            playwright,
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        )
+        yield Live(base, env, root / "certs", slug, key, camera_serial, browser)
+        browser.close()
+
+
+def open_phone(live: Live, path: str, locale: str = "de-DE") -> Page:
+    context = phone(live.browser, locale)
+    page = context.new_page()
+    page.goto(live.base + path)
+    return page
+
+
+def sign_in_staff(live: Live) -> Page:
+    page = open_phone(live, f"/staff/{live.slug}")
+    page.get_by_label("PIN").fill(PIN)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_label("Kartennummer")).to_be_visible()
+    return page
+
+
+def test_new_customer_joins_with_apple_and_sees_the_card(live: Live) -> None:
+    page = open_phone(live, f"/join/{live.slug}")
+    expect(page.get_by_text("10 Stempel = 1 Vita Mix gratis")).to_be_visible()
+    expect(page.get_by_text("Am Handy öffnen")).to_be_hidden()
+    screenshot(page, "join-phone")
+    with page.expect_download() as download:
+        page.get_by_role("button", name=re.compile("Apple Wallet")).click()
+    pass_json = verify_pkpass(Path(download.value.path()).read_bytes(), live.certs / "wwdr.pem")
+    run(live.env, "card", "stamp", pass_json["serialNumber"])
+    page.goto(f"{live.base}/join/{live.slug}")
+    page.get_by_role("link", name="Meine Karte öffnen").click()
+    expect(page.get_by_text("1 von 10 Stempeln").first).to_be_visible()
+    expect(page.get_by_text(pass_json["serialNumber"])).to_be_visible()
+    screenshot(page, "card-phone")
+    page.get_by_role("link", name="English").click()
+    expect(page.get_by_text("1 of 10 stamps").first).to_be_visible()
+
+
+def test_desktop_join_page_shows_a_qr_code_of_itself(live: Live) -> None:
+    context = live.browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{live.base}/join/{live.slug}")
+    expect(page.get_by_text("Open it on your phone")).to_be_visible()
+    shot = screenshot(page, "join-desktop")
+    decoded = {code.text for code in zxingcpp.read_barcodes(Image.open(shot))}
+    assert f"{live.base}/join/{live.slug}" in decoded
+    context.close()
+
+
+def test_staff_stamps_a_typed_serial_and_undoes_it(live: Live) -> None:
+    serial = issue_card(live.env, live.slug)
+    page = sign_in_staff(live)
+    page.get_by_label("Kartennummer").fill(serial.lower())
+    page.get_by_role("button", name="Öffnen").click()
+    answer = page.locator("#answer")
+    expect(answer).to_have_text("0 von 10 Stempeln")
+    page.get_by_role("button", name="+1 Stempel").click()
+    expect(answer).to_have_text("1 von 10 Stempeln")
+    expect(page.get_by_text("+1 gestempelt")).to_be_visible()
+    screenshot(page, "staff-stamped")
+    page.get_by_role("button", name="Rückgängig").click()
+    expect(answer).to_have_text("0 von 10 Stempeln")
+    expect(page.get_by_role("button", name="Rückgängig")).to_be_hidden()
+    page.get_by_role("button", name="Einlösen").click()
+    expect(page.get_by_role("alert")).to_have_text("Auf dieser Karte ist noch keine Prämie fällig.")
+    page.get_by_label("Anzahl").fill("10")
+    page.get_by_role("button", name="+10").click()
+    expect(page.locator("#reward")).to_have_text("Prämie fällig: 1 Vita Mix gratis")
+    screenshot(page, "staff-reward-due")
+
+
+def test_wrong_pin_is_refused_and_repeated_wrong_pins_lock_out(live: Live) -> None:
+    slug, _ = new_shop(live.env, "1357")
+    page = open_phone(live, f"/staff/{slug}", locale="en-US")
+    for left in (4, 3, 2, 1):
+        page.get_by_label("PIN").fill("0000")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text(f"Wrong PIN. {left} tries left")
+    page.get_by_label("PIN").fill("0000")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("locked for 15 minutes")
+    page.get_by_label("PIN").fill("1357")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("locked")
+    screenshot(page, "staff-locked")
+
+
+def test_camera_reads_the_pass_qr_code_and_stamps_that_card(live: Live) -> None:
+    page = sign_in_staff(live)
+    page.get_by_role("button", name="Mit der Kamera scannen").click()
+    expect(page.get_by_label("Kartennummer")).to_have_value(live.camera_serial, timeout=15_000)
+    expect(page.locator("#card-serial")).to_have_text(live.camera_serial)
+    page.get_by_role("button", name="+1 Stempel").click()
+    expect(page.locator("#answer")).to_have_text("1 von 10 Stempeln")
+    shown = run(live.env, "card", "show", live.camera_serial).stdout
+    assert "stamps:  1 / 10" in shown
+
+
+def test_dashboard_shows_figures_and_plots(live: Live) -> None:
+    slug, key = new_shop(live.env, "1111", stamps=3)
+    serials = [issue_card(live.env, slug) for _ in range(3)]
+    run(live.env, "card", "stamp", serials[0], "--count", "4")
+    run(live.env, "card", "redeem", serials[0])
+    run(live.env, "card", "stamp", serials[1])
+    page = open_phone(live, f"/dashboard/{slug}")
+    page.get_by_label("API-Schlüssel").fill(key)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.locator("#cards-issued")).to_have_text("3")
+    expect(page.locator("#active")).to_have_text("2")
+    expect(page.locator("#redeemed")).to_have_text("1")
+    expect(page.locator("#stamps-total")).to_have_text("5")
+    expect(page.locator("svg.chart rect.bar")).to_have_count(30)
+    expect(page.get_by_role("img", name=re.compile("Stempel pro Tag"))).to_be_visible()
+    screenshot(page, "dashboard-phone")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Alle Buchungen als CSV").click()
+    ledger = Path(download.value.path()).read_text()
+    assert ledger.count("\n") == 1 + 3 + 3, ledger
+
+
+def test_poster_prints_a_qr_code_of_the_join_url(live: Live) -> None:
+    context = live.browser.new_context(viewport={"width": 800, "height": 1100}, locale="de-DE")
+    page = context.new_page()
+    page.goto(f"{live.base}/join/{live.slug}/poster")
+    expect(page.get_by_role("heading", name="Café Sonne")).to_be_visible()
+    shot = screenshot(page, "poster")
+    decoded = {code.text for code in zxingcpp.read_barcodes(Image.open(shot))}
+    assert decoded == {f"{live.base}/join/{live.slug}"}
+    page.emulate_media(media="print")
+    expect(page.get_by_role("button", name="Drucken")).to_be_hidden()
+    context.close()
