@@ -1,6 +1,7 @@
 """Stamps per second and p50/p99 over real HTTP, on SQLite and PostgreSQL, against a ceiling.
 
 Run: .venv/bin/python benchmarks/stamp_api.py [--seconds 5] [--clients 50] [--backend both]
+     .venv/bin/python benchmarks/stamp_api.py --scale   (PostgreSQL: empty vs 100k-card shop)
 
 One uvicorn process (one worker, access log off, like `passes serve`) serves the real app plus a
 bare Starlette JSON route, /bench/ceiling, that reads the same body and answers a card-sized
@@ -8,6 +9,13 @@ JSON: the most this server can do over HTTP. wrk (with stamp_api.lua) sends
 POST /api/v1/cards/{serial}/stamps with a unique Idempotency-Key per request, round-robin over
 the cards. Ceiling and stamp runs alternate and medians are reported, so a noisy machine slows
 both alike. Afterwards the cards' total_stamps must add up to what wrk saw answered.
+
+--scale (stamp_scale.py) compares two PostgreSQL databases served side by side: an empty shop
+and a shop bulk-loaded with 100,000 cards and 1,000,000 ledger events (the 500 benchmark cards
+among them). Ceiling, empty and loaded runs alternate; it prints both shops' figures, their
+ratio, each server's peak RSS (VmHWM), the statements per stamp request (counted in the server
+by a SQLAlchemy before_cursor_execute listener) and EXPLAIN ANALYZE of the stamp path on the
+loaded shop. The push worker is off in these servers (no APNs); the databases are dropped.
 """
 
 from __future__ import annotations
@@ -29,15 +37,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stamp_load import WRK_MISSING, RunResult, Target, run_fallback, run_wrk, wrk_path
+from stamp_scale import COUNT_ENV, Loaded, bulk_load, plan_verdict, register_devices
 
 from passes.apple.devcerts import create_dev_identity
-from passes.config import Settings
+from passes.config import DEFAULT_APNS_URL, Settings
 from passes.service import Service
 from passes.store import Store
 
@@ -48,6 +58,10 @@ ROUNDS = 3
 WARMUP_SECONDS = 2.0
 TARGET_RATIO = 0.4
 TARGET_P99_MS = 50.0
+# --scale: the loaded shop's throughput and p99 within 20% of the empty one's; RSS bounded.
+TARGET_SCALE_DRIFT = 0.20
+TARGET_RSS_MB = 200.0
+COUNTED_REQUESTS = 100
 CEILING_CARD = {
     "serial": "0123456789AB",
     "shop": "bench-cafe",
@@ -77,6 +91,7 @@ class Options:
     clients: int
     threads: int
     backends: list[str]
+    scale: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,8 +137,12 @@ class BackendResult:
 # --- the server (this file re-invoked with --serve) --------------------------------------------
 
 
-def serve(database_url: str, certs_dir: Path, port: int) -> None:
-    """The real app plus the ceiling route, in one uvicorn worker like `passes serve`."""
+def serve(database_url: str, certs_dir: Path, port: int, scale: bool = False) -> None:
+    """The real app plus the ceiling route, in one uvicorn worker like `passes serve`.
+
+    With `scale` the push worker is off (the loaded shop's outbox backlog would go to
+    APNs) and, when COUNT_ENV is set, the query-counting hooks are installed.
+    """
     import uvicorn
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -136,10 +155,18 @@ def serve(database_url: str, certs_dir: Path, port: int) -> None:
         return JSONResponse({**CEILING_CARD, "stamps": body.get("count", 1)})
 
     settings = Settings(
-        database_url=database_url, base_url=f"http://{HOST}:{port}", certs_dir=certs_dir
+        database_url=database_url,
+        base_url=f"http://{HOST}:{port}",
+        certs_dir=certs_dir,
+        run_worker=not scale,
+        apns_url="https://127.0.0.1:9" if scale else DEFAULT_APNS_URL,
     )
     app = create_app(settings)
     app.router.routes.append(Route("/bench/ceiling", ceiling, methods=["POST"]))
+    if scale and os.environ.get(COUNT_ENV):
+        from stamp_scale import install_hooks
+
+        install_hooks(app)
     uvicorn.run(app, host=HOST, port=port, access_log=False, log_level="warning")
 
 
@@ -152,12 +179,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(database_url: str, certs_dir: Path, log: Path) -> Iterator[tuple[int, int]]:
+def server(
+    database_url: str, certs_dir: Path, log: Path, *, scale: bool = False
+) -> Iterator[tuple[int, int]]:
     """Start the server process; yields (port, pid) once it answers, stops it afterwards."""
     port = free_port()
     command = [sys.executable, __file__, "--serve", database_url, str(certs_dir), str(port)]
+    env = dict(os.environ)
+    if scale:
+        command.append("scale")
+        env[COUNT_ENV] = "1"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         _wait_ready(process, port, log)
         yield port, process.pid
@@ -389,6 +422,303 @@ def _verdict(met: bool) -> str:
     return "met" if met else "MISSED"
 
 
+# --- scale: an empty shop against a loaded one ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueryCount:
+    """Statements per stamp request, counted in the server over sequential requests."""
+
+    per_request: list[int]
+    kinds: dict[str, float]
+
+    @property
+    def typical(self) -> int:
+        return int(statistics.median(self.per_request))
+
+
+@dataclass(frozen=True)
+class Shop:
+    """One side of the comparison: its server, figures and counts."""
+
+    name: str
+    target: Target
+    pid: int
+    runs: list[RunResult]
+    warmup: list[RunResult]
+    check: Check | None = None
+    queries: QueryCount | None = None
+    rss_mb: float = 0.0
+
+    @property
+    def median(self) -> Endpoint:
+        return _median(self.runs)
+
+
+def run_scale(options: Options) -> int:
+    """Empty and loaded shop side by side; True targets and exact stamps give exit code 0."""
+    reason = postgres_unreachable()
+    if reason:
+        print(f"[scale] SKIPPED: PostgreSQL at {PG_ADMIN_URL} is not reachable ({reason})")
+        return 1
+    print(
+        f"scale: wrk, {options.clients} connections, {options.seconds:g} s per run, {ROUNDS} "
+        f"rounds alternating ceiling / empty shop / loaded shop (medians) after a "
+        f"{WARMUP_SECONDS:g} s warm-up each; {CARDS} benchmark cards per shop; "
+        f"{os.cpu_count()} CPUs",
+        flush=True,
+    )
+    if not wrk_path():
+        print(WRK_MISSING, file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="stamp-scale-") as tmp:
+        work = Path(tmp)
+        certs = work / "certs"
+        create_dev_identity(certs)
+        with postgres_database() as empty_url, postgres_database() as loaded_url:
+            keys = {
+                "empty": asyncio.run(prepare(empty_url, certs)),
+                "loaded": asyncio.run(prepare(loaded_url, certs)),
+            }
+            print("[loaded] bulk-loading the shop ...", flush=True)
+            loaded = asyncio.run(bulk_load(loaded_url))
+            _print_loaded(loaded)
+            urls = {"empty": empty_url, "loaded": loaded_url}
+            ok = _scale_servers(urls, keys, certs, work, options, loaded)
+    print("temporary databases dropped")
+    return 0 if ok else 1
+
+
+def _print_loaded(loaded: Loaded) -> None:
+    print(
+        f"[loaded] {loaded.cards:,} cards, {loaded.events:,} ledger events, "
+        f"{loaded.registrations:,} device registrations, {loaded.attempts:,} push attempts, "
+        f"{loaded.outbox:,} outbox rows backing off; {loaded.database_mb:.0f} MB; "
+        f"loaded and VACUUM ANALYZEd in {loaded.seconds:.1f} s",
+        flush=True,
+    )
+
+
+def _scale_servers(
+    urls: dict[str, str],
+    keys: dict[str, str],
+    certs: Path,
+    work: Path,
+    options: Options,
+    loaded: Loaded,
+) -> bool:
+    with (
+        server(urls["empty"], certs, work / "server-empty.log", scale=True) as (e_port, e_pid),
+        server(urls["loaded"], certs, work / "server-loaded.log", scale=True) as (l_port, l_pid),
+    ):
+        shops = [
+            _scale_shop("empty", urls["empty"], keys["empty"], e_port, e_pid, work),
+            _scale_shop("loaded", urls["loaded"], keys["loaded"], l_port, l_pid, work),
+        ]
+        total_cards = asyncio.run(_count(urls["loaded"], "cards"))
+        total_events = asyncio.run(_count(urls["loaded"], "card_events"))
+        print(
+            f"[loaded] with the benchmark cards: {total_cards:,} cards, "
+            f"{total_events:,} ledger events",
+            flush=True,
+        )
+        ceiling = _scale_rounds(shops, options)
+        time.sleep(1)  # requests cut off at the end of the last run finish on the server
+        shops = [_finish_shop(shop) for shop in shops]
+        plans = _get(shops[1].target.port, "/bench/explain")
+    return _scale_report(ceiling, shops, plans)
+
+
+def _scale_shop(name: str, url: str, key: str, port: int, pid: int, work: Path) -> Shop:
+    print(f"[{name}] server pid {pid} on port {port}; issuing {CARDS} cards", flush=True)
+    serials = asyncio.run(issue_cards(port, key, CARDS))
+    devices = asyncio.run(register_devices(url, serials))
+    print(f"[{name}] {devices} of them with a registered iPhone", flush=True)
+    serials_file = work / f"serials-{name}.txt"
+    serials_file.write_text("\n".join(serials) + "\n")
+    return Shop(name, Target(HOST, port, key, serials, serials_file), pid, [], [])
+
+
+async def _count(url: str, table: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+    finally:
+        await conn.close()
+
+
+def _scale_rounds(shops: list[Shop], options: Options) -> list[RunResult]:
+    ceiling: list[RunResult] = []
+    load(shops[0].target, "ceiling", options, WARMUP_SECONDS)
+    for shop in shops:
+        shop.warmup.append(load(shop.target, "stamps", options, WARMUP_SECONDS))
+    for number in range(1, ROUNDS + 1):
+        result = load(shops[0].target, "ceiling", options, options.seconds)
+        ceiling.append(result)
+        _print_run(number, "ceiling", result)
+        for shop in shops:
+            result = load(shop.target, "stamps", options, options.seconds)
+            shop.runs.append(result)
+            _print_run(number, f"{shop.name} shop", result)
+    return ceiling
+
+
+def _print_run(number: int, label: str, result: RunResult) -> None:
+    print(
+        f"[scale] round {number} {label:12} {result.rps:9.1f} req/s  p50 {result.p50_ms:6.1f} ms"
+        f"  p99 {result.p99_ms:6.1f} ms  non-2xx {result.non_2xx}",
+        flush=True,
+    )
+
+
+def _finish_shop(shop: Shop) -> Shop:
+    """Stamps stored, statements per request and peak RSS, read while the server runs."""
+    target = shop.target
+    stored = asyncio.run(stored_stamps(target.port, target.api_key, target.serials))
+    stamp_runs = shop.runs + shop.warmup
+    check = Check(
+        stored,
+        sum(run.ok_responses for run in stamp_runs),
+        sum(run.issued for run in stamp_runs),
+    )
+    queries = _count_queries(target)
+    # Counted stamps are answered 200 one by one: the check above still holds with them.
+    return Shop(
+        shop.name,
+        target,
+        shop.pid,
+        shop.runs,
+        shop.warmup,
+        check,
+        queries,
+        _peak_rss_mb(shop.pid),
+    )
+
+
+def _get(port: int, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=60) as response:
+        found: dict[str, Any] = json.load(response)
+        return found
+
+
+def _count_queries(target: Target) -> QueryCount:
+    """Sequential stamps, the server's statement counter read before and after each."""
+    per_request: list[int] = []
+    before_kinds = _get(target.port, "/bench/queries")["kinds"]
+    headers = {"Authorization": f"Bearer {target.api_key}"}
+    with httpx.Client(base_url=f"http://{HOST}:{target.port}", headers=headers) as client:
+        for number in range(COUNTED_REQUESTS):
+            before = _get(target.port, "/bench/queries")["total"]
+            serial = target.serials[number % len(target.serials)]
+            response = client.post(
+                f"/api/v1/cards/{serial}/stamps",
+                json={"count": 1},
+                headers={"Idempotency-Key": f"count-{secrets.token_hex(8)}"},
+            )
+            response.raise_for_status()
+            per_request.append(_get(target.port, "/bench/queries")["total"] - before)
+    after_kinds = _get(target.port, "/bench/queries")["kinds"]
+    kinds = {
+        kind: (after_kinds[kind] - before_kinds.get(kind, 0)) / COUNTED_REQUESTS
+        for kind in after_kinds
+        if after_kinds[kind] != before_kinds.get(kind, 0)
+    }
+    return QueryCount(per_request, kinds)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's high-water resident set (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _scale_report(ceiling: list[RunResult], shops: list[Shop], plans: dict[str, Any]) -> bool:
+    empty, loaded = shops
+    print()
+    print(
+        f"{'endpoint':14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
+        f"{'sock err':>8} {'peak RSS':>9}"
+    )
+    rows: list[tuple[str, Endpoint, str]] = [("ceiling", _median(ceiling), "")]
+    rows += [(f"{s.name} shop", s.median, f"{s.rss_mb:.0f} MB") for s in shops]
+    for label, endpoint, rss in rows:
+        print(
+            f"{label:14} {endpoint.rps:9.1f} {endpoint.p50_ms:8.1f} {endpoint.p99_ms:8.1f} "
+            f"{endpoint.non_2xx:8d} {endpoint.socket_errors:8d} {rss:>9}"
+        )
+    print()
+    rps_ratio = loaded.median.rps / empty.median.rps
+    p99_ratio = loaded.median.p99_ms / empty.median.p99_ms
+    rounds = ", ".join(f"{b.rps / a.rps:.2f}" for a, b in zip(empty.runs, loaded.runs, strict=True))
+    drift = TARGET_SCALE_DRIFT
+    rps_met = rps_ratio >= 1 - drift
+    p99_met = p99_ratio <= 1 + drift
+    rss_met = max(s.rss_mb for s in shops) < TARGET_RSS_MB
+    print(
+        f"loaded/empty throughput = {rps_ratio:.2f} (rounds: {rounds}); "
+        f">= {1 - drift:.2f}: {_verdict(rps_met)}"
+    )
+    print(
+        f"loaded/empty p99 = {p99_ratio:.2f} ({loaded.median.p99_ms:.1f} vs "
+        f"{empty.median.p99_ms:.1f} ms); <= {1 + drift:.2f}: {_verdict(p99_met)}"
+    )
+    print(
+        "peak RSS (VmHWM) "
+        + ", ".join(f"{s.name} server {s.rss_mb:.1f} MB" for s in shops)
+        + f"; < {TARGET_RSS_MB:.0f} MB: {_verdict(rss_met)}"
+    )
+    queries_equal = _report_queries(shops)
+    healthy = _report_checks(shops)
+    print()
+    print("EXPLAIN ANALYZE of the stamp path on the loaded shop:")
+    indexed = True
+    for name, lines in plans.items():
+        verdict = plan_verdict(lines)
+        indexed &= "SEQ SCAN" not in verdict and "none" not in verdict
+        print(f"  {name}: {verdict}")
+        for line in lines:
+            print(f"      {line}")
+    print(f"every stamp-path statement uses an index: {_verdict(indexed)}")
+    return healthy and queries_equal and rps_met and p99_met and rss_met and indexed
+
+
+def _report_queries(shops: list[Shop]) -> bool:
+    typical = set()
+    for shop in shops:
+        assert shop.queries is not None
+        counts = shop.queries.per_request
+        kinds = ", ".join(f"{kind} {n:g}" for kind, n in sorted(shop.queries.kinds.items()))
+        typical.add(shop.queries.typical)
+        print(
+            f"statements per stamp request, {shop.name} shop: {shop.queries.typical} "
+            f"(min {min(counts)}, max {max(counts)} over {len(counts)} requests; "
+            f"per request: {kinds})"
+        )
+    equal = len(typical) == 1
+    print(f"  equal for empty and loaded shop: {'yes' if equal else 'NO'}")
+    return equal
+
+
+def _report_checks(shops: list[Shop]) -> bool:
+    healthy = True
+    for shop in shops:
+        check = shop.check
+        assert check is not None
+        print(
+            f"{shop.name} shop: stamps stored {check.stored}, 2xx answered "
+            f"{check.answered_2xx}, issued {check.issued}: "
+            + ("OK" if check.ok else "MISMATCH, stamps lost or duplicated")
+        )
+        clean = shop.median.non_2xx == 0 and shop.median.socket_errors == 0
+        if not clean:
+            print(f"  {shop.name} runs had non-2xx responses or socket errors")
+        healthy &= check.ok and clean
+    return healthy
+
+
 # --- command line --------------------------------------------------------------------------------
 
 
@@ -398,12 +728,19 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--clients", type=int, default=50, help="concurrent connections (50)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1: spare the CPU)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="PostgreSQL only: an empty shop against one with 100k cards and 1M events",
+    )
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    return Options(args.seconds, args.clients, args.threads, backends)
+    return Options(args.seconds, args.clients, args.threads, backends, args.scale)
 
 
 def run(options: Options) -> int:
+    if options.scale:
+        return run_scale(options)
     generator = "wrk" if wrk_path() else "asyncio fallback client"
     if generator != "wrk":
         print(WRK_MISSING, file=sys.stderr)
@@ -441,7 +778,7 @@ def _backend(name: str, certs: Path, work: Path, options: Options) -> BackendRes
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
         database_url, certs_dir, port = sys.argv[2:5]
-        serve(database_url, Path(certs_dir), int(port))
+        serve(database_url, Path(certs_dir), int(port), scale=sys.argv[5:6] == ["scale"])
         return
     # Turn SIGTERM into an exception so the servers stop and the databases are dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

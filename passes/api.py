@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import allow_fields, read_json_object
 from passes.loyalty import Audience
 from passes.openapi import openapi_document
-from passes.service import CardView, Service
+from passes.service import CardView, Customer, Service
 from passes.stats import stats_json
 from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow
@@ -56,6 +57,29 @@ def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
     }
 
 
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
+
+
+def customer_from(value: object) -> Customer | None:
+    """Personal data is optional and needs explicit consent; anything unclear is refused."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - {"name", "email", "consent"}:
+        raise InvalidInput('customer must be {"name", "email", "consent": true}')
+    if value.get("consent") is not True:
+        raise InvalidInput("personal data is kept only with consent: set customer.consent to true")
+    name, email = value.get("name"), value.get("email")
+    if name is not None and (
+        not isinstance(name, str) or not 1 <= len(name) <= 200 or not name.isprintable()
+    ):
+        raise InvalidInput("customer.name must be 1 to 200 printable characters")
+    if email is not None and (not isinstance(email, str) or not EMAIL.match(email)):
+        raise InvalidInput("customer.email must be an e-mail address")
+    if name is None and email is None:
+        raise InvalidInput("customer needs a name or an e-mail address")
+    return Customer(name=name, email=email)
+
+
 def audience_json(chosen: Audience) -> dict[str, int]:
     """Counts only: who gets the message, who is held out, who is at the weekly limit."""
     return {
@@ -82,6 +106,8 @@ class ShopApi:
             Route("/cards/{serial}/stamps", self.stamp, methods=["POST"]),
             Route("/cards/{serial}/stamps/{change_id}", self.undo_stamp, methods=["DELETE"]),
             Route("/cards/{serial}/redeem", self.redeem, methods=["POST"]),
+            Route("/cards/{serial}/void", self.void, methods=["POST"]),
+            Route("/cards/{serial}/personal-data", self.personal_data, methods=["GET", "DELETE"]),
             Route("/cards/{serial}/deliveries", self.deliveries, methods=["GET"]),
             Route("/stats", self.stats, methods=["GET"]),
             Route("/messages", self.send_message, methods=["POST"]),
@@ -120,9 +146,21 @@ class ShopApi:
     async def create_card(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
         body = await read_json_object(request, self.limit)
-        allow_fields(body, set())
-        view = await self.service.issue_card(shop, actor)
+        allow_fields(body, {"referrer", "customer"})
+        referrer = body.get("referrer")
+        if referrer is not None and (not isinstance(referrer, str) or len(referrer) > 64):
+            raise InvalidInput("referrer must be the recommending card's serial")
+        customer = customer_from(body.get("customer"))
+        view = await self.service.issue_card(shop, actor, referrer=referrer, customer=customer)
         return JSONResponse(card_json(view), status_code=201)
+
+    async def personal_data(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        serial = request.path_params["serial"]
+        if request.method == "DELETE":
+            erased = await self.service.erase_personal_data(shop, serial)
+            return JSONResponse({"serial": serial, "erased": erased})
+        return JSONResponse(await self.service.personal_data(shop, serial))
 
     async def get_card(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
@@ -158,6 +196,13 @@ class ShopApi:
         view = await self.service.undo_stamp(
             shop, request.path_params["serial"], int(raw), actor=actor
         )
+        return JSONResponse(card_json(view))
+
+    async def void(self, request: Request) -> Response:
+        shop, actor = await self._shop(request)
+        body = await read_json_object(request, self.limit)
+        allow_fields(body, set())
+        view = await self.service.void(shop, request.path_params["serial"], actor=actor)
         return JSONResponse(card_json(view))
 
     async def redeem(self, request: Request) -> Response:

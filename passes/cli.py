@@ -25,7 +25,7 @@ from passes.service import CardView, Service
 from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
 from passes.store.apple import Deliveries
-from passes.store.shops import ShopRow
+from passes.store.shops import Location, ShopRow
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -186,6 +186,7 @@ def shop_pin(slug: str, pin: str) -> None:
 @click.option("--no-daily-cap", is_flag=True, help="Remove the daily cap.")
 @click.option("--messages-per-week", type=int, help="Most campaign messages per card and week.")
 @click.option("--holdout", type=int, help="Percent of a segment held out of campaigns.")
+@click.option("--welcome", type=int, help="Bonus stamps on joining (0 to 3).")
 @clear_errors
 def shop_settings(
     slug: str,
@@ -193,6 +194,7 @@ def shop_settings(
     no_daily_cap: bool,
     messages_per_week: int | None,
     holdout: int | None,
+    welcome: int | None,
 ) -> None:
     """Change the program's limits; prints them."""
     changes: dict[str, int | None] = {}
@@ -202,6 +204,8 @@ def shop_settings(
         changes["messages_per_week"] = messages_per_week
     if holdout is not None:
         changes["holdout_percent"] = holdout
+    if welcome is not None:
+        changes["welcome_stamps"] = welcome
 
     async def work(service: Service) -> ShopRow:
         found = await service.shop(slug)
@@ -211,6 +215,25 @@ def shop_settings(
     click.echo(f"daily cap:         {program.daily_cap or 'none'}")
     click.echo(f"messages per week: {program.messages_per_week}")
     click.echo(f"hold-out:          {program.holdout_percent}%")
+    click.echo(f"welcome stamps:    {program.welcome_stamps}")
+
+
+@shop.command("location")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option("--address", required=True, help='e.g. "Sonnenallee 1, Berlin".')
+@click.option("--lat", "latitude", required=True, type=float, help="Latitude, e.g. 52.4862.")
+@click.option("--lon", "longitude", required=True, type=float, help="Longitude, e.g. 13.4319.")
+@clear_errors
+def shop_location(slug: str, address: str, latitude: float, longitude: float) -> None:
+    """Add a place of the shop: passes surface on the lock screen nearby (up to 10)."""
+
+    async def work(service: Service) -> list[Location]:
+        found = await service.shop(slug)
+        await service.add_location(found, Location(address.strip(), latitude, longitude))
+        return await service.locations(found)
+
+    for place in _with_service(work):
+        click.echo(f"{place.latitude:.5f}, {place.longitude:.5f}  {place.address}")
 
 
 @cli.group()

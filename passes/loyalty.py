@@ -91,6 +91,11 @@ def undo_stamp(program: Program, card: CardState, count: int) -> CardState:
     )
 
 
+def void(card: CardState) -> CardState:
+    """Void a card (lost, abused): it takes no more stamps or redemptions."""
+    return replace(card, voided=True)
+
+
 def stamps_to_next_reward(program: Program, card: CardState) -> int:
     """How many stamps are still missing for the next reward."""
     return program.stamps_required - card.stamps

@@ -50,6 +50,34 @@ _IDEMPOTENCY = {
     "description": "Retrying with the same key applies the change once and answers the same card.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
 }
+_NEW_CARD_BODY = {
+    "required": False,
+    "content": {
+        JSON: {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "referrer": {
+                        "type": "string",
+                        "maxLength": 64,
+                        "description": "Serial of the card that recommended this one",
+                    },
+                    "customer": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["consent"],
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "email": {"type": "string", "format": "email"},
+                            "consent": {"const": True},
+                        },
+                    },
+                },
+            }
+        }
+    },
+}
 _EMPTY_BODY = {
     "required": False,
     "content": {JSON: {"schema": {"type": "object", "additionalProperties": False}}},
@@ -240,7 +268,7 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "post": {
                     "summary": "Issue a new anonymous card",
                     "operationId": "createCard",
-                    "requestBody": _EMPTY_BODY,
+                    "requestBody": _NEW_CARD_BODY,
                     "responses": {
                         **_card_response(201, "The new card"),
                         **_errors(400, 401, 413, 415, 422),
@@ -333,6 +361,44 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                         **_errors(401, 404, 409),
                     },
                 }
+            },
+            "/cards/{serial}/void": {
+                "post": {
+                    "summary": "Void a card (lost or abused); it takes no more stamps",
+                    "operationId": "voidCard",
+                    "parameters": [_SERIAL],
+                    "requestBody": _EMPTY_BODY,
+                    "responses": {
+                        **_card_response(200, "The voided card"),
+                        **_errors(400, 401, 404, 413, 415, 422),
+                    },
+                }
+            },
+            "/cards/{serial}/personal-data": {
+                "get": {
+                    "summary": "Export the holder's personal data (usually none: cards are anonymous)",
+                    "operationId": "exportPersonalData",
+                    "parameters": [_SERIAL],
+                    "responses": {
+                        "200": {
+                            "description": "The personal data, or null",
+                            "content": {JSON: {"schema": {"type": "object"}}},
+                        },
+                        **_errors(401, 404),
+                    },
+                },
+                "delete": {
+                    "summary": "Erase the holder's personal data; the anonymous ledger stays",
+                    "operationId": "erasePersonalData",
+                    "parameters": [_SERIAL],
+                    "responses": {
+                        "200": {
+                            "description": "Whether anything was erased",
+                            "content": {JSON: {"schema": {"type": "object"}}},
+                        },
+                        **_errors(401, 404),
+                    },
+                },
             },
             "/cards/{serial}/deliveries": {
                 "get": {

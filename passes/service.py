@@ -12,11 +12,13 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty
 from passes.config import Settings
-from passes.errors import Conflict, InvalidInput, Unauthorized
+from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.google.wallet import GoogleWallet
 from passes.render import parse_hex_colour
 from passes.store import Store
@@ -34,13 +36,19 @@ from passes.store.cards import (
     insert_card,
     ledger_entry,
     lock_card,
+    lock_card_by_id,
+    mark_referral_rewarded,
     stamped_since,
 )
+from passes.store.customers import customer_of, erase_customer, save_customer
 from passes.store.google import add_google_object, google_saved_count, hold_google_update
 from passes.store.outbox import finish, retry_at
 from passes.store.shops import (
+    Location,
     ShopRow,
+    add_location,
     insert_shop,
+    locations_of,
     shop_by_id,
     shop_by_key_hash,
     shop_by_slug,
@@ -96,6 +104,14 @@ class TtlCache(Generic[T]):
         if len(self._items) >= self.size:
             del self._items[next(iter(self._items))]
         self._items[key] = (self.clock() + self.seconds, value)
+
+
+@dataclass(frozen=True)
+class Customer:
+    """Personal data a customer chose to give, with consent."""
+
+    name: str | None
+    email: str | None
 
 
 @dataclass(frozen=True)
@@ -243,7 +259,12 @@ class Service:
 
     async def update_program(self, shop: ShopRow, **changes: int | None) -> ShopRow:
         """Change the program's limits: daily_cap, messages_per_week, holdout_percent."""
-        limits = {"daily_cap": (1, 50), "messages_per_week": (0, 14), "holdout_percent": (0, 50)}
+        limits = {
+            "daily_cap": (1, 50),
+            "messages_per_week": (0, 14),
+            "holdout_percent": (0, 50),
+            "welcome_stamps": (0, 3),
+        }
         for name, value in changes.items():
             low, high = limits[name]
             if value is not None and not low <= value <= high:
@@ -277,11 +298,20 @@ class Service:
             self._keys.put(digest, shop)
         return shop
 
-    async def issue_card(self, shop: ShopRow, actor: str) -> CardView:
-        """A new, anonymous card for this shop, put into Google Wallet too when that is on."""
+    async def issue_card(
+        self,
+        shop: ShopRow,
+        actor: str,
+        *,
+        referrer: str | None = None,
+        customer: Customer | None = None,
+    ) -> CardView:
+        """A new card for this shop (anonymous unless the customer consents to more),
+        put into Google Wallet too when that is on."""
         now = _now()
         held = None
         async with self.store.transaction() as conn:
+            referrer_id = await self._referrer_id(conn, shop, referrer)
             card = await insert_card(
                 conn,
                 shop_id=shop.id,
@@ -291,13 +321,84 @@ class Service:
                 page_secret=secrets.token_urlsafe(24),
                 actor=actor,
                 now=now,
+                referrer_id=referrer_id,
             )
+            if customer is not None:
+                await save_customer(conn, card.id, customer.name, customer.email, now)
             if self.google is not None:
                 await add_google_object(conn, card.id, self.google.object_id(card), now)
                 held = await hold_google_update(conn, card.id, now, now + GOOGLE_HOLD)
+            welcome = shop.program.welcome_stamps
+            if welcome:
+                after = loyalty.stamp(program_of(shop), _state(card.counters), welcome)
+                card = await apply_change(
+                    conn, card, Change("bonus", welcome, "welcome", _counters(after)), now
+                )
         if held is not None:
             await self._publish_new(shop, card, held)
         return self._view(shop, card)
+
+    async def _referrer_id(
+        self, conn: AsyncConnection, shop: ShopRow, referrer: str | None
+    ) -> int | None:
+        """The recommending card of this shop; an unknown or voided one earns nothing."""
+        if not referrer:
+            return None
+        try:
+            found = await card_by_serial(conn, shop.id, normalise_serial(referrer))
+        except NotFound:
+            return None
+        return None if found.counters.voided else found.id
+
+    async def _reward_referral(
+        self, conn: AsyncConnection, shop: ShopRow, card: CardRow, now: datetime
+    ) -> CardRow:
+        """At a referred card's first real stamp, it and its referrer each get the bonus, once.
+
+        The referrer had to exist before the card, so no loop of cards can refer
+        each other, and the flag on the card makes the bonus a one-time event.
+        """
+        bonus = shop.program.referral_bonus
+        await mark_referral_rewarded(conn, card.id)
+        if bonus < 1 or card.referrer_id is None:
+            return card
+        program = program_of(shop)
+        referrer = await lock_card_by_id(conn, card.referrer_id)
+        for target in (card, referrer):
+            if target.counters.voided:
+                continue
+            after = loyalty.stamp(program, _state(target.counters), bonus)
+            change = Change("bonus", bonus, f"referral:{card.serial}", _counters(after))
+            moved = await apply_change(conn, target, change, now)
+            card = moved if target is card else card
+        return replace(card, referral_rewarded=True)
+
+    async def add_location(self, shop: ShopRow, location: Location) -> None:
+        """A place where the pass should surface on the lock screen."""
+        if not (-90 <= location.latitude <= 90 and -180 <= location.longitude <= 180):
+            raise InvalidInput("latitude must be -90 to 90 and longitude -180 to 180")
+        if not 1 <= len(location.address.strip()) <= 200:
+            raise InvalidInput("the address must be 1 to 200 characters")
+        async with self.store.transaction() as conn:
+            await add_location(conn, shop.id, location)
+
+    async def locations(self, shop: ShopRow) -> list[Location]:
+        """The shop's places."""
+        async with self.store.reading() as conn:
+            return await locations_of(conn, shop.id)
+
+    async def personal_data(self, shop: ShopRow, serial: str) -> dict[str, Any]:
+        """Everything personal we hold about a card's holder (usually nothing)."""
+        async with self.store.reading() as conn:
+            card = await card_by_serial(conn, shop.id, normalise_serial(serial))
+            found = await customer_of(conn, card.id)
+        return {"serial": card.serial, "personal_data": found}
+
+    async def erase_personal_data(self, shop: ShopRow, serial: str) -> bool:
+        """Delete the holder's personal data; the anonymous ledger stays."""
+        async with self.store.transaction() as conn:
+            card = await card_by_serial(conn, shop.id, normalise_serial(serial))
+            return await erase_customer(conn, card.id)
 
     async def card(self, shop: ShopRow, serial: str) -> CardView:
         """The shop's card `serial`."""
@@ -383,6 +484,21 @@ class Service:
                 raise Conflict(str(exc), exc.code) from exc
             change = Change(kind, count, actor, _counters(after), key)
             card = await apply_change(conn, card, change, _now())
+            if kind == "stamp" and card.referrer_id is not None and not card.referral_rewarded:
+                card = await self._reward_referral(conn, shop, card, _now())
+        self.on_commit()
+        return self._view(shop, card)
+
+    async def void(self, shop: ShopRow, serial: str, *, actor: str) -> CardView:
+        """Void the card; voiding twice changes nothing more."""
+        async with self.store.transaction() as conn:
+            card = await lock_card(conn, shop.id, normalise_serial(serial))
+            if card.counters.voided:
+                return self._view(shop, card)
+            after = loyalty.void(_state(card.counters))
+            card = await apply_change(
+                conn, card, Change("void", 0, actor, _counters(after)), _now()
+            )
         self.on_commit()
         return self._view(shop, card)
 

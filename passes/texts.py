@@ -117,6 +117,9 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "refusal_reward_redeemed": "Die Prämie dieser Stempel wurde schon eingelöst; "
         "sie lassen sich nicht mehr zurücknehmen.",
         "refusal_undo_window_passed": "Stempel lassen sich nur 10 Minuten lang zurücknehmen.",
+        # English shows the rule's own message, which carries how many stamps are left today.
+        "refusal_daily_cap": "So viele Stempel lässt das Tageslimit dieser Karte heute nicht "
+        "mehr zu – mehr ab morgen.",
         "dashboard_title": "Dashboard",
         "owner_sign_in": "Anmeldung für Inhaber",
         "api_key": "API-Schlüssel",

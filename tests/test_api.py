@@ -315,3 +315,92 @@ async def test_daily_cap_refuses_with_the_rule_and_counts_undone_stamps_back(env
     assert (await stamp(env, key, serial, 1)).status_code == 200, "an undone stamp frees its place"
     card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
     assert card["total_stamps"] == 3
+
+
+async def test_welcome_stamps_and_voiding(env: Env) -> None:
+    key = await env.new_shop(stamps=5)
+    shop = await env.service.authenticate(key)
+    await env.service.update_program(shop, welcome_stamps=1)
+    card = await new_card(env, key)
+    assert (card["stamps"], card["total_stamps"]) == (1, 1), "a welcome stamp on joining"
+    voided = await env.client.post(f"/api/v1/cards/{card['serial']}/void", headers=auth(key))
+    assert voided.status_code == 200 and voided.json()["voided"] is True
+    again = await env.client.post(f"/api/v1/cards/{card['serial']}/void", headers=auth(key))
+    assert again.json()["version"] == voided.json()["version"], "voiding twice changes nothing"
+    refused = await stamp(env, key, card["serial"])
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "card_voided"
+    pkpass = (await env.client.get(card["urls"]["apple"])).content
+    assert verify_pkpass(pkpass, env.settings.certs_dir / "wwdr.pem")["voided"] is True
+
+
+async def test_a_referral_rewards_both_cards_once_at_the_first_stamp(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    referrer = await new_card(env, key)
+    referred = await env.client.post(
+        "/api/v1/cards", json={"referrer": referrer["serial"]}, headers=auth(key)
+    )
+    assert referred.status_code == 201
+    serial = referred.json()["serial"]
+    first = (await stamp(env, key, serial)).json()
+    assert first["total_stamps"] == 2, "one stamp plus the referral bonus"
+    again = (await stamp(env, key, serial)).json()
+    assert again["total_stamps"] == 3, "the bonus comes once"
+    recommended = (
+        await env.client.get(f"/api/v1/cards/{referrer['serial']}", headers=auth(key))
+    ).json()
+    assert recommended["total_stamps"] == 1
+    other_shop = await env.new_shop()
+    foreign = await env.client.post(
+        "/api/v1/cards", json={"referrer": referrer["serial"]}, headers=auth(other_shop)
+    )
+    foreign_serial = foreign.json()["serial"]
+    await stamp(env, other_shop, foreign_serial)
+    assert (await env.client.get(f"/api/v1/cards/{referrer['serial']}", headers=auth(key))).json()[
+        "total_stamps"
+    ] == 1, "another shop's card earns nothing"
+
+
+async def test_personal_data_needs_consent_and_can_be_exported_and_erased(env: Env) -> None:
+    key = await env.new_shop()
+    for body in (
+        {"customer": {"name": "Ada"}},
+        {"customer": {"name": "Ada", "consent": "yes"}},
+        {"customer": {"email": "not-an-address", "consent": True}},
+        {"customer": {"consent": True}},
+        {"customer": "Ada"},
+    ):
+        refused = await env.client.post("/api/v1/cards", json=body, headers=auth(key))
+        assert refused.status_code == 422, body
+    created = await env.client.post(
+        "/api/v1/cards",
+        json={"customer": {"name": "Ada", "email": "ada@example.org", "consent": True}},
+        headers=auth(key),
+    )
+    serial = created.json()["serial"]
+    path = f"/api/v1/cards/{serial}/personal-data"
+    exported = (await env.client.get(path, headers=auth(key))).json()
+    assert exported["personal_data"]["email"] == "ada@example.org"
+    assert (await env.client.get(path, headers=auth(await env.new_shop()))).status_code == 404
+    erased = await env.client.delete(path, headers=auth(key))
+    assert erased.json()["erased"] is True
+    assert (await env.client.get(path, headers=auth(key))).json()["personal_data"] is None
+    assert (await stamp(env, key, serial)).status_code == 200, "the card itself stays"
+
+
+async def test_locations_put_the_pass_on_the_lock_screen_nearby(env: Env) -> None:
+    from passes.store.shops import Location
+
+    key = await env.new_shop(stamps=10, reward="1 Vita Mix gratis")
+    shop = await env.service.authenticate(key)
+    await env.service.add_location(shop, Location("Sonnenallee 1, Berlin", 52.4862, 13.4319))
+    card = await new_card(env, key)
+    await stamp(env, key, card["serial"], 8)
+    pkpass = (await env.client.get(card["urls"]["apple"])).content
+    pass_json = verify_pkpass(pkpass, env.settings.certs_dir / "wwdr.pem")
+    assert pass_json["locations"] == [
+        {
+            "latitude": 52.4862,
+            "longitude": 13.4319,
+            "relevantText": "Noch 2 Stempel bis: 1 Vita Mix gratis",
+        }
+    ]

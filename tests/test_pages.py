@@ -312,3 +312,21 @@ def test_cli_sets_and_resets_the_staff_pin(tmp_path: Path) -> None:
     assert "staff PIN set for cafe-pin" in reset.stdout
     unknown = run(env, "shop", "pin", "--shop", "nope", "--pin", "5678", ok=False)
     assert unknown.returncode == 1 and "no shop 'nope'" in unknown.stderr
+
+
+async def test_staff_page_names_the_daily_cap_when_it_refuses(pages: Pages) -> None:
+    shop, _ = await pages.shop()
+    shop = await pages.service.update_program(shop, daily_cap=2)
+    serial = (await pages.service.issue_card(shop, "test")).card.serial
+    client, token = await signed_in_staff(pages, shop)
+    path = f"/staff/{shop.slug}/cards/{serial}/stamps"
+    headers = {"X-CSRF-Token": token}
+    assert (await client.post(path, json={"count": 2}, headers=headers)).status_code == 200
+    refused = await client.post(path, json={"count": 1}, headers=headers)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "daily_cap"
+    assert "Tageslimit" in refused.json()["error"]["message"]
+    english = await client.post(
+        path, json={"count": 1}, headers={**headers, "Accept-Language": "en"}
+    )
+    assert "0 left today" in english.json()["error"]["message"]

@@ -51,6 +51,9 @@ class PassContent:
     images: Mapping[str, bytes]
     voided: bool = False
     news: str | None = None
+    # Where the pass surfaces on the lock screen: (latitude, longitude), with one text.
+    locations: tuple[tuple[float, float], ...] = ()
+    relevant_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,11 @@ def pass_model(content: PassContent, identity: SigningIdentity) -> Any:
     model.labelColor = content.label_color
     model.barcode = Barcode(content.serial, BarcodeFormat.QR, content.serial, "iso-8859-1")
     model.voided = content.voided
+    if content.locations:
+        model.locations = [
+            {"latitude": lat, "longitude": lon, "relevantText": content.relevant_text}
+            for lat, lon in content.locations[:10]
+        ]
     if content.web_service_url is not None:
         model.webServiceURL = content.web_service_url
         model.authenticationToken = content.authentication_token

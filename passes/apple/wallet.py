@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from passes.apple.identity import SigningIdentity
 from passes.apple.pkpass import PassBuilder, PassContent
 from passes.render import Artwork, StripStyle, css_rgb
 from passes.store.cards import CardRow
-from passes.store.shops import ShopRow
+from passes.store.shops import Location, ShopRow
+from passes.texts import text
 
 
 class AppleWallet:
@@ -20,7 +23,13 @@ class AppleWallet:
         self.web_service_url = web_service_url
         self.builder = PassBuilder(identity)
 
-    def content(self, shop: ShopRow, card: CardRow, card_url: str) -> PassContent:
+    def content(
+        self,
+        shop: ShopRow,
+        card: CardRow,
+        card_url: str,
+        locations: Sequence[Location] = (),
+    ) -> PassContent:
         """What the pass shows for this card now."""
         program = shop.program
         counters = card.counters
@@ -43,8 +52,24 @@ class AppleWallet:
             images=images,
             voided=counters.voided,
             news=card.news,
+            locations=tuple((place.latitude, place.longitude) for place in locations),
+            relevant_text=relevant_text(shop, card) if locations else None,
         )
 
-    def pass_file(self, shop: ShopRow, card: CardRow, card_url: str) -> bytes:
+    def pass_file(
+        self, shop: ShopRow, card: CardRow, card_url: str, locations: Sequence[Location] = ()
+    ) -> bytes:
         """The signed .pkpass bytes."""
-        return self.builder.build(self.content(shop, card, card_url))
+        return self.builder.build(self.content(shop, card, card_url, locations))
+
+
+def relevant_text(shop: ShopRow, card: CardRow) -> str:
+    """What the lock screen says near the shop: the reward that waits, or how close it is.
+
+    Apple offers no per-language text here, so it speaks the shop's language (German).
+    """
+    counters = card.counters
+    if counters.rewards_available:
+        return text("page_reward_ready").format(reward=shop.program.reward)
+    missing = shop.program.stamps_required - counters.stamps
+    return text("page_to_go").format(missing=missing, reward=shop.program.reward)

@@ -20,7 +20,7 @@ from passes.ratelimit import RateLimiter
 from passes.store import Store
 from passes.store.apple import add_device_log, register, serials_since, touch_fetched, unregister
 from passes.store.cards import CardRow, card_by_serial_any_shop
-from passes.store.shops import shop_by_id
+from passes.store.shops import locations_of, shop_by_id
 
 PKPASS = "application/vnd.apple.pkpass"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -133,9 +133,10 @@ class WalletWebService:
         async with self.store.transaction() as conn:
             await touch_fetched(conn, card.id, _now())
             shop = await shop_by_id(conn, card.shop_id)
+            places = await locations_of(conn, shop.id)
         if since is not None and modified <= since:
             return Response(status_code=304, headers=headers)
-        data = self.wallet.pass_file(shop, card, self.card_url(card))
+        data = self.wallet.pass_file(shop, card, self.card_url(card), places)
         return Response(data, media_type=PKPASS, headers=headers)
 
     async def log(self, request: Request) -> Response:

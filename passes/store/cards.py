@@ -55,6 +55,8 @@ class CardRow:
     created_at: datetime
     updated_at: datetime
     news: str | None = None
+    referrer_id: int | None = None
+    referral_rewarded: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def _card(row: RowMapping) -> CardRow:
         pass_modified_at=row["pass_modified_at"],
         last_fetched_at=row["last_fetched_at"],
         news=row["news"],
+        referrer_id=row["referrer_id"],
+        referral_rewarded=row["referral_rewarded"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -134,6 +138,7 @@ async def insert_card(
     page_secret: str,
     actor: str,
     now: datetime,
+    referrer_id: int | None = None,
 ) -> CardRow:
     """Create a card and its `issue` ledger entry."""
     values = dict(
@@ -151,6 +156,8 @@ async def insert_card(
         pass_modified_at=whole_second(now),
         last_fetched_at=None,
         news=None,
+        referrer_id=referrer_id,
+        referral_rewarded=False,
         created_at=now,
         updated_at=now,
     )
@@ -388,3 +395,8 @@ _CHANGE_AT_ONCE = (
 def whole_second(moment: datetime) -> datetime:
     """HTTP dates have whole seconds; so does what we compare them with."""
     return moment.replace(microsecond=0)
+
+
+async def mark_referral_rewarded(conn: AsyncConnection, card_id: int) -> None:
+    """The referral bonus for this card has been given."""
+    await conn.execute(update(cards).where(cards.c.id == card_id).values(referral_rewarded=True))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import Conflict, NotFound
-from passes.store.tables import api_keys, programs, shops
+from passes.store.tables import api_keys, programs, shop_locations, shops
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class ProgramRow:
     welcome_stamps: int = 0
     messages_per_week: int = 2
     holdout_percent: int = 10
+    referral_bonus: int = 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ _SHOP_COLUMNS = (
     programs.c.welcome_stamps,
     programs.c.messages_per_week,
     programs.c.holdout_percent,
+    programs.c.referral_bonus,
 )
 
 
@@ -72,6 +74,7 @@ def _shop(row: RowMapping) -> ShopRow:
         welcome_stamps=row["welcome_stamps"],
         messages_per_week=row["messages_per_week"],
         holdout_percent=row["holdout_percent"],
+        referral_bonus=row["referral_bonus"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 
@@ -142,3 +145,35 @@ async def update_program(conn: AsyncConnection, shop_id: int, changes: dict[str,
         .where(programs.c.shop_id == shop_id)
         .values(**changes, updated_at=datetime.now(UTC))
     )
+
+
+MAX_LOCATIONS = 10
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place of the shop; the pass surfaces near it."""
+
+    address: str
+    latitude: float
+    longitude: float
+
+
+async def add_location(conn: AsyncConnection, shop_id: int, location: Location) -> None:
+    """Add a place; a shop has at most MAX_LOCATIONS (Apple Wallet shows no more)."""
+    count = (
+        select(func.count()).select_from(shop_locations).where(shop_locations.c.shop_id == shop_id)
+    )
+    if (await conn.execute(count)).scalar_one() >= MAX_LOCATIONS:
+        raise Conflict(f"a shop has at most {MAX_LOCATIONS} locations", "too_many_locations")
+    await conn.execute(insert(shop_locations).values(shop_id=shop_id, **location.__dict__))
+
+
+async def locations_of(conn: AsyncConnection, shop_id: int) -> list[Location]:
+    """The shop's places, in the order they were added."""
+    query = (
+        select(shop_locations.c.address, shop_locations.c.latitude, shop_locations.c.longitude)
+        .where(shop_locations.c.shop_id == shop_id)
+        .order_by(shop_locations.c.id)
+    )
+    return [Location(*row) for row in (await conn.execute(query)).all()]

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -87,6 +89,7 @@ programs = Table(
     Column("welcome_stamps", Integer, nullable=False, server_default="0"),
     Column("messages_per_week", Integer, nullable=False, server_default="2"),
     Column("holdout_percent", Integer, nullable=False, server_default="10"),
+    Column("referral_bonus", Integer, nullable=False, server_default="1"),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
@@ -115,6 +118,9 @@ cards = Table(
     Column("last_fetched_at", UtcDateTime()),
     # The latest campaign message, shown on the pass (its change notifies the phone).
     Column("news", String(200)),
+    # Who recommended this card (same shop); both get a bonus at its first stamp, once.
+    Column("referrer_id", Id),
+    Column("referral_rewarded", Boolean, nullable=False, server_default=false()),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_cards_shop_updated", "shop_id", "updated_at"),
@@ -257,4 +263,26 @@ staff_pins = Table(
     # Staff sessions carry this; setting a new PIN signs every device out.
     Column("pin_version", Integer, nullable=False, default=1),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+
+shop_locations = Table(
+    "shop_locations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("address", String(200), nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Index("ix_shop_locations_shop", "shop_id"),
+)
+
+# Personal data, only with the customer's consent; deleting it leaves the anonymous ledger.
+card_customers = Table(
+    "card_customers",
+    metadata,
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(200)),
+    Column("email", String(254)),
+    Column("consent_at", UtcDateTime(), nullable=False),
 )

@@ -76,7 +76,8 @@ class CardPages:
 
     async def pass_file(self, request: Request) -> Response:
         view = await self.service.card_by_secret(request.path_params["secret"])
-        data = self.wallet.pass_file(view.shop, view.card, str(view.urls["card"]))
+        places = await self.service.locations(view.shop)
+        data = self.wallet.pass_file(view.shop, view.card, str(view.urls["card"]), places)
         return Response(
             data,
             media_type=PKPASS,
