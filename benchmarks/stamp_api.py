@@ -491,8 +491,9 @@ def run_scale(options: Options) -> int:
 def _print_loaded(loaded: Loaded) -> None:
     print(
         f"[loaded] {loaded.cards:,} cards, {loaded.events:,} ledger events, "
-        f"{loaded.registrations:,} device registrations, {loaded.attempts:,} push attempts, "
-        f"{loaded.outbox:,} outbox rows backing off; {loaded.database_mb:.0f} MB; "
+        f"{loaded.registrations:,} device registrations, {loaded.google:,} Google objects, "
+        f"{loaded.attempts:,} push attempts, {loaded.outbox:,} outbox rows (backing off or "
+        f"waiting), {loaded.shops:,} shops; {loaded.database_mb:.0f} MB; "
         f"loaded and VACUUM ANALYZEd in {loaded.seconds:.1f} s",
         flush=True,
     )

@@ -4,8 +4,10 @@ hooks that count the queries each request makes and EXPLAIN ANALYZE the stamp pa
 The loaded shop gets 99,500 cards with a year of history (issue, stamp and redeem events whose
 "after" counters add up, cards whose counters equal their last event), so that with the 500
 benchmark cards issued over the API it holds 100,000 cards and 1,000,000 ledger events; plus
-20,000 registered Apple devices, 200,000 delivery attempts and a 5,000-row outbox backlog
-(devices backing off). Everything is INSERT ... SELECT generate_series inside PostgreSQL.
+20,000 registered Apple devices, a Google Wallet object for every third card, 200,000 delivery
+attempts, an outbox of 5,000 deliveries backing off and 15,000 campaign messages waiting for a
+worker, and 2,000 other shops with their keys. Everything is INSERT ... SELECT generate_series
+inside PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ BULK_CARDS = 99_500
 BULK_EVENTS = 900_000  # besides one `issue` per card: 99,500 + 900,000 + 500 API cards = 1M
 DEVICES = 20_000
 ATTEMPTS = 200_000
-OUTBOX_BACKLOG = 5_000
+OUTBOX_BACKOFF = 5_000  # deliveries backing off after APNs errors
+OUTBOX_WAITING = 15_000  # a campaign's messages still waiting for a worker
+GOOGLE_EVERY = 3  # one card in three also lives in Google Wallet
+OTHER_SHOPS = 2_000  # the database serves other shops too (their keys, programs)
 # One in this many benchmark cards has a registered iPhone, in both databases alike, so each
 # stamp on it also queues a push (and looks for one already waiting).
 DEVICE_EVERY = 5
@@ -36,6 +41,8 @@ class Loaded:
     registrations: int
     attempts: int
     outbox: int
+    google: int
+    shops: int
     seconds: float
     database_mb: float
 
@@ -51,10 +58,12 @@ async def bulk_load(database_url: str) -> Loaded:
             "SELECT s.id, p.id, p.stamps_required FROM shops s JOIN programs p ON p.shop_id = s.id"
         )
         async with conn.transaction():
+            await _other_shops(conn)
             await _cards(conn, shop_id, program_id)
             await _events(conn, shop_id, required)
             await _counters(conn, shop_id)
             await _devices(conn, shop_id)
+            await _outbox(conn, shop_id)
         await conn.execute("VACUUM ANALYZE")
         return Loaded(
             cards=await conn.fetchval("SELECT count(*) FROM cards"),
@@ -62,11 +71,36 @@ async def bulk_load(database_url: str) -> Loaded:
             registrations=await conn.fetchval("SELECT count(*) FROM apple_registrations"),
             attempts=await conn.fetchval("SELECT count(*) FROM push_attempts"),
             outbox=await conn.fetchval("SELECT count(*) FROM push_outbox"),
+            google=await conn.fetchval("SELECT count(*) FROM google_objects"),
+            shops=await conn.fetchval("SELECT count(*) FROM shops"),
             seconds=time.perf_counter() - started,
             database_mb=await conn.fetchval("SELECT pg_database_size(current_database())") / 2**20,
         )
     finally:
         await conn.close()
+
+
+async def _other_shops(conn: Any) -> None:
+    await conn.execute(
+        """
+        WITH s AS (
+            INSERT INTO shops (slug, name, created_at)
+            SELECT 'other-' || g, 'Other shop ' || g, now() - interval '2 years' * random()
+            FROM generate_series(1, $1) AS g
+            RETURNING id, created_at
+        ), p AS (
+            INSERT INTO programs (shop_id, stamps_required, reward, background_color,
+                foreground_color, label_color, stamp_color, created_at, updated_at)
+            SELECT id, 10, 'a coffee', '#3B2A20', '#FFFFFF', '#F2C879', '#F2C879',
+                created_at, created_at
+            FROM s
+        )
+        INSERT INTO api_keys (shop_id, key_hash, prefix, created_at)
+        SELECT id, encode(sha256(('other-key-' || id)::bytea), 'hex'), 'psk_othe', created_at
+        FROM s
+        """,
+        OTHER_SHOPS,
+    )
 
 
 async def _cards(conn: Any, shop_id: int, program_id: int) -> None:
@@ -196,12 +230,42 @@ async def _devices(conn: Any, shop_id: int) -> None:
     )
     await conn.execute(
         """
+        INSERT INTO google_objects (card_id, object_id, saved, created_at, updated_at)
+        SELECT id, 'bulk.' || serial, true, created_at, updated_at
+        FROM cards WHERE shop_id = $1 AND id % $2 = 0
+        """,
+        shop_id,
+        GOOGLE_EVERY,
+    )
+
+
+async def _outbox(conn: Any, shop_id: int) -> None:
+    """Deliveries backing off after APNs errors, and a campaign half delivered."""
+    await conn.execute(
+        """
         INSERT INTO push_outbox (card_id, target, device_id, attempts, claimed_until, created_at)
         SELECT card_id, 'apple', device_id, 3, now() + interval '1 day',
             now() - interval '1 hour' * random()
         FROM apple_registrations ORDER BY card_id LIMIT $1
         """,
-        OUTBOX_BACKLOG,
+        OUTBOX_BACKOFF,
+    )
+    campaign = await conn.fetchval(
+        """
+        INSERT INTO campaigns (shop_id, text, segment, recipients, created_at)
+        VALUES ($1, 'Double stamps this weekend', 'all', $2, now()) RETURNING id
+        """,
+        shop_id,
+        OUTBOX_WAITING,
+    )
+    await conn.execute(
+        """
+        INSERT INTO push_outbox (card_id, target, device_id, campaign_id, attempts, created_at)
+        SELECT card_id, 'apple', device_id, $1, 0, now()
+        FROM apple_registrations ORDER BY card_id DESC LIMIT $2
+        """,
+        campaign,
+        OUTBOX_WAITING,
     )
 
 

@@ -16,10 +16,10 @@ from passes.http import allow_fields, read_json_object
 from passes.loyalty import Audience
 from passes.openapi import openapi_document
 from passes.service import CardView, Customer, Service
-from passes.stats import stats_json
+from passes.stats import stats_json, success_json
 from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow
-from passes.store.stats import load_stats
+from passes.store.stats import campaign_responses, load_stats, program_totals
 
 
 def card_json(view: CardView) -> dict[str, Any]:
@@ -57,6 +57,8 @@ def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
     }
 
 
+# Names may hold any text but control characters (the OpenAPI document says the same).
+NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 
 
@@ -69,15 +71,27 @@ def customer_from(value: object) -> Customer | None:
     if value.get("consent") is not True:
         raise InvalidInput("personal data is kept only with consent: set customer.consent to true")
     name, email = value.get("name"), value.get("email")
-    if name is not None and (
-        not isinstance(name, str) or not 1 <= len(name) <= 200 or not name.isprintable()
-    ):
-        raise InvalidInput("customer.name must be 1 to 200 printable characters")
+    if name is not None and (not isinstance(name, str) or not NAME.match(name)):
+        raise InvalidInput("customer.name must be 1 to 200 characters, no control characters")
     if email is not None and (not isinstance(email, str) or not EMAIL.match(email)):
         raise InvalidInput("customer.email must be an e-mail address")
     if name is None and email is None:
         raise InvalidInput("customer needs a name or an e-mail address")
     return Customer(name=name, email=email)
+
+
+def _money(request: Request, name: str) -> float | None:
+    """An optional amount in the query (e.g. ?reward_cost=3.50), 0 to 10,000."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an amount like 3.50") from None
+    if not 0 <= value <= 10_000:
+        raise InvalidInput(f"{name} must be 0 to 10000")
+    return value
 
 
 def audience_json(chosen: Audience) -> dict[str, int]:
@@ -172,6 +186,8 @@ class ShopApi:
         body = await read_json_object(request, self.limit)
         allow_fields(body, {"count"})
         count = body.get("count", 1)
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)  # JSON Schema counts 2.0 as an integer, and so do we
         if isinstance(count, bool) or not isinstance(count, int):
             raise InvalidInput("count must be a whole number")
         view = await self.service.stamp(
@@ -219,5 +235,11 @@ class ShopApi:
 
     async def stats(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
+        reward_cost = _money(request, "reward_cost")
+        basket = _money(request, "basket")
         found = await load_stats(self.service.store, shop.id, datetime.now(UTC).date())
-        return JSONResponse(stats_json(found))
+        async with self.service.store.reading() as conn:
+            totals = await program_totals(conn, shop.id)
+            responses = await campaign_responses(conn, shop.id)
+        success = success_json(found, totals, responses, reward_cost, basket)
+        return JSONResponse({**stats_json(found), "success": success})

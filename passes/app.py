@@ -137,12 +137,13 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
                 await keys_http.aclose()
             await store.close()
 
+    campaigns = Campaigns(store, wakeup.notify)
     routes = [
-        Mount("/api/v1", routes=ShopApi(service, Campaigns(store, wakeup.notify)).routes()),
+        Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,
         Mount("/wallet", routes=web_service.routes()),
         *PublicImages(artwork).routes(),
-        *web_routes(service, wallet),
+        *web_routes(service, wallet, campaigns),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", _health, methods=["GET"]),
     ]

@@ -47,7 +47,10 @@ _IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "Retrying with the same key applies the change once and answers the same card.",
+    "description": (
+        "Retrying with the same key applies the change once and answers the same card. "
+        "1 to 200 printable characters."
+    ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
 }
 _NEW_CARD_BODY = {
@@ -59,19 +62,30 @@ _NEW_CARD_BODY = {
                 "additionalProperties": False,
                 "properties": {
                     "referrer": {
-                        "type": "string",
+                        "type": ["string", "null"],
                         "maxLength": 64,
                         "description": "Serial of the card that recommended this one",
                     },
                     "customer": {
-                        "type": "object",
+                        "type": ["object", "null"],
+                        "description": "Kept only with consent; needs a name or an e-mail address",
                         "additionalProperties": False,
                         "required": ["consent"],
                         "properties": {
-                            "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                            "email": {"type": "string", "format": "email"},
+                            "name": {
+                                "type": ["string", "null"],
+                                "minLength": 1,
+                                "maxLength": 200,
+                                "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+                                "description": "Any text but control characters",
+                            },
+                            "email": {"type": ["string", "null"], "format": "email"},
                             "consent": {"const": True},
                         },
+                        "anyOf": [
+                            {"required": ["name"], "properties": {"name": {"type": "string"}}},
+                            {"required": ["email"], "properties": {"email": {"type": "string"}}},
+                        ],
                     },
                 },
             }
@@ -173,8 +187,29 @@ _SCHEMAS: dict[str, Any] = {
             "rewards_redeemed_recently",
             "wallets",
             "stamps_per_day",
+            "success",
         ],
         "properties": {
+            "success": {
+                "type": "object",
+                "description": "Redemption rate, visits per active card, returning rate, campaign "
+                "response against the hold-out, and (with reward_cost and basket) a cost estimate",
+                "required": [
+                    "redemption_rate",
+                    "visits_per_active_card",
+                    "returning_customer_rate",
+                    "repeat_visits",
+                    "campaigns",
+                ],
+                "properties": {
+                    "redemption_rate": {"type": ["number", "null"]},
+                    "visits_per_active_card": {"type": ["number", "null"]},
+                    "returning_customer_rate": {"type": ["number", "null"]},
+                    "repeat_visits": {"type": "integer"},
+                    "campaigns": {"type": "array", "items": {"type": "object"}},
+                    "estimate": {"type": "object"},
+                },
+            },
             "window_days": {"type": "integer", "description": "Days the recent figures cover"},
             "cards_issued": {"type": "integer", "minimum": 0},
             "active_cards": {
@@ -214,11 +249,20 @@ _SCHEMAS: dict[str, Any] = {
     "MessageRequest": {
         "type": "object",
         "additionalProperties": False,
+        "anyOf": [
+            {"required": ["text"]},
+            {"required": ["preview"], "properties": {"preview": {"const": True}}},
+        ],
         "properties": {
-            "text": {"type": "string", "minLength": 1, "maxLength": 200},
+            "text": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Printable text; required unless previewing",
+            },
             "segment": {"type": "string", "enum": list(SEGMENTS), "default": "all"},
             "preview": {
-                "type": "boolean",
+                "type": ["boolean", "null"],
                 "description": "Only count who would receive it; nothing is sent.",
             },
         },
@@ -418,12 +462,25 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                 "get": {
                     "summary": "The shop's figures (UTC days), as the owner dashboard shows them",
                     "operationId": "getStats",
+                    "parameters": [
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": False,
+                            "description": description,
+                            "schema": {"type": "number", "minimum": 0, "maximum": 10000},
+                        }
+                        for name, description in (
+                            ("reward_cost", "What one reward costs the shop"),
+                            ("basket", "The average spend of a visit"),
+                        )
+                    ],
                     "responses": {
                         "200": {
                             "description": "Figures",
                             "content": {JSON: {"schema": _ref("Stats")}},
                         },
-                        **_errors(401),
+                        **_errors(401, 422),
                     },
                 }
             },

@@ -69,6 +69,13 @@ GOOGLE_HOLD = timedelta(seconds=30)
 # How long a known API key is trusted without asking the database again.
 KEY_CACHE_SECONDS = 30.0
 T = TypeVar("T")
+# What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
+PROGRAM_LIMITS = {
+    "daily_cap": (1, 50),
+    "messages_per_week": (0, 14),
+    "holdout_percent": (0, 50),
+    "welcome_stamps": (0, 3),
+}
 DEFAULT_COLOURS = {
     "background_color": "#3B2A20",
     "foreground_color": "#FFFFFF",
@@ -258,15 +265,9 @@ class Service:
         return shop, key
 
     async def update_program(self, shop: ShopRow, **changes: int | None) -> ShopRow:
-        """Change the program's limits: daily_cap, messages_per_week, holdout_percent."""
-        limits = {
-            "daily_cap": (1, 50),
-            "messages_per_week": (0, 14),
-            "holdout_percent": (0, 50),
-            "welcome_stamps": (0, 3),
-        }
+        """Change the program's limits (see PROGRAM_LIMITS)."""
         for name, value in changes.items():
-            low, high = limits[name]
+            low, high = PROGRAM_LIMITS[name]
             if value is not None and not low <= value <= high:
                 raise InvalidInput(f"{name} must be {low} to {high}")
         async with self.store.transaction() as conn:

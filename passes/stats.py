@@ -85,3 +85,90 @@ def stats_json(stats: Stats) -> dict[str, Any]:
             {"date": day.isoformat(), "stamps": count} for day, count in stats.stamps_per_day
         ],
     }
+
+
+# --- Success control: does the program pay off? ------------------------------------------
+
+RESPONSE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class CampaignResponse:
+    """Visits within RESPONSE_DAYS of a campaign: recipients against the held-out group."""
+
+    campaign_id: int
+    text: str
+    sent_at: datetime
+    recipients: int
+    recipients_visited: int
+    held_out: int
+    held_out_visited: int
+
+
+@dataclass(frozen=True)
+class ProgramTotals:
+    """All-time figures the success estimate needs."""
+
+    rewards_earned: int
+    rewards_redeemed: int
+    visits: int
+    visiting_cards: int
+
+
+def rate(part: int, whole: int) -> float | None:
+    """part/whole rounded, or None when there is nothing to divide by."""
+    return round(part / whole, 3) if whole else None
+
+
+def campaign_json(response: CampaignResponse) -> dict[str, Any]:
+    """One campaign's response, with the uplift over the hold-out (None without a hold-out)."""
+    treated = rate(response.recipients_visited, response.recipients)
+    control = rate(response.held_out_visited, response.held_out)
+    uplift = None if treated is None or control is None else round(treated - control, 3)
+    return {
+        "campaign": response.campaign_id,
+        "text": response.text,
+        "sent_at": response.sent_at.isoformat(),
+        "recipients": response.recipients,
+        "response_rate": treated,
+        "held_out": response.held_out,
+        "held_out_response_rate": control,
+        "uplift": uplift,
+        "extra_visits": None if uplift is None else round(uplift * response.recipients, 1),
+    }
+
+
+def success_json(
+    stats: Stats,
+    totals: ProgramTotals,
+    responses: list[CampaignResponse],
+    reward_cost: float | None,
+    basket: float | None,
+) -> dict[str, Any]:
+    """Redemption rate, visits per active card, returning rate, campaign response and a
+    simple return-on-investment estimate the owner can read."""
+    window_visits = sum(count for _, count in stats.stamps_per_day)
+    repeat_visits = totals.visits - totals.visiting_cards
+    campaigns = [campaign_json(response) for response in responses]
+    result: dict[str, Any] = {
+        "redemption_rate": rate(totals.rewards_redeemed, totals.rewards_earned),
+        "visits_per_active_card": rate(window_visits, stats.active),
+        "returning_customer_rate": rate(stats.returning, stats.active),
+        "repeat_visits": repeat_visits,
+        "campaigns": campaigns,
+    }
+    if reward_cost is not None and basket is not None:
+        cost = totals.rewards_redeemed * reward_cost
+        extra = sum(c["extra_visits"] or 0 for c in campaigns)
+        revenue = repeat_visits * basket
+        result["estimate"] = {
+            "reward_cost": reward_cost,
+            "average_basket": basket,
+            "program_cost": round(cost, 2),
+            "repeat_visit_revenue": round(revenue, 2),
+            "campaign_extra_visit_revenue": round(extra * basket, 2),
+            "return_per_cost": round(revenue / cost, 2) if cost else None,
+            "note": "repeat visits are visits after a card's first; not all would be lost "
+            "without the program, so read this as an upper bound",
+        }
+    return result

@@ -101,3 +101,31 @@ def _pass_json(phone: Phone, pkpass: bytes) -> dict:
     import zipfile
 
     return json.loads(zipfile.ZipFile(io.BytesIO(pkpass)).read("pass.json"))
+
+
+async def test_success_figures_compare_recipients_with_the_hold_out(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env, stamps=2, slug="sonne")
+    run(env, "shop", "settings", "--shop", "sonne", "--holdout", "50")
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            headers = {"Authorization": f"Bearer {key}"}
+            phones = [await new_phone(client, key, certs_dir / "wwdr.pem") for _ in range(4)]
+            sent = (await _send(client, key, text="Kommen Sie vorbei", segment="all")).json()
+            assert (sent["recipients"], sent["held_out"]) == (2, 2)
+            for phone in phones:  # everyone comes back: no uplift
+                await stamp(client, key, phone.serial, 2)
+            await client.post(f"/api/v1/cards/{phones[0].serial}/redeem", headers=headers)
+            figures = (
+                await client.get("/api/v1/stats?reward_cost=3&basket=4.5", headers=headers)
+            ).json()
+            success = figures["success"]
+            assert success["redemption_rate"] == 0.25
+            campaign = success["campaigns"][0]
+            assert campaign["response_rate"] == 1.0 and campaign["held_out_response_rate"] == 1.0
+            assert campaign["uplift"] == 0.0
+            assert success["estimate"]["program_cost"] == 3.0
+            bad = await client.get("/api/v1/stats?basket=lots", headers=headers)
+            assert bad.status_code == 422

@@ -330,3 +330,167 @@ async def test_staff_page_names_the_daily_cap_when_it_refuses(pages: Pages) -> N
         path, json={"count": 1}, headers={**headers, "Accept-Language": "en"}
     )
     assert "0 left today" in english.json()["error"]["message"]
+
+
+async def signed_in_owner(pages: Pages, shop: ShopRow, key: str) -> tuple[httpx.AsyncClient, str]:
+    client = pages.browser(**{"Accept-Language": "en"})
+    token = csrf_of(await client.get(f"/dashboard/{shop.slug}"))
+    signed = await client.post(f"/dashboard/{shop.slug}/login", data={"csrf": token, "key": key})
+    assert signed.status_code == 303, signed.text
+    return client, token
+
+
+async def test_referral_through_the_join_page_gives_both_cards_their_bonus(pages: Pages) -> None:
+    shop, _ = await pages.shop()
+    friend = await pages.service.issue_card(shop, "test")
+    async with pages.browser(**{"Accept-Language": "en"}) as phone:
+        card_page = await phone.get(f"/c/{friend.card.page_secret}")
+        share = f"{BASE_URL}/join/{shop.slug}?ref={friend.card.serial}"
+        assert f'value="{share}"' in card_page.text and 'src="/static/share.js"' in card_page.text
+        ignored = await phone.get(f"/join/{shop.slug}?ref=%3Cscript%3E")
+        assert 'name="ref"' not in ignored.text and "<script>" not in ignored.text
+        page = await phone.get(f"/join/{shop.slug}?ref={friend.card.serial}")
+        assert f'name="ref" value="{friend.card.serial}"' in page.text
+        assert "you and the person who recommended you each get 1 bonus" in page.text
+        form = {"csrf": csrf_of(page), "wallet": "apple", "ref": friend.card.serial}
+        joined = await phone.post(f"/join/{shop.slug}", data=form)
+    secret = joined.headers["location"].split("/c/")[1].split("/")[0]
+    new = await pages.service.card_by_secret(secret)
+    assert new.card.counters.stamps == 0, "the bonus waits for the first real stamp"
+    client, token = await signed_in_staff(pages, shop)
+    stamped = await client.post(
+        f"/staff/{shop.slug}/cards/{new.card.serial}/stamps",
+        json={"count": 1},
+        headers={"X-CSRF-Token": token},
+    )
+    assert stamped.json()["stamps"] == 2, "one stamp plus the referral bonus"
+    again = await pages.service.stamp(shop, new.card.serial, 1, actor="test", idempotency_key=None)
+    assert again.card.counters.stamps == 3, "the bonus comes once"
+    assert (await pages.service.card(shop, friend.card.serial)).card.counters.stamps == 1
+
+
+async def test_feedback_link_on_the_pass_after_a_redeem_and_answers_on_the_dashboard(
+    pages: Pages, env: Env
+) -> None:
+    shop, key = await pages.shop(stamps=3)
+    view = await pages.service.issue_card(shop, "test")
+    secret, serial = view.card.page_secret, view.card.serial
+    phone = pages.browser(**{"Accept-Language": "en"})
+    before = verify_pkpass(
+        (await phone.get(f"/c/{secret}/pass.pkpass")).content, env.settings.certs_dir / "wwdr.pem"
+    )
+    assert "feedback" not in [field["key"] for field in before["storeCard"]["backFields"]]
+    assert "after your first redeemed reward" in (await phone.get(f"/c/{secret}/feedback")).text
+    await pages.service.stamp(shop, serial, 3, actor="test", idempotency_key=None)
+    await pages.service.redeem(shop, serial, actor="test", idempotency_key=None)
+    after = verify_pkpass(
+        (await phone.get(f"/c/{secret}/pass.pkpass")).content, env.settings.certs_dir / "wwdr.pem"
+    )
+    fields = {field["key"]: field for field in after["storeCard"]["backFields"]}
+    assert fields["feedback"]["value"] == f"{view.urls['card']}/feedback"
+    assert fields["feedback"]["label"] == "feedback_label"
+    assert "How was your reward?" in (await phone.get(f"/c/{secret}")).text
+    form = await phone.get(f"/c/{secret}/feedback")
+    assert form.text.count('type="radio" ') == 5 and "<legend>" in form.text
+    token, path = csrf_of(form), f"/c/{secret}/feedback"
+    forged = await phone.post(path, data={"stars": "5"})
+    assert forged.status_code == 403
+    for stars in ("0", "6", "", "five", "٣"):
+        refused = await phone.post(path, data={"csrf": token, "stars": stars})
+        assert refused.status_code == 422 and "choose 1 to 5 stars" in refused.text
+    long = await phone.post(path, data={"csrf": token, "stars": "4", "text": "x" * 501})
+    assert long.status_code == 422 and "At most 500 characters" in long.text
+    words = "<b>Lecker</b> " + "ü" * 480
+    given = await phone.post(path, data={"csrf": token, "stars": "4", "text": words})
+    assert given.status_code == 200 and "Thank you for your feedback" in given.text
+    twice = await phone.post(path, data={"csrf": token, "stars": "1", "text": "again"})
+    assert "already have your answer" in twice.text
+    assert "already have your answer" in (await phone.get(path)).text
+    owner, _ = await signed_in_owner(pages, shop, key)
+    dashboard = (await owner.get(f"/dashboard/{shop.slug}")).text
+    assert re.search(r'id="feedback-average">4\.0 ', dashboard)
+    assert re.search(r'id="feedback-count">1<', dashboard)
+    assert "&lt;b&gt;Lecker&lt;/b&gt;" in dashboard and "<b>Lecker" not in dashboard
+    assert "again" not in dashboard
+
+
+async def test_dashboard_previews_and_sends_a_campaign(pages: Pages) -> None:
+    shop, key = await pages.shop()
+    for _ in range(10):
+        await pages.service.issue_card(shop, "test")
+    owner, token = await signed_in_owner(pages, shop, key)
+    path = f"/dashboard/{shop.slug}/campaigns"
+    page = (await owner.get(f"/dashboard/{shop.slug}")).text
+    assert "No messages yet." in page and '<option value="reward_due"' in page
+    draft = {"csrf": token, "segment": "all", "text": "Double stamps this weekend!"}
+    preview = await owner.post(path, data={**draft, "action": "preview"})
+    assert preview.status_code == 200
+    assert re.search(r'id="preview-recipients">9<', preview.text)
+    assert re.search(r'id="preview-held-out">1<', preview.text)
+    assert re.search(r'id="preview-over-limit">0<', preview.text)
+    assert "Double stamps this weekend!</textarea>" in preview.text, "the draft stays"
+    empty = await owner.post(path, data={**draft, "text": "  ", "action": "send"})
+    assert empty.status_code == 422 and "needs 1 to 200 characters" in empty.text
+    odd = await owner.post(path, data={**draft, "segment": "everyone", "action": "preview"})
+    assert odd.status_code == 422 and "choose a group" in odd.text
+    forged = await owner.post(path, data={**draft, "csrf": "nope", "action": "send"})
+    assert forged.status_code == 403
+    sent = await owner.post(path, data={**draft, "action": "send"})
+    assert sent.status_code == 303 and "?sent=" in sent.headers["location"]
+    after = (await owner.get(sent.headers["location"])).text
+    assert "The message goes to 9 cards (1 held out for comparison)." in after
+    row = re.search(r'<table id="campaign-history".*?</table>', after, re.S)
+    assert row and "Double stamps this weekend!" in row.group(0)
+    cells = re.findall(r'class="num" data-label="[^"]+">(\d+)</td>', row.group(0))
+    assert cells == ["9", "1", "0", "0", "0"], "recipients, held out, delivered, failed, removed"
+    stranger = pages.browser()
+    stranger.cookies.set("passes_csrf", "t")
+    refused = await stranger.post(path, data={**draft, "csrf": "t", "action": "send"})
+    assert refused.status_code == 403
+
+
+async def test_dashboard_rules_set_the_daily_cap_and_locations_reach_the_pass(
+    pages: Pages, env: Env
+) -> None:
+    shop, key = await pages.shop()
+    owner, token = await signed_in_owner(pages, shop, key)
+    path = f"/dashboard/{shop.slug}/program"
+    rules = {"daily_cap": "", "messages_per_week": "2", "holdout_percent": "10"}
+    bad = await owner.post(path, data={"csrf": token, **rules, "welcome_stamps": "7"})
+    assert bad.status_code == 422
+    assert "Welcome stamps for new cards: please a whole number from 0 to 3." in bad.text
+    assert 'value="7"' in bad.text, "the typed value stays for correction"
+    saved = await owner.post(
+        path, data={"csrf": token, **rules, "daily_cap": "1", "welcome_stamps": "0"}
+    )
+    assert saved.status_code == 303 and "saved=settings" in saved.headers["location"]
+    page = (await owner.get(saved.headers["location"])).text
+    assert "Rules saved." in page and re.search(r'name="daily_cap"[^>]*value="1"', page)
+    serial = (await pages.service.issue_card(shop, "test")).card.serial
+    staff, staff_token = await signed_in_staff(pages, shop)
+    stamp = f"/staff/{shop.slug}/cards/{serial}/stamps"
+    headers = {"X-CSRF-Token": staff_token}
+    assert (await staff.post(stamp, json={"count": 1}, headers=headers)).status_code == 200
+    refused = await staff.post(stamp, json={"count": 1}, headers=headers)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "daily_cap"
+    places = f"/dashboard/{shop.slug}/locations"
+    wrong = await owner.post(
+        places, data={"csrf": token, "address": "Mond", "latitude": "100", "longitude": "0"}
+    )
+    assert wrong.status_code == 422 and "latitude −90 to 90" in wrong.text
+    place = {
+        "csrf": token,
+        "address": "Hauptstr. 1, Berlin",
+        "latitude": "52,52",
+        "longitude": "13.405",
+    }
+    added = await owner.post(places, data=place)
+    assert added.status_code == 303
+    listed = (await owner.get(added.headers["location"])).text
+    assert "Hauptstr. 1, Berlin" in listed and "52.52000, 13.40500" in listed
+    view = await pages.service.card(shop, serial)
+    pkpass = await pages.browser().get(str(view.urls["apple"]))
+    pass_json = verify_pkpass(pkpass.content, env.settings.certs_dir / "wwdr.pem")
+    assert pass_json["locations"][0]["latitude"] == 52.52
+    assert pass_json["locations"][0]["longitude"] == 13.405
+    assert "Noch 9 Stempel" in pass_json["locations"][0]["relevantText"]

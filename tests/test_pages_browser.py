@@ -177,3 +177,109 @@ def test_poster_prints_a_qr_code_of_the_join_url(live: Live) -> None:
     page.emulate_media(media="print")
     expect(page.get_by_role("button", name="Drucken")).to_be_hidden()
     context.close()
+
+
+def card_path(env: dict[str, str], serial: str) -> str:
+    """The card page's path (the CLI prints it under its own base URL)."""
+    found = re.search(r"card:\s+\S+?(/c/[^/\s]+)\n", run(env, "card", "show", serial).stdout)
+    assert found
+    return found.group(1)
+
+
+def stamps_of(env: dict[str, str], serial: str) -> str:
+    found = re.search(r"stamps:\s+(\d+) /", run(env, "card", "show", serial).stdout)
+    assert found
+    return found.group(1)
+
+
+def sign_in_owner(live: Live, slug: str, key: str) -> Page:
+    page = open_phone(live, f"/dashboard/{slug}")
+    page.get_by_label("API-Schlüssel").fill(key)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.locator("#cards-issued")).to_be_visible()
+    return page
+
+
+def test_referral_link_is_copied_and_the_friend_joins_with_a_bonus(live: Live) -> None:
+    friend = issue_card(live.env, live.slug)
+    page = open_phone(live, card_path(live.env, friend))
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    share_url = f"{live.base}/join/{live.slug}?ref={friend}"
+    expect(page.get_by_label("Ihr Empfehlungslink")).to_have_value(share_url)
+    button = page.locator("#share")
+    expect(button).to_be_visible()
+    screenshot(page, "card-share-phone")
+    button.click()
+    if button.text_content() == "Link kopieren":  # Chromium on Linux has no share sheet
+        expect(page.get_by_role("status").filter(has_text="Link kopiert.")).to_be_visible()
+        assert page.evaluate("navigator.clipboard.readText()") == share_url
+    newcomer = open_phone(live, share_url.removeprefix(live.base))
+    expect(newcomer.locator("#referred")).to_contain_text("je 1 Bonusstempel")
+    screenshot(newcomer, "join-referred-phone")
+    with newcomer.expect_download() as download:
+        newcomer.get_by_role("button", name=re.compile("Apple Wallet")).click()
+    pass_json = verify_pkpass(Path(download.value.path()).read_bytes(), live.certs / "wwdr.pem")
+    run(live.env, "card", "stamp", pass_json["serialNumber"])
+    assert stamps_of(live.env, pass_json["serialNumber"]) == "2"
+    assert stamps_of(live.env, friend) == "1"
+
+
+def test_feedback_after_a_redeem_reaches_the_dashboard(live: Live) -> None:
+    slug, key = new_shop(live.env, "1212", stamps=3)
+    serial = issue_card(live.env, slug)
+    run(live.env, "card", "stamp", serial, "--count", "3")
+    run(live.env, "card", "redeem", serial)
+    page = open_phone(live, card_path(live.env, serial))
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Apple Wallet")).click()
+    pass_json = verify_pkpass(Path(download.value.path()).read_bytes(), live.certs / "wwdr.pem")
+    back = {field["key"]: field["value"] for field in pass_json["storeCard"]["backFields"]}
+    assert back["feedback"].endswith("/feedback")
+    page.get_by_role("link", name="Wie war Ihre Prämie? Sagen Sie es uns").click()
+    expect(page.get_by_role("group", name="Wie zufrieden sind Sie mit Café Sonne?")).to_be_visible()
+    page.locator("label[for=stars-4]").click()  # the star people tap
+    expect(page.get_by_role("radio", name="4 von 5 Sternen")).to_be_checked()
+    page.get_by_label(re.compile("Möchten Sie uns noch etwas sagen")).fill("<i>Sehr</i> lecker!")
+    screenshot(page, "feedback-phone")
+    page.get_by_role("button", name="Absenden").click()
+    expect(page.get_by_role("status")).to_have_text("Danke für Ihre Meinung!")
+    owner = sign_in_owner(live, slug, key)
+    expect(owner.locator("#feedback-average")).to_contain_text("4,0")
+    expect(owner.locator("#feedback-count")).to_have_text("1")
+    expect(owner.locator("#feedback-latest")).to_contain_text("<i>Sehr</i> lecker!")
+    owner.locator("#feedback").screenshot(path=str(screenshot(owner, "dashboard-feedback-phone")))
+
+
+def test_dashboard_campaign_rules_and_locations(live: Live) -> None:
+    slug, key = new_shop(live.env, "3434")
+    serials = [issue_card(live.env, slug) for _ in range(10)]
+    page = sign_in_owner(live, slug, key)
+    page.get_by_label("An wen?").select_option("all")
+    page.get_by_label("Nachricht (höchstens 200 Zeichen)").fill("Doppelte Stempel am Wochenende!")
+    page.get_by_role("button", name="Vorschau").click()
+    expect(page.locator("#preview-recipients")).to_have_text("9")
+    expect(page.locator("#preview-held-out")).to_have_text("1")
+    expect(page.locator("#preview-over-limit")).to_have_text("0")
+    page.locator("#campaigns").screenshot(path=str(screenshot(page, "dashboard-preview-phone")))
+    page.get_by_role("button", name="Senden").click()
+    expect(page.get_by_role("status")).to_contain_text("Die Nachricht geht an 9 Karten")
+    history = page.get_by_role("table", name="Bisherige Nachrichten")
+    expect(history.get_by_role("row")).to_have_count(2)
+    expect(history).to_contain_text("Doppelte Stempel am Wochenende!")
+    page.get_by_label("Höchstens Stempel pro Karte und Tag").fill("1")
+    page.get_by_role("button", name="Speichern").first.click()
+    expect(page.get_by_role("status")).to_have_text("Regeln gespeichert.")
+    page.get_by_label("Adresse").fill("Hauptstraße 1, Berlin")
+    page.get_by_label(re.compile("Breitengrad")).fill("52,52")
+    page.get_by_label(re.compile("Längengrad")).fill("13,405")
+    page.get_by_role("button", name="Standort hinzufügen").click()
+    expect(page.locator("#places")).to_contain_text("Hauptstraße 1, Berlin")
+    screenshot(page, "dashboard-forms-phone")
+    run(live.env, "card", "stamp", serials[0])
+    refused = run(live.env, "card", "stamp", serials[0], ok=False)
+    assert "at most 1 stamps per card and day" in refused.stderr
+    card = open_phone(live, card_path(live.env, serials[0]))
+    with card.expect_download() as download:
+        card.get_by_role("link", name=re.compile("Apple Wallet")).click()
+    pass_json = verify_pkpass(Path(download.value.path()).read_bytes(), live.certs / "wwdr.pem")
+    assert [(p["latitude"], p["longitude"]) for p in pass_json["locations"]] == [(52.52, 13.405)]

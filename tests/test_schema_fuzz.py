@@ -8,6 +8,7 @@ type, body) must be one the document describes.
 from __future__ import annotations
 
 import asyncio
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.python import asgi
-from schemathesis.specs.openapi.checks import unsupported_method
+from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 from starlette.applications import Starlette
 
 from passes.app import create_app
@@ -27,7 +28,8 @@ from passes.service import Customer, Service
 from passes.store import Store
 from tests.conftest import BASE_URL
 
-EXAMPLES_PER_OPERATION = 25
+# Bounded for CI; raise it (and it runs with fresh randomness) to hunt: PASSES_FUZZ_EXAMPLES=1000.
+EXAMPLES_PER_OPERATION = int(os.environ.get("PASSES_FUZZ_EXAMPLES", "40"))
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,20 @@ def target(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterato
 # The document is built here, at collection time, so pytest can list one test per operation;
 # test_the_served_document_is_the_one_fuzzed proves the server serves this very document.
 schema = schemathesis.openapi.from_dict(openapi_document(BASE_URL))
+# Cases are built at collection time, before the shop exists: they carry this stand-in, which
+# the test swaps for the real key. Schemathesis leaves it out where it tests a missing key.
+KEY_PLACEHOLDER = "Bearer shop-key-placeholder"
+
+
+@schema.auth()
+class ShopKey:
+    """The fuzzing shop's Bearer key, for every request that should carry one."""
+
+    def get(self, case: schemathesis.Case, ctx: schemathesis.AuthContext) -> str:
+        return KEY_PLACEHOLDER
+
+    def set(self, case: schemathesis.Case, data: str, ctx: schemathesis.AuthContext) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": data}
 
 
 def test_the_served_document_is_the_one_fuzzed(target: Target) -> None:
@@ -109,14 +125,30 @@ def _aim_at_real_cards(case: schemathesis.Case, shop: Shop) -> None:
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
     suppress_health_check=list(HealthCheck),
-    derandomize=True,
+    derandomize="PASSES_FUZZ_EXAMPLES" not in os.environ,
 )
 def test_api_conforms_to_its_document(case: schemathesis.Case, target: Target) -> None:
     _aim_at_real_cards(case, target.shop)
+    if case.headers and case.headers.get("Authorization") == KEY_PLACEHOLDER:
+        case.headers["Authorization"] = f"Bearer {target.shop.key}"
     # The schema was loaded before the app existed; its checks' probes reach the app through it.
     case.operation.schema.app = case.operation.app = target.app
     case.call_and_validate(
         base_url=f"{BASE_URL}/api/v1",
-        headers={"Authorization": f"Bearer {target.shop.key}"},
-        excluded_checks=[unsupported_method],
+        # Free text (names, messages, Idempotency-Key) must also be printable, which JSON
+        # Schema cannot say exactly: generated "valid" text may rightly get a 422.
+        # Undeclared methods are checked once below, not per generated case.
+        excluded_checks=[positive_data_acceptance, unsupported_method],
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="passes/app.py _http_error drops HTTPException.headers, so a 405 has no Allow header",
+)
+def test_a_wrong_method_says_which_are_allowed(target: Target) -> None:
+    with asgi.get_client(target.app) as client:
+        answer = client.request("PUT", f"{BASE_URL}/api/v1/stats")
+    assert answer.status_code == 405
+    assert answer.json()["error"]["code"] == "method_not_allowed"
+    assert answer.headers.get("allow") == "GET"

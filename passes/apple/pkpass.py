@@ -54,6 +54,8 @@ class PassContent:
     # Where the pass surfaces on the lock screen: (latitude, longitude), with one text.
     locations: tuple[tuple[float, float], ...] = ()
     relevant_text: str | None = None
+    # After a redemption: the one-question feedback page.
+    feedback_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -191,8 +193,12 @@ def _back_fields(content: PassContent) -> list[Any]:
     news = (
         [_field("news", content.news, "news_label", change="news_changed")] if content.news else []
     )
+    feedback = (
+        [_field("feedback", content.feedback_url, "feedback_label")] if content.feedback_url else []
+    )
     return [
         *news,
+        *feedback,
         _field("how", "how_text", "how_label"),
         _field("total", content.total_stamps, "total_label"),
         _field("card", content.card_url, "card_link_label"),

@@ -54,6 +54,7 @@ class AppleWallet:
             news=card.news,
             locations=tuple((place.latitude, place.longitude) for place in locations),
             relevant_text=relevant_text(shop, card) if locations else None,
+            feedback_url=f"{card_url}/feedback" if counters.rewards_redeemed else None,
         )
 
     def pass_file(

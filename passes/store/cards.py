@@ -22,7 +22,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import NotFound
-from passes.store.outbox import ENQUEUE, enqueue_params
+from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
 from passes.store.tables import card_events, cards
 
 
@@ -388,7 +388,7 @@ _CHANGE_AT_ONCE = (
         .returning(cards.c.id)
         .cte("moved")
     )
-    .add_cte(ENQUEUE.cte("queued"))
+    .add_cte(ENQUEUE_LOCKING.cte("queued"))
 )
 
 

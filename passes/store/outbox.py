@@ -58,45 +58,61 @@ class Attempt:
     outcome: str
 
 
-def _build_enqueue() -> ReturningInsert[Any]:
+def _build_enqueue(*, locking: bool) -> ReturningInsert[Any]:
     """One outbox row per registered device and one for Google, unless such a row still waits.
 
     Built once with bind parameters (q_card_id, q_now, q_campaign_id): building
-    SQL per stamp costs more than running it.
+    SQL per stamp costs more than running it. With `locking` (PostgreSQL) the
+    waiting rows are first locked by an UPDATE, and only the rows it really
+    locked count as waiting: a worker claiming one of them at the same moment
+    then either waits for us (its SKIP LOCKED passes it by until we commit) or
+    has claimed it already, and we queue a new row. Without the lock a worker
+    could push before our commit and the phone would read the old card.
+    SQLite runs one writer at a time and needs no lock.
     """
     columns = push_outbox.c
     card_id = bindparam("q_card_id", type_=columns.card_id.type)
     now = bindparam("q_now", type_=columns.created_at.type)
     campaign_id = bindparam("q_campaign_id", type_=columns.campaign_id.type)
-
-    def waiting(target: str) -> ColumnElement[bool]:
-        # A plain update joins any waiting row; a campaign row only its own campaign's,
-        # so no campaign message (Google's addMessage) is swallowed by an update.
-        same_kind = or_(campaign_id.is_(None), columns.campaign_id == campaign_id)
-        return and_(
-            columns.card_id == card_id,
-            columns.target == target,
-            columns.claimed_until.is_(None),
-            same_kind,
+    # A plain update joins any waiting row; a campaign row only its own campaign's,
+    # so no campaign message (Google's addMessage) is swallowed by an update.
+    same_kind = or_(campaign_id.is_(None), columns.campaign_id == campaign_id)
+    waiting_rows = and_(columns.card_id == card_id, columns.claimed_until.is_(None), same_kind)
+    registrations = apple_registrations.alias("r")
+    if locking:
+        touched = (
+            update(push_outbox)
+            .where(waiting_rows)
+            .values(created_at=now)
+            .returning(columns.device_id, columns.target)
+            .cte("touched")
         )
+        apple_waits = exists().where(
+            touched.c.target == "apple", touched.c.device_id == registrations.c.device_id
+        )
+        google_waits = exists().where(touched.c.target == "google")
+    else:
+        apple_waits = exists().where(
+            waiting_rows, columns.target == "apple", columns.device_id == registrations.c.device_id
+        )
+        google_waits = exists().where(waiting_rows, columns.target == "google")
 
     def row(target: str, device: ColumnElement[Any]) -> list[ColumnElement[Any]]:
         return [card_id, literal(target), device, campaign_id, literal(0), now]
 
-    registrations = apple_registrations.alias("r")
     apple = select(*row("apple", registrations.c.device_id)).where(
-        registrations.c.card_id == card_id,
-        ~exists().where(waiting("apple"), columns.device_id == registrations.c.device_id),
+        registrations.c.card_id == card_id, ~apple_waits
     )
     no_device = literal(None, columns.device_id.type)
     google = select(*row("google", no_device)).where(
-        google_objects.c.card_id == card_id, ~exists().where(waiting("google"))
+        google_objects.c.card_id == card_id, ~google_waits
     )
     names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
     return insert(push_outbox).from_select(names, apple.union_all(google)).returning(columns.id)
 
 
-ENQUEUE = _build_enqueue()
+ENQUEUE = _build_enqueue(locking=False)
+ENQUEUE_LOCKING = _build_enqueue(locking=True)
 
 
 def enqueue_params(card_id: int, now: datetime, campaign_id: int | None = None) -> dict[str, Any]:
@@ -108,7 +124,8 @@ async def enqueue_updates(
     conn: AsyncConnection, card_id: int, now: datetime, campaign_id: int | None = None
 ) -> None:
     """Queue one push per registered device and one Google update, unless one already waits."""
-    await conn.execute(ENQUEUE, enqueue_params(card_id, now, campaign_id))
+    statement = ENQUEUE_LOCKING if conn.dialect.name == "postgresql" else ENQUEUE
+    await conn.execute(statement, enqueue_params(card_id, now, campaign_id))
 
 
 async def claim(

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, case, distinct, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes.stats import CardTotals, LedgerRow, Stats, figures, window_start
+from passes.stats import (
+    RESPONSE_DAYS,
+    CampaignResponse,
+    CardTotals,
+    LedgerRow,
+    ProgramTotals,
+    Stats,
+    figures,
+    window_start,
+)
 from passes.store.db import Store
 from passes.store.google import google_saved_count
-from passes.store.tables import apple_registrations, card_events, cards
+from passes.store.tables import (
+    apple_registrations,
+    campaign_members,
+    campaigns,
+    card_events,
+    cards,
+)
 
 EXPORT_BATCH = 1000
 LEDGER_COLUMNS = (
@@ -98,3 +113,54 @@ async def ledger_export(conn: AsyncConnection, shop_id: int) -> AsyncIterator[tu
         if len(rows) < EXPORT_BATCH:
             return
         after = rows[-1][0]
+
+
+async def program_totals(conn: AsyncConnection, shop_id: int) -> ProgramTotals:
+    """Rewards earned and redeemed, stamp visits and the cards that made them, all time."""
+    earned = select(
+        func.coalesce(func.sum(cards.c.rewards_available + cards.c.rewards_redeemed), 0),
+        func.coalesce(func.sum(cards.c.rewards_redeemed), 0),
+    ).where(cards.c.shop_id == shop_id)
+    rewards_earned, rewards_redeemed = (await conn.execute(earned)).one()
+    visits = select(func.count(), func.count(distinct(card_events.c.card_id))).where(
+        card_events.c.shop_id == shop_id, card_events.c.kind == "stamp"
+    )
+    stamp_visits, visiting = (await conn.execute(visits)).one()
+    return ProgramTotals(
+        int(rewards_earned), int(rewards_redeemed), int(stamp_visits), int(visiting)
+    )
+
+
+async def campaign_responses(
+    conn: AsyncConnection, shop_id: int, limit: int = 10
+) -> list[CampaignResponse]:
+    """For the latest campaigns: who of the recipients and of the hold-out visited within a week."""
+    latest = (
+        select(campaigns.c.id, campaigns.c.text, campaigns.c.created_at)
+        .where(campaigns.c.shop_id == shop_id)
+        .order_by(campaigns.c.id.desc())
+        .limit(limit)
+    )
+    return [await _response(conn, *row) for row in (await conn.execute(latest)).all()]
+
+
+async def _response(
+    conn: AsyncConnection, campaign_id: int, text: str, sent_at: datetime
+) -> CampaignResponse:
+    members, events = campaign_members.c, card_events.c
+    visited = exists().where(
+        events.card_id == members.card_id,
+        events.kind == "stamp",
+        events.created_at > sent_at,
+        events.created_at <= sent_at + timedelta(days=RESPONSE_DAYS),
+    )
+    query = select(
+        func.count(case((~members.held_out, 1))),
+        func.count(case((and_(~members.held_out, visited), 1))),
+        func.count(case((members.held_out, 1))),
+        func.count(case((and_(members.held_out, visited), 1))),
+    ).where(members.campaign_id == campaign_id)
+    recipients, answered, held_out, held_answered = (await conn.execute(query)).one()
+    return CampaignResponse(
+        campaign_id, text, sent_at, recipients, answered, held_out, held_answered
+    )

@@ -216,6 +216,7 @@ push_outbox = Table(
     _created(),
     Index("ix_push_outbox_claimed", "claimed_until", "id"),
     Index("ix_push_outbox_device", "device_id"),
+    Index("ix_push_outbox_card", "card_id", "target"),
 )
 
 push_attempts = Table(
@@ -285,4 +286,19 @@ card_customers = Table(
     Column("name", String(200)),
     Column("email", String(254)),
     Column("consent_at", UtcDateTime(), nullable=False),
+)
+
+# One answer per card and redemption: `redemption` is the card's rewards_redeemed when asked.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    Column("redemption", Integer, nullable=False),
+    Column("stars", Integer, nullable=False),
+    Column("text", String(500)),
+    _created(),
+    UniqueConstraint("card_id", "redemption", name="uq_feedback_card_redemption"),
+    Index("ix_feedback_shop_created", "shop_id", "created_at"),
 )

@@ -1,4 +1,7 @@
-"""The owner's dashboard: figures and plots, the staff PIN, the ledger as CSV."""
+"""The owner's dashboard: figures and plots, feedback, campaigns, the staff PIN, the ledger as CSV.
+
+The campaign and rules forms post to their own modules, which render this page again.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from passes import loyalty
+from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, Unauthorized
+from passes.feedback import FeedbackBox
 from passes.ratelimit import RateLimiter
-from passes.service import hash_api_key
+from passes.service import PROGRAM_LIMITS, hash_api_key
 from passes.staff import StaffPins
 from passes.stats import WINDOW_DAYS
+from passes.store.feedback import FeedbackSummary
 from passes.store.shops import ShopRow, shop_by_key_hash
 from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
 from passes.web.charts import bar_chart, split_bar
@@ -28,10 +35,14 @@ SESSION_SECONDS = 12 * 3600
 class DashboardPages:
     """`/dashboard/{shop}` and what hangs off it."""
 
-    def __init__(self, site: Site, pins: StaffPins) -> None:
+    def __init__(
+        self, site: Site, pins: StaffPins, campaigns: Campaigns, feedback: FeedbackBox
+    ) -> None:
         self.site = site
         self.service = site.service
         self.pins = pins
+        self.campaigns = campaigns
+        self.feedback = feedback
         # Wrong keys per address: API keys are long, this only keeps the logs quiet.
         self.failures = RateLimiter(1 / 10, 10)
 
@@ -45,7 +56,7 @@ class DashboardPages:
             Route("/dashboard/{shop}/ledger.csv", self.ledger, methods=["GET"]),
         ]
 
-    async def _owner(self, request: Request) -> ShopRow | None:
+    async def owner(self, request: Request) -> ShopRow | None:
         """The shop, when this browser is signed in to it with a key that still works."""
         session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
         if session is None:
@@ -57,26 +68,53 @@ class DashboardPages:
         return shop
 
     async def page(self, request: Request) -> Response:
-        shop = await self._owner(request)
+        shop = await self.owner(request)
         if shop is None:
             found = await self.site.shop(request)
             if found is None:
                 return self.site.no_shop(request)
             return self.site.render(request, "dashboard_login.html", shop=found, error=None)
+        return await self.show(request, shop, notice=await self._notice(request, shop))
+
+    async def show(
+        self, request: Request, shop: ShopRow, status: int = 200, **extra: object
+    ) -> Response:
+        """The dashboard; `extra` carries a form's draft, preview or error."""
         stats = await load_stats(self.service.store, shop.id, datetime.now(UTC).date())
         t = self.site.translator(request)
         wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
-        return self.site.render(
-            request,
-            "dashboard.html",
-            shop=shop,
-            stats=stats,
-            days=WINDOW_DAYS,
-            chart=bar_chart(stats.stamps_per_day, t("stamps_per_day").format(days=WINDOW_DAYS)),
-            wallets=wallets,
-            wallet_bar=split_bar(wallets, t("wallets")),
-            notice=t("pin_saved") if request.query_params.get("pin") == "saved" else None,
-        )
+        feedback = await self.feedback.summary(shop.id)
+        context: dict[str, object] = {
+            "shop": shop,
+            "stats": stats,
+            "days": WINDOW_DAYS,
+            "chart": bar_chart(stats.stamps_per_day, t("stamps_per_day").format(days=WINDOW_DAYS)),
+            "wallets": wallets,
+            "wallet_bar": split_bar(wallets, t("wallets")),
+            "feedback": feedback,
+            "average": _average(feedback, self.site.language(request)),
+            "history": await self.campaigns.history(shop),
+            "segments": loyalty.SEGMENTS,
+            "draft": {"segment": "all", "text": ""},
+            "rules": _rules(shop),
+            "limits": PROGRAM_LIMITS,
+            "places": await self.service.locations(shop),
+            "notice": None,
+        }
+        return self.site.render(request, "dashboard.html", status, **(context | extra))
+
+    async def _notice(self, request: Request, shop: ShopRow) -> str | None:
+        """What the last form achieved, named in the redirect's query."""
+        t = self.site.translator(request)
+        query = request.query_params
+        if query.get("pin") == "saved":
+            return t("pin_saved")
+        saved = query.get("saved")
+        if saved in ("settings", "location"):
+            return t("settings_saved" if saved == "settings" else "location_added")
+        sent = query.get("sent", "")
+        found = [row for row in await self.campaigns.history(shop) if str(row["id"]) == sent]
+        return t("campaign_sent").format(**found[0]) if found else None
 
     async def login(self, request: Request) -> Response:
         found = await self.site.shop(request)
@@ -118,7 +156,7 @@ class DashboardPages:
         return response
 
     async def set_pin(self, request: Request) -> Response:
-        shop = await self._owner(request)
+        shop = await self.owner(request)
         fields = await self.site.form(request)
         if shop is None or fields is None:
             return self.site.message(request, 403, "form_expired")
@@ -129,7 +167,7 @@ class DashboardPages:
         return RedirectResponse(f"/dashboard/{shop.slug}?pin=saved", status_code=303)
 
     async def ledger(self, request: Request) -> Response:
-        shop = await self._owner(request)
+        shop = await self.owner(request)
         if shop is None:
             return RedirectResponse(f"/dashboard/{request.path_params['shop']}", status_code=303)
         return StreamingResponse(
@@ -146,6 +184,21 @@ class DashboardPages:
         async with self.service.store.reading() as conn:
             async for row in ledger_export(conn, shop.id):
                 yield _csv_line(_cell(value) for value in row)
+
+
+def _rules(shop: ShopRow) -> dict[str, str]:
+    """The program's settings as the rules form shows them."""
+    program = shop.program
+    values = {name: getattr(program, name) for name in PROGRAM_LIMITS}
+    return {name: "" if value is None else str(value) for name, value in values.items()}
+
+
+def _average(summary: FeedbackSummary, lang: str) -> str:
+    """Average stars with one decimal, in the page's decimal style."""
+    if summary.average is None:
+        return "–"
+    shown = f"{summary.average:.1f}"
+    return shown.replace(".", ",") if lang == "de" else shown
 
 
 def _cell(value: object) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -20,6 +22,13 @@ CARD_COOKIE = "passes_card"
 JOIN_RATE = 1 / 30
 JOIN_BURST = 20
 TWO_YEARS = 2 * 365 * 24 * 3600
+# A referral carries the recommending card's serial; anything else is dropped, not an error.
+REFERRAL = re.compile(r"[0-9A-Za-z-]{1,32}")
+
+
+def referral(value: str | None) -> str | None:
+    """The `ref` a join link or form carries, when it looks like a serial."""
+    return value if value and REFERRAL.fullmatch(value) else None
 
 
 class JoinPages:
@@ -60,6 +69,7 @@ class JoinPages:
             mine=mine,
             google=self.google_enabled,
             qr=qr_svg(self.join_url(shop), "QR"),
+            ref=None if mine else referral(request.query_params.get("ref")),
         )
 
     async def join(self, request: Request) -> Response:
@@ -74,7 +84,8 @@ class JoinPages:
             client = request.client.host if request.client else "unknown"
             if not self.limiter.allow(client):
                 return self.site.message(request, 429, "rate_limited")
-            view = await self.service.issue_card(shop, "join")
+            ref = referral(fields.get("ref"))
+            view = await self.service.issue_card(shop, "join", referrer=ref)
         response = self._hand_over(request, view, fields.get("wallet", "apple"))
         response.set_cookie(
             CARD_COOKIE,

@@ -9,7 +9,9 @@ from starlette.routing import Route
 
 from passes.apple.wallet import AppleWallet
 from passes.errors import NotFound
+from passes.feedback import FeedbackBox
 from passes.render import StripStyle
+from passes.service import CardView
 from passes.store.shops import ProgramRow
 from passes.web.qr import qr_svg
 from passes.web.site import Site
@@ -47,6 +49,10 @@ class CardPages:
         self.service = site.service
         self.wallet = wallet
 
+    def referral_url(self, view: CardView) -> str:
+        """The join page with this card as the recommender."""
+        return f"{self.site.settings.base_url}/join/{view.shop.slug}?ref={view.card.serial}"
+
     def routes(self) -> list[Route]:
         """Routes under /c/{secret}."""
         return [
@@ -72,6 +78,12 @@ class CardPages:
             label=label,
             picture=stamps_svg(program, counters.stamps, label),
             qr=qr_svg(view.card.serial, view.card.serial),
+            share_url=self.referral_url(view),
+            share_message=t("share_message").format(
+                shop=view.shop.name,
+                offer=t("offer").format(stamps=program.stamps_required, reward=program.reward),
+            ),
+            feedback=FeedbackBox.may_answer(view.card),
         )
 
     async def pass_file(self, request: Request) -> Response:

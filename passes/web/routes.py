@@ -9,26 +9,36 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from passes.apple.wallet import AppleWallet
+from passes.campaigns import Campaigns
+from passes.feedback import FeedbackBox
 from passes.service import Service
 from passes.staff import StaffPins
+from passes.web.campaign_form import CampaignForm
 from passes.web.dashboard import DashboardPages
+from passes.web.feedback import FeedbackPages
 from passes.web.join import JoinPages
 from passes.web.pages import CardPages
+from passes.web.program_form import ProgramForm
 from passes.web.site import Site
 from passes.web.staff import StaffPages
 
 JSQR = Path(__file__).resolve().parent / "node_modules" / "jsqr" / "dist" / "jsQR.js"
 
 
-def web_routes(service: Service, wallet: AppleWallet) -> list[BaseRoute]:
-    """Card, join, poster, staff and dashboard pages, and the locally served QR decoder."""
+def web_routes(service: Service, wallet: AppleWallet, campaigns: Campaigns) -> list[BaseRoute]:
+    """Card, feedback, join, poster, staff and dashboard pages, and the locally served QR decoder."""
     site = Site(service)
     pins = StaffPins(service.store)
+    feedback = FeedbackBox(service.store)
+    dashboard = DashboardPages(site, pins, campaigns, feedback)
     return [
         *CardPages(site, wallet).routes(),
+        *FeedbackPages(site, feedback).routes(),
         *JoinPages(site).routes(),
         *StaffPages(site, pins).routes(),
-        *DashboardPages(site, pins).routes(),
+        *dashboard.routes(),
+        *CampaignForm(dashboard, campaigns).routes(),
+        *ProgramForm(dashboard).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),
     ]
 

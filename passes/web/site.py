@@ -24,7 +24,8 @@ CSRF_COOKIE = "passes_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 LANG_COOKIE = "passes_lang"
-FORM_LIMIT = 4096
+# The feedback form carries up to 500 characters, each up to 12 bytes percent-encoded.
+FORM_LIMIT = 8192
 YEAR = 365 * 24 * 3600
 
 

@@ -1,0 +1,105 @@
+"""The dashboard's rules form (daily cap, message limit, hold-out, welcome stamps) and locations."""
+
+from __future__ import annotations
+
+import math
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from passes.errors import Conflict, InvalidInput
+from passes.service import PROGRAM_LIMITS
+from passes.store.shops import Location, ShopRow
+from passes.web.dashboard import DashboardPages
+
+# The one setting that may be left empty: no daily cap.
+OPTIONAL = frozenset({"daily_cap"})
+
+
+class BadField(InvalidInput):
+    """A rules field that is not a whole number in its range."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is out of range")
+        self.name = name
+
+
+def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
+    """The form's settings as whole numbers in range; BadField names the first wrong one."""
+    rules: dict[str, int | None] = {}
+    for name, (low, high) in PROGRAM_LIMITS.items():
+        raw = fields.get(name, "").strip()
+        if not raw and name in OPTIONAL:
+            rules[name] = None
+        elif raw.isascii() and raw.isdigit() and low <= int(raw) <= high:
+            rules[name] = int(raw)
+        else:
+            raise BadField(name)
+    return rules
+
+
+def parse_location(fields: dict[str, str]) -> Location:
+    """An address and coordinates; a decimal comma is fine."""
+    try:
+        latitude, longitude = (
+            float(fields.get(name, "").strip().replace(",", "."))
+            for name in ("latitude", "longitude")
+        )
+    except ValueError as exc:
+        raise InvalidInput("coordinates must be numbers") from exc
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        raise InvalidInput("coordinates must be finite")
+    return Location(fields.get("address", "").strip(), latitude, longitude)
+
+
+class ProgramForm:
+    """`POST /dashboard/{shop}/program` and `POST /dashboard/{shop}/locations`."""
+
+    def __init__(self, dashboard: DashboardPages) -> None:
+        self.dashboard = dashboard
+        self.site = dashboard.site
+        self.service = dashboard.service
+
+    def routes(self) -> list[Route]:
+        """The rules and locations routes."""
+        return [
+            Route("/dashboard/{shop}/program", self.rules, methods=["POST"]),
+            Route("/dashboard/{shop}/locations", self.add_location, methods=["POST"]),
+        ]
+
+    async def _signed_in(self, request: Request) -> tuple[ShopRow, dict[str, str]] | None:
+        shop = await self.dashboard.owner(request)
+        fields = await self.site.form(request)
+        return None if shop is None or fields is None else (shop, fields)
+
+    async def rules(self, request: Request) -> Response:
+        found = await self._signed_in(request)
+        if found is None:
+            return self.site.message(request, 403, "form_expired")
+        shop, fields = found
+        try:
+            await self.service.update_program(shop, **parse_rules(fields))
+        except BadField as exc:
+            low, high = PROGRAM_LIMITS[exc.name]
+            t = self.site.translator(request)
+            error = t("settings_range").format(field=t(exc.name), low=low, high=high)
+            rules = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
+            return await self.dashboard.show(
+                request, shop, 422, rules=rules, rules_error=error, rules_field=exc.name
+            )
+        return RedirectResponse(f"/dashboard/{shop.slug}?saved=settings#rules", status_code=303)
+
+    async def add_location(self, request: Request) -> Response:
+        found = await self._signed_in(request)
+        if found is None:
+            return self.site.message(request, 403, "form_expired")
+        shop, fields = found
+        try:
+            await self.service.add_location(shop, parse_location(fields))
+        except (InvalidInput, Conflict) as exc:
+            key = "too_many_locations" if isinstance(exc, Conflict) else "location_invalid"
+            error = self.site.translator(request)(key)
+            place = {name: fields.get(name, "") for name in ("address", "latitude", "longitude")}
+            return await self.dashboard.show(request, shop, 422, place=place, location_error=error)
+        return RedirectResponse(f"/dashboard/{shop.slug}?saved=location#locations", status_code=303)

@@ -1,0 +1,323 @@
+"""The card lifecycle against a simple model (Hypothesis stateful testing over the HTTP API).
+
+Random sequences of issue, stamp (with and without Idempotency-Key, retried, reused, invalid
+counts), redeem, undo, void and reads run against the real app; a small independent model
+predicts every status and counter, and invariants are checked after every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from passes.app import create_app
+from passes.config import Settings
+from passes.service import Service
+from passes.store import Store
+from tests.conftest import BASE_URL
+
+REQUIRED = 3
+MAX_COUNT = 50
+CARDS = 2
+COUNTED = ("stamps", "rewards_available", "total_stamps", "rewards_redeemed", "voided")
+
+
+@dataclass
+class Stamp:
+    """A stamp event the model knows: its ledger id, count, and whether it was undone."""
+
+    event_id: int
+    count: int
+    undone: bool = False
+
+
+@dataclass
+class ModelCard:
+    """What the card must look like, predicted without the product's rules."""
+
+    serial: str
+    stamps: int = 0
+    rewards_available: int = 0
+    total_stamps: int = 0
+    rewards_redeemed: int = 0
+    voided: bool = False
+    version: int = 1
+    last_change_id: int | None = None
+    events: list[Stamp] = field(default_factory=list)
+    # Idempotency-Key -> (kind, count, the card as first answered)
+    keys: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
+    other_ids: list[int] = field(default_factory=list)
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "stamps": self.stamps,
+            "rewards_available": self.rewards_available,
+            "total_stamps": self.total_stamps,
+            "rewards_redeemed": self.rewards_redeemed,
+            "voided": self.voided,
+            "version": self.version,
+            "last_change_id": self.last_change_id,
+        }
+
+
+@dataclass(frozen=True)
+class Api:
+    """The app behind an HTTP client on an event loop of our own, and two shops' keys.
+
+    The state machine is synchronous, so each request runs to completion on `loop`.
+    """
+
+    loop: asyncio.AbstractEventLoop
+    client: httpx.AsyncClient
+    key: str
+    other_key: str
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return self.loop.run_until_complete(self.client.request(method, path, **kwargs))
+
+
+async def _shops(settings: Settings) -> tuple[str, str]:
+    store = Store(settings.database_url)
+    await store.migrate()
+    service = Service(settings, store)
+    try:
+        _, key = await service.create_shop(name="Model café", stamps=REQUIRED, reward="1 Kaffee")
+        _, other = await service.create_shop(name="Other café", stamps=REQUIRED, reward="1 Tee")
+    finally:
+        await store.close()
+    return key, other
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[Api]:
+    database = tmp_path_factory.mktemp("stateful") / "passes.db"
+    config = Settings(database_url=f"sqlite:///{database}", base_url=BASE_URL, certs_dir=certs_dir)
+    key, other = asyncio.run(_shops(config))
+    app = create_app(replace(config, run_worker=False))
+    # One loop for every run: the app's database pool belongs to it.
+    loop = asyncio.new_event_loop()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    try:
+        yield Api(loop, client, key, other)
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.run_until_complete(app.state.service.store.close())
+        loop.close()
+
+
+class CardLifecycle(RuleBasedStateMachine):
+    """Two cards of one shop, driven through the shop API and compared with ModelCard."""
+
+    def __init__(self, api: Api) -> None:
+        super().__init__()
+        self.api = api
+        self.cards: list[ModelCard] = []
+
+    def _send(
+        self, method: str, path: str, key: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key or self.api.key}", **kwargs.pop("headers", {})}
+        return self.api.request(method, f"/api/v1{path}", headers=headers, **kwargs)
+
+    def _expect(
+        self, response: httpx.Response, card: ModelCard, status: int, code: str | None = None
+    ) -> None:
+        assert response.status_code == status, (status, response.text)
+        body = response.json()
+        if code is not None:
+            assert body["error"]["code"] == code, body
+        elif status == 200:
+            self._matches(body, card.counters())
+
+    @staticmethod
+    def _matches(body: dict[str, Any], expected: dict[str, Any]) -> None:
+        got = {name: body[name] for name in expected}
+        assert got == expected, (got, expected)
+
+    @initialize()
+    def issue_cards(self) -> None:
+        for _ in range(CARDS):
+            response = self._send("POST", "/cards")
+            assert response.status_code == 201, response.text
+            body = response.json()
+            card = ModelCard(body["serial"], last_change_id=body["last_change_id"])
+            card.other_ids.append(body["last_change_id"])
+            self._matches(body, card.counters())
+            self.cards.append(card)
+
+    def _applied(self, card: ModelCard, body: dict[str, Any]) -> int:
+        """A change was applied: the version moves by one and the ledger id grows."""
+        card.version += 1
+        assert card.last_change_id is None or body["last_change_id"] > card.last_change_id
+        card.last_change_id = body["last_change_id"]
+        return int(body["last_change_id"])
+
+    @rule(
+        which=st.integers(0, CARDS - 1),
+        count=st.one_of(st.integers(1, 8), st.integers(-2, MAX_COUNT + 3)),
+        key=st.one_of(st.none(), st.sampled_from(["k1", "k2", "k3", "k4"])),
+        retries=st.integers(0, 2),
+    )
+    def stamp(self, which: int, count: int, key: str | None, retries: int) -> None:
+        card = self.cards[which]
+        headers = {"Idempotency-Key": key} if key else {}
+        for attempt in range(1 + retries):
+            response = self._send(
+                "POST", f"/cards/{card.serial}/stamps", json={"count": count}, headers=headers
+            )
+            if not 1 <= count <= MAX_COUNT:
+                self._expect(response, card, 422, "invalid")
+            elif key is not None and key in card.keys:
+                kind, first_count, first = card.keys[key]
+                if (kind, first_count) != ("stamp", count):
+                    self._expect(response, card, 409, "idempotency_key_reused")
+                else:
+                    assert response.status_code == 200, response.text
+                    self._matches(response.json(), {**first, "voided": card.voided})
+            elif card.voided:
+                self._expect(response, card, 409, "card_voided")
+            else:
+                assert attempt == 0 or key is None
+                earned, card.stamps = divmod(card.stamps + count, REQUIRED)
+                card.rewards_available += earned
+                card.total_stamps += count
+                event_id = self._applied(card, response.json())
+                card.events.append(Stamp(event_id, count))
+                self._expect(response, card, 200)
+                if key is not None:
+                    card.keys[key] = ("stamp", count, card.counters())
+
+    @rule(
+        which=st.integers(0, CARDS - 1),
+        key=st.one_of(st.none(), st.sampled_from(["k1", "r1", "r2"])),
+        retries=st.integers(0, 1),
+    )
+    def redeem(self, which: int, key: str | None, retries: int) -> None:
+        card = self.cards[which]
+        headers = {"Idempotency-Key": key} if key else {}
+        for _ in range(1 + retries):
+            response = self._send("POST", f"/cards/{card.serial}/redeem", headers=headers)
+            if key is not None and key in card.keys:
+                kind, _, first = card.keys[key]
+                if kind != "redeem":
+                    self._expect(response, card, 409, "idempotency_key_reused")
+                else:
+                    assert response.status_code == 200, response.text
+                    self._matches(response.json(), {**first, "voided": card.voided})
+            elif card.voided:
+                self._expect(response, card, 409, "card_voided")
+            elif card.rewards_available < 1:
+                self._expect(response, card, 409, "no_reward_due")
+            else:
+                card.rewards_available -= 1
+                card.rewards_redeemed += 1
+                card.other_ids.append(self._applied(card, response.json()))
+                self._expect(response, card, 200)
+                if key is not None:
+                    card.keys[key] = ("redeem", 1, card.counters())
+
+    @precondition(lambda self: any(card.events for card in self.cards))
+    @rule(data=st.data())
+    def undo(self, data: st.DataObject) -> None:
+        card = data.draw(st.sampled_from([c for c in self.cards if c.events]))
+        # Mostly the last stamp (as the staff page does), sometimes an older one.
+        target = (
+            card.events[-1] if data.draw(st.booleans()) else data.draw(st.sampled_from(card.events))
+        )
+        response = self._send("DELETE", f"/cards/{card.serial}/stamps/{target.event_id}")
+        if target.undone:
+            self._expect(response, card, 200)
+            return
+        if card.voided:
+            self._expect(response, card, 409, "card_voided")
+            return
+        stamps, rewards = card.stamps - target.count, card.rewards_available
+        while stamps < 0:
+            stamps += REQUIRED
+            rewards -= 1
+        if rewards < 0:
+            self._expect(response, card, 409, "reward_redeemed")
+            return
+        card.stamps, card.rewards_available = stamps, rewards
+        card.total_stamps -= target.count
+        target.undone = True
+        card.other_ids.append(self._applied(card, response.json()))
+        self._expect(response, card, 200)
+
+    @rule(which=st.integers(0, CARDS - 1), data=st.data())
+    def undo_what_is_no_stamp(self, which: int, data: st.DataObject) -> None:
+        card = self.cards[which]
+        change = data.draw(st.sampled_from(card.other_ids))
+        response = self._send("DELETE", f"/cards/{card.serial}/stamps/{change}")
+        self._expect(response, card, 409, "not_a_stamp")
+        missing = self._send("DELETE", f"/cards/{card.serial}/stamps/999999999")
+        self._expect(missing, card, 404, "not_found")
+
+    @precondition(lambda self: not all(card.voided for card in self.cards))
+    @rule(which=st.integers(0, CARDS - 1))
+    def void(self, which: int) -> None:
+        card = self.cards[which]
+        response = self._send("POST", f"/cards/{card.serial}/void")
+        if not card.voided:
+            card.voided = True
+            card.other_ids.append(self._applied(card, response.json()))
+        self._expect(response, card, 200)
+
+    @rule(which=st.integers(0, CARDS - 1))
+    def another_shop_sees_nothing(self, which: int) -> None:
+        card = self.cards[which]
+        for method, path, body in (
+            ("GET", f"/cards/{card.serial}", None),
+            ("POST", f"/cards/{card.serial}/stamps", {"count": 1}),
+            ("POST", f"/cards/{card.serial}/redeem", None),
+        ):
+            response = self._send(method, path, key=self.api.other_key, json=body)
+            self._expect(response, card, 404, "not_found")
+
+    @rule()
+    def unknown_serial(self) -> None:
+        response = self._send("GET", "/cards/NOSUCHCARD00")
+        assert response.status_code == 404
+
+    @invariant()
+    def reads_agree_with_the_model(self) -> None:
+        for card in self.cards:
+            response = self._send("GET", f"/cards/{card.serial}")
+            self._expect(response, card, 200)
+            body = response.json()
+            assert all(body[name] >= 0 for name in COUNTED if name != "voided")
+            assert 0 <= body["stamps"] < REQUIRED
+            live = sum(event.count for event in card.events if not event.undone)
+            assert body["total_stamps"] == live, "total = stamps given minus stamps undone"
+            earned = body["rewards_available"] + body["rewards_redeemed"]
+            assert body["stamps"] + REQUIRED * earned == body["total_stamps"], (
+                "no reward from nothing"
+            )
+
+
+def test_card_lifecycle_matches_the_model(api: Api) -> None:
+    run_state_machine_as_test(
+        lambda: CardLifecycle(api),
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
