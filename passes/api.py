@@ -12,9 +12,10 @@ from starlette.routing import Route
 
 from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, NotFound, Unauthorized
-from passes.http import allow_fields, read_json_object
+from passes.http import HttpError, allow_fields, read_json_object
 from passes.loyalty import Audience
 from passes.openapi import openapi_document
+from passes.ratelimit import RateLimiter
 from passes.service import CardView, Customer, Service
 from passes.stats import stats_json, success_json
 from passes.store.apple import Deliveries
@@ -110,6 +111,8 @@ class ShopApi:
         self.service = service
         self.campaigns = campaigns
         self.limit = service.settings.max_body_bytes
+        # Wrong keys cost a client: after a burst of failures, one try per second.
+        self.auth_failures = RateLimiter(rate=1.0, burst=service.settings.auth_failure_burst)
 
     def routes(self) -> list[Route]:
         """The API's routes, relative to /api/v1."""
@@ -124,8 +127,7 @@ class ShopApi:
             Route("/cards/{serial}/personal-data", self.personal_data, methods=["GET", "DELETE"]),
             Route("/cards/{serial}/deliveries", self.deliveries, methods=["GET"]),
             Route("/stats", self.stats, methods=["GET"]),
-            Route("/messages", self.send_message, methods=["POST"]),
-            Route("/messages", self.messages, methods=["GET"]),
+            Route("/messages", self.messages, methods=["GET", "POST"]),
         ]
 
     async def send_message(self, request: Request) -> Response:
@@ -144,14 +146,22 @@ class ShopApi:
         return JSONResponse({"campaign": campaign_id, **audience_json(chosen)}, status_code=202)
 
     async def messages(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self.send_message(request)
         shop, _ = await self._shop(request)
         return JSONResponse({"campaigns": await self.campaigns.history(shop)})
 
     async def _shop(self, request: Request) -> tuple[ShopRow, str]:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            raise Unauthorized("send the shop's API key as 'Authorization: Bearer <key>'")
-        shop = await self.service.authenticate(key.strip())
+        try:
+            scheme, _, key = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not key.strip():
+                raise Unauthorized("send the shop's API key as 'Authorization: Bearer <key>'")
+            shop = await self.service.authenticate(key.strip())
+        except Unauthorized:
+            client = request.client.host if request.client else "unknown"
+            if not self.auth_failures.allow(client):
+                raise HttpError(429, "rate_limited", "too many failed sign-ins; wait") from None
+            raise
         return shop, f"api:{key.strip()[:8]}"
 
     async def openapi(self, request: Request) -> Response:

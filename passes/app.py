@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -99,10 +100,22 @@ async def _passes_error(request: Request, exc: Exception) -> Response:
     return response_for(exc)
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A lost database connection is a moment to retry (503), not a server fault (500)."""
+    assert isinstance(exc, DBAPIError)
+    if not exc.connection_invalidated:
+        raise exc
+    log.warning("database connection lost; answered 503 (%s)", type(exc.orig).__name__)
+    return error_response(
+        503, "unavailable", "the database is briefly unavailable; retry", **{"Retry-After": "1"}
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    # Keep Starlette's headers, e.g. the Allow list of a 405.
+    return error_response(exc.status_code, code, str(exc.detail), **(exc.headers or {}))
 
 
 def create_app(settings: Settings, identity: SigningIdentity | None = None) -> Starlette:
@@ -150,7 +163,11 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     app = Starlette(
         routes=routes,
         middleware=[Middleware(AccessLog)],
-        exception_handlers={PassesError: _passes_error, HTTPException: _http_error},
+        exception_handlers={
+            PassesError: _passes_error,
+            HTTPException: _http_error,
+            DBAPIError: _database_error,
+        },
         lifespan=lifespan,
     )
     app.state.service = service

@@ -39,6 +39,8 @@ class Settings:
     google_callback_keys_url: str = DEFAULT_GOOGLE_CALLBACK_KEYS_URL
     ssl_cert_file: str | None = None
     max_body_bytes: int = 64 * 1024
+    # Failed API-key sign-ins a client may make at once before it is slowed to one a second.
+    auth_failure_burst: int = 30
     # `passes serve` delivers pushes in-process; tests and `passes worker` set this themselves.
     run_worker: bool = True
     push_batch: int = 200

@@ -23,6 +23,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         413: "The body is too large",
         415: "The body is not application/json",
         422: "A value is out of range or of the wrong type",
+        429: "Too many failed sign-ins from this client; wait a moment",
     }
     return {
         str(status): {
@@ -294,6 +295,14 @@ _SCHEMAS: dict[str, Any] = {
 
 def openapi_document(base_url: str) -> dict[str, Any]:
     """The document, with this server's URL."""
+    document = _document(base_url)
+    # Every operation needs the key, so any of them may meet the wrong-key slow-down.
+    for operation in (op for path in document["paths"].values() for op in path.values()):
+        operation["responses"].update(_errors(429))
+    return document
+
+
+def _document(base_url: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from passes.app import create_app
 from passes.apple.devcerts import create_dev_identity
@@ -84,6 +85,7 @@ class Env:
     settings: Settings
     client: httpx.AsyncClient
     service: Service
+    app: Starlette
 
     async def new_shop(self, stamps: int = 10, reward: str = "1 Vita Mix gratis") -> str:
         """Create a shop through the service the CLI uses; returns its API key."""
@@ -103,7 +105,7 @@ async def env(database_url: str, certs_dir: Path) -> AsyncIterator[Env]:
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        yield Env(settings, client, app.state.service)
+        yield Env(settings, client, app.state.service, app)
     await app.state.service.store.close()
 
 

@@ -6,6 +6,7 @@ import asyncio
 import re
 import secrets
 
+import httpx
 import pytest
 
 from tests.conftest import Env, auth
@@ -404,3 +405,17 @@ async def test_locations_put_the_pass_on_the_lock_screen_nearby(env: Env) -> Non
             "relevantText": "Noch 2 Stempel bis: 1 Vita Mix gratis",
         }
     ]
+
+
+async def test_repeated_wrong_keys_are_slowed_down(env: Env) -> None:
+    # A client address of its own, so other tests' clients keep their budget.
+    transport = httpx.ASGITransport(app=env.app, client=("192.0.2.7", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        statuses = [
+            (await client.get("/api/v1/stats", headers=auth(f"psk_wrong{i}"))).status_code
+            for i in range(40)
+        ]
+        assert statuses[0] == 401 and 429 in statuses
+        key = await env.new_shop()
+        assert (await client.get("/api/v1/stats", headers=auth(key))).status_code == 200
+    assert (await env.client.get("/api/v1/stats", headers=auth("psk_x"))).status_code == 401

@@ -310,3 +310,4 @@ async def test_postgres_outage_under_traffic_loses_and_doubles_nothing(
                 assert now["total_stamps"] == expected, "every stamp exactly once"
                 assert now["version"] == 1 + sum(v.serial == serial for v in visits)
     print(f"answers during the outage: { {s: statuses.count(s) for s in set(statuses)} }")
+    assert 500 not in statuses, "a lost connection is a 503 to retry, never a 500"

@@ -53,11 +53,12 @@ class Store:
             self.reader = _sqlite_engine(self.url, immediate=False)
         else:
             self.writer = create_async_engine(
-                # No pre-ping: it costs three round trips per checkout; recycling
-                # plus the caller's retry covers connections the server dropped.
+                # Pre-ping costs a round trip per checkout, but a connection the
+                # database dropped (restart, failover) becomes a reconnect, not a 500.
                 self.url,
                 pool_size=20,
                 max_overflow=20,
+                pool_pre_ping=True,
                 pool_recycle=1800,
             )
             self.reader = self.writer
