@@ -86,12 +86,15 @@ def init() -> None:
     click.echo(f"database ready: {settings.database_url}")
 
 
-def _ensure_identity(settings: Settings) -> None:
+def _ensure_identity(settings: Settings) -> bool:
+    """Make a dev identity when there is none; True when one was made (and said so)."""
     certs = settings.certs_dir
-    if not any((certs / name).exists() for name in ("pass.p12", "pass.pem")):
-        create_dev_identity(certs)
-        click.echo(f"made a dev signing identity in {certs}/")
-        click.echo(DEV_WARNING, err=True)
+    if any((certs / name).exists() for name in ("pass.p12", "pass.pem")):
+        return False
+    create_dev_identity(certs)
+    click.echo(f"made a dev signing identity in {certs}/")
+    click.echo(DEV_WARNING, err=True)
+    return True
 
 
 async def _migrate(settings: Settings) -> None:
@@ -116,10 +119,14 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     from passes.app import create_app
 
     settings = _settings()
-    _ensure_identity(settings)
+    if not settings.base_url_set:
+        # Without PASSES_BASE_URL, passes point at where this server really listens.
+        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        settings = replace(settings, base_url=f"http://{local}:{port}")
+    made = _ensure_identity(settings)
     asyncio.run(_migrate(settings))
     identity = load_identity(settings.certs_dir, settings.cert_password)
-    if identity.is_dev:
+    if identity.is_dev and not made:
         click.echo(DEV_WARNING, err=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(replace(settings, run_worker=not no_worker), identity)

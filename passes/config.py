@@ -41,6 +41,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # Failed API-key sign-ins a client may make at once before it is slowed to one a second.
     auth_failure_burst: int = 30
+    # False when PASSES_BASE_URL was not given (then `passes serve` uses its own address).
+    base_url_set: bool = True
     # `passes serve` delivers pushes in-process; tests and `passes worker` set this themselves.
     run_worker: bool = True
     push_batch: int = 200
@@ -80,6 +82,7 @@ class Settings:
         return cls(
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             base_url=(get("BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            base_url_set=get("BASE_URL") is not None,
             certs_dir=Path(get("CERTS_DIR") or "./certs"),
             cert_password=get("CERT_PASSWORD"),
             apns_url=(get("APNS_URL") or DEFAULT_APNS_URL).rstrip("/"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import create_shop, free_port, passes_env, run, server
+from tests.live import create_shop, free_port, passes_env, process, run, server, wait_for
 from tests.pkpass_check import verify_pkpass
 
 
@@ -115,3 +115,15 @@ def test_python_server_py_is_importable(cli_env: dict[str, str], tmp_path: Path)
     )
     assert result.stdout.strip() == "Starlette", result.stderr
     assert shutil.which("openssl")
+
+
+def test_serve_without_a_base_url_points_passes_at_its_own_port(cli_env: dict[str, str]) -> None:
+    run(cli_env, "init")
+    key = create_shop(cli_env)
+    port = free_port()
+    with process(cli_env, "serve", "--port", str(port)) as proc:
+        wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        card = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/cards", headers={"Authorization": f"Bearer {key}"}
+        ).json()
+    assert card["urls"]["card"].startswith(f"http://127.0.0.1:{port}/c/")
