@@ -81,6 +81,19 @@ def customer_from(value: object) -> Customer | None:
     return Customer(name=name, email=email)
 
 
+def _moment(value: object) -> datetime | None:
+    """An ISO 8601 time with its zone, e.g. "2026-12-05T09:00:00+01:00"."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput("send_at must be an ISO 8601 time with its zone")
+    return moment
+
+
 def _money(request: Request, name: str) -> float | None:
     """An optional amount in the query (e.g. ?reward_cost=3.50), 0 to 10,000."""
     raw = request.query_params.get(name)
@@ -133,16 +146,17 @@ class ShopApi:
     async def send_message(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
         body = await read_json_object(request, self.limit)
-        allow_fields(body, {"text", "segment", "preview"})
+        allow_fields(body, {"text", "segment", "preview", "send_at"})
         segment, text, preview = body.get("segment", "all"), body.get("text"), body.get("preview")
         if not isinstance(segment, str) or not isinstance(preview, bool | None):
             raise InvalidInput("segment must be a string and preview true or false")
+        send_at = _moment(body.get("send_at"))
         if preview:
             chosen = await self.campaigns.audience(shop, segment)
             return JSONResponse(audience_json(chosen))
         if not isinstance(text, str):
             raise InvalidInput("text must be a string")
-        campaign_id, chosen = await self.campaigns.send(shop, text, segment)
+        campaign_id, chosen = await self.campaigns.send(shop, text, segment, send_at)
         return JSONResponse({"campaign": campaign_id, **audience_json(chosen)}, status_code=202)
 
     async def messages(self, request: Request) -> Response:

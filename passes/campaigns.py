@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from passes import loyalty
@@ -19,6 +19,7 @@ from passes.store.campaigns import (
 from passes.store.shops import ShopRow
 
 Pick = Callable[[list[int], int], list[int]]
+MAX_SCHEDULE = timedelta(days=30)
 
 
 def _now() -> datetime:
@@ -56,12 +57,17 @@ class Campaigns:
         except loyalty.Refused as exc:
             raise InvalidInput(str(exc)) from exc
 
-    async def send(self, shop: ShopRow, text: str, segment: str) -> tuple[int, loyalty.Audience]:
-        """Record the campaign and its members; the worker puts the message on each card."""
+    async def send(
+        self, shop: ShopRow, text: str, segment: str, send_at: datetime | None = None
+    ) -> tuple[int, loyalty.Audience]:
+        """Record the campaign and its members; the worker puts the message on each card,
+        at once or at `send_at` (the segment is taken now, when the owner decides)."""
         try:
             message = loyalty.check_message(text)
         except loyalty.Refused as exc:
             raise InvalidInput(str(exc)) from exc
+        if send_at is not None and not _now() <= send_at <= _now() + MAX_SCHEDULE:
+            raise InvalidInput("send_at must be in the future, at most 30 days ahead")
         chosen = await self.audience(shop, segment)
         async with self.store.transaction() as conn:
             campaign_id = await create_campaign(
@@ -73,6 +79,7 @@ class Campaigns:
                 held_out=chosen.held_out,
                 over_limit=len(chosen.over_limit),
                 now=_now(),
+                send_at=send_at,
             )
         self.on_commit()
         return campaign_id, chosen

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -388,9 +389,17 @@ def message() -> None:
     help="Who gets it: all, new (< 30 days), lapsed (no visit for 45 days), top (A class), …",
 )
 @click.option("--preview", is_flag=True, help="Only count who would receive it.")
+@click.option(
+    "--at",
+    "send_at",
+    type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+    help="Send later, e.g. 2026-12-05T09:00 (this machine's local time).",
+)
 @click.argument("text")
 @clear_errors
-def message_send(slug: str, segment: str, preview: bool, text: str) -> None:
+def message_send(
+    slug: str, segment: str, preview: bool, send_at: datetime | None, text: str
+) -> None:
     """Send TEXT to the segment's cards (it appears on the pass and the lock screen)."""
 
     async def work(service: Service) -> tuple[int | None, Audience]:
@@ -398,14 +407,16 @@ def message_send(slug: str, segment: str, preview: bool, text: str) -> None:
         campaigns = Campaigns(service.store, lambda: None)
         if preview:
             return None, await campaigns.audience(shop, segment)
-        return await campaigns.send(shop, text, segment)
+        when = send_at.astimezone() if send_at is not None else None
+        return await campaigns.send(shop, text, segment, when)
 
     campaign_id, chosen = _with_service(work)
     click.echo(f"recipients: {len(chosen.recipients)}")
     click.echo(f"held out:   {len(chosen.held_out)} (get nothing: the comparison group)")
     click.echo(f"at limit:   {len(chosen.over_limit)} (had their weekly messages already)")
     if campaign_id is not None:
-        click.echo(f"campaign {campaign_id} queued; the push worker delivers it.")
+        when_text = f" at {send_at:%Y-%m-%d %H:%M}" if send_at else ""
+        click.echo(f"campaign {campaign_id} queued; the push worker delivers it{when_text}.")
 
 
 @cli.group()

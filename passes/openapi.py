@@ -262,6 +262,11 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "Printable text; required unless previewing",
             },
             "segment": {"type": "string", "enum": list(SEGMENTS), "default": "all"},
+            "send_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "Send later (at most 30 days ahead); the segment is taken now",
+            },
             "preview": {
                 "type": ["boolean", "null"],
                 "description": "Only count who would receive it; nothing is sent.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -129,3 +130,25 @@ async def test_success_figures_compare_recipients_with_the_hold_out(
             assert success["estimate"]["program_cost"] == 3.0
             bad = await client.get("/api/v1/stats?basket=lots", headers=headers)
             assert bad.status_code == 422
+
+
+async def test_a_scheduled_campaign_waits_for_its_moment(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env, stamps=10)
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            phone = await new_phone(client, key, certs_dir / "wwdr.pem")
+            apns.clear()
+            past = await _send(client, key, text="Gestern", send_at="2020-01-01T09:00:00+00:00")
+            assert past.status_code == 422
+            no_zone = await _send(client, key, text="Bald", send_at="2030-01-01T09:00:00")
+            assert no_zone.status_code == 422
+            moment = datetime.now(UTC) + timedelta(seconds=3)
+            sent = await _send(client, key, text="Gleich geht's los", send_at=moment.isoformat())
+            assert sent.status_code == 202 and sent.json()["recipients"] == 1
+            await asyncio.sleep(1.5)
+            assert not pushes_to(apns, phone.push_token), "not before its moment"
+            await until(lambda: bool(pushes_to(apns, phone.push_token)), seconds=15)
+            assert datetime.now(UTC) >= moment

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, insert, select, update
+from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.store.cards import Change, apply_change, lock_card_by_id
@@ -116,6 +116,7 @@ async def create_campaign(
     held_out: Sequence[int],
     over_limit: int,
     now: datetime,
+    send_at: datetime | None = None,
 ) -> int:
     """The campaign and one member row per recipient and per held-out card."""
     campaign_id = (
@@ -130,6 +131,7 @@ async def create_campaign(
                 over_limit=over_limit,
                 created_at=now,
                 finished_at=None if recipients else now,
+                send_at=send_at,
             )
             .returning(campaigns.c.id)
         )
@@ -153,13 +155,16 @@ class PendingMessage:
     text: str
 
 
-async def pending_messages(conn: AsyncConnection, limit: int) -> list[PendingMessage]:
-    """Recipients of unfinished campaigns who have not had their message yet."""
+async def pending_messages(
+    conn: AsyncConnection, limit: int, now: datetime
+) -> list[PendingMessage]:
+    """Recipients of unfinished campaigns, due by now, who have not had their message yet."""
     query = (
         select(campaign_members.c.campaign_id, campaign_members.c.card_id, campaigns.c.text)
         .join(campaigns, campaigns.c.id == campaign_members.c.campaign_id)
         .where(
             campaigns.c.finished_at.is_(None),
+            or_(campaigns.c.send_at.is_(None), campaigns.c.send_at <= now),
             campaign_members.c.sent_at.is_(None),
             ~campaign_members.c.held_out,
         )
@@ -245,6 +250,7 @@ async def history(conn: AsyncConnection, shop_id: int) -> list[dict[str, Any]]:
             "segment": row["segment"],
             "created_at": row["created_at"].isoformat(),
             "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+            "send_at": row["send_at"].isoformat() if row["send_at"] else None,
             "recipients": row["recipients"],
             "held_out": row["held_out"],
             "over_limit": row["over_limit"],
@@ -259,7 +265,7 @@ async def history(conn: AsyncConnection, shop_id: int) -> list[dict[str, Any]]:
 
 async def deliver_pending(conn: AsyncConnection, limit: int, now: datetime) -> int:
     """Put waiting campaign messages on their cards (ledger + pushes); returns how many."""
-    waiting = await pending_messages(conn, limit)
+    waiting = await pending_messages(conn, limit, now)
     for message in waiting:
         await deliver_message(conn, message, now)
     await finish_campaigns(conn, now)

@@ -189,6 +189,8 @@ campaigns = Table(
     Column("held_out", Integer, nullable=False, server_default="0"),
     Column("over_limit", Integer, nullable=False, server_default="0"),
     Column("finished_at", UtcDateTime()),
+    # Scheduled campaigns wait until then; NULL sends at once.
+    Column("send_at", UtcDateTime()),
 )
 
 campaign_members = Table(
