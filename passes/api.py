@@ -146,17 +146,20 @@ class ShopApi:
     async def send_message(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
         body = await read_json_object(request, self.limit)
-        allow_fields(body, {"text", "segment", "preview", "send_at"})
+        allow_fields(body, {"text", "segment", "preview", "send_at", "bonus_stamps"})
         segment, text, preview = body.get("segment", "all"), body.get("text"), body.get("preview")
         if not isinstance(segment, str) or not isinstance(preview, bool | None):
             raise InvalidInput("segment must be a string and preview true or false")
         send_at = _moment(body.get("send_at"))
+        bonus = body.get("bonus_stamps") or 0
+        if isinstance(bonus, bool) or not isinstance(bonus, int) or not 0 <= bonus <= 3:
+            raise InvalidInput("bonus_stamps must be a whole number from 0 to 3")
         if preview:
             chosen = await self.campaigns.audience(shop, segment)
             return JSONResponse(audience_json(chosen))
         if not isinstance(text, str):
             raise InvalidInput("text must be a string")
-        campaign_id, chosen = await self.campaigns.send(shop, text, segment, send_at)
+        campaign_id, chosen = await self.campaigns.send(shop, text, segment, send_at, bonus)
         return JSONResponse({"campaign": campaign_id, **audience_json(chosen)}, status_code=202)
 
     async def messages(self, request: Request) -> Response:

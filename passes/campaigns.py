@@ -16,10 +16,14 @@ from passes.store.campaigns import (
     create_campaign,
     history,
 )
+from passes.store.cards import Change, Counters, apply_change, lock_card_by_id
 from passes.store.shops import ShopRow
 
 Pick = Callable[[list[int], int], list[int]]
 MAX_SCHEDULE = timedelta(days=30)
+MAX_BONUS = 3
+# Cards per transaction when surprise stamps go out: short locks, bounded work per commit.
+BONUS_BATCH = 200
 
 
 def _now() -> datetime:
@@ -58,16 +62,27 @@ class Campaigns:
             raise InvalidInput(str(exc)) from exc
 
     async def send(
-        self, shop: ShopRow, text: str, segment: str, send_at: datetime | None = None
+        self,
+        shop: ShopRow,
+        text: str,
+        segment: str,
+        send_at: datetime | None = None,
+        bonus: int = 0,
     ) -> tuple[int, loyalty.Audience]:
         """Record the campaign and its members; the worker puts the message on each card,
-        at once or at `send_at` (the segment is taken now, when the owner decides)."""
+        at once or at `send_at` (the segment is taken now, when the owner decides).
+
+        `bonus` surprise stamps go onto every recipient's card right away, as ledger
+        events of their own, so the pass and the figures show them like any stamp.
+        """
         try:
             message = loyalty.check_message(text)
         except loyalty.Refused as exc:
             raise InvalidInput(str(exc)) from exc
         if send_at is not None and not _now() <= send_at <= _now() + MAX_SCHEDULE:
             raise InvalidInput("send_at must be in the future, at most 30 days ahead")
+        if not 0 <= bonus <= MAX_BONUS or (bonus and send_at is not None):
+            raise InvalidInput(f"bonus stamps must be 0 to {MAX_BONUS}, and are given at once")
         chosen = await self.audience(shop, segment)
         async with self.store.transaction() as conn:
             campaign_id = await create_campaign(
@@ -81,8 +96,27 @@ class Campaigns:
                 now=_now(),
                 send_at=send_at,
             )
+        if bonus:
+            await self._give_bonus(shop, campaign_id, chosen.recipients, bonus)
         self.on_commit()
         return campaign_id, chosen
+
+    async def _give_bonus(
+        self, shop: ShopRow, campaign_id: int, card_ids: list[int], bonus: int
+    ) -> None:
+        program = loyalty.Program(shop.program.stamps_required, shop.program.reward)
+        for start in range(0, len(card_ids), BONUS_BATCH):
+            async with self.store.transaction() as conn:
+                for card_id in card_ids[start : start + BONUS_BATCH]:
+                    card = await lock_card_by_id(conn, card_id)
+                    if card.counters.voided:
+                        continue
+                    state = loyalty.CardState(**card.counters.__dict__)
+                    after = loyalty.stamp(program, state, bonus)
+                    change = Change(
+                        "bonus", bonus, f"campaign:{campaign_id}", Counters(**after.__dict__)
+                    )
+                    await apply_change(conn, card, change, _now())
 
     async def history(self, shop: ShopRow) -> list[dict[str, Any]]:
         """The shop's campaigns with their delivery figures."""

@@ -395,10 +395,11 @@ def message() -> None:
     type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
     help="Send later, e.g. 2026-12-05T09:00 (this machine's local time).",
 )
+@click.option("--bonus", default=0, show_default=True, help="Surprise stamps per recipient (0-3).")
 @click.argument("text")
 @clear_errors
 def message_send(
-    slug: str, segment: str, preview: bool, send_at: datetime | None, text: str
+    slug: str, segment: str, preview: bool, send_at: datetime | None, bonus: int, text: str
 ) -> None:
     """Send TEXT to the segment's cards (it appears on the pass and the lock screen)."""
 
@@ -408,7 +409,7 @@ def message_send(
         if preview:
             return None, await campaigns.audience(shop, segment)
         when = send_at.astimezone() if send_at is not None else None
-        return await campaigns.send(shop, text, segment, when)
+        return await campaigns.send(shop, text, segment, when, bonus)
 
     campaign_id, chosen = _with_service(work)
     click.echo(f"recipients: {len(chosen.recipients)}")

@@ -262,6 +262,12 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "Printable text; required unless previewing",
             },
             "segment": {"type": "string", "enum": list(SEGMENTS), "default": "all"},
+            "bonus_stamps": {
+                "type": ["integer", "null"],
+                "minimum": 0,
+                "maximum": 3,
+                "description": "Surprise stamps for every recipient, given at once",
+            },
             "send_at": {
                 "type": ["string", "null"],
                 "format": "date-time",

@@ -419,3 +419,32 @@ async def test_repeated_wrong_keys_are_slowed_down(env: Env) -> None:
         key = await env.new_shop()
         assert (await client.get("/api/v1/stats", headers=auth(key))).status_code == 200
     assert (await env.client.get("/api/v1/stats", headers=auth("psk_x"))).status_code == 401
+
+
+async def test_surprise_stamps_go_to_the_segment_but_not_the_hold_out(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    serials = [(await new_card(env, key))["serial"] for _ in range(10)]
+    for body in ({"text": "x", "bonus_stamps": 4}, {"text": "x", "bonus_stamps": "1"}):
+        refused = await env.client.post("/api/v1/messages", json=body, headers=auth(key))
+        assert refused.status_code == 422
+    later = await env.client.post(
+        "/api/v1/messages",
+        json={"text": "x", "bonus_stamps": 1, "send_at": "2099-01-01T00:00:00+00:00"},
+        headers=auth(key),
+    )
+    assert later.status_code == 422, "surprise stamps are given at once"
+    sent = await env.client.post(
+        "/api/v1/messages",
+        json={"text": "Ein Stempel extra für Sie!", "segment": "all", "bonus_stamps": 1},
+        headers=auth(key),
+    )
+    assert sent.status_code == 202 and sent.json()["recipients"] == 9
+    totals = sorted(
+        [
+            (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()[
+                "total_stamps"
+            ]
+            for serial in serials
+        ]
+    )
+    assert totals == [0] + [1] * 9
