@@ -96,11 +96,6 @@ def void(card: CardState) -> CardState:
     return replace(card, voided=True)
 
 
-def stamps_to_next_reward(program: Program, card: CardState) -> int:
-    """How many stamps are still missing for the next reward."""
-    return program.stamps_required - card.stamps
-
-
 def _refuse_voided(card: CardState) -> None:
     if card.voided:
         raise Refused("card_voided", "this card has been voided")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
@@ -69,6 +70,22 @@ class StripStyle:
             raise ValueError(f"stamps_required must be a whole number, got {required!r}")
         if not 1 <= required <= MAX_STAMPS:
             raise ValueError(f"stamps_required must be between 1 and {MAX_STAMPS}, got {required}")
+
+    @classmethod
+    def of(cls, program: ProgramColours) -> StripStyle:
+        """The strip style of a stored program (anything with its colours and stamp count)."""
+        return cls(program.background_color, program.stamp_color, program.stamps_required)
+
+
+class ProgramColours(Protocol):
+    """What a strip needs of a program; render.py knows no database types."""
+
+    @property
+    def background_color(self) -> str: ...
+    @property
+    def stamp_color(self) -> str: ...
+    @property
+    def stamps_required(self) -> int: ...
 
 
 def stamp_layout(

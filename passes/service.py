@@ -41,7 +41,7 @@ from passes.store.cards import (
     stamped_since,
 )
 from passes.store.customers import customer_of, erase_customer, save_customer
-from passes.store.google import add_google_object, google_saved_count, hold_google_update
+from passes.store.google import add_google_object, hold_google_update
 from passes.store.outbox import finish, retry_at
 from passes.store.shops import (
     Location,
@@ -552,13 +552,6 @@ class Service:
             return
         async with self.store.transaction() as conn:
             await finish(conn, [outbox_id])
-
-    async def google_saved(self, shop: ShopRow) -> int | None:
-        """How many of the shop's cards live in Google Wallet; None when Google is off."""
-        if self.google is None:
-            return None
-        async with self.store.reading() as conn:
-            return await google_saved_count(conn, shop.id)
 
 
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:

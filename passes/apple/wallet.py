@@ -33,7 +33,7 @@ class AppleWallet:
         """What the pass shows for this card now."""
         program = shop.program
         counters = card.counters
-        style = StripStyle(program.background_color, program.stamp_color, program.stamps_required)
+        style = StripStyle.of(program)
         images = {**self.artwork.brand(), **self.artwork.strip(style, counters.stamps)}
         return PassContent(
             serial=card.serial,

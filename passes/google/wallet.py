@@ -73,7 +73,7 @@ class GoogleWallet:
     def content(self, shop: ShopRow, card: CardRow, card_url: str) -> GoogleCardContent:
         """What the card's loyalty object shows now."""
         program, counters = shop.program, card.counters
-        style = StripStyle(program.background_color, program.stamp_color, program.stamps_required)
+        style = StripStyle.of(program)
         return GoogleCardContent(
             serial=card.serial,
             shop_slug=shop.slug,

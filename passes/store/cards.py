@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     Update,
     bindparam,
     case,
@@ -173,13 +172,15 @@ async def insert_card(
     return replace(card, last_event_id=event_id)
 
 
-def _by_serial(shop_id: int, serial: str) -> Select[tuple[object, ...]]:
-    return select(*_CARD_COLUMNS).where(cards.c.shop_id == shop_id, cards.c.serial == serial)
+_CARD_BY_SERIAL = select(*_CARD_COLUMNS).where(
+    cards.c.shop_id == bindparam("shop_id"), cards.c.serial == bindparam("serial")
+)
 
 
 async def card_by_serial(conn: AsyncConnection, shop_id: int, serial: str) -> CardRow:
     """The shop's card `serial`; another shop's card is NotFound too."""
-    row = (await conn.execute(_by_serial(shop_id, serial))).mappings().first()
+    found = await conn.execute(_CARD_BY_SERIAL, {"shop_id": shop_id, "serial": serial})
+    row = found.mappings().first()
     if row is None:
         raise NotFound(f"no card {serial!r}")
     return _card(row)
@@ -202,11 +203,7 @@ async def _one_card(conn: AsyncConnection, where: ColumnElement[bool], missing: 
     return _card(row)
 
 
-_LOCK_CARD = (
-    select(*_CARD_COLUMNS)
-    .where(cards.c.shop_id == bindparam("shop_id"), cards.c.serial == bindparam("serial"))
-    .with_for_update()
-)
+_LOCK_CARD = _CARD_BY_SERIAL.with_for_update()
 _CHANGE_BY_KEY = select(card_events).where(
     card_events.c.card_id == bindparam("card_id"),
     card_events.c.idempotency_key == bindparam("key"),

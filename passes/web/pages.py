@@ -102,7 +102,7 @@ class CardPages:
     async def strip(self, request: Request) -> Response:
         view = await self.service.card_by_secret(request.path_params["secret"])
         program = view.shop.program
-        style = StripStyle(program.background_color, program.stamp_color, program.stamps_required)
+        style = StripStyle.of(program)
         images = self.wallet.artwork.strip(style, view.card.counters.stamps)
         return Response(
             images["strip@2x.png"], media_type="image/png", headers={"Cache-Control": "no-cache"}
