@@ -27,3 +27,7 @@ class Conflict(PassesError):
 
 class Unauthorized(PassesError):
     """Missing or wrong credentials."""
+
+
+class Unavailable(PassesError):
+    """A resource we depend on (the database) is briefly away; retrying is right."""

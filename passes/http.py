@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from passes.errors import Conflict, InvalidInput, NotFound, PassesError, Unauthorized
+from passes.errors import Conflict, InvalidInput, NotFound, PassesError, Unauthorized, Unavailable
 
 
 class HttpError(PassesError):
@@ -38,6 +38,8 @@ def response_for(exc: PassesError) -> JSONResponse:
         return error_response(409, exc.code, str(exc))
     if isinstance(exc, InvalidInput):
         return error_response(422, "invalid", str(exc))
+    if isinstance(exc, Unavailable):
+        return error_response(503, "unavailable", str(exc), **{"Retry-After": "1"})
     return error_response(500, "internal", "internal error")
 
 

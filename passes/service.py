@@ -68,6 +68,8 @@ GOOGLE_PUBLISH_SECONDS = 3.0
 GOOGLE_HOLD = timedelta(seconds=30)
 # How long a known API key is trusted without asking the database again.
 KEY_CACHE_SECONDS = 30.0
+# Compare-and-set tries on PostgreSQL before queueing on the card's row lock instead.
+OPTIMISTIC_TRIES = 3
 T = TypeVar("T")
 # What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
 PROGRAM_LIMITS = {
@@ -82,6 +84,9 @@ DEFAULT_COLOURS = {
     "label_color": "#F2C879",
     "stamp_color": "#F2C879",
 }
+
+
+_ZERO = Counters(0, 0, 0, 0)
 
 
 class TtlCache(Generic[T]):
@@ -467,28 +472,49 @@ class Service:
         counts_today: bool = False,
     ) -> CardView:
         key = check_idempotency_key(idempotency_key)
+        serial = normalise_serial(serial)
+        since = _start_of_day() if counts_today else None
+        optimistic = self.store.optimistic
+        for _ in range(OPTIMISTIC_TRIES if optimistic is not None else 0):
+            assert optimistic is not None
+            seen = await optimistic.snapshot(shop.id, serial, key, since)
+            if seen.earlier is not None:
+                return self._replay(shop, seen.card, seen.earlier, kind, count)
+            if _rewards_referral(kind, seen.card):
+                break  # two cards change: the locked path takes both locks
+            change = _decide(
+                rule, seen.card, seen.stamped_today, Change(kind, count, actor, _ZERO, key)
+            )
+            written = await optimistic.apply_if_unchanged(seen.card, change, _now())
+            if written is not None:
+                card, queued = written
+                if queued:
+                    self.on_commit()
+                return self._view(shop, card)
+        # SQLite (one writer at a time), referrals, and cards stamped by many at once.
         async with self.store.transaction() as conn:
-            card = await lock_card(conn, shop.id, normalise_serial(serial))
+            card = await lock_card(conn, shop.id, serial)
             earlier = None if key is None else await change_by_key(conn, card.id, key)
             if earlier is not None:
-                if (earlier.change.kind, earlier.change.count) != (kind, count):
-                    raise Conflict(
-                        "this Idempotency-Key was used for a different request",
-                        "idempotency_key_reused",
-                    )
-                return self._view(shop, _as_of(card, earlier))
+                return self._replay(shop, card, earlier, kind, count)
             # Only programs with a daily cap pay for counting today's stamps.
-            today = await stamped_since(conn, card.id, _start_of_day()) if counts_today else 0
-            try:
-                after = rule(_state(card.counters), today)
-            except loyalty.Refused as exc:
-                raise Conflict(str(exc), exc.code) from exc
-            change = Change(kind, count, actor, _counters(after), key)
+            today = await stamped_since(conn, card.id, since) if since is not None else 0
+            change = _decide(rule, card, today, Change(kind, count, actor, _ZERO, key))
             card = await apply_change(conn, card, change, _now())
-            if kind == "stamp" and card.referrer_id is not None and not card.referral_rewarded:
+            if _rewards_referral(kind, card):
                 card = await self._reward_referral(conn, shop, card, _now())
         self.on_commit()
         return self._view(shop, card)
+
+    def _replay(
+        self, shop: ShopRow, card: CardRow, earlier: PastChange, kind: str, count: int
+    ) -> CardView:
+        """The answer to a retried request: the card as the first answer showed it."""
+        if (earlier.change.kind, earlier.change.count) != (kind, count):
+            raise Conflict(
+                "this Idempotency-Key was used for a different request", "idempotency_key_reused"
+            )
+        return self._view(shop, _as_of(card, earlier))
 
     async def void(self, shop: ShopRow, serial: str, *, actor: str) -> CardView:
         """Void the card; voiding twice changes nothing more."""
@@ -552,6 +578,25 @@ class Service:
             return
         async with self.store.transaction() as conn:
             await finish(conn, [outbox_id])
+
+
+def _decide(
+    rule: Callable[[loyalty.CardState, int], loyalty.CardState],
+    card: CardRow,
+    stamped_today: int,
+    change: Change,
+) -> Change:
+    """`change` with the counters the rules give it, or Conflict when they refuse."""
+    try:
+        after = rule(_state(card.counters), stamped_today)
+    except loyalty.Refused as exc:
+        raise Conflict(str(exc), exc.code) from exc
+    return replace(change, after=_counters(after))
+
+
+def _rewards_referral(kind: str, card: CardRow) -> bool:
+    """A referred card's first real stamp also rewards its referrer (see _reward_referral)."""
+    return kind == "stamp" and card.referrer_id is not None and not card.referral_rewarded
 
 
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:

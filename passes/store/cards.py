@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Update,
     bindparam,
     case,
     func,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import NotFound
@@ -88,10 +89,17 @@ _CARD_COLUMNS = tuple(cards.c)
 # ledger ids appear in commit order and serve as tags. On PostgreSQL they do
 # not; there the writing transaction's id is the tag, and an answer's next tag
 # is the oldest transaction still running (store/apple.py), so nothing is missed.
-_PG_TAG: ColumnElement[int] = literal_column("pg_current_xact_id()::text::bigint")
+PG_TAG: ColumnElement[int] = literal_column("pg_current_xact_id()::text::bigint")
 
 
-def _card(row: RowMapping) -> CardRow:
+class Row(Protocol):
+    """A result row read by column name: SQLAlchemy's RowMapping or an asyncpg Record."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def card_from(row: Row) -> CardRow:
+    """A card from a row of its table's columns (SQLAlchemy mapping or asyncpg record)."""
     return CardRow(
         id=row["id"],
         shop_id=row["shop_id"],
@@ -118,12 +126,23 @@ def _card(row: RowMapping) -> CardRow:
     )
 
 
-def _event_counters(row: RowMapping) -> Counters:
-    return Counters(
-        stamps=row["stamps_after"],
-        rewards_available=row["rewards_after"],
-        total_stamps=row["total_after"],
-        rewards_redeemed=row["redeemed_after"],
+def past_change(row: Row, prefix: str = "") -> PastChange:
+    """A ledger event (its columns, optionally prefixed) as the change it made."""
+    counters = Counters(
+        stamps=row[f"{prefix}stamps_after"],
+        rewards_available=row[f"{prefix}rewards_after"],
+        total_stamps=row[f"{prefix}total_after"],
+        rewards_redeemed=row[f"{prefix}redeemed_after"],
+    )
+    change = Change(
+        row[f"{prefix}kind"],
+        row[f"{prefix}count"],
+        row[f"{prefix}actor"],
+        counters,
+        row[f"{prefix}idempotency_key"],
+    )
+    return PastChange(
+        change, row[f"{prefix}id"], row[f"{prefix}version_after"], row[f"{prefix}created_at"]
     )
 
 
@@ -161,11 +180,11 @@ async def insert_card(
         updated_at=now,
     )
     card_id = (await conn.execute(insert(cards).values(values).returning(cards.c.id))).scalar_one()
-    card = _card({**values, "id": card_id, "last_event_id": None})  # type: ignore[arg-type]
+    card = card_from({**values, "id": card_id, "last_event_id": None})
     issue = Change("issue", 0, actor, Counters(0, 0, 0, 0))
     event_params = _event_params(card, issue, 1, now)
-    event_id = int((await conn.execute(_EVENT_INSERT, event_params)).scalar_one())
-    tag = _PG_TAG if conn.dialect.name == "postgresql" else event_id
+    event_id = int((await conn.execute(EVENT_INSERT, event_params)).scalar_one())
+    tag = PG_TAG if conn.dialect.name == "postgresql" else event_id
     await conn.execute(
         update(cards).where(cards.c.id == card_id).values(last_event_id=event_id, update_tag=tag)
     )
@@ -183,7 +202,7 @@ async def card_by_serial(conn: AsyncConnection, shop_id: int, serial: str) -> Ca
     row = found.mappings().first()
     if row is None:
         raise NotFound(f"no card {serial!r}")
-    return _card(row)
+    return card_from(row)
 
 
 async def card_by_secret(conn: AsyncConnection, page_secret: str) -> CardRow:
@@ -200,7 +219,7 @@ async def _one_card(conn: AsyncConnection, where: ColumnElement[bool], missing: 
     row = (await conn.execute(select(*_CARD_COLUMNS).where(where))).mappings().first()
     if row is None:
         raise NotFound(missing)
-    return _card(row)
+    return card_from(row)
 
 
 _LOCK_CARD = _CARD_BY_SERIAL.with_for_update()
@@ -216,7 +235,7 @@ async def lock_card(conn: AsyncConnection, shop_id: int, serial: str) -> CardRow
     row = found.mappings().first()
     if row is None:
         raise NotFound(f"no card {serial!r}")
-    return _card(row)
+    return card_from(row)
 
 
 _LOCK_CARD_BY_ID = select(*_CARD_COLUMNS).where(cards.c.id == bindparam("id")).with_for_update()
@@ -227,17 +246,23 @@ async def lock_card_by_id(conn: AsyncConnection, card_id: int) -> CardRow:
     row = (await conn.execute(_LOCK_CARD_BY_ID, {"id": card_id})).mappings().first()
     if row is None:
         raise NotFound("no such card")
-    return _card(row)
+    return card_from(row)
+
+
+def stamped_since_query(card_id: Any, since: Any) -> Select[Any]:
+    """The stamps given to a card since a moment, less those undone (for daily caps)."""
+    events = card_events.c
+    signed = case((events.kind == "undo", -events.count), else_=events.count)
+    return select(func.coalesce(func.sum(signed), 0)).where(
+        events.card_id == card_id,
+        or_(events.kind == "stamp", events.kind == "undo"),
+        events.created_at >= since,
+    )
 
 
 async def stamped_since(conn: AsyncConnection, card_id: int, since: datetime) -> int:
     """Stamps given to the card since `since`, less those undone."""
-    events = card_events.c
-    signed = case((events.kind == "undo", -events.count), else_=events.count)
-    query = select(func.coalesce(func.sum(signed), 0)).where(
-        events.card_id == card_id, events.kind.in_(("stamp", "undo")), events.created_at >= since
-    )
-    return int((await conn.execute(query)).scalar_one())
+    return int((await conn.execute(stamped_since_query(card_id, since))).scalar_one())
 
 
 async def change_by_key(
@@ -250,10 +275,7 @@ async def change_by_key(
     """
     found = await conn.execute(_CHANGE_BY_KEY, {"card_id": card_id, "key": idempotency_key})
     row = found.mappings().first()
-    if row is None:
-        return None
-    change = Change(row["kind"], row["count"], row["actor"], _event_counters(row), idempotency_key)
-    return PastChange(change, row["id"], row["version_after"], row["created_at"])
+    return None if row is None else past_change(row)
 
 
 @dataclass(frozen=True)
@@ -291,10 +313,23 @@ async def apply_change(
     On PostgreSQL the three writes travel as one statement (data-modifying
     CTEs); SQLite, in-process and without them, runs them one by one.
     """
+    params = change_params(card, change, now)
+    if conn.dialect.name == "postgresql":
+        event_id = int((await conn.execute(_CHANGE_AT_ONCE, params)).scalar_one())
+    else:
+        event_id = int((await conn.execute(EVENT_INSERT, params)).scalar_one())
+        await conn.execute(_CARD_MOVE, {**params, "m_event_id": event_id, "m_tag": event_id})
+        await conn.execute(ENQUEUE, params)
+    return moved_card(card, change, params, event_id)
+
+
+def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any]:
+    """The bind parameters of writing `change`: ledger event, card move and outbox."""
     version = card.version + 1
+    # Distinct whole seconds per change, so If-Modified-Since never hides one.
     modified = max(whole_second(now), card.pass_modified_at + timedelta(seconds=1))
     after = change.after
-    params = {
+    return {
         **_event_params(card, change, version, now),
         **enqueue_params(card.id, now, change.campaign_id),
         "m_card_id": card.id,
@@ -304,23 +339,22 @@ async def apply_change(
         "m_redeemed": after.rewards_redeemed,
         "m_voided": after.voided,
         "m_version": version,
+        "m_expected_version": card.version,
         "m_modified": modified,
         "m_now": now,
         "m_news": change.news if change.news is not None else card.news,
     }
-    if conn.dialect.name == "postgresql":
-        event_id = int((await conn.execute(_CHANGE_AT_ONCE, params)).scalar_one())
-    else:
-        event_id = int((await conn.execute(_EVENT_INSERT, params)).scalar_one())
-        await conn.execute(_CARD_MOVE, {**params, "m_event_id": event_id, "m_tag": event_id})
-        await conn.execute(ENQUEUE, params)
+
+
+def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: int) -> CardRow:
+    """The card after `change` was written with `params` (see change_params)."""
     return replace(
         card,
-        counters=after,
-        version=version,
+        counters=change.after,
+        version=params["m_version"],
         last_event_id=event_id,
-        pass_modified_at=modified,
-        updated_at=now,
+        pass_modified_at=params["m_modified"],
+        updated_at=params["m_now"],
         news=params["m_news"],
     )
 
@@ -344,7 +378,7 @@ def _event_params(card: CardRow, change: Change, version: int, now: datetime) ->
     }
 
 
-def _card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
+def card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
     return (
         update(cards)
         .where(cards.c.id == bindparam("m_card_id"))
@@ -365,7 +399,7 @@ def _card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
 
 
 # Statements are built once: building SQL per stamp costs more than running it.
-_EVENT_INSERT = (
+EVENT_INSERT = (
     insert(card_events)
     .values(
         {
@@ -376,12 +410,12 @@ _EVENT_INSERT = (
     )
     .returning(card_events.c.id)
 )
-_CARD_MOVE = _card_move(bindparam("m_event_id"), bindparam("m_tag"))
-_APPENDED = _EVENT_INSERT.cte("appended")
+_CARD_MOVE = card_move(bindparam("m_event_id"), bindparam("m_tag"))
+_APPENDED = EVENT_INSERT.cte("appended")
 _CHANGE_AT_ONCE = (
     select(_APPENDED.c.id)
     .add_cte(
-        _card_move(select(_APPENDED.c.id).scalar_subquery(), _PG_TAG)
+        card_move(select(_APPENDED.c.id).scalar_subquery(), PG_TAG)
         .returning(cards.c.id)
         .cte("moved")
     )

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from passes.errors import ConfigError
+from passes.store.optimistic import OptimisticCards
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -27,6 +28,11 @@ def async_url(url: str) -> str:
     if url.startswith("sqlite:///"):
         return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
     return url
+
+
+def plain_postgres_url(url: str) -> str:
+    """The libpq-style URL asyncpg takes, from SQLAlchemy's postgresql+asyncpg:// one."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def is_sqlite(url: str) -> bool:
@@ -62,6 +68,8 @@ class Store:
                 pool_recycle=1800,
             )
             self.reader = self.writer
+        # Compare-and-set changes over raw asyncpg: PostgreSQL only (SQLite has one writer).
+        self.optimistic = None if self.sqlite else OptimisticCards(plain_postgres_url(self.url))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -83,6 +91,8 @@ class Store:
 
     async def close(self) -> None:
         """Dispose of every pooled connection."""
+        if self.optimistic is not None:
+            await self.optimistic.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes.store.cards import _CARD_COLUMNS, CardRow, _card
+from passes.store.cards import _CARD_COLUMNS, CardRow, card_from
 from passes.store.shops import _SHOP_COLUMNS, ShopRow, _shop
 from passes.store.tables import (
     campaigns,
@@ -69,7 +69,7 @@ async def google_cards(conn: AsyncConnection, card_ids: Sequence[int]) -> dict[i
         .mappings()
         .all()
     )
-    rows = [_card(row) for row in found]
+    rows = [card_from(row) for row in found]
     shop_query = (
         select(*_SHOP_COLUMNS)
         .join(programs, programs.c.shop_id == shops.c.id)
