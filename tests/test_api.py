@@ -298,6 +298,38 @@ async def test_undo_refuses_what_cannot_be_taken_back(env: Env) -> None:
     assert (card["total_stamps"], card["rewards_redeemed"]) == (2, 1)
 
 
+async def test_daily_cap_holds_when_a_card_is_stamped_many_times_at_once(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    shop = await env.service.authenticate(key)
+    await env.service.update_program(shop, daily_cap=5)
+    serial = (await new_card(env, key))["serial"]
+    other = (await new_card(env, key))["serial"]
+    answers = await asyncio.gather(
+        *(stamp(env, key, serial, 1, **{"Idempotency-Key": f"visit-{i}"}) for i in range(20)),
+        *(stamp(env, key, other, 1) for _ in range(3)),
+    )
+    statuses = [a.status_code for a in answers]
+    assert statuses[:20].count(200) == 5 and statuses[:20].count(409) == 15, statuses
+    assert statuses[20:] == [200] * 3, "the other card's stamps are its own"
+    card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert (card["total_stamps"], card["version"]) == (5, 6)
+
+
+async def test_cards_of_two_shops_stamped_at_once_stay_apart(env: Env) -> None:
+    mine, theirs = await env.new_shop(), await env.new_shop()
+    my_card = (await new_card(env, mine))["serial"]
+    their_card = (await new_card(env, theirs))["serial"]
+    answers = await asyncio.gather(
+        *(stamp(env, mine, my_card) for _ in range(10)),
+        *(stamp(env, mine, their_card) for _ in range(10)),
+        *(stamp(env, theirs, their_card) for _ in range(10)),
+    )
+    assert [a.status_code for a in answers] == [200] * 10 + [404] * 10 + [200] * 10
+    for key, serial in ((mine, my_card), (theirs, their_card)):
+        card = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+        assert card["total_stamps"] == 10
+
+
 async def test_daily_cap_refuses_with_the_rule_and_counts_undone_stamps_back(env: Env) -> None:
     key = await env.new_shop(stamps=10)
     shop = await env.service.authenticate(key)

@@ -378,23 +378,29 @@ def _event_params(card: CardRow, change: Change, version: int, now: datetime) ->
     }
 
 
+# What a change writes into the card's columns, from which parameter of change_params.
+CARD_MOVES = {
+    "stamps": "m_stamps",
+    "rewards_available": "m_rewards",
+    "total_stamps": "m_total",
+    "rewards_redeemed": "m_redeemed",
+    "voided": "m_voided",
+    "version": "m_version",
+    "pass_modified_at": "m_modified",
+    "news": "m_news",
+    "updated_at": "m_now",
+}
+
+
 def card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
+    """The card's update for one change (bind parameters as CARD_MOVES names them)."""
+    moves = {
+        column: bindparam(param, type_=cards.c[column].type) for column, param in CARD_MOVES.items()
+    }
     return (
         update(cards)
         .where(cards.c.id == bindparam("m_card_id"))
-        .values(
-            stamps=bindparam("m_stamps"),
-            rewards_available=bindparam("m_rewards"),
-            total_stamps=bindparam("m_total"),
-            rewards_redeemed=bindparam("m_redeemed"),
-            voided=bindparam("m_voided"),
-            version=bindparam("m_version"),
-            last_event_id=event_id,
-            update_tag=tag,
-            pass_modified_at=bindparam("m_modified", type_=cards.c.pass_modified_at.type),
-            news=bindparam("m_news", type_=cards.c.news.type),
-            updated_at=bindparam("m_now", type_=cards.c.updated_at.type),
-        )
+        .values(**moves, last_event_id=event_id, update_tag=tag)
     )
 
 

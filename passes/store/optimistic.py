@@ -1,4 +1,4 @@
-"""Card changes on PostgreSQL in two round trips: read a snapshot, then write if unchanged.
+"""Card changes on PostgreSQL in two statements: read a snapshot, then write if unchanged.
 
 The locked path (BEGIN, lock the card, look up the Idempotency-Key, write, COMMIT,
 plus the pool's ping) costs six round trips through SQLAlchemy, and on the stamp
@@ -8,12 +8,15 @@ Idempotency-Key made before and, for capped programs, today's stamps; the write
 appends the event, moves the card and queues its pushes only if the card's version
 is still the snapshot's (compare-and-set). When it is not, the caller reads again,
 and after a few lost races takes the locked path, which queues on the row lock.
+
+Both statements take many requests at once (store/batches.py): under load, the
+stamps that arrive during one round trip share the next one and its commit.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,33 +24,50 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import (
+    CTE,
+    TIMESTAMP,
+    BigInteger,
+    Integer,
+    String,
     and_,
     bindparam,
+    case,
     exists,
     func,
     insert,
+    literal,
     literal_column,
     select,
+    update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from passes.errors import NotFound, Unavailable
+from passes.store.batches import Batcher
 from passes.store.cards import (
+    CARD_MOVES,
     PG_TAG,
     CardRow,
     Change,
     PastChange,
     card_from,
-    card_move,
     change_params,
     moved_card,
     past_change,
     stamped_since_query,
 )
-from passes.store.outbox import build_enqueue
-from passes.store.tables import card_events, cards
+from passes.store.tables import (
+    apple_registrations,
+    card_events,
+    cards,
+    google_objects,
+    push_outbox,
+)
 
 # What a dropped or restarting database looks like to asyncpg.
 CONNECTION_LOST = (
@@ -91,56 +111,142 @@ class Snapshot:
     stamped_today: int
 
 
-def _snapshot_statement() -> Statement:
+def _unnest(name: str, fields: Mapping[str, Any]) -> TableValuedAlias:
+    """Parallel arrays as rows, one per request, numbered `i` from 1 (see Statement.args)."""
+    arrays = [bindparam(field, type_=ARRAY(kind)) for field, kind in fields.items()]
+    return func.unnest(*arrays).table_valued(*fields, with_ordinality="i").render_derived(name=name)
+
+
+def _snapshots_statement() -> Statement:
+    """Many cards by serial at once, each with its earlier change by key and today's stamps."""
+    asked = _unnest("asked", {"serial": String(), "key": String(), "since": TIMESTAMP(True)})
     earlier = card_events.alias("earlier")
-    since = bindparam("since", type_=card_events.c.created_at.type)
-    # Without a daily cap `since` is NULL, and this one-time filter skips the count.
-    today = stamped_since_query(cards.c.id, since).where(since.is_not(None))
     columns = [column.label(f"earlier_{column.name}") for column in earlier.c]
-    joined = cards.outerjoin(
+    # Without a daily cap `since` is NULL and the count is never run (CASE is lazy).
+    today = stamped_since_query(cards.c.id, asked.c.since).scalar_subquery()
+    stamped_today = case((asked.c.since.is_(None), 0), else_=today)
+    joined = asked.join(cards, cards.c.serial == asked.c.serial).outerjoin(
         earlier,
-        and_(earlier.c.card_id == cards.c.id, earlier.c.idempotency_key == bindparam("key")),
+        and_(earlier.c.card_id == cards.c.id, earlier.c.idempotency_key == asked.c.key),
     )
-    query = (
-        select(*cards.c, *columns, today.scalar_subquery().label("stamped_today"))
-        .select_from(joined)
-        # By serial alone, so the unique index is the plan; the shop is checked on the row.
-        .where(cards.c.serial == bindparam("serial"))
+    query = select(asked.c.i, *cards.c, *columns, stamped_today.label("stamped_today")).select_from(
+        joined
     )
     return Statement.of(query)
 
 
-def _write_statement() -> Statement:
-    """Event, card and outbox in one statement, all conditional on the card's version."""
+def _array_fields() -> dict[str, Any]:
+    """Every parameter of change_params a write needs, with its column's type."""
+    events = {f"e_{c.name}": c.type for c in card_events.c if c.name != "id"}
+    moves = {param: cards.c[column].type for column, param in CARD_MOVES.items()}
+    return {**events, **moves, "m_card_id": BigInteger(), "m_expected_version": Integer()}
+
+
+def _writes_statement() -> Statement:
+    """Many changes in one statement: each card moves only if still at its expected version,
+    and only the changes that moved it are appended to the ledger and queue pushes."""
+    changes = _unnest("changes", _array_fields())
     # The BIGSERIAL's own sequence, named as PostgreSQL names it; a constant, so the
-    # plan resolves it once (pg_get_serial_sequence would search the catalog per stamp).
+    # plan resolves it once (pg_get_serial_sequence would search the catalog each time).
     next_id = func.nextval(literal_column("'card_events_id_seq'::regclass"))
-    event_id = select(next_id.label("id")).cte("event_id")
+    ids = select(changes.c.i, next_id.label("id")).cte("ids")
+    # Rows are locked in id order, so two batches sharing cards queue instead of deadlocking.
+    locked = (
+        select(cards.c.id)
+        .where(cards.c.id.in_(select(changes.c.m_card_id)))
+        .order_by(cards.c.id)
+        .with_for_update(key_share=True)
+        .cte("locked")
+    )
     moved = (
-        card_move(select(event_id.c.id).scalar_subquery(), PG_TAG)
-        .where(cards.c.version == bindparam("m_expected_version"))
-        .returning(cards.c.id)
+        update(cards)
+        .where(
+            cards.c.id == locked.c.id,
+            cards.c.id == changes.c.m_card_id,
+            cards.c.version == changes.c.m_expected_version,
+            ids.c.i == changes.c.i,
+        )
+        .values(
+            **{column: changes.c[param] for column, param in CARD_MOVES.items()},
+            last_event_id=ids.c.id,
+            update_tag=PG_TAG,
+        )
+        .returning(changes.c.i, cards.c.id.label("card_id"))
         .cte("moved")
     )
-    wrote = exists(select(moved.c.id))
     names = [column.name for column in card_events.c if column.name != "id"]
-    values = [bindparam(f"e_{name}", type_=card_events.c[name].type) for name in names]
     appended = (
         insert(card_events)
-        .from_select(["id", *names], select(event_id.c.id, *values).where(wrote))
+        .from_select(
+            ["id", *names],
+            select(ids.c.id, *[changes.c[f"e_{name}"] for name in names])
+            .join_from(changes, ids, ids.c.i == changes.c.i)
+            .join(moved, moved.c.i == changes.c.i),
+        )
         .returning(card_events.c.id)
         .cte("appended")
     )
-    queued = build_enqueue(locking=True, guard=wrote).cte("queued")
-    query = select(
-        select(appended.c.id).scalar_subquery().label("event_id"),
-        select(func.count()).select_from(queued).scalar_subquery().label("queued"),
+    queued = _queue_pushes(moved).cte("queued")
+    query = (
+        select(
+            moved.c.i,
+            ids.c.id,
+            select(func.count()).select_from(queued).scalar_subquery().label("queued"),
+        )
+        .join_from(moved, ids, ids.c.i == moved.c.i)
+        .add_cte(appended)
     )
     return Statement.of(query)
 
 
-SNAPSHOT = _snapshot_statement()
-WRITE = _write_statement()
+def _queue_pushes(moved: CTE) -> ReturningInsert[Any]:
+    """Pushes for the moved cards: what ENQUEUE_LOCKING (store/outbox.py) does for one card,
+    for a set of them. Changes here carry no campaign, so any waiting row coalesces."""
+    outbox = push_outbox.c
+    registrations = apple_registrations.alias("r")
+    moved_ids = select(moved.c.card_id)
+    touched = (
+        update(push_outbox)
+        .where(outbox.card_id.in_(moved_ids), outbox.claimed_until.is_(None))
+        .values(created_at=func.now())
+        .returning(outbox.card_id, outbox.device_id, outbox.target)
+        .cte("touched")
+    )
+    apple_waits = exists().where(
+        touched.c.target == "apple",
+        touched.c.card_id == registrations.c.card_id,
+        touched.c.device_id == registrations.c.device_id,
+    )
+    google_waits = exists().where(
+        touched.c.target == "google", touched.c.card_id == google_objects.c.card_id
+    )
+    no_campaign = literal(None, outbox.campaign_id.type)
+    apple = select(
+        registrations.c.card_id,
+        literal("apple"),
+        registrations.c.device_id,
+        no_campaign,
+        literal(0),
+        func.now(),
+    ).where(registrations.c.card_id.in_(moved_ids), ~apple_waits)
+    google = select(
+        google_objects.c.card_id,
+        literal("google"),
+        literal(None, outbox.device_id.type),
+        no_campaign,
+        literal(0),
+        func.now(),
+    ).where(google_objects.c.card_id.in_(moved_ids), ~google_waits)
+    names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
+    return insert(push_outbox).from_select(names, apple.union_all(google)).returning(outbox.id)
+
+
+SNAPSHOTS = _snapshots_statement()
+WRITES = _writes_statement()
+ARRAY_FIELDS = tuple(_array_fields())
+# Batches: up to this many requests in one statement, this many statements at once.
+BATCH_SIZE = 64
+BATCH_LANES = 4
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
@@ -148,13 +254,27 @@ async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
     pool's default reset, a round trip per release, would buy nothing."""
 
 
+@dataclass(frozen=True)
+class _Read:
+    serial: str
+    key: str | None
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class _Write:
+    params: dict[str, Any]
+
+
 class OptimisticCards:
-    """Snapshot reads and compare-and-set writes of cards over a small asyncpg pool."""
+    """Snapshot reads and compare-and-set writes of cards, batched, over a small asyncpg pool."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
+        self._reads = Batcher(self._read_batch, size=BATCH_SIZE, lanes=BATCH_LANES)
+        self._writes = Batcher(self._write_batch, size=BATCH_SIZE, lanes=BATCH_LANES)
 
     async def snapshot(
         self, shop_id: int, serial: str, key: str | None, since: datetime | None
@@ -164,41 +284,70 @@ class OptimisticCards:
         Reading changes nothing, so a connection found dead is replaced and the
         read asked once more (what a pool ping would do, without its round trip).
         """
-        params = {"serial": serial, "key": key, "since": since}
-        for attempt in (1, 2):
+        try:
+            row = await self._reads(_Read(serial, key, since))
+        except CONNECTION_LOST:
             try:
-                async with self._connection() as conn:
-                    row = await conn.fetchrow(SNAPSHOT.sql, *SNAPSHOT.args(params))
-                break
+                row = await self._reads(_Read(serial, key, since))
             except CONNECTION_LOST as exc:
-                if attempt == 2:
-                    raise Unavailable("the database is briefly unavailable; retry") from exc
+                raise Unavailable("the database is briefly unavailable; retry") from exc
         if row is None or row["shop_id"] != shop_id:
             raise NotFound(f"no card {serial!r}")
         earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
-        return Snapshot(card_from(row), earlier, row["stamped_today"] or 0)
+        return Snapshot(card_from(row), earlier, int(row["stamped_today"]))
 
     async def apply_if_unchanged(
         self, card: CardRow, change: Change, now: datetime
     ) -> tuple[CardRow, int] | None:
         """Write `change` if the card is still at the snapshot's version.
 
-        Returns the moved card and the number of pushes queued, or None when
-        another change came first (read again). A connection lost here leaves
-        the outcome unknown, so it is answered as Unavailable: the client's
-        retry with the same Idempotency-Key then applies it once.
+        Returns the moved card and the number of pushes its batch queued, or None
+        when another change came first (read again). A connection lost here leaves
+        the outcome unknown, so it is answered as Unavailable: the client's retry
+        with the same Idempotency-Key then applies it once.
         """
+        if change.campaign_id is not None:
+            raise ValueError("campaign changes take the locked path")
         params = change_params(card, change, now)
         try:
-            async with self._connection() as conn:
-                row = await conn.fetchrow(WRITE.sql, *WRITE.args(params))
-        except asyncpg.UniqueViolationError:
-            return None  # a concurrent retry with the same key wrote first
+            written = await self._writes(_Write(params))
         except CONNECTION_LOST as exc:
             raise Unavailable("the database is briefly unavailable; retry") from exc
-        if row is None or row["event_id"] is None:
+        if written is None:
             return None
-        return moved_card(card, change, params, int(row["event_id"])), int(row["queued"])
+        event_id, queued = written
+        return moved_card(card, change, params, event_id), queued
+
+    async def _read_batch(self, reads: Sequence[_Read]) -> list[asyncpg.Record | None]:
+        arrays = {
+            "serial": [read.serial for read in reads],
+            "key": [read.key for read in reads],
+            "since": [read.since for read in reads],
+        }
+        async with self._connection() as conn:
+            rows = await conn.fetch(SNAPSHOTS.sql, *SNAPSHOTS.args(arrays))
+        found = {row["i"]: row for row in rows}
+        return [found.get(number) for number in range(1, len(reads) + 1)]
+
+    async def _write_batch(self, writes: Sequence[_Write]) -> list[tuple[int, int] | None]:
+        """(event id, pushes queued) per write that moved its card, None for a lost race.
+
+        The batch is one statement, so one Idempotency-Key written twice at the
+        same moment (a client retrying at once) fails all of it: then each write
+        goes alone, and the duplicate finds the first one's event on its next read.
+        """
+        arrays = {name: [write.params[name] for write in writes] for name in ARRAY_FIELDS}
+        try:
+            async with self._connection() as conn:
+                rows = await conn.fetch(WRITES.sql, *WRITES.args(arrays))
+        except asyncpg.DeadlockDetectedError:
+            return [None] * len(writes)  # (should not happen, see "locked") read and try again
+        except asyncpg.UniqueViolationError:
+            if len(writes) == 1:
+                return [None]
+            return [(await self._write_batch([write]))[0] for write in writes]
+        moved = {row["i"]: (int(row["id"]), int(row["queued"])) for row in rows}
+        return [moved.get(number) for number in range(1, len(writes) + 1)]
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:

@@ -58,9 +58,7 @@ class Attempt:
     outcome: str
 
 
-def build_enqueue(
-    *, locking: bool, guard: ColumnElement[bool] | None = None
-) -> ReturningInsert[Any]:
+def _build_enqueue(*, locking: bool) -> ReturningInsert[Any]:
     """One outbox row per registered device and one for Google, unless such a row still waits.
 
     Built once with bind parameters (q_card_id, q_now, q_campaign_id): building
@@ -70,8 +68,7 @@ def build_enqueue(
     then either waits for us (its SKIP LOCKED passes it by until we commit) or
     has claimed it already, and we queue a new row. Without the lock a worker
     could push before our commit and the phone would read the old card.
-    SQLite runs one writer at a time and needs no lock. A `guard` makes every
-    part of it conditional (a compare-and-set write queues only if it wrote).
+    SQLite runs one writer at a time and needs no lock.
     """
     columns = push_outbox.c
     card_id = bindparam("q_card_id", type_=columns.card_id.type)
@@ -81,8 +78,6 @@ def build_enqueue(
     # so no campaign message (Google's addMessage) is swallowed by an update.
     same_kind = or_(campaign_id.is_(None), columns.campaign_id == campaign_id)
     waiting_rows = and_(columns.card_id == card_id, columns.claimed_until.is_(None), same_kind)
-    if guard is not None:
-        waiting_rows = and_(waiting_rows, guard)
     registrations = apple_registrations.alias("r")
     if locking:
         touched = (
@@ -105,20 +100,19 @@ def build_enqueue(
     def row(target: str, device: ColumnElement[Any]) -> list[ColumnElement[Any]]:
         return [card_id, literal(target), device, campaign_id, literal(0), now]
 
-    only = [] if guard is None else [guard]
     apple = select(*row("apple", registrations.c.device_id)).where(
-        registrations.c.card_id == card_id, ~apple_waits, *only
+        registrations.c.card_id == card_id, ~apple_waits
     )
     no_device = literal(None, columns.device_id.type)
     google = select(*row("google", no_device)).where(
-        google_objects.c.card_id == card_id, ~google_waits, *only
+        google_objects.c.card_id == card_id, ~google_waits
     )
     names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
     return insert(push_outbox).from_select(names, apple.union_all(google)).returning(columns.id)
 
 
-ENQUEUE = build_enqueue(locking=False)
-ENQUEUE_LOCKING = build_enqueue(locking=True)
+ENQUEUE = _build_enqueue(locking=False)
+ENQUEUE_LOCKING = _build_enqueue(locking=True)
 
 
 def enqueue_params(card_id: int, now: datetime, campaign_id: int | None = None) -> dict[str, Any]:
