@@ -77,7 +77,6 @@ CONNECTION_LOST = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InternalClientError,
 )
-POOL_SIZE = 20
 DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
@@ -247,6 +246,8 @@ ARRAY_FIELDS = tuple(_array_fields())
 # Batches: up to this many requests in one statement, this many statements at once.
 BATCH_SIZE = 64
 BATCH_LANES = 4
+# One connection per batch in flight: reads and writes.
+POOL_SIZE = 2 * BATCH_LANES
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
