@@ -42,6 +42,7 @@ from passes.store.cards import (
 )
 from passes.store.customers import customer_of, erase_customer, save_customer
 from passes.store.google import add_google_object, hold_google_update
+from passes.store.optimistic import OptimisticCards
 from passes.store.outbox import finish, retry_at
 from passes.store.shops import (
     Location,
@@ -86,7 +87,29 @@ DEFAULT_COLOURS = {
 }
 
 
-_ZERO = Counters(0, 0, 0, 0)
+Rule = Callable[[loyalty.CardState, int], loyalty.CardState]
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """One requested change of a card (stamp, redeem), before the rules have decided."""
+
+    serial: str
+    kind: str
+    count: int
+    actor: str
+    key: str | None
+    # The rules: the card's state and its stamps today in, the state after out.
+    rule: Rule
+    since: datetime | None
+
+    def decide(self, card: CardRow, stamped_today: int) -> Change:
+        """The change the rules make of this request, or Conflict when they refuse."""
+        try:
+            after = self.rule(_state(card.counters), stamped_today)
+        except loyalty.Refused as exc:
+            raise Conflict(str(exc), exc.code) from exc
+        return Change(self.kind, self.count, self.actor, _counters(after), self.key)
 
 
 class TtlCache(Generic[T]):
@@ -467,50 +490,64 @@ class Service:
         count: int,
         actor: str,
         idempotency_key: str | None,
-        rule: Callable[[loyalty.CardState, int], loyalty.CardState],
+        rule: Rule,
         *,
         counts_today: bool = False,
     ) -> CardView:
-        key = check_idempotency_key(idempotency_key)
-        serial = normalise_serial(serial)
-        since = _start_of_day() if counts_today else None
-        optimistic = self.store.optimistic
-        for _ in range(OPTIMISTIC_TRIES if optimistic is not None else 0):
-            assert optimistic is not None
-            seen = await optimistic.snapshot(shop.id, serial, key, since)
+        asked = _Asked(
+            serial=normalise_serial(serial),
+            kind=kind,
+            count=count,
+            actor=actor,
+            key=check_idempotency_key(idempotency_key),
+            rule=rule,
+            # Only programs with a daily cap pay for counting today's stamps.
+            since=_start_of_day() if counts_today else None,
+        )
+        if self.store.optimistic is not None:
+            done = await self._change_optimistically(self.store.optimistic, shop, asked)
+            if done is not None:
+                return done
+        return await self._change_locked(shop, asked)
+
+    async def _change_optimistically(
+        self, optimistic: OptimisticCards, shop: ShopRow, asked: _Asked
+    ) -> CardView | None:
+        """Read, decide, write if unchanged (PostgreSQL); None leaves it to the locked path."""
+        for _ in range(OPTIMISTIC_TRIES):
+            seen = await optimistic.snapshot(shop.id, asked.serial, asked.key, asked.since)
             if seen.earlier is not None:
-                return self._replay(shop, seen.card, seen.earlier, kind, count)
-            if _rewards_referral(kind, seen.card):
-                break  # two cards change: the locked path takes both locks
-            change = _decide(
-                rule, seen.card, seen.stamped_today, Change(kind, count, actor, _ZERO, key)
-            )
+                return self._replay(shop, seen.card, seen.earlier, asked)
+            if _rewards_referral(asked.kind, seen.card):
+                return None  # two cards change: the locked path takes both locks
+            change = asked.decide(seen.card, seen.stamped_today)
             written = await optimistic.apply_if_unchanged(seen.card, change, _now())
             if written is not None:
                 card, queued = written
                 if queued:
                     self.on_commit()
                 return self._view(shop, card)
-        # SQLite (one writer at a time), referrals, and cards stamped by many at once.
+        return None  # stamped by many at once: queue on the row lock instead
+
+    async def _change_locked(self, shop: ShopRow, asked: _Asked) -> CardView:
+        """Lock the card, decide, write: SQLite (one writer at a time), referrals, hot cards."""
         async with self.store.transaction() as conn:
-            card = await lock_card(conn, shop.id, serial)
+            card = await lock_card(conn, shop.id, asked.serial)
+            key = asked.key
             earlier = None if key is None else await change_by_key(conn, card.id, key)
             if earlier is not None:
-                return self._replay(shop, card, earlier, kind, count)
-            # Only programs with a daily cap pay for counting today's stamps.
-            today = await stamped_since(conn, card.id, since) if since is not None else 0
-            change = _decide(rule, card, today, Change(kind, count, actor, _ZERO, key))
-            card = await apply_change(conn, card, change, _now())
-            if _rewards_referral(kind, card):
+                return self._replay(shop, card, earlier, asked)
+            since = asked.since
+            today = 0 if since is None else await stamped_since(conn, card.id, since)
+            card = await apply_change(conn, card, asked.decide(card, today), _now())
+            if _rewards_referral(asked.kind, card):
                 card = await self._reward_referral(conn, shop, card, _now())
         self.on_commit()
         return self._view(shop, card)
 
-    def _replay(
-        self, shop: ShopRow, card: CardRow, earlier: PastChange, kind: str, count: int
-    ) -> CardView:
+    def _replay(self, shop: ShopRow, card: CardRow, earlier: PastChange, asked: _Asked) -> CardView:
         """The answer to a retried request: the card as the first answer showed it."""
-        if (earlier.change.kind, earlier.change.count) != (kind, count):
+        if (earlier.change.kind, earlier.change.count) != (asked.kind, asked.count):
             raise Conflict(
                 "this Idempotency-Key was used for a different request", "idempotency_key_reused"
             )
@@ -578,20 +615,6 @@ class Service:
             return
         async with self.store.transaction() as conn:
             await finish(conn, [outbox_id])
-
-
-def _decide(
-    rule: Callable[[loyalty.CardState, int], loyalty.CardState],
-    card: CardRow,
-    stamped_today: int,
-    change: Change,
-) -> Change:
-    """`change` with the counters the rules give it, or Conflict when they refuse."""
-    try:
-        after = rule(_state(card.counters), stamped_today)
-    except loyalty.Refused as exc:
-        raise Conflict(str(exc), exc.code) from exc
-    return replace(change, after=_counters(after))
 
 
 def _rewards_referral(kind: str, card: CardRow) -> bool:
