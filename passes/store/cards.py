@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import NotFound
 from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
-from passes.store.tables import card_events, cards
+from passes.store.tables import apple_registrations, card_events, cards, google_objects
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class CardRow:
     news: str | None = None
     referrer_id: int | None = None
     referral_rewarded: bool = False
+    loyal_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def _card(row: RowMapping) -> CardRow:
         news=row["news"],
         referrer_id=row["referrer_id"],
         referral_rewarded=row["referral_rewarded"],
+        loyal_since=row.get("loyal_since"),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -397,3 +399,23 @@ def whole_second(moment: datetime) -> datetime:
 async def mark_referral_rewarded(conn: AsyncConnection, card_id: int) -> None:
     """The referral bonus for this card has been given."""
     await conn.execute(update(cards).where(cards.c.id == card_id).values(referral_rewarded=True))
+
+
+async def mark_long_standing(conn: AsyncConnection, card_id: int, now: datetime) -> bool:
+    """The card is long-standing from now on; False when it already was (the bonus comes once)."""
+    marked = await conn.execute(
+        update(cards)
+        .where(cards.c.id == card_id, cards.c.loyal_since.is_(None))
+        .values(loyal_since=now)
+    )
+    return bool(marked.rowcount)
+
+
+async def cards_in_wallets(conn: AsyncConnection, shop_id: int) -> list[int]:
+    """Ids of the shop's cards that some phone holds (an Apple registration or a Google object)."""
+    apple = select(apple_registrations.c.card_id).join(
+        cards, cards.c.id == apple_registrations.c.card_id
+    )
+    google = select(google_objects.c.card_id).join(cards, cards.c.id == google_objects.c.card_id)
+    query = apple.where(cards.c.shop_id == shop_id).union(google.where(cards.c.shop_id == shop_id))
+    return sorted(int(row[0]) for row in (await conn.execute(query)).all())
