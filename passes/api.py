@@ -13,7 +13,7 @@ from starlette.routing import Route
 from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import HttpError, allow_fields, read_json_object
-from passes.loyalty import Audience
+from passes.loyalty import MAX_MULTIPLIER, Audience
 from passes.openapi import openapi_document
 from passes.ratelimit import RateLimiter
 from passes.service import CardView, Customer, Service
@@ -105,8 +105,12 @@ def promotion_from(body: dict[str, Any]) -> PromotionRequest | None:
         if starts is not None or ends is not None:
             raise InvalidInput("starts_at and ends_at belong to a promotion: give a multiplier")
         return None
-    if isinstance(multiplier, bool) or not isinstance(multiplier, int):
-        raise InvalidInput("multiplier must be a whole number from 2 to 5")
+    if (
+        isinstance(multiplier, bool)
+        or not isinstance(multiplier, int)
+        or not 2 <= multiplier <= MAX_MULTIPLIER
+    ):
+        raise InvalidInput(f"multiplier must be a whole number from 2 to {MAX_MULTIPLIER}")
     return PromotionRequest(multiplier, starts, ends)
 
 

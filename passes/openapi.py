@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from passes import __version__
-from passes.loyalty import MAX_STAMPS_PER_VISIT, SEGMENTS
+from passes.loyalty import MAX_MULTIPLIER, MAX_STAMPS_PER_VISIT, SEGMENTS
 
 JSON = "application/json"
 
@@ -277,7 +277,7 @@ _SCHEMAS: dict[str, Any] = {
             "multiplier": {
                 "type": ["integer", "null"],
                 "minimum": 2,
-                "maximum": 5,
+                "maximum": MAX_MULTIPLIER,
                 "description": "A promotion: from starts_at to ends_at every stamp on a "
                 "recipient's card counts this many times (the extra as a `bonus` event). "
                 "Needs ends_at; not with send_at (the message announces it at once).",
