@@ -240,6 +240,7 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         # promotions and long-standing customers
         "promotion": "Aktion: Stempel zählen mehrfach",
         "promotion_none": "Keine Aktion, nur die Nachricht",
+        "promotion_multiplier": "Wie oft zählt ein Stempel?",
         "promotion_times": "Jeder Stempel zählt {n}-fach",
         "promotion_from": "Von (leer = ab sofort)",
         "promotion_until": "Bis",
@@ -419,6 +420,7 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         # promotions and long-standing customers
         "promotion": "Promotion: stamps count more",
         "promotion_none": "No promotion, just the message",
+        "promotion_multiplier": "How often does a stamp count?",
         "promotion_times": "Every stamp counts {n} times",
         "promotion_from": "From (empty = now)",
         "promotion_until": "Until",
