@@ -286,6 +286,20 @@ def add_bonus(program: Program, card: CardState, count: int) -> CardState:
     )
 
 
+def remove_bonus(program: Program, card: CardState, count: int) -> CardState:
+    """Take back bonus stamps (their stamp was undone), and the reward they completed if due."""
+    if count < 1:
+        raise Refused("invalid_count", "a bonus is at least one stamp")
+    _refuse_voided(card)
+    earned, stamps = divmod(card.stamps - count, program.stamps_required)
+    rewards = card.rewards_available + earned  # earned <= 0 here: rewards taken back
+    if rewards < 0:
+        raise Refused("reward_redeemed", "the reward these stamps completed was already redeemed")
+    return replace(
+        card, stamps=stamps, rewards_available=rewards, total_stamps=card.total_stamps - count
+    )
+
+
 # --- Long-standing customers: a bonus once, and a perk from then on ---------------------
 
 MAX_LOYAL_CARDS = 50

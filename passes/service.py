@@ -28,6 +28,7 @@ from passes.store.cards import (
     CardRow,
     Change,
     Counters,
+    LedgerEntry,
     PastChange,
     apply_change,
     card_by_secret,
@@ -35,6 +36,7 @@ from passes.store.cards import (
     card_by_serial_any_shop,
     cards_in_wallets,
     change_by_key,
+    events_at,
     insert_card,
     ledger_entry,
     lock_card,
@@ -546,6 +548,7 @@ class Service:
         async with self.store.transaction() as conn:
             card = await lock_card(conn, shop.id, normalise_serial(serial))
             entry = await ledger_entry(conn, card.id, event_id)
+            entry, extra = await _with_promotion_bonus(conn, card.id, entry)
             if entry.kind != "stamp":
                 raise Conflict("only stamps can be undone", "not_a_stamp")
             if entry.undone:
@@ -561,6 +564,8 @@ class Service:
                 raise Conflict(str(exc), exc.code) from exc
             change = Change("undo", entry.count, actor, _counters(after), undoes_event_id=entry.id)
             card = await apply_change(conn, card, change, _now())
+            if extra is not None:
+                card = await self._undo_bonus(conn, shop, card, extra, actor)
         self.on_commit()
         return self._view(shop, card)
 
@@ -618,7 +623,8 @@ class Service:
         rule = long_standing_rule(shop)
 
         async def then(conn: AsyncConnection, card: CardRow) -> CardRow:
-            now = _now()
+            # The stamp's own moment: its undo finds the bonus by it (see undo_stamp).
+            now = card.updated_at
             extra, promotion = loyalty.promotion_bonus(count, card.id, promotions, now)
             if promotion is not None:
                 card = await self._bonus(conn, shop, card, extra, f"promotion:{promotion.id}", now)
@@ -641,6 +647,19 @@ class Service:
     ) -> CardRow:
         after = loyalty.add_bonus(program_of(shop), _state(card.counters), count)
         return await apply_change(conn, card, Change("bonus", count, actor, _counters(after)), now)
+
+    async def _undo_bonus(
+        self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
+    ) -> CardRow:
+        """A promotion's extra stamps go with the stamp that earned them."""
+        try:
+            after = loyalty.remove_bonus(program_of(shop), _state(card.counters), bonus.count)
+        except loyalty.Refused as exc:
+            raise Conflict(str(exc), exc.code) from exc
+        change = Change(
+            "undo_bonus", bonus.count, actor, _counters(after), undoes_event_id=bonus.id
+        )
+        return await apply_change(conn, card, change, _now())
 
     async def _make_long_standing(
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, now: datetime
@@ -715,3 +734,23 @@ def long_standing_rule(shop: ShopRow) -> loyalty.LongStanding:
     return loyalty.LongStanding(
         program.loyal_after_cards, program.loyal_after_months, program.loyal_bonus_stamps
     )
+
+
+async def _with_promotion_bonus(
+    conn: AsyncConnection, card_id: int, entry: LedgerEntry
+) -> tuple[LedgerEntry, LedgerEntry | None]:
+    """The stamp to undo and the promotion bonus it earned, if any and not yet taken back.
+
+    Staff undo the card's last change, which is the bonus when a promotion ran: that
+    means its stamp.
+    """
+    if entry.kind not in ("stamp", "bonus"):
+        return entry, None
+    moment = await events_at(conn, card_id, entry.created_at)
+    stamp = next((e for e, _ in moment if e.kind == "stamp"), None)
+    bonus = next(
+        (e for e, actor in moment if e.kind == "bonus" and actor.startswith("promotion:")), None
+    )
+    if stamp is None or bonus is None or (entry.kind == "bonus" and entry.id != bonus.id):
+        return entry, None
+    return stamp, None if bonus.undone else bonus

@@ -283,3 +283,21 @@ async def test_a_new_location_refreshes_the_passes_in_wallets(env: Env) -> None:
     assert shown["locations"][0]["latitude"] == 52.4862
     unchanged = await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))
     assert unchanged.json()["total_stamps"] == 0 and unchanged.json()["stamps"] == 0
+
+
+async def test_undoing_a_promoted_stamp_takes_back_its_extra_stamps(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    serial = (await new_card(env, key))["serial"]
+    await message(env, key, text="Dreifach!", multiplier=3, ends_at=later(hours=1))
+    stamped = await stamp(env, key, serial, 2)
+    assert (stamped["stamps"], stamped["total_stamps"]) == (6, 6)
+    # Staff undo the card's last change: here the promotion's bonus, which means its stamp.
+    path = f"/api/v1/cards/{serial}/stamps/{stamped['last_change_id']}"
+    undone = await env.client.delete(path, headers=auth(key))
+    assert undone.status_code == 200, undone.text
+    assert (undone.json()["stamps"], undone.json()["total_stamps"]) == (0, 0)
+    again = await env.client.delete(path, headers=auth(key))
+    assert again.status_code == 200 and again.json()["total_stamps"] == 0, "once only"
+    figures = (await env.client.get("/api/v1/stats", headers=auth(key))).json()
+    assert sum(day["stamps"] for day in figures["stamps_per_day"]) == 0

@@ -137,3 +137,22 @@ def test_perks_are_short_printable_text() -> None:
     for bad in ("x" * 101, "bell\x07"):
         with pytest.raises(Refused):
             loyalty.check_perk(bad)
+
+
+@given(
+    required=st.integers(1, loyalty.MAX_STAMPS_REQUIRED),
+    stamps=st.integers(0, 29),
+    bonus=st.integers(1, 500),
+)
+def test_removing_a_bonus_undoes_giving_it(required: int, stamps: int, bonus: int) -> None:
+    program = Program(required, "Kaffee")
+    card = CardState(stamps=stamps % required, rewards_available=1, total_stamps=99)
+    assert loyalty.remove_bonus(program, loyalty.add_bonus(program, card, bonus), bonus) == card
+
+
+def test_a_bonus_whose_reward_was_redeemed_cannot_be_removed() -> None:
+    program = Program(2, "Kaffee")
+    redeemed = loyalty.redeem(loyalty.add_bonus(program, CardState(), 2))
+    with pytest.raises(Refused) as refused:
+        loyalty.remove_bonus(program, redeemed, 2)
+    assert refused.value.code == "reward_redeemed"

@@ -419,3 +419,25 @@ async def cards_in_wallets(conn: AsyncConnection, shop_id: int) -> list[int]:
     google = select(google_objects.c.card_id).join(cards, cards.c.id == google_objects.c.card_id)
     query = apple.where(cards.c.shop_id == shop_id).union(google.where(cards.c.shop_id == shop_id))
     return sorted(int(row[0]) for row in (await conn.execute(query)).all())
+
+
+async def events_at(
+    conn: AsyncConnection, card_id: int, at: datetime
+) -> list[tuple[LedgerEntry, str]]:
+    """The card's events of one moment (a stamp and the bonus it earned share it), with actors."""
+    undo = card_events.alias("undo")
+    query = (
+        select(card_events, undo.c.id.label("undo_id"))
+        .outerjoin(undo, undo.c.undoes_event_id == card_events.c.id)
+        .where(card_events.c.card_id == card_id, card_events.c.created_at == at)
+        .order_by(card_events.c.id)
+    )
+    return [
+        (
+            LedgerEntry(
+                row["id"], row["kind"], row["count"], row["created_at"], row["undo_id"] is not None
+            ),
+            row["actor"],
+        )
+        for row in (await conn.execute(query)).mappings()
+    ]
