@@ -690,11 +690,13 @@ class Service:
             except loyalty.Refused as exc:
                 raise InvalidInput(str(exc)) from exc
         async with self.store.transaction() as conn:
+            before = (await shop_by_id(conn, shop.id)).program.loyal_perk
             if values:
                 await update_program(conn, shop.id, values)
             updated = await shop_by_id(conn, shop.id)
-            # Cards already long-standing show the new perk: their passes are refreshed.
-            held = await cards_in_wallets(conn, shop.id) if "loyal_perk" in values else []
+            # Cards already long-standing show a changed perk: their passes are refreshed.
+            changed = updated.program.loyal_perk != before
+            held = await cards_in_wallets(conn, shop.id) if changed else []
         self._keys.clear()
         await self._refresh_passes(held, "settings", loyal_only=True)
         return updated

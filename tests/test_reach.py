@@ -301,3 +301,26 @@ async def test_undoing_a_promoted_stamp_takes_back_its_extra_stamps(env: Env) ->
     assert again.status_code == 200 and again.json()["total_stamps"] == 0, "once only"
     figures = (await env.client.get("/api/v1/stats", headers=auth(key))).json()
     assert sum(day["stamps"] for day in figures["stamps_per_day"]) == 0
+
+
+async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> None:
+    key = await env.new_shop(stamps=1)
+    shop = await env.service.update_long_standing(
+        await shop_row(env, key), loyal_after_cards=1, perk="Immer 10 % auf Kuchen"
+    )
+    regular, other = await new_card(env, key), await new_card(env, key)
+    await stamp(env, key, regular["serial"])
+    phones = []
+    for card in (regular, other):
+        pkpass = (await env.client.get(card["urls"]["apple"])).content
+        phone = Phone(env.client, pkpass, env.settings.certs_dir / "wwdr.pem")
+        assert await phone.register() == 201
+        await phone.changed_serials()
+        phones.append(phone)
+    await env.service.update_long_standing(shop, perk="Immer 10 % auf Kuchen")
+    assert [await phone.changed_serials() for phone in phones] == [[], []], "same perk: no update"
+    await env.service.update_long_standing(shop, perk="Immer 20 % auf Kuchen")
+    assert await phones[0].changed_serials() == [regular["serial"]]
+    assert await phones[1].changed_serials() == [], "not a regular: nothing to show"
+    shown = verify_pkpass((await phones[0].refresh()).content, env.settings.certs_dir / "wwdr.pem")
+    assert shown["storeCard"]["auxiliaryFields"][0]["value"] == "Immer 20 % auf Kuchen"
