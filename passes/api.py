@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from passes.campaigns import Campaigns
+from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import HttpError, allow_fields, read_json_object
-from passes.loyalty import Audience
+from passes.loyalty import MAX_MULTIPLIER, Audience
 from passes.openapi import openapi_document
 from passes.ratelimit import RateLimiter
 from passes.service import CardView, Customer, Service
@@ -81,7 +81,7 @@ def customer_from(value: object) -> Customer | None:
     return Customer(name=name, email=email)
 
 
-def _moment(value: object) -> datetime | None:
+def _moment(value: object, name: str = "send_at") -> datetime | None:
     """An ISO 8601 time with its zone, e.g. "2026-12-05T09:00:00+01:00"."""
     if value is None:
         return None
@@ -90,8 +90,28 @@ def _moment(value: object) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise InvalidInput("send_at must be an ISO 8601 time with its zone")
+        raise InvalidInput(f"{name} must be an ISO 8601 time with its zone")
     return moment
+
+
+def promotion_from(body: dict[str, Any]) -> PromotionRequest | None:
+    """`multiplier` with `ends_at` (and optionally `starts_at`): a stamp promotion."""
+    multiplier = body.get("multiplier")
+    starts, ends = (
+        _moment(body.get("starts_at"), "starts_at"),
+        _moment(body.get("ends_at"), "ends_at"),
+    )
+    if multiplier is None:
+        if starts is not None or ends is not None:
+            raise InvalidInput("starts_at and ends_at belong to a promotion: give a multiplier")
+        return None
+    if (
+        isinstance(multiplier, bool)
+        or not isinstance(multiplier, int)
+        or not 2 <= multiplier <= MAX_MULTIPLIER
+    ):
+        raise InvalidInput(f"multiplier must be a whole number from 2 to {MAX_MULTIPLIER}")
+    return PromotionRequest(multiplier, starts, ends)
 
 
 def _money(request: Request, name: str) -> float | None:
@@ -146,7 +166,11 @@ class ShopApi:
     async def send_message(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
         body = await read_json_object(request, self.limit)
-        allow_fields(body, {"text", "segment", "preview", "send_at", "bonus_stamps"})
+        allow_fields(
+            body,
+            {"text", "segment", "preview", "send_at", "bonus_stamps"}
+            | {"multiplier", "starts_at", "ends_at"},
+        )
         segment, text, preview = body.get("segment", "all"), body.get("text"), body.get("preview")
         if not isinstance(segment, str) or not isinstance(preview, bool | None):
             raise InvalidInput("segment must be a string and preview true or false")
@@ -154,12 +178,15 @@ class ShopApi:
         bonus = body.get("bonus_stamps") or 0
         if isinstance(bonus, bool) or not isinstance(bonus, int) or not 0 <= bonus <= 3:
             raise InvalidInput("bonus_stamps must be a whole number from 0 to 3")
+        promotion = promotion_from(body)
         if preview:
             chosen = await self.campaigns.audience(shop, segment)
             return JSONResponse(audience_json(chosen))
         if not isinstance(text, str):
             raise InvalidInput("text must be a string")
-        campaign_id, chosen = await self.campaigns.send(shop, text, segment, send_at, bonus)
+        campaign_id, chosen = await self.campaigns.send(
+            shop, text, segment, send_at, bonus, promotion
+        )
         return JSONResponse({"campaign": campaign_id, **audience_json(chosen)}, status_code=202)
 
     async def messages(self, request: Request) -> Response:

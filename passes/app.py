@@ -138,7 +138,8 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
             log.warning("%s", warning)
         try:
             if settings.run_worker:
-                async with push_worker(settings, identity, store, google) as worker:
+                resolve = campaigns.resolve_due
+                async with push_worker(settings, identity, store, google, resolve) as worker:
                     async with _running(worker.run, wakeup):
                         yield
             else:
@@ -150,7 +151,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
                 await keys_http.aclose()
             await store.close()
 
-    campaigns = Campaigns(store, wakeup.notify)
+    campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions)
     routes = [
         Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,18 +13,32 @@ from passes.errors import InvalidInput
 from passes.store import Store
 from passes.store.campaigns import (
     ActivityRow,
+    PromotionWindow,
     activity,
     create_campaign,
+    due_campaigns,
     history,
+    resolve_campaign,
 )
 from passes.store.cards import Change, Counters, apply_change, lock_card_by_id
-from passes.store.shops import ShopRow
+from passes.store.shops import ShopRow, shop_by_id
 
 Pick = Callable[[list[int], int], list[int]]
 MAX_SCHEDULE = timedelta(days=30)
 MAX_BONUS = 3
 # Cards per transaction when surprise stamps go out: short locks, bounded work per commit.
 BONUS_BATCH = 200
+# Scheduled campaigns whose segment one worker round takes.
+RESOLVE_BATCH = 10
+
+
+@dataclass(frozen=True)
+class PromotionRequest:
+    """Stamps on the recipients' cards count `multiplier` times from `starts` (None: now) to `ends`."""
+
+    multiplier: int
+    starts: datetime | None
+    ends: datetime | None
 
 
 def _now() -> datetime:
@@ -38,28 +53,37 @@ class Campaigns:
     """Preview, send and account for campaign messages; delivery runs in the push worker."""
 
     def __init__(
-        self, store: Store, on_commit: Callable[[], None], pick: Pick | None = None
+        self,
+        store: Store,
+        on_commit: Callable[[], None],
+        pick: Pick | None = None,
+        on_promotion: Callable[[int], None] | None = None,
     ) -> None:
         self.store = store
         self.on_commit = on_commit
         self.pick: Pick = pick or random.SystemRandom().sample
+        # Tells this process's stamp path that the shop has a new promotion (see Service).
+        self.on_promotion = on_promotion or (lambda shop_id: None)
 
     async def audience(self, shop: ShopRow, segment: str) -> loyalty.Audience:
         """Who would receive a message to `segment` now, who is held out, who is at the limit."""
         async with self.store.reading() as conn:
             rows = await activity(conn, shop.id, _now())
-        program = shop.program
         try:
-            return loyalty.audience(
-                segment,
-                [_as_activity(row) for row in rows],
-                _now(),
-                messages_per_week=program.messages_per_week,
-                holdout_share=program.holdout_percent / 100,
-                pick=self.pick,
-            )
+            return self._choose(shop, segment, rows)
         except loyalty.Refused as exc:
             raise InvalidInput(str(exc)) from exc
+
+    def _choose(self, shop: ShopRow, segment: str, rows: list[ActivityRow]) -> loyalty.Audience:
+        program = shop.program
+        return loyalty.audience(
+            segment,
+            [_as_activity(row) for row in rows],
+            _now(),
+            messages_per_week=program.messages_per_week,
+            holdout_share=program.holdout_percent / 100,
+            pick=self.pick,
+        )
 
     async def send(
         self,
@@ -68,12 +92,15 @@ class Campaigns:
         segment: str,
         send_at: datetime | None = None,
         bonus: int = 0,
+        promotion: PromotionRequest | None = None,
     ) -> tuple[int, loyalty.Audience]:
-        """Record the campaign and its members; the worker puts the message on each card,
-        at once or at `send_at` (the segment is taken now, when the owner decides).
+        """Record the campaign; the worker puts the message on each card, at once or at
+        `send_at`. A scheduled campaign takes its segment (hold-out, weekly limit) when it
+        is sent; the audience returned for it is what the segment would be now.
 
         `bonus` surprise stamps go onto every recipient's card right away, as ledger
         events of their own, so the pass and the figures show them like any stamp.
+        A `promotion` multiplies the recipients' stamps during its window.
         """
         try:
             message = loyalty.check_message(text)
@@ -83,23 +110,67 @@ class Campaigns:
             raise InvalidInput("send_at must be in the future, at most 30 days ahead")
         if not 0 <= bonus <= MAX_BONUS or (bonus and send_at is not None):
             raise InvalidInput(f"bonus stamps must be 0 to {MAX_BONUS}, and are given at once")
+        window = self._window(promotion, send_at)
         chosen = await self.audience(shop, segment)
+        later = send_at is not None
         async with self.store.transaction() as conn:
             campaign_id = await create_campaign(
                 conn,
                 shop.id,
                 message,
                 segment,
-                recipients=chosen.recipients,
-                held_out=chosen.held_out,
-                over_limit=len(chosen.over_limit),
+                recipients=[] if later else chosen.recipients,
+                held_out=[] if later else chosen.held_out,
+                over_limit=0 if later else len(chosen.over_limit),
                 now=_now(),
                 send_at=send_at,
+                resolved=not later,
+                promotion=window,
             )
         if bonus:
             await self._give_bonus(shop, campaign_id, chosen.recipients, bonus)
+        if window is not None:
+            self.on_promotion(shop.id)
         self.on_commit()
         return campaign_id, chosen
+
+    @staticmethod
+    def _window(
+        promotion: PromotionRequest | None, send_at: datetime | None
+    ) -> PromotionWindow | None:
+        """The promotion's window, checked; it is announced at once, so it cannot be scheduled."""
+        if promotion is None:
+            return None
+        if send_at is not None:
+            raise InvalidInput("a promotion is announced at once: give starts_at, not send_at")
+        now = _now()
+        # A start in the past (a clock a little behind, or "from now") means now.
+        starts = max(promotion.starts or now, now)
+        if promotion.ends is None:
+            raise InvalidInput("a promotion needs its end (ends_at / --until)")
+        try:
+            loyalty.check_promotion(promotion.multiplier, starts, promotion.ends, now)
+        except loyalty.Refused as exc:
+            raise InvalidInput(str(exc)) from exc
+        return PromotionWindow(promotion.multiplier, starts, promotion.ends)
+
+    async def resolve_due(self, now: datetime) -> int:
+        """Take the segment of scheduled campaigns whose moment has come (the push worker
+        calls this each round); returns how many were resolved."""
+        async with self.store.transaction() as conn:
+            due = await due_campaigns(conn, now, RESOLVE_BATCH)
+            for campaign in due:
+                shop = await shop_by_id(conn, campaign.shop_id)
+                chosen = self._choose(shop, campaign.segment, await activity(conn, shop.id, now))
+                await resolve_campaign(
+                    conn,
+                    campaign.id,
+                    recipients=chosen.recipients,
+                    held_out=chosen.held_out,
+                    over_limit=len(chosen.over_limit),
+                    now=now,
+                )
+        return len(due)
 
     async def _give_bonus(
         self, shop: ShopRow, campaign_id: int, card_ids: list[int], bonus: int

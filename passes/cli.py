@@ -18,7 +18,7 @@ import click
 from passes.api import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
-from passes.campaigns import Campaigns
+from passes.campaigns import Campaigns, PromotionRequest
 from passes.config import Settings
 from passes.errors import PassesError
 from passes.loyalty import SEGMENTS, Audience
@@ -195,6 +195,12 @@ def shop_pin(slug: str, pin: str) -> None:
 @click.option("--messages-per-week", type=int, help="Most campaign messages per card and week.")
 @click.option("--holdout", type=int, help="Percent of a segment held out of campaigns.")
 @click.option("--welcome", type=int, help="Bonus stamps on joining (0 to 3).")
+@click.option(
+    "--loyal-after-cards", type=int, help="A regular after N full cards (rewards earned; 0 off)."
+)
+@click.option("--loyal-after-months", type=int, help="A regular N months after joining (0 off).")
+@click.option("--loyal-bonus", type=int, help="Bonus stamps, once, when a card becomes a regular.")
+@click.option("--loyal-perk", help='A regular\'s standing perk on the pass ("" removes it).')
 @clear_errors
 def shop_settings(
     slug: str,
@@ -203,6 +209,10 @@ def shop_settings(
     messages_per_week: int | None,
     holdout: int | None,
     welcome: int | None,
+    loyal_after_cards: int | None,
+    loyal_after_months: int | None,
+    loyal_bonus: int | None,
+    loyal_perk: str | None,
 ) -> None:
     """Change the program's limits; prints them."""
     changes: dict[str, int | None] = {}
@@ -215,15 +225,33 @@ def shop_settings(
     if welcome is not None:
         changes["welcome_stamps"] = welcome
 
+    standing = {
+        name: value
+        for name, value in (
+            ("loyal_after_cards", loyal_after_cards),
+            ("loyal_after_months", loyal_after_months),
+            ("loyal_bonus_stamps", loyal_bonus),
+        )
+        if value is not None
+    }
+
     async def work(service: Service) -> ShopRow:
         found = await service.shop(slug)
-        return await service.update_program(found, **changes) if changes else found
+        found = await service.update_program(found, **changes) if changes else found
+        if standing or loyal_perk is not None:
+            found = await service.update_long_standing(found, perk=loyal_perk, **standing)
+        return found
 
     program = _with_service(work).program
     click.echo(f"daily cap:         {program.daily_cap or 'none'}")
     click.echo(f"messages per week: {program.messages_per_week}")
     click.echo(f"hold-out:          {program.holdout_percent}%")
     click.echo(f"welcome stamps:    {program.welcome_stamps}")
+    click.echo(
+        f"regulars:          after {program.loyal_after_cards or '-'} cards / "
+        f"{program.loyal_after_months or '-'} months, bonus {program.loyal_bonus_stamps}, "
+        f"perk {program.loyal_perk or 'none'}"
+    )
 
 
 @shop.command("location")
@@ -365,13 +393,22 @@ def worker() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            async with push_worker(settings, identity, store) as pusher:
+            resolve = Campaigns(store, lambda: None).resolve_due
+            async with push_worker(settings, identity, store, prepare=resolve) as pusher:
                 click.echo("push worker running (Ctrl-C to stop)", err=True)
                 await pusher.run(stop)
         finally:
             await store.close()
 
     asyncio.run(run())
+
+
+# CLI times are this machine's local time, as people type them.
+_LOCAL_TIME = click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone()
 
 
 @cli.group()
@@ -396,20 +433,39 @@ def message() -> None:
     help="Send later, e.g. 2026-12-05T09:00 (this machine's local time).",
 )
 @click.option("--bonus", default=0, show_default=True, help="Surprise stamps per recipient (0-3).")
+@click.option(
+    "--multiplier",
+    type=int,
+    help="A promotion: each stamp on a recipient's card counts this many times (2-5).",
+)
+@click.option("--from", "starts", type=_LOCAL_TIME, help="The promotion's start (default now).")
+@click.option("--until", "ends", type=_LOCAL_TIME, help="The promotion's end (up to 14 days).")
 @click.argument("text")
 @clear_errors
 def message_send(
-    slug: str, segment: str, preview: bool, send_at: datetime | None, bonus: int, text: str
+    slug: str,
+    segment: str,
+    preview: bool,
+    send_at: datetime | None,
+    bonus: int,
+    multiplier: int | None,
+    starts: datetime | None,
+    ends: datetime | None,
+    text: str,
 ) -> None:
     """Send TEXT to the segment's cards (it appears on the pass and the lock screen)."""
+    if multiplier is None and (starts or ends):
+        raise click.UsageError("--from and --until belong to a promotion: add --multiplier")
+    promotion = (
+        None if multiplier is None else PromotionRequest(multiplier, _aware(starts), _aware(ends))
+    )
 
     async def work(service: Service) -> tuple[int | None, Audience]:
         shop = await service.shop(slug)
         campaigns = Campaigns(service.store, lambda: None)
         if preview:
             return None, await campaigns.audience(shop, segment)
-        when = send_at.astimezone() if send_at is not None else None
-        return await campaigns.send(shop, text, segment, when, bonus)
+        return await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion)
 
     campaign_id, chosen = _with_service(work)
     click.echo(f"recipients: {len(chosen.recipients)}")
@@ -418,6 +474,11 @@ def message_send(
     if campaign_id is not None:
         when_text = f" at {send_at:%Y-%m-%d %H:%M}" if send_at else ""
         click.echo(f"campaign {campaign_id} queued; the push worker delivers it{when_text}.")
+    if campaign_id is not None and multiplier is not None and ends is not None:
+        click.echo(
+            f"promotion: stamps count {multiplier}x until {ends:%Y-%m-%d %H:%M} "
+            "(servers started elsewhere apply it within 30 s)"
+        )
 
 
 @cli.group()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from passes import __version__
-from passes.loyalty import MAX_STAMPS_PER_VISIT, SEGMENTS
+from passes.loyalty import MAX_MULTIPLIER, MAX_STAMPS_PER_VISIT, SEGMENTS
 
 JSON = "application/json"
 
@@ -271,7 +271,26 @@ _SCHEMAS: dict[str, Any] = {
             "send_at": {
                 "type": ["string", "null"],
                 "format": "date-time",
-                "description": "Send later (at most 30 days ahead); the segment is taken now",
+                "description": "Send later (at most 30 days ahead); the segment (hold-out, "
+                "weekly limit) is taken then. The counts answered are what it would be now.",
+            },
+            "multiplier": {
+                "type": ["integer", "null"],
+                "minimum": 2,
+                "maximum": MAX_MULTIPLIER,
+                "description": "A promotion: from starts_at to ends_at every stamp on a "
+                "recipient's card counts this many times (the extra as a `bonus` event). "
+                "Needs ends_at; not with send_at (the message announces it at once).",
+            },
+            "starts_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the promotion starts (default now; within 30 days)",
+            },
+            "ends_at": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "When the promotion ends (at most 14 days after its start)",
             },
             "preview": {
                 "type": ["boolean", "null"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -94,8 +94,11 @@ class PushWorker:
         batch: int = 200,
         lease: timedelta = timedelta(seconds=60),
         poll_seconds: float = 1.0,
+        prepare: Callable[[datetime], Awaitable[int]] | None = None,
     ) -> None:
         self.store = store
+        # Work before each round, e.g. taking the segment of scheduled campaigns now due.
+        self.prepare = prepare
         self.deliverers = {deliverer.target: deliverer for deliverer in deliverers}
         self.backoff = backoff
         self.batch = batch
@@ -110,12 +113,13 @@ class PushWorker:
         """Claim and deliver one batch; returns how many rows were handled."""
         now = _now()
         targets = self._active_targets(now)
+        prepared = await self.prepare(now) if self.prepare is not None else 0
         async with self.store.transaction() as conn:
             # Campaign messages become card changes here, which queue their pushes.
             messages = await deliver_pending(conn, self.batch, now)
             rows = await claim(conn, now, now + self.lease, self.batch, targets) if targets else []
         if not rows:
-            return messages
+            return messages + prepared
         results = await asyncio.gather(
             *(
                 self._deliver(target, [row for row in rows if row.target == target])
@@ -263,7 +267,9 @@ class GoogleDelivery:
             return [Delivery(row, "failed", reason="card gone") for row in rows]
         async with limit:
             try:
-                await self.wallet.publish(target.shop, target.card, self.card_url(target.card))
+                await self.wallet.publish(
+                    target.shop, target.card, self.card_url(target.card), target.locations
+                )
             except GoogleError as exc:
                 return [_google_failure(row, exc) for row in rows]
             return [await self._message(target, row, texts) for row in rows]
@@ -308,10 +314,12 @@ async def push_worker(
     identity: SigningIdentity,
     store: Store,
     google: GoogleWallet | None = None,
+    prepare: Callable[[datetime], Awaitable[int]] | None = None,
 ) -> AsyncIterator[PushWorker]:
     """A worker with every configured target, its connections closed afterwards.
 
     `google` shares the server's Google Wallet; without it one is opened from the settings.
+    `prepare` runs before each round (the app and `passes worker` resolve due campaigns).
     """
     owned = open_google(settings) if google is None else None
     google = google or owned
@@ -330,6 +338,7 @@ async def push_worker(
             backoff=backoff_seconds,
             batch=settings.push_batch,
             lease=timedelta(seconds=settings.push_lease_seconds),
+            prepare=prepare,
         )
     finally:
         await apns.aclose()

@@ -9,7 +9,7 @@ import re
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -23,20 +23,25 @@ from passes.google.wallet import GoogleWallet
 from passes.render import parse_hex_colour
 from passes.store import Store
 from passes.store.apple import Deliveries, deliveries
+from passes.store.campaigns import promotions_of
 from passes.store.cards import (
     CardRow,
     Change,
     Counters,
+    LedgerEntry,
     PastChange,
     apply_change,
     card_by_secret,
     card_by_serial,
     card_by_serial_any_shop,
+    cards_in_wallets,
     change_by_key,
+    events_at,
     insert_card,
     ledger_entry,
     lock_card,
     lock_card_by_id,
+    mark_long_standing,
     mark_referral_rewarded,
     stamped_since,
 )
@@ -71,6 +76,17 @@ GOOGLE_HOLD = timedelta(seconds=30)
 KEY_CACHE_SECONDS = 30.0
 # Compare-and-set tries on PostgreSQL before queueing on the card's row lock instead.
 OPTIMISTIC_TRIES = 3
+# How long a shop's promotions are known without asking again: a promotion made by another
+# process applies here within this time (this process's own ones at once).
+PROMOTION_CACHE_SECONDS = 30.0
+# Cards per transaction when a new location refreshes every pass in a wallet.
+REFRESH_BATCH = 200
+# Long-standing customers: what the owner may set, and the allowed range of each.
+LONG_STANDING_LIMITS = {
+    "loyal_after_cards": (0, loyalty.MAX_LOYAL_CARDS),
+    "loyal_after_months": (0, loyalty.MAX_LOYAL_MONTHS),
+    "loyal_bonus_stamps": (0, loyalty.MAX_LOYAL_BONUS),
+}
 T = TypeVar("T")
 # What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
 PROGRAM_LIMITS = {
@@ -91,6 +107,15 @@ Rule = Callable[[loyalty.CardState, int], loyalty.CardState]
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """More changes that follow a fresh one in its transaction (a promotion's extra stamps,
+    becoming long-standing), and whether they would for a card in a given state."""
+
+    applies: Callable[[CardRow, datetime], bool]
+    run: Callable[[AsyncConnection, CardRow], Awaitable[CardRow]]
+
+
+@dataclass(frozen=True)
 class _Asked:
     """One requested change of a card (stamp, redeem), before the rules have decided."""
 
@@ -102,6 +127,7 @@ class _Asked:
     # The rules: the card's state and its stamps today in, the state after out.
     rule: Rule
     since: datetime | None
+    then: FollowUp | None = None
 
     def decide(self, card: CardRow, stamped_today: int) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""
@@ -133,6 +159,10 @@ class TtlCache(Generic[T]):
     def clear(self) -> None:
         """Forget everything."""
         self._items.clear()
+
+    def drop(self, key: str) -> None:
+        """Forget `key`."""
+        self._items.pop(key, None)
 
     def put(self, key: str, value: T) -> None:
         """Remember `value` for a while."""
@@ -242,6 +272,9 @@ class Service:
         # Wakes the in-process push worker; other processes find the rows by polling.
         self.on_commit = on_commit or (lambda: None)
         self._keys: TtlCache[ShopRow] = TtlCache(KEY_CACHE_SECONDS, 1000)
+        self._promotions: TtlCache[tuple[loyalty.Promotion, ...]] = TtlCache(
+            PROMOTION_CACHE_SECONDS, 1000
+        )
 
     def urls(self, card: CardRow) -> dict[str, str | None]:
         """Where the customer finds this card; the page URL carries a secret."""
@@ -410,6 +443,8 @@ class Service:
             raise InvalidInput("the address must be 1 to 200 characters")
         async with self.store.transaction() as conn:
             await add_location(conn, shop.id, location)
+            held = await cards_in_wallets(conn, shop.id)
+        await self._refresh_passes(held, "locations")
 
     async def locations(self, shop: ShopRow) -> list[Location]:
         """The shop's places."""
@@ -464,8 +499,17 @@ class Service:
             loyalty.check_daily_cap(stamped_today, count, cap)
             return loyalty.stamp(program, state, count)
 
+        then = self._after_stamp(shop, count, await self.promotions(shop))
         return await self._change(
-            shop, serial, "stamp", count, actor, idempotency_key, rule, counts_today=cap is not None
+            shop,
+            serial,
+            "stamp",
+            count,
+            actor,
+            idempotency_key,
+            rule,
+            counts_today=cap is not None,
+            then=then,
         )
 
     async def redeem(
@@ -493,6 +537,7 @@ class Service:
         rule: Rule,
         *,
         counts_today: bool = False,
+        then: FollowUp | None = None,
     ) -> CardView:
         asked = _Asked(
             serial=normalise_serial(serial),
@@ -503,6 +548,7 @@ class Service:
             rule=rule,
             # Only programs with a daily cap pay for counting today's stamps.
             since=_start_of_day() if counts_today else None,
+            then=then,
         )
         if self.store.optimistic is not None:
             done = await self._change_optimistically(self.store.optimistic, shop, asked)
@@ -521,6 +567,9 @@ class Service:
             if _rewards_referral(asked.kind, seen.card):
                 return None  # two cards change: the locked path takes both locks
             change = asked.decide(seen.card, seen.stamped_today)
+            then = asked.then
+            if then is not None and then.applies(replace(seen.card, counters=change.after), _now()):
+                return None  # more changes follow in the same transaction: the locked path
             written = await optimistic.apply_if_unchanged(seen.card, change, _now())
             if written is not None:
                 card, queued = written
@@ -542,6 +591,8 @@ class Service:
             card = await apply_change(conn, card, asked.decide(card, today), _now())
             if _rewards_referral(asked.kind, card):
                 card = await self._reward_referral(conn, shop, card, _now())
+            if asked.then is not None:  # what follows a fresh change (not a retry), at once
+                card = await asked.then.run(conn, card)
         self.on_commit()
         return self._view(shop, card)
 
@@ -574,6 +625,7 @@ class Service:
         async with self.store.transaction() as conn:
             card = await lock_card(conn, shop.id, normalise_serial(serial))
             entry = await ledger_entry(conn, card.id, event_id)
+            entry, extra = await _with_promotion_bonus(conn, card.id, entry)
             if entry.kind != "stamp":
                 raise Conflict("only stamps can be undone", "not_a_stamp")
             if entry.undone:
@@ -589,6 +641,8 @@ class Service:
                 raise Conflict(str(exc), exc.code) from exc
             change = Change("undo", entry.count, actor, _counters(after), undoes_event_id=entry.id)
             card = await apply_change(conn, card, change, _now())
+            if extra is not None:
+                card = await self._undo_bonus(conn, shop, card, extra, actor)
         self.on_commit()
         return self._view(shop, card)
 
@@ -604,8 +658,9 @@ class Service:
         assert self.google is not None
         card_url = self.settings.card_page_url(card.page_secret)
         try:
+            places = await self.locations(shop)
             await asyncio.wait_for(
-                self.google.publish(shop, card, card_url), GOOGLE_PUBLISH_SECONDS
+                self.google.publish(shop, card, card_url, places), GOOGLE_PUBLISH_SECONDS
             )
         except Exception as exc:  # card creation never fails because Google does
             log.warning("Google Wallet object for a new card left to the worker: %s", exc)
@@ -615,6 +670,138 @@ class Service:
             return
         async with self.store.transaction() as conn:
             await finish(conn, [outbox_id])
+
+    # --- Promotions, long-standing customers, pass refreshes ------------------------------
+
+    def forget_promotions(self, shop_id: int) -> None:
+        """The shop's promotions changed: ask the database at the next stamp."""
+        self._promotions.drop(str(shop_id))
+
+    async def promotions(self, shop: ShopRow) -> tuple[loyalty.Promotion, ...]:
+        """The shop's promotions that have not ended, cached for PROMOTION_CACHE_SECONDS.
+
+        Every stamp asks, so a shop without promotions must not cost a round trip each.
+        """
+        key = str(shop.id)
+        found = self._promotions.get(key)
+        if found is None:
+            async with self.store.reading() as conn:
+                stored = await promotions_of(conn, shop.id, _now())
+            found = tuple(loyalty.Promotion(**row.__dict__) for row in stored)
+            self._promotions.put(key, found)
+        return found
+
+    def _after_stamp(
+        self, shop: ShopRow, count: int, promotions: tuple[loyalty.Promotion, ...]
+    ) -> FollowUp | None:
+        """A fresh stamp's follow-ups in its transaction: a running promotion's extra stamps
+        (a `bonus` event of their own, so a retry of the stamp gives none), then the
+        long-standing check. None when the shop has neither."""
+        rule = long_standing_rule(shop)
+        if not promotions and not rule.enabled:
+            return None
+
+        def applies(card: CardRow, now: datetime) -> bool:
+            promoted = loyalty.promotion_bonus(count, card.id, promotions, now)[1] is not None
+            already = card.loyal_since is not None
+            return promoted or loyalty.becomes_long_standing(
+                rule, _state(card.counters), card.created_at, now, already
+            )
+
+        async def then(conn: AsyncConnection, card: CardRow) -> CardRow:
+            # The stamp's own moment: its undo finds the bonus by it (see undo_stamp).
+            now = card.updated_at
+            extra, promotion = loyalty.promotion_bonus(count, card.id, promotions, now)
+            if promotion is not None:
+                card = await self._bonus(conn, shop, card, extra, f"promotion:{promotion.id}", now)
+            state = _state(card.counters)
+            turns = loyalty.becomes_long_standing(
+                rule, state, card.created_at, now, card.loyal_since is not None
+            )
+            return await self._make_long_standing(conn, shop, card, now) if turns else card
+
+        return FollowUp(applies, then)
+
+    async def _bonus(
+        self,
+        conn: AsyncConnection,
+        shop: ShopRow,
+        card: CardRow,
+        count: int,
+        actor: str,
+        now: datetime,
+    ) -> CardRow:
+        after = loyalty.add_bonus(program_of(shop), _state(card.counters), count)
+        return await apply_change(conn, card, Change("bonus", count, actor, _counters(after)), now)
+
+    async def _undo_bonus(
+        self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
+    ) -> CardRow:
+        """A promotion's extra stamps go with the stamp that earned them."""
+        try:
+            after = loyalty.remove_bonus(program_of(shop), _state(card.counters), bonus.count)
+        except loyalty.Refused as exc:
+            raise Conflict(str(exc), exc.code) from exc
+        change = Change(
+            "undo_bonus", bonus.count, actor, _counters(after), undoes_event_id=bonus.id
+        )
+        return await apply_change(conn, card, change, _now())
+
+    async def _make_long_standing(
+        self, conn: AsyncConnection, shop: ShopRow, card: CardRow, now: datetime
+    ) -> CardRow:
+        """Mark the card long-standing (its perk shows from now on) and give the bonus, once."""
+        if not await mark_long_standing(conn, card.id, now):
+            return card
+        card = replace(card, loyal_since=now)
+        bonus = shop.program.loyal_bonus_stamps
+        if bonus > 0 and not card.counters.voided:
+            card = await self._bonus(conn, shop, card, bonus, "loyalty:long-standing", now)
+        return card
+
+    async def update_long_standing(
+        self, shop: ShopRow, *, perk: str | None = None, **changes: int
+    ) -> ShopRow:
+        """Set when cards become long-standing, their one-time bonus and their perk
+        (see LONG_STANDING_LIMITS; `perk` "" removes it, None leaves it)."""
+        values: dict[str, object] = {}
+        for name, value in changes.items():
+            low, high = LONG_STANDING_LIMITS[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InvalidInput(f"{name} must be {low} to {high}")
+            values[name] = value
+        if perk is not None:
+            try:
+                values["loyal_perk"] = loyalty.check_perk(perk)
+            except loyalty.Refused as exc:
+                raise InvalidInput(str(exc)) from exc
+        async with self.store.transaction() as conn:
+            before = (await shop_by_id(conn, shop.id)).program.loyal_perk
+            if values:
+                await update_program(conn, shop.id, values)
+            updated = await shop_by_id(conn, shop.id)
+            # Cards already long-standing show a changed perk: their passes are refreshed.
+            changed = updated.program.loyal_perk != before
+            held = await cards_in_wallets(conn, shop.id) if changed else []
+        self._keys.clear()
+        await self._refresh_passes(held, "settings", loyal_only=True)
+        return updated
+
+    async def _refresh_passes(
+        self, card_ids: list[int], actor: str, loyal_only: bool = False
+    ) -> None:
+        """What every pass shows changed (a location, the perk): each card gets a `refresh`
+        ledger event (it moves the card's update tag and Last-Modified) and its pushes,
+        in short transactions."""
+        for start in range(0, len(card_ids), REFRESH_BATCH):
+            async with self.store.transaction() as conn:
+                for card_id in card_ids[start : start + REFRESH_BATCH]:
+                    card = await lock_card_by_id(conn, card_id)
+                    if loyal_only and card.loyal_since is None:
+                        continue
+                    change = Change("refresh", 0, actor, card.counters)
+                    await apply_change(conn, card, change, _now())
+            self.on_commit()
 
 
 def _rewards_referral(kind: str, card: CardRow) -> bool:
@@ -632,3 +819,31 @@ def _as_of(card: CardRow, earlier: PastChange) -> CardRow:
         last_event_id=earlier.event_id,
         updated_at=earlier.at,
     )
+
+
+def long_standing_rule(shop: ShopRow) -> loyalty.LongStanding:
+    """The loyalty rules' view of when the shop's cards become long-standing."""
+    program = shop.program
+    return loyalty.LongStanding(
+        program.loyal_after_cards, program.loyal_after_months, program.loyal_bonus_stamps
+    )
+
+
+async def _with_promotion_bonus(
+    conn: AsyncConnection, card_id: int, entry: LedgerEntry
+) -> tuple[LedgerEntry, LedgerEntry | None]:
+    """The stamp to undo and the promotion bonus it earned, if any and not yet taken back.
+
+    Staff undo the card's last change, which is the bonus when a promotion ran: that
+    means its stamp.
+    """
+    if entry.kind not in ("stamp", "bonus"):
+        return entry, None
+    moment = await events_at(conn, card_id, entry.created_at)
+    stamp = next((e for e, _ in moment if e.kind == "stamp"), None)
+    bonus = next(
+        (e for e, actor in moment if e.kind == "bonus" and actor.startswith("promotion:")), None
+    )
+    if stamp is None or bonus is None or (entry.kind == "bonus" and entry.id != bonus.id):
+        return entry, None
+    return stamp, None if bonus.undone else bonus

@@ -36,6 +36,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "add_to_apple": "Zu Apple Wallet hinzufügen",
         "page_not_found": "Diese Karte gibt es nicht (mehr).",
         "switch_language": "English",
+        "perk_label": "Ihr Stammkunden-Vorteil",
+        "perk_changed": "Neu für Sie als Stammkunde: %@",
     },
     "en": {
         "stamps_label": "Stamps",
@@ -63,6 +65,8 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "add_to_apple": "Add to Apple Wallet",
         "page_not_found": "This card does not exist (any more).",
         "switch_language": "Deutsch",
+        "perk_label": "Your regular's perk",
+        "perk_changed": "New for you as a regular: %@",
     },
 }
 
@@ -233,6 +237,26 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "location_invalid": "Bitte eine Adresse (bis 200 Zeichen) und Koordinaten angeben: "
         "Breite −90 bis 90, Länge −180 bis 180.",
         "too_many_locations": "Mehr als 10 Standorte zeigt die Wallet nicht.",
+        # promotions and long-standing customers
+        "promotion": "Aktion: Stempel zählen mehrfach",
+        "promotion_none": "Keine Aktion, nur die Nachricht",
+        "promotion_multiplier": "Wie oft zählt ein Stempel?",
+        "promotion_times": "Jeder Stempel zählt {n}-fach",
+        "promotion_from": "Von (leer = ab sofort)",
+        "promotion_until": "Bis",
+        "promotion_hint": "Für die Empfänger der Nachricht, höchstens 14 Tage, Beginn innerhalb "
+        "von 30 Tagen. Zeiten in der Zeitzone des Servers ({zone}).",
+        "promotion_invalid": "Die Aktion braucht ein Ende nach dem Beginn, höchstens 14 Tage "
+        "lang, Beginn innerhalb von 30 Tagen.",
+        "col_promotion": "Aktion",
+        "loyal_heading": "Stammkunden",
+        "loyal_after_cards": "Stammkunde nach so vielen vollen Karten (0 = nicht danach)",
+        "loyal_after_months": "… oder nach so vielen Monaten seit dem ersten Tag (0 = nicht danach)",
+        "loyal_bonus_stamps": "Einmalige Bonusstempel dafür",
+        "loyal_perk": "Dauerhafter Vorteil auf der Karte (z. B. „Immer 10 % auf Kuchen“)",
+        "loyal_hint": "Was zuerst erreicht ist, zählt. Geprüft beim nächsten Stempel der Karte; "
+        "der Bonus kommt einmal pro Karte.",
+        "loyal_perk_invalid": "Der Vorteil darf höchstens 100 Zeichen haben.",
     },
     "en": {
         "offer": "{stamps} stamps = {reward}",
@@ -393,6 +417,26 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "location_invalid": "Please give an address (up to 200 characters) and coordinates: "
         "latitude −90 to 90, longitude −180 to 180.",
         "too_many_locations": "Wallet shows no more than 10 locations.",
+        # promotions and long-standing customers
+        "promotion": "Promotion: stamps count more",
+        "promotion_none": "No promotion, just the message",
+        "promotion_multiplier": "How often does a stamp count?",
+        "promotion_times": "Every stamp counts {n} times",
+        "promotion_from": "From (empty = now)",
+        "promotion_until": "Until",
+        "promotion_hint": "For the message's recipients, at most 14 days, starting within 30 "
+        "days. Times in the server's time zone ({zone}).",
+        "promotion_invalid": "The promotion needs an end after its start, at most 14 days long, "
+        "starting within 30 days.",
+        "col_promotion": "Promotion",
+        "loyal_heading": "Regulars",
+        "loyal_after_cards": "A regular after this many full cards (0 = not by cards)",
+        "loyal_after_months": "… or after this many months since joining (0 = not by months)",
+        "loyal_bonus_stamps": "One-time bonus stamps for it",
+        "loyal_perk": 'Standing perk shown on the card (e.g. "Always 10 % off cake")',
+        "loyal_hint": "Whichever comes first. Checked at the card's next stamp; the bonus comes "
+        "once per card.",
+        "loyal_perk_invalid": "The perk may have at most 100 characters.",
     },
 }
 

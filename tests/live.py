@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
@@ -78,6 +79,7 @@ def process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
         [*PASSES, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    _roomy_pipes(proc)
     try:
         yield proc
     finally:
@@ -88,6 +90,20 @@ def process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
+
+
+def _roomy_pipes(proc: subprocess.Popen[str]) -> None:
+    """Room for a whole test's log: nothing reads the pipes until the process ends, and a
+    server whose access log outgrows Linux's default 64 KiB pipe blocks mid-request."""
+    grow = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if grow is None:  # not Linux
+        return
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            try:
+                fcntl.fcntl(pipe.fileno(), grow, 1 << 20)
+            except OSError:  # above the system's pipe-max-size: keep the default
+                pass
 
 
 @contextmanager

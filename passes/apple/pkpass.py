@@ -56,6 +56,8 @@ class PassContent:
     relevant_text: str | None = None
     # After a redemption: the one-question feedback page.
     feedback_url: str | None = None
+    # A long-standing customer's standing perk ("Immer 10 % auf Kuchen").
+    perk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ def pass_model(content: PassContent, identity: SigningIdentity) -> Any:
     card.secondaryFields = [_stamps_field(content), _reward_field(content)]
     if content.voided:
         card.auxiliaryFields = [_field("status", "voided_label")]
+    if content.perk:
+        card.auxiliaryFields = [*card.auxiliaryFields, _perk_field(content.perk)]
     card.backFields = _back_fields(content)
     model = Pass(card, passTypeIdentifier=identity.pass_type_id, teamIdentifier=identity.team_id)
     model.organizationName = content.organization_name
@@ -186,6 +190,11 @@ def _reward_field(content: PassContent) -> Any:
     times = f"{due} × " if due > 1 else ""
     value = f"{REWARD_DUE_MARK} {times}{content.reward}"
     return _field("reward", value, label, change="reward_changed")
+
+
+def _perk_field(perk: str) -> Any:
+    # "%@" on the lock screen when the card becomes long-standing.
+    return _field("perk", perk, "perk_label", change="perk_changed")
 
 
 def _back_fields(content: PassContent) -> list[Any]:

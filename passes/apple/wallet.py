@@ -55,6 +55,7 @@ class AppleWallet:
             locations=tuple((place.latitude, place.longitude) for place in locations),
             relevant_text=relevant_text(shop, card) if locations else None,
             feedback_url=f"{card_url}/feedback" if counters.rewards_redeemed else None,
+            perk=program.loyal_perk if card.loyal_since is not None else None,
         )
 
     def pass_file(

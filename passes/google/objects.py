@@ -31,6 +31,8 @@ class GoogleProgramContent:
     background_color: str
     logo_url: str
     callback_url: str | None = None
+    # The shop's places (latitude, longitude), as the class's merchantLocations (up to 10).
+    locations: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class GoogleCardContent:
     strip_image_url: str
     logo_url: str
     voided: bool = False
+    # A long-standing customer's standing perk, shown as a text module.
+    perk: str | None = None
 
 
 def resource_id(issuer_id: str, name: str) -> str:
@@ -86,7 +90,18 @@ def loyalty_class(issuer_id: str, program: GoogleProgramContent) -> dict[str, An
     }
     if program.callback_url is not None:
         result["callbackOptions"] = {"url": program.callback_url}
+    if program.locations:
+        result["merchantLocations"] = merchant_locations(program.locations)
     return result
+
+
+MAX_MERCHANT_LOCATIONS = 10
+
+
+def merchant_locations(places: tuple[tuple[float, float], ...]) -> list[dict[str, float]]:
+    """Google's MerchantLocation list (at most 10 a class). It replaces the deprecated
+    `locations` (LatLongPoint), which Google says no longer triggers anything."""
+    return [{"latitude": lat, "longitude": lon} for lat, lon in places[:MAX_MERCHANT_LOCATIONS]]
 
 
 def loyalty_object(issuer_id: str, card: GoogleCardContent) -> dict[str, Any]:
@@ -116,6 +131,8 @@ def _card_modules(card: GoogleCardContent) -> list[dict[str, Any]]:
     modules = [_reward_module(card)]
     if card.voided:
         modules.insert(0, _text_module("status", "voided_label", "voided_label"))
+    if card.perk:
+        modules.append(_module("perk", "perk_label", localized_value(card.perk)))
     return modules
 
 

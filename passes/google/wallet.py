@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from passes.google.client import GoogleWalletClient
@@ -22,7 +22,7 @@ from passes.google.objects import (
 from passes.google.savelink import SaveLinkSigner
 from passes.render import StripStyle
 from passes.store.cards import CardRow
-from passes.store.shops import ShopRow
+from passes.store.shops import Location, ShopRow
 
 CALLBACK_PATH = "/wallet/google/callback"
 # A save link is signed once and reused for a while: signing costs about a millisecond.
@@ -56,7 +56,7 @@ class GoogleWallet:
         """The card's loyalty object id."""
         return object_id(self.issuer_id, card.serial)
 
-    def program(self, shop: ShopRow) -> GoogleProgramContent:
+    def program(self, shop: ShopRow, locations: Sequence[Location] = ()) -> GoogleProgramContent:
         """What the shop's loyalty class shows."""
         # Google only calls back to public https; a development server gets no callbacks.
         callback = self.base_url + CALLBACK_PATH if self.base_url.startswith("https://") else None
@@ -68,6 +68,7 @@ class GoogleWallet:
             background_color=shop.program.background_color,
             logo_url=self.base_url + logo_path(),
             callback_url=callback,
+            locations=tuple((place.latitude, place.longitude) for place in locations),
         )
 
     def content(self, shop: ShopRow, card: CardRow, card_url: str) -> GoogleCardContent:
@@ -87,6 +88,7 @@ class GoogleWallet:
             strip_image_url=self.base_url + strip_path(style, counters.stamps),
             logo_url=self.base_url + logo_path(),
             voided=counters.voided,
+            perk=shop.program.loyal_perk if card.loyal_since is not None else None,
         )
 
     def save_url(self, card: CardRow) -> str:
@@ -103,10 +105,15 @@ class GoogleWallet:
             self._links.popitem(last=False)
         return url
 
-    async def publish(self, shop: ShopRow, card: CardRow, card_url: str) -> None:
-        """Make Google show the card as it is now: ensure the class, then patch or insert the object."""
+    async def publish(
+        self, shop: ShopRow, card: CardRow, card_url: str, locations: Sequence[Location] = ()
+    ) -> None:
+        """Make Google show the card as it is now: ensure the class, then patch or insert the object.
+
+        Every caller passes the shop's `locations`, or the class would flip between versions.
+        """
         resource = loyalty_object(self.issuer_id, self.content(shop, card, card_url))
-        fresh = await self._ensure_class(shop)
+        fresh = await self._ensure_class(shop, locations)
         try:
             await self.client.upsert_object(resource)
         except GoogleAuthError:
@@ -116,16 +123,16 @@ class GoogleWallet:
                 raise
             # The class we remembered may be gone at Google: make it again, then retry once.
             self._classes.pop(class_id(self.issuer_id, shop.slug), None)
-            await self._ensure_class(shop)
+            await self._ensure_class(shop, locations)
             await self.client.upsert_object(resource)
 
     async def add_message(self, shop: ShopRow, card: CardRow, message_id: str, body: str) -> None:
         """Show a message on the card and notify the phone (Google allows 3 a day per pass)."""
         await self.client.add_message(self.object_id(card), shop.name, body, message_id)
 
-    async def _ensure_class(self, shop: ShopRow) -> bool:
+    async def _ensure_class(self, shop: ShopRow, locations: Sequence[Location] = ()) -> bool:
         """Insert or patch the shop's class unless this process sent the same one; True if sent."""
-        resource = loyalty_class(self.issuer_id, self.program(shop))
+        resource = loyalty_class(self.issuer_id, self.program(shop, locations))
         if self._classes.get(resource["id"]) == resource:
             return False
         await self.client.ensure_class(resource)

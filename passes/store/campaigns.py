@@ -54,13 +54,14 @@ async def activity(conn: AsyncConnection, shop_id: int, now: datetime) -> list[A
         .group_by(events.card_id)
         .subquery()
     )
-    # Messages count against the weekly limit from the moment they are queued.
+    # Messages count against the weekly limit from the moment they are queued
+    # (a scheduled campaign's members are chosen, and queued, at its send time).
     messaged = (
         select(campaign_members.c.card_id, func.count().label("messages"))
         .join(campaigns, campaigns.c.id == campaign_members.c.campaign_id)
         .where(
             campaigns.c.shop_id == shop_id,
-            campaigns.c.created_at >= now - WEEK,
+            func.coalesce(campaigns.c.send_at, campaigns.c.created_at) >= now - WEEK,
             ~campaign_members.c.held_out,
         )
         .group_by(campaign_members.c.card_id)
@@ -117,8 +118,15 @@ async def create_campaign(
     over_limit: int,
     now: datetime,
     send_at: datetime | None = None,
+    resolved: bool = True,
+    promotion: PromotionWindow | None = None,
 ) -> int:
-    """The campaign and one member row per recipient and per held-out card."""
+    """The campaign and one member row per recipient and per held-out card.
+
+    An unresolved (scheduled) campaign has no members yet: resolve_campaign adds them
+    when it is sent.
+    """
+    window = promotion or PromotionWindow(None, None, None)
     campaign_id = (
         await conn.execute(
             insert(campaigns)
@@ -130,12 +138,23 @@ async def create_campaign(
                 held_out=len(held_out),
                 over_limit=over_limit,
                 created_at=now,
-                finished_at=None if recipients else now,
+                finished_at=None if recipients or not resolved else now,
                 send_at=send_at,
+                resolved_at=now if resolved else None,
+                multiplier=window.multiplier,
+                starts_at=window.starts,
+                ends_at=window.ends,
             )
             .returning(campaigns.c.id)
         )
     ).scalar_one()
+    await _add_members(conn, int(campaign_id), recipients, held_out)
+    return int(campaign_id)
+
+
+async def _add_members(
+    conn: AsyncConnection, campaign_id: int, recipients: Sequence[int], held_out: Sequence[int]
+) -> None:
     members = [
         {"campaign_id": campaign_id, "card_id": card_id, "held_out": held, "sent_at": None}
         for held, ids in ((False, recipients), (True, held_out))
@@ -143,7 +162,6 @@ async def create_campaign(
     ]
     if members:
         await conn.execute(insert(campaign_members), members)
-    return int(campaign_id)
 
 
 @dataclass(frozen=True)
@@ -206,8 +224,11 @@ async def finish_campaigns(conn: AsyncConnection, now: datetime) -> None:
         campaign_members.c.sent_at.is_(None),
         ~campaign_members.c.held_out,
     )
+    # A scheduled campaign without members yet is waiting, not finished.
     await conn.execute(
-        update(campaigns).where(campaigns.c.finished_at.is_(None), ~unsent).values(finished_at=now)
+        update(campaigns)
+        .where(campaigns.c.finished_at.is_(None), campaigns.c.resolved_at.is_not(None), ~unsent)
+        .values(finished_at=now)
     )
 
 
@@ -251,6 +272,10 @@ async def history(conn: AsyncConnection, shop_id: int) -> list[dict[str, Any]]:
             "created_at": row["created_at"].isoformat(),
             "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
             "send_at": row["send_at"].isoformat() if row["send_at"] else None,
+            "segment_taken_at": _iso(row["resolved_at"]),
+            "multiplier": row["multiplier"],
+            "starts_at": _iso(row["starts_at"]),
+            "ends_at": _iso(row["ends_at"]),
             "recipients": row["recipients"],
             "held_out": row["held_out"],
             "over_limit": row["over_limit"],
@@ -270,3 +295,113 @@ async def deliver_pending(conn: AsyncConnection, limit: int, now: datetime) -> i
         await deliver_message(conn, message, now)
     await finish_campaigns(conn, now)
     return len(waiting)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+@dataclass(frozen=True)
+class PromotionWindow:
+    """A campaign's stamp multiplier and when it applies (all None: a plain message)."""
+
+    multiplier: int | None
+    starts: datetime | None
+    ends: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredPromotion:
+    """A promotion that has not ended, with the cards it applies to (its recipients)."""
+
+    id: int
+    multiplier: int
+    starts: datetime
+    ends: datetime
+    card_ids: frozenset[int]
+
+
+async def promotions_of(
+    conn: AsyncConnection, shop_id: int, now: datetime
+) -> list[StoredPromotion]:
+    """The shop's promotions that have not ended yet (two small queries)."""
+    found = (
+        await conn.execute(
+            select(
+                campaigns.c.id, campaigns.c.multiplier, campaigns.c.starts_at, campaigns.c.ends_at
+            ).where(
+                campaigns.c.shop_id == shop_id,
+                campaigns.c.multiplier.is_not(None),
+                campaigns.c.ends_at > now,
+            )
+        )
+    ).all()
+    if not found:
+        return []
+    members = await conn.execute(
+        select(campaign_members.c.campaign_id, campaign_members.c.card_id).where(
+            campaign_members.c.campaign_id.in_([row.id for row in found]),
+            ~campaign_members.c.held_out,
+        )
+    )
+    by_campaign: dict[int, set[int]] = {}
+    for campaign_id, card_id in members.all():
+        by_campaign.setdefault(campaign_id, set()).add(card_id)
+    return [
+        StoredPromotion(
+            row.id,
+            row.multiplier,
+            row.starts_at,
+            row.ends_at,
+            frozenset(by_campaign.get(row.id, ())),
+        )
+        for row in found
+    ]
+
+
+@dataclass(frozen=True)
+class DueCampaign:
+    """A scheduled campaign whose moment has come and whose segment is still to be taken."""
+
+    id: int
+    shop_id: int
+    segment: str
+
+
+async def due_campaigns(conn: AsyncConnection, now: datetime, limit: int) -> list[DueCampaign]:
+    """Scheduled campaigns due by now without members yet, locked (other workers skip them)."""
+    query = (
+        select(campaigns.c.id, campaigns.c.shop_id, campaigns.c.segment)
+        .where(
+            campaigns.c.resolved_at.is_(None),
+            campaigns.c.send_at <= now,
+        )
+        .order_by(campaigns.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [DueCampaign(*row) for row in (await conn.execute(query)).all()]
+
+
+async def resolve_campaign(
+    conn: AsyncConnection,
+    campaign_id: int,
+    *,
+    recipients: Sequence[int],
+    held_out: Sequence[int],
+    over_limit: int,
+    now: datetime,
+) -> None:
+    """The scheduled campaign's members, taken now; the worker then delivers to them."""
+    await _add_members(conn, campaign_id, recipients, held_out)
+    await conn.execute(
+        update(campaigns)
+        .where(campaigns.c.id == campaign_id)
+        .values(
+            recipients=len(recipients),
+            held_out=len(held_out),
+            over_limit=over_limit,
+            resolved_at=now,
+            finished_at=None if recipients else now,
+        )
+    )

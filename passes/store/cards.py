@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import NotFound
 from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
-from passes.store.tables import card_events, cards
+from passes.store.tables import apple_registrations, card_events, cards, google_objects
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class CardRow:
     news: str | None = None
     referrer_id: int | None = None
     referral_rewarded: bool = False
+    loyal_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def card_from(row: Row) -> CardRow:
         news=row["news"],
         referrer_id=row["referrer_id"],
         referral_rewarded=row["referral_rewarded"],
+        loyal_since=row["loyal_since"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -176,6 +178,7 @@ async def insert_card(
         news=None,
         referrer_id=referrer_id,
         referral_rewarded=False,
+        loyal_since=None,
         created_at=now,
         updated_at=now,
     )
@@ -437,3 +440,45 @@ def whole_second(moment: datetime) -> datetime:
 async def mark_referral_rewarded(conn: AsyncConnection, card_id: int) -> None:
     """The referral bonus for this card has been given."""
     await conn.execute(update(cards).where(cards.c.id == card_id).values(referral_rewarded=True))
+
+
+async def mark_long_standing(conn: AsyncConnection, card_id: int, now: datetime) -> bool:
+    """The card is long-standing from now on; False when it already was (the bonus comes once)."""
+    marked = await conn.execute(
+        update(cards)
+        .where(cards.c.id == card_id, cards.c.loyal_since.is_(None))
+        .values(loyal_since=now)
+    )
+    return bool(marked.rowcount)
+
+
+async def cards_in_wallets(conn: AsyncConnection, shop_id: int) -> list[int]:
+    """Ids of the shop's cards that some phone holds (an Apple registration or a Google object)."""
+    apple = select(apple_registrations.c.card_id).join(
+        cards, cards.c.id == apple_registrations.c.card_id
+    )
+    google = select(google_objects.c.card_id).join(cards, cards.c.id == google_objects.c.card_id)
+    query = apple.where(cards.c.shop_id == shop_id).union(google.where(cards.c.shop_id == shop_id))
+    return sorted(int(row[0]) for row in (await conn.execute(query)).all())
+
+
+async def events_at(
+    conn: AsyncConnection, card_id: int, at: datetime
+) -> list[tuple[LedgerEntry, str]]:
+    """The card's events of one moment (a stamp and the bonus it earned share it), with actors."""
+    undo = card_events.alias("undo")
+    query = (
+        select(card_events, undo.c.id.label("undo_id"))
+        .outerjoin(undo, undo.c.undoes_event_id == card_events.c.id)
+        .where(card_events.c.card_id == card_id, card_events.c.created_at == at)
+        .order_by(card_events.c.id)
+    )
+    return [
+        (
+            LedgerEntry(
+                row["id"], row["kind"], row["count"], row["created_at"], row["undo_id"] is not None
+            ),
+            row["actor"],
+        )
+        for row in (await conn.execute(query)).mappings()
+    ]

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.store.cards import _CARD_COLUMNS, CardRow, card_from
-from passes.store.shops import _SHOP_COLUMNS, ShopRow, _shop
+from passes.store.shops import _SHOP_COLUMNS, Location, ShopRow, _shop
 from passes.store.tables import (
     campaigns,
     cards,
@@ -20,6 +20,7 @@ from passes.store.tables import (
     google_objects,
     programs,
     push_outbox,
+    shop_locations,
     shops,
 )
 
@@ -33,6 +34,7 @@ class GoogleCard:
 
     shop: ShopRow
     card: CardRow
+    locations: tuple[Location, ...] = ()
 
 
 async def add_google_object(
@@ -77,7 +79,32 @@ async def google_cards(conn: AsyncConnection, card_ids: Sequence[int]) -> dict[i
     )
     shop_rows = (await conn.execute(shop_query)).mappings().all() if rows else []
     by_id = {shop.id: shop for shop in map(_shop, shop_rows)}
-    return {row.id: GoogleCard(by_id[row.shop_id], row) for row in rows if row.shop_id in by_id}
+    places = await _locations(conn, set(by_id))
+    return {
+        row.id: GoogleCard(by_id[row.shop_id], row, places.get(row.shop_id, ()))
+        for row in rows
+        if row.shop_id in by_id
+    }
+
+
+async def _locations(conn: AsyncConnection, shop_ids: set[int]) -> dict[int, tuple[Location, ...]]:
+    """The shops' places, in the order they were added (the class carries them)."""
+    if not shop_ids:
+        return {}
+    query = (
+        select(
+            shop_locations.c.shop_id,
+            shop_locations.c.address,
+            shop_locations.c.latitude,
+            shop_locations.c.longitude,
+        )
+        .where(shop_locations.c.shop_id.in_(shop_ids))
+        .order_by(shop_locations.c.id)
+    )
+    found: dict[int, list[Location]] = {}
+    for shop_id, *place in (await conn.execute(query)).all():
+        found.setdefault(shop_id, []).append(Location(*place))
+    return {shop_id: tuple(places) for shop_id, places in found.items()}
 
 
 async def campaign_texts(conn: AsyncConnection, campaign_ids: Sequence[int]) -> dict[int, str]:

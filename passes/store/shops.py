@@ -30,6 +30,10 @@ class ProgramRow:
     messages_per_week: int = 2
     holdout_percent: int = 10
     referral_bonus: int = 1
+    loyal_after_cards: int = 0
+    loyal_after_months: int = 0
+    loyal_bonus_stamps: int = 0
+    loyal_perk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,10 @@ _SHOP_COLUMNS = (
     programs.c.messages_per_week,
     programs.c.holdout_percent,
     programs.c.referral_bonus,
+    programs.c.loyal_after_cards,
+    programs.c.loyal_after_months,
+    programs.c.loyal_bonus_stamps,
+    programs.c.loyal_perk,
 )
 
 
@@ -75,6 +83,10 @@ def _shop(row: RowMapping) -> ShopRow:
         messages_per_week=row["messages_per_week"],
         holdout_percent=row["holdout_percent"],
         referral_bonus=row["referral_bonus"],
+        loyal_after_cards=row["loyal_after_cards"],
+        loyal_after_months=row["loyal_after_months"],
+        loyal_bonus_stamps=row["loyal_bonus_stamps"],
+        loyal_perk=row["loyal_perk"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 

@@ -136,7 +136,12 @@ async def campaign_responses(
 ) -> list[CampaignResponse]:
     """For the latest campaigns: who of the recipients and of the hold-out visited within a week."""
     latest = (
-        select(campaigns.c.id, campaigns.c.text, campaigns.c.created_at)
+        # A scheduled campaign counts from when it was sent, not when it was made.
+        select(
+            campaigns.c.id,
+            campaigns.c.text,
+            func.coalesce(campaigns.c.send_at, campaigns.c.created_at),
+        )
         .where(campaigns.c.shop_id == shop_id)
         .order_by(campaigns.c.id.desc())
         .limit(limit)

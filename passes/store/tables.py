@@ -92,6 +92,12 @@ programs = Table(
     Column("referral_bonus", Integer, nullable=False, server_default="1"),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # Long-standing customers: after N rewards earned and/or N months (0 = not by that),
+    # bonus stamps once and a standing perk shown on the pass.
+    Column("loyal_after_cards", Integer, nullable=False, server_default="0"),
+    Column("loyal_after_months", Integer, nullable=False, server_default="0"),
+    Column("loyal_bonus_stamps", Integer, nullable=False, server_default="0"),
+    Column("loyal_perk", String(100)),
 )
 
 cards = Table(
@@ -123,6 +129,8 @@ cards = Table(
     Column("referral_rewarded", Boolean, nullable=False, server_default=false()),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # When the card became long-standing (its bonus given, its perk shown); NULL: not yet.
+    Column("loyal_since", UtcDateTime()),
     # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010).
     Index("ix_cards_shop", "shop_id"),
     postgresql_with={"fillfactor": 80},
@@ -195,6 +203,12 @@ campaigns = Table(
     Column("finished_at", UtcDateTime()),
     # Scheduled campaigns wait until then; NULL sends at once.
     Column("send_at", UtcDateTime()),
+    # When the segment was taken (members chosen); a scheduled campaign's at its send time.
+    Column("resolved_at", UtcDateTime()),
+    # A promotion: stamps on member cards count `multiplier` times from starts_at to ends_at.
+    Column("multiplier", Integer),
+    Column("starts_at", UtcDateTime()),
+    Column("ends_at", UtcDateTime()),
 )
 
 campaign_members = Table(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes import loyalty
-from passes.campaigns import Campaigns
+from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import InvalidInput
 from passes.web.dashboard import DashboardPages
 
@@ -29,19 +31,31 @@ class CampaignForm:
         fields = await self.site.form(request)
         if shop is None or fields is None:
             return self.site.message(request, 403, "form_expired")
-        draft = {"segment": fields.get("segment", ""), "text": fields.get("text", "")}
+        draft = {
+            name: fields.get(name, "")
+            for name in ("segment", "text", "multiplier", "starts_at", "ends_at")
+        }
         t = self.site.translator(request)
         if draft["segment"] not in loyalty.SEGMENTS:
             error = t("campaign_invalid_segment")
             return await self.dashboard.show(request, shop, 422, draft=draft, campaign_error=error)
         try:
+            promotion = parse_promotion(draft)
+        except InvalidInput:
+            error = t("promotion_invalid")
+            return await self.dashboard.show(request, shop, 422, draft=draft, campaign_error=error)
+        try:
             if fields.get("action") == "send":
-                campaign_id, _ = await self.campaigns.send(shop, draft["text"], draft["segment"])
+                campaign_id, _ = await self.campaigns.send(
+                    shop, draft["text"], draft["segment"], promotion=promotion
+                )
                 target = f"/dashboard/{shop.slug}?sent={campaign_id}#campaigns"
                 return RedirectResponse(target, status_code=303)
             audience = await self.campaigns.audience(shop, draft["segment"])
         except InvalidInput:
-            error = t("campaign_invalid_text")
+            # The text is checked first: with a good text, the promotion was refused.
+            promotion_fault = promotion is not None and _good_text(draft["text"])
+            error = t("promotion_invalid" if promotion_fault else "campaign_invalid_text")
             return await self.dashboard.show(request, shop, 422, draft=draft, campaign_error=error)
         preview = {
             "recipients": len(audience.recipients),
@@ -49,3 +63,36 @@ class CampaignForm:
             "over_limit": len(audience.over_limit),
         }
         return await self.dashboard.show(request, shop, draft=draft, preview=preview)
+
+
+# What the form's <input type="datetime-local"> sends; read in the server's time zone.
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+MULTIPLIERS = ("2", "3")
+
+
+def parse_promotion(draft: dict[str, str]) -> PromotionRequest | None:
+    """The form's promotion (multiplier, from, until), or None for a plain message."""
+    if not draft["multiplier"]:
+        return None
+    if draft["multiplier"] not in MULTIPLIERS:
+        raise InvalidInput("unknown multiplier")
+    return PromotionRequest(
+        int(draft["multiplier"]), _local(draft["starts_at"]), _local(draft["ends_at"])
+    )
+
+
+def _local(value: str) -> datetime | None:
+    if not value.strip():
+        return None
+    try:
+        return datetime.strptime(value.strip(), LOCAL_INPUT).astimezone()
+    except ValueError as exc:
+        raise InvalidInput("times look like 2026-12-05T09:00") from exc
+
+
+def _good_text(text: str) -> bool:
+    try:
+        loyalty.check_message(text)
+    except loyalty.Refused:
+        return False
+    return True

@@ -19,7 +19,7 @@ from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
 from passes.ratelimit import RateLimiter
-from passes.service import PROGRAM_LIMITS, hash_api_key
+from passes.service import LONG_STANDING_LIMITS, PROGRAM_LIMITS, hash_api_key
 from passes.staff import StaffPins
 from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
@@ -95,9 +95,18 @@ class DashboardPages:
             "average": _average(feedback, self.site.language(request)),
             "history": await self.campaigns.history(shop),
             "segments": loyalty.SEGMENTS,
-            "draft": {"segment": "all", "text": ""},
+            "draft": {
+                "segment": "all",
+                "text": "",
+                "multiplier": "",
+                "starts_at": "",
+                "ends_at": "",
+            },
+            "server_zone": datetime.now().astimezone().tzname(),
             "rules": _rules(shop),
             "limits": PROGRAM_LIMITS,
+            "loyal": _loyal(shop),
+            "loyal_limits": LONG_STANDING_LIMITS,
             "places": await self.service.locations(shop),
             "notice": None,
         }
@@ -191,6 +200,13 @@ def _rules(shop: ShopRow) -> dict[str, str]:
     program = shop.program
     values = {name: getattr(program, name) for name in PROGRAM_LIMITS}
     return {name: "" if value is None else str(value) for name, value in values.items()}
+
+
+def _loyal(shop: ShopRow) -> dict[str, str]:
+    """The long-standing customer settings as the rules form shows them."""
+    program = shop.program
+    values = {name: str(getattr(program, name)) for name in LONG_STANDING_LIMITS}
+    return {**values, "loyal_perk": program.loyal_perk or ""}
 
 
 def _average(summary: FeedbackSummary, lang: str) -> str:

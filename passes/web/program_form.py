@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes.errors import Conflict, InvalidInput
-from passes.service import PROGRAM_LIMITS
+from passes.service import LONG_STANDING_LIMITS, PROGRAM_LIMITS
 from passes.store.shops import Location, ShopRow
 from passes.web.dashboard import DashboardPages
 
@@ -37,6 +37,19 @@ def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
         else:
             raise BadField(name)
     return rules
+
+
+def parse_long_standing(fields: dict[str, str]) -> dict[str, int]:
+    """The long-standing customer numbers the form sent (empty = 0); absent ones stay as they are."""
+    found: dict[str, int] = {}
+    for name, (low, high) in LONG_STANDING_LIMITS.items():
+        if name not in fields:
+            continue
+        raw = fields[name].strip() or "0"
+        if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+            raise BadField(name)
+        found[name] = int(raw)
+    return found
 
 
 def parse_location(fields: dict[str, str]) -> Location:
@@ -79,14 +92,25 @@ class ProgramForm:
             return self.site.message(request, 403, "form_expired")
         shop, fields = found
         try:
-            await self.service.update_program(shop, **parse_rules(fields))
-        except BadField as exc:
-            low, high = PROGRAM_LIMITS[exc.name]
+            rules, standing = parse_rules(fields), parse_long_standing(fields)
+            perk = fields.get("loyal_perk")
+            # The perk is checked there, so it goes first: a refusal leaves everything as it was.
+            if standing or perk is not None:
+                await self.service.update_long_standing(shop, perk=perk, **standing)
+            await self.service.update_program(shop, **rules)
+        except InvalidInput as exc:
+            name = exc.name if isinstance(exc, BadField) else "loyal_perk"
+            limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS}
             t = self.site.translator(request)
-            error = t("settings_range").format(field=t(exc.name), low=low, high=high)
-            rules = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
+            error = (
+                t("settings_range").format(field=t(name), low=limits[name][0], high=limits[name][1])
+                if name in limits
+                else t("loyal_perk_invalid")
+            )
+            shown = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
+            loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
             return await self.dashboard.show(
-                request, shop, 422, rules=rules, rules_error=error, rules_field=exc.name
+                request, shop, 422, rules=shown, loyal=loyal, rules_error=error, rules_field=name
             )
         return RedirectResponse(f"/dashboard/{shop.slug}?saved=settings#rules", status_code=303)
 
