@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -34,6 +35,12 @@ class Counters:
     total_stamps: int
     rewards_redeemed: int
     voided: bool = False
+    # The same names as loyalty.CardState: due rewards (stamp count, since), expiry counts and
+    # the last visit. A time left None means "as of this change"; apply_change writes it.
+    rewards_due: tuple[tuple[int, datetime | None], ...] = ()
+    stamps_expired: int = 0
+    rewards_expired: int = 0
+    last_visit: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +112,10 @@ def _card(row: RowMapping) -> CardRow:
             total_stamps=row["total_stamps"],
             rewards_redeemed=row["rewards_redeemed"],
             voided=row["voided"],
+            rewards_due=decode_dues(row["rewards_due"]),
+            stamps_expired=row["stamps_expired"],
+            rewards_expired=row["rewards_expired"],
+            last_visit=row["last_visit_at"],
         ),
         version=row["version"],
         last_event_id=row["last_event_id"],
@@ -124,7 +135,43 @@ def _event_counters(row: RowMapping) -> Counters:
         rewards_available=row["rewards_after"],
         total_stamps=row["total_after"],
         rewards_redeemed=row["redeemed_after"],
+        rewards_due=decode_dues(row["rewards_due_after"]),
+        stamps_expired=row["stamps_expired_after"] or 0,
+        rewards_expired=row["rewards_expired_after"] or 0,
     )
+
+
+def encode_dues(dues: tuple[tuple[int, datetime | None], ...]) -> str | None:
+    """Due rewards as stored: "at@epoch,..." (times already whole seconds), NULL for none."""
+    return ",".join(f"{at}@{int(since.timestamp())}" for at, since in dues if since) or None
+
+
+def decode_dues(stored: str | None) -> tuple[tuple[int, datetime | None], ...]:
+    """Stored due rewards back as (stamp count, since) pairs."""
+    if not stored:
+        return ()
+    pairs = (item.split("@") for item in stored.split(","))
+    return tuple((int(at), datetime.fromtimestamp(int(epoch), UTC)) for at, epoch in pairs)
+
+
+def _as_stored(after: Counters, now: datetime) -> Counters:
+    """The counters with the times the rules left open set to this change's moment."""
+    if after.last_visit is not None and all(since for _, since in after.rewards_due):
+        return after
+    moment = whole_second(now)
+    dues = tuple((at, since or moment) for at, since in after.rewards_due)
+    return replace(after, rewards_due=dues, last_visit=after.last_visit or now)
+
+
+def _rule_params(after: Counters) -> dict[str, Any]:
+    """The card columns of tiers and expiry (see _card_move)."""
+    return {
+        "m_rewards_due": encode_dues(after.rewards_due),
+        "m_rewards_due_since": min((s for _, s in after.rewards_due if s), default=None),
+        "m_last_visit": after.last_visit,
+        "m_stamps_expired": after.stamps_expired,
+        "m_rewards_expired": after.rewards_expired,
+    }
 
 
 async def insert_card(
@@ -157,12 +204,17 @@ async def insert_card(
         news=None,
         referrer_id=referrer_id,
         referral_rewarded=False,
+        rewards_due=None,
+        rewards_due_since=None,
+        last_visit_at=now,
+        stamps_expired=0,
+        rewards_expired=0,
         created_at=now,
         updated_at=now,
     )
     card_id = (await conn.execute(insert(cards).values(values).returning(cards.c.id))).scalar_one()
     card = _card({**values, "id": card_id, "last_event_id": None})  # type: ignore[arg-type]
-    issue = Change("issue", 0, actor, Counters(0, 0, 0, 0))
+    issue = Change("issue", 0, actor, Counters(0, 0, 0, 0, last_visit=now))
     event_params = _event_params(card, issue, 1, now)
     event_id = int((await conn.execute(_EVENT_INSERT, event_params)).scalar_one())
     tag = _PG_TAG if conn.dialect.name == "postgresql" else event_id
@@ -293,9 +345,10 @@ async def apply_change(
     """
     version = card.version + 1
     modified = max(whole_second(now), card.pass_modified_at + timedelta(seconds=1))
-    after = change.after
+    after = _as_stored(change.after, now)
     params = {
         **_event_params(card, change, version, now),
+        **_rule_params(after),
         **enqueue_params(card.id, now, change.campaign_id),
         "m_card_id": card.id,
         "m_stamps": after.stamps,
@@ -326,7 +379,7 @@ async def apply_change(
 
 
 def _event_params(card: CardRow, change: Change, version: int, now: datetime) -> dict[str, Any]:
-    after = change.after
+    after = _as_stored(change.after, now)
     return {
         "e_card_id": card.id,
         "e_shop_id": card.shop_id,
@@ -341,6 +394,9 @@ def _event_params(card: CardRow, change: Change, version: int, now: datetime) ->
         "e_redeemed_after": after.rewards_redeemed,
         "e_version_after": version,
         "e_created_at": now,
+        "e_rewards_due_after": encode_dues(after.rewards_due),
+        "e_stamps_expired_after": after.stamps_expired,
+        "e_rewards_expired_after": after.rewards_expired,
     }
 
 
@@ -360,6 +416,13 @@ def _card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
             pass_modified_at=bindparam("m_modified", type_=cards.c.pass_modified_at.type),
             news=bindparam("m_news", type_=cards.c.news.type),
             updated_at=bindparam("m_now", type_=cards.c.updated_at.type),
+            rewards_due=bindparam("m_rewards_due", type_=cards.c.rewards_due.type),
+            rewards_due_since=bindparam(
+                "m_rewards_due_since", type_=cards.c.rewards_due_since.type
+            ),
+            last_visit_at=bindparam("m_last_visit", type_=cards.c.last_visit_at.type),
+            stamps_expired=bindparam("m_stamps_expired"),
+            rewards_expired=bindparam("m_rewards_expired"),
         )
     )
 
@@ -392,6 +455,36 @@ _CHANGE_AT_ONCE = (
 def whole_second(moment: datetime) -> datetime:
     """HTTP dates have whole seconds; so does what we compare them with."""
     return moment.replace(microsecond=0)
+
+
+async def expiring_cards(
+    conn: AsyncConnection,
+    program_id: int,
+    *,
+    stamps_before: datetime | None,
+    rewards_before: datetime | None,
+    after_id: int,
+    limit: int,
+) -> list[CardRow]:
+    """Cards of the program with stamps unvisited since `stamps_before` or rewards due since
+    `rewards_before`, by id after `after_id`, locked; on PostgreSQL rows another worker
+    holds are skipped (it is expiring them)."""
+    due: list[ColumnElement[bool]] = []
+    if stamps_before is not None:
+        due.append((cards.c.stamps > 0) & (cards.c.last_visit_at <= stamps_before))
+    if rewards_before is not None:
+        due.append(cards.c.rewards_due_since <= rewards_before)
+    if not due:
+        return []
+    query = (
+        select(*_CARD_COLUMNS)
+        .where(cards.c.program_id == program_id, cards.c.id > after_id, ~cards.c.voided)
+        .where(or_(*due))
+        .order_by(cards.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_card(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def mark_referral_rewarded(conn: AsyncConnection, card_id: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +31,25 @@ class ProgramRow:
     messages_per_week: int = 2
     holdout_percent: int = 10
     referral_bonus: int = 1
+    # Intermediate rewards (stamp count, reward), ascending; expiry in days (None: never).
+    tiers: tuple[tuple[int, str], ...] = ()
+    stamp_expiry_days: int | None = None
+    reward_expiry_days: int | None = None
+
+    @property
+    def tier_stamps(self) -> tuple[int, ...]:
+        """The stamp counts of the tiers (marked on the strip)."""
+        return tuple(at for at, _ in self.tiers)
+
+
+def encode_tiers(tiers: tuple[tuple[int, str], ...]) -> str | None:
+    """Tiers as stored: JSON, or NULL for none."""
+    return json.dumps([list(tier) for tier in tiers], ensure_ascii=False) if tiers else None
+
+
+def decode_tiers(stored: str | None) -> tuple[tuple[int, str], ...]:
+    """Stored tiers back as (stamp count, reward) pairs."""
+    return tuple((int(at), str(reward)) for at, reward in json.loads(stored)) if stored else ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,9 @@ _SHOP_COLUMNS = (
     programs.c.messages_per_week,
     programs.c.holdout_percent,
     programs.c.referral_bonus,
+    programs.c.tiers,
+    programs.c.stamp_expiry_days,
+    programs.c.reward_expiry_days,
 )
 
 
@@ -75,6 +98,9 @@ def _shop(row: RowMapping) -> ShopRow:
         messages_per_week=row["messages_per_week"],
         holdout_percent=row["holdout_percent"],
         referral_bonus=row["referral_bonus"],
+        tiers=decode_tiers(row["tiers"]),
+        stamp_expiry_days=row["stamp_expiry_days"],
+        reward_expiry_days=row["reward_expiry_days"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 
@@ -177,3 +203,12 @@ async def locations_of(conn: AsyncConnection, shop_id: int) -> list[Location]:
         .order_by(shop_locations.c.id)
     )
     return [Location(*row) for row in (await conn.execute(query)).all()]
+
+
+async def expiring_programs(conn: AsyncConnection) -> list[ShopRow]:
+    """Shops whose programs let stamps or rewards expire (the expiry sweep visits these)."""
+    query = select(*_SHOP_COLUMNS).join(programs, programs.c.shop_id == shops.c.id)
+    query = query.where(
+        programs.c.stamp_expiry_days.is_not(None) | programs.c.reward_expiry_days.is_not(None)
+    )
+    return [_shop(row) for row in (await conn.execute(query.order_by(shops.c.id))).mappings()]

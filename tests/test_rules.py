@@ -1,0 +1,214 @@
+"""Reward tiers and expiry over the shop API, the pass and the expiry sweep (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from passes.errors import InvalidInput
+from passes.expiry import ExpirySweep
+from passes.store import Store
+from passes.store.shops import ShopRow
+from tests.conftest import Env, auth
+from tests.pkpass_check import verify_pkpass
+
+
+async def _shop(
+    env: Env, tiers: list[tuple[int, str]] | None = None, **expiry: int | None
+) -> tuple[ShopRow, str]:
+    key = await env.new_shop(stamps=10, reward="1 Vita Mix gratis")
+    shop = await env.service.authenticate(key)
+    if tiers:
+        shop = await env.service.set_tiers(shop, tiers)
+    if expiry:
+        shop = await env.service.update_program(shop, **expiry)
+    return shop, key
+
+
+async def _card(env: Env, key: str) -> str:
+    created = await env.client.post("/api/v1/cards", headers=auth(key))
+    assert created.status_code == 201, created.text
+    return str(created.json()["serial"])
+
+
+async def _stamp(env: Env, key: str, serial: str, count: int) -> httpx.Response:
+    return await env.client.post(
+        f"/api/v1/cards/{serial}/stamps", json={"count": count}, headers=auth(key)
+    )
+
+
+async def _redeem(env: Env, key: str, serial: str, body: object = None) -> httpx.Response:
+    url = f"/api/v1/cards/{serial}/redeem"
+    if body is None:
+        return await env.client.post(url, headers=auth(key))
+    return await env.client.post(url, json=body, headers=auth(key))
+
+
+def _due(card: dict) -> dict[int, int]:
+    return {line["at"]: line["due"] for line in card["rewards"]}
+
+
+async def test_a_tier_falls_due_and_is_redeemed_by_name(env: Env) -> None:
+    _, key = await _shop(env, tiers=[(5, "1 Cookie")])
+    serial = await _card(env, key)
+    card = (await _stamp(env, key, serial, 4)).json()
+    assert card["next_reward"] == {"missing": 1, "reward": "1 Cookie"}
+    assert card["rewards"] == [
+        {"at": 5, "reward": "1 Cookie", "due": 0},
+        {"at": 10, "reward": "1 Vita Mix gratis", "due": 0},
+    ]
+    card = (await _stamp(env, key, serial, 7)).json()  # 5 and 10 reached, one carried over
+    assert (card["stamps"], card["rewards_available"], _due(card)) == (1, 2, {5: 1, 10: 1})
+    refused = await _redeem(env, key, serial, {"tier": 7})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "no_reward_due"
+    card = (await _redeem(env, key, serial, {"tier": 10})).json()
+    assert (card["rewards_available"], card["rewards_redeemed"], _due(card)) == (
+        1,
+        1,
+        {5: 1, 10: 0},
+    )
+    again = await _redeem(env, key, serial, {"tier": 10})
+    assert again.status_code == 409, "the main reward is not due any more"
+    card = (await _redeem(env, key, serial)).json()  # no body: the oldest due, the cookie
+    assert (card["rewards_available"], _due(card)) == (0, {5: 0, 10: 0})
+
+
+@pytest.mark.parametrize(
+    "body", [{"tier": "5"}, {"tier": 0}, {"tier": 31}, {"tier": True}, {"tier": 2.5}, {"x": 1}]
+)
+async def test_bad_tiers_are_422(env: Env, body: object) -> None:
+    _, key = await _shop(env, tiers=[(5, "1 Cookie")])
+    serial = await _card(env, key)
+    answer = await _redeem(env, key, serial, body)
+    assert answer.status_code == 422
+    assert set(answer.json()["error"]) == {"code", "message"}
+
+
+async def test_programs_without_tiers_behave_as_before(env: Env) -> None:
+    _, key = await _shop(env)
+    serial = await _card(env, key)
+    card = (await _stamp(env, key, serial, 10)).json()
+    assert card["rewards"] == [{"at": 10, "reward": "1 Vita Mix gratis", "due": 1}]
+    assert card["stamps_expire_at"] is None and card["reward_expires_at"] is None
+    assert (await _redeem(env, key, serial, {})).json()["rewards_available"] == 0
+
+
+async def test_tier_settings_are_checked(env: Env) -> None:
+    shop, _ = await _shop(env)
+    for tiers in ([(10, "x")], [(0, "x")], [(3, "a"), (3, "b")], [(4, "")]):
+        with pytest.raises(InvalidInput, match=r"tier|reward"):
+            await env.service.set_tiers(shop, tiers)
+    with pytest.raises(InvalidInput, match="stamp_expiry_days"):
+        await env.service.update_program(shop, stamp_expiry_days=0)
+
+
+def _clock(days: float) -> Callable[[], datetime]:
+    return lambda: datetime.now(UTC) + timedelta(days=days)
+
+
+async def test_stamps_expire_lazily_when_the_card_is_next_touched(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, key = await _shop(env, stamp_expiry_days=30)
+    serial = await _card(env, key)
+    card = (await _stamp(env, key, serial, 4)).json()
+    expires = datetime.fromisoformat(card["stamps_expire_at"])
+    assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
+    monkeypatch.setattr(env.service, "clock", _clock(29))
+    assert (await _stamp(env, key, serial, 1)).json()["stamps"] == 5, "a visit in time keeps them"
+    monkeypatch.setattr(env.service, "clock", _clock(60))
+    card = (await _stamp(env, key, serial, 1)).json()
+    assert (card["stamps"], card["stamps_expired"], card["total_stamps"]) == (1, 5, 6)
+    # The expiry is its own change before the stamp: two versions moved.
+    assert card["version"] == 5
+
+
+async def test_reading_a_card_records_its_expiry_once(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, key = await _shop(env, stamp_expiry_days=10, reward_expiry_days=5)
+    serial = await _card(env, key)
+    card = (await _stamp(env, key, serial, 12)).json()
+    assert card["reward_expires_at"] is not None
+    monkeypatch.setattr(env.service, "clock", _clock(6))
+    read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert (read["rewards_available"], read["rewards_expired"], read["stamps"]) == (0, 1, 2)
+    assert read["version"] == card["version"] + 1
+    refused = await _redeem(env, key, serial)
+    assert refused.status_code == 409, "an expired reward cannot be redeemed"
+    monkeypatch.setattr(env.service, "clock", _clock(11))
+    read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert (read["stamps"], read["stamps_expired"], read["version"]) == (0, 2, card["version"] + 2)
+    again = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert again == read, "nothing expires twice"
+
+
+async def test_the_pass_shows_tiers_the_next_reward_and_the_expiry_date(env: Env) -> None:
+    _, key = await _shop(env, tiers=[(5, "1 Cookie")], stamp_expiry_days=90)
+    serial = await _card(env, key)
+    card = (await _stamp(env, key, serial, 3)).json()
+    pkpass = await env.client.get(card["urls"]["apple"])
+    pass_json = verify_pkpass(pkpass.content, env.settings.certs_dir / "wwdr.pem")
+    front = {f["key"]: f for f in pass_json["storeCard"]["secondaryFields"]}
+    assert front["reward"]["label"] == "to_go_2" and front["reward"]["value"] == "1 Cookie"
+    back = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}
+    assert back["stamps_expire"]["label"] == "stamps_expire_label"
+    assert back["stamps_expire"]["value"] == card["stamps_expire_at"][:10] + "T00:00:00Z"
+    assert back["stamps_expire"]["dateStyle"] == "PKDateStyleMedium"
+    assert "5: 1 Cookie" in back["rewards"]["value"]
+    card = (await _stamp(env, key, serial, 2)).json()
+    pkpass = await env.client.get(card["urls"]["apple"])
+    pass_json = verify_pkpass(pkpass.content, env.settings.certs_dir / "wwdr.pem")
+    front = {f["key"]: f for f in pass_json["storeCard"]["secondaryFields"]}
+    assert front["reward"]["value"] == "🎁 1 Cookie"
+    assert front["reward"]["label"] == "reward_due_label"
+    back = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}
+    assert back["next"]["label"] == "to_go_5" and back["next"]["value"] == "1 Vita Mix gratis"
+
+
+async def test_the_sweep_expires_untouched_cards_once(env: Env) -> None:
+    _, key = await _shop(env, stamp_expiry_days=7, reward_expiry_days=3)
+    serials = [await _card(env, key) for _ in range(3)]
+    for serial in serials:
+        await _stamp(env, key, serial, 12)
+    fresh = await _card(env, key)
+    await _stamp(env, key, fresh, 1)
+    store = Store(env.settings.database_url)
+    try:
+        assert await ExpirySweep(store, clock=_clock(2)).run() == 0
+        assert await ExpirySweep(store, clock=_clock(4), batch=2).run() >= 3
+        for serial in serials:
+            read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+            assert (read["rewards_available"], read["rewards_expired"], read["stamps"]) == (0, 1, 2)
+        assert await ExpirySweep(store, clock=_clock(4)).run() == 0, "never twice"
+        assert await ExpirySweep(store, clock=_clock(8), batch=2).run() >= 4
+        for serial in [*serials, fresh]:
+            read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+            assert read["stamps"] == 0 and read["stamps_expired"] in (1, 2)
+    finally:
+        await store.close()
+
+
+async def test_sweeps_in_parallel_expire_each_card_once(env: Env) -> None:
+    if not env.settings.database_url.startswith("postgresql"):
+        pytest.skip("several workers share a database on PostgreSQL only")
+    _, key = await _shop(env, stamp_expiry_days=1)
+    serials = [await _card(env, key) for _ in range(12)]
+    versions = {}
+    for serial in serials:
+        versions[serial] = (await _stamp(env, key, serial, 3)).json()["version"]
+    stores = [Store(env.settings.database_url) for _ in range(3)]
+    try:
+        sweeps = [ExpirySweep(store, clock=_clock(2), batch=3) for store in stores]
+        changed = await asyncio.gather(*(sweep.run() for sweep in sweeps))
+        assert sum(changed) >= len(serials)
+    finally:
+        for store in stores:
+            await store.close()
+    for serial in serials:
+        read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+        assert (read["stamps_expired"], read["version"]) == (3, versions[serial] + 1)
