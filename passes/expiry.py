@@ -27,13 +27,7 @@ SWEEP_EVERY = timedelta(minutes=10)
 
 def program_of(program: ProgramRow) -> loyalty.Program:
     """The loyalty rules' view of a stored program."""
-    return loyalty.Program(
-        program.stamps_required,
-        program.reward,
-        tuple(loyalty.Tier(at, reward) for at, reward in program.tiers),
-        program.stamp_expiry_days,
-        program.reward_expiry_days,
-    )
+    return program.rules()
 
 
 def state_of(counters: Counters) -> loyalty.CardState:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
 
-TEXTS: Mapping[str, Mapping[str, str]] = {
+_BASE_TEXTS: Mapping[str, Mapping[str, str]] = {
     "de": {
         "stamps_label": "Stempel",
         "stamps_changed": "Neuer Stempel: %@",
@@ -36,6 +36,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "add_to_apple": "Zu Apple Wallet hinzufügen",
         "page_not_found": "Diese Karte gibt es nicht (mehr).",
         "switch_language": "English",
+        "rewards_label": "Prämien",
+        "stamps_expire_label": "Stempel verfallen am",
+        "reward_expires_label": "Prämie gültig bis",
     },
     "en": {
         "stamps_label": "Stamps",
@@ -63,7 +66,30 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "add_to_apple": "Add to Apple Wallet",
         "page_not_found": "This card does not exist (any more).",
         "switch_language": "Deutsch",
+        "rewards_label": "Rewards",
+        "stamps_expire_label": "Stamps expire on",
+        "reward_expires_label": "Reward valid until",
     },
+}
+
+MAX_TO_GO = 30
+
+
+def to_go_key(missing: int) -> str:
+    """The pass label "noch N Stempel bis" as a text key: pass.strings cannot hold numbers."""
+    return f"to_go_{missing}"
+
+
+def _to_go(language: str) -> dict[str, str]:
+    if language == "de":
+        return {to_go_key(n): f"Noch {n} Stempel bis" for n in range(1, MAX_TO_GO + 1)}
+    return {
+        to_go_key(n): f"{n} more stamp{'s' if n > 1 else ''} to" for n in range(1, MAX_TO_GO + 1)
+    }
+
+
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    language: {**texts, **_to_go(language)} for language, texts in _BASE_TEXTS.items()
 }
 
 

@@ -9,10 +9,11 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from passes.render import parse_hex_colour
-from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, text
+from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, MAX_TO_GO, text, to_go_key
 
 REWARD_DUE_MARK = "🎁"
 MAX_SUFFIX = 64
@@ -49,6 +50,13 @@ class GoogleCardContent:
     strip_image_url: str
     logo_url: str
     voided: bool = False
+    # As on the Apple pass: every reward of a tiered program, the due ones (text, how many),
+    # the next one (stamps missing, text) and when stamps or the oldest due reward expire.
+    tiers: tuple[tuple[int, str], ...] = ()
+    due_rewards: tuple[tuple[str, int], ...] = ()
+    next_reward: tuple[int, str] | None = None
+    stamps_expire_on: datetime | None = None
+    reward_expires_on: datetime | None = None
 
 
 def resource_id(issuer_id: str, name: str) -> str:
@@ -113,7 +121,7 @@ def _stamps_description(balance: str) -> dict[str, str]:
 
 
 def _card_modules(card: GoogleCardContent) -> list[dict[str, Any]]:
-    modules = [_reward_module(card)]
+    modules = [_reward_module(card), *_rule_modules(card)]
     if card.voided:
         modules.insert(0, _text_module("status", "voided_label", "voided_label"))
     return modules
@@ -122,10 +130,46 @@ def _card_modules(card: GoogleCardContent) -> list[dict[str, Any]]:
 def _reward_module(card: GoogleCardContent) -> dict[str, Any]:
     due = card.rewards_available
     if due == 0:
+        if card.tiers and card.next_reward is not None:
+            missing, reward = card.next_reward
+            return _module("reward", _to_go(missing), localized_value(reward))
         return _module("reward", "next_reward_label", localized_value(card.reward))
     label = "rewards_due_label" if due > 1 else "reward_due_label"
-    times = f"{due} × " if due > 1 else ""
-    return _module("reward", label, localized_value(f"{REWARD_DUE_MARK} {times}{card.reward}"))
+    due_rewards = card.due_rewards or ((card.reward, due),)
+    listed = " + ".join(f"{n} × {reward}" if n > 1 else reward for reward, n in due_rewards)
+    return _module("reward", label, localized_value(f"{REWARD_DUE_MARK} {listed}"))
+
+
+def _to_go(missing: int) -> str:
+    return to_go_key(min(missing, MAX_TO_GO))
+
+
+def _rule_modules(card: GoogleCardContent) -> list[dict[str, Any]]:
+    """The same as the Apple pass's back: what is next, every reward, expiry dates."""
+    modules = []
+    if card.next_reward is not None and (card.tiers or card.rewards_available):
+        missing, reward = card.next_reward
+        modules.append(_module("next", _to_go(missing), localized_value(reward)))
+    if card.tiers:
+        listed = "\n".join(f"{at}: {reward}" for at, reward in card.tiers)
+        modules.append(_module("rewards", "rewards_label", localized_value(listed)))
+    for key, moment in (
+        ("stamps_expire", card.stamps_expire_on),
+        ("reward_expires", card.reward_expires_on),
+    ):
+        if moment is not None:
+            body = {lang: local_date(moment, lang) for lang in LANGUAGES}
+            modules.append(_module(key, f"{key}_label", body))
+    return modules
+
+
+def local_date(moment: datetime, language: str) -> str:
+    """A date as people write it: 27.02.2027 in German, 27 Feb 2027 in English (UTC)."""
+    day = moment.astimezone(UTC)
+    if language == "de":
+        return f"{day.day:02d}.{day.month:02d}.{day.year}"
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    return f"{day.day} {months[day.month - 1]} {day.year}"
 
 
 def _terms_module(program: GoogleProgramContent) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from passes import loyalty
 from passes.errors import Conflict, NotFound
 from passes.store.tables import api_keys, programs, shop_locations, shops
 
@@ -35,6 +36,16 @@ class ProgramRow:
     tiers: tuple[tuple[int, str], ...] = ()
     stamp_expiry_days: int | None = None
     reward_expiry_days: int | None = None
+
+    def rules(self) -> loyalty.Program:
+        """The program as the (pure) loyalty rules see it."""
+        return loyalty.Program(
+            self.stamps_required,
+            self.reward,
+            tuple(loyalty.Tier(at, reward) for at, reward in self.tiers),
+            self.stamp_expiry_days,
+            self.reward_expiry_days,
+        )
 
     @property
     def tier_stamps(self) -> tuple[int, ...]:
