@@ -11,10 +11,13 @@ import pytest
 
 from passes.errors import InvalidInput
 from passes.expiry import ExpirySweep
+from passes.push import Delivery, PushWorker
 from passes.store import Store
+from passes.store.outbox import OutboxRow
 from passes.store.shops import ShopRow
 from tests.conftest import Env, auth
 from tests.pkpass_check import verify_pkpass
+from tests.test_webservice import Device
 
 
 async def _shop(
@@ -213,3 +216,43 @@ async def test_sweeps_in_parallel_expire_each_card_once(env: Env) -> None:
     for serial in serials:
         read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
         assert (read["stamps_expired"], read["version"]) == (3, versions[serial] + 1)
+
+
+class Phones:
+    """Stands in for APNs: takes every push and answers that it was delivered."""
+
+    target = "apple"
+
+    def __init__(self) -> None:
+        self.tokens: set[str | None] = set()
+
+    async def deliver(self, rows: list[OutboxRow]) -> list[Delivery]:
+        self.tokens |= {row.push_token for row in rows}
+        return [Delivery(row, "delivered", 200) for row in rows]
+
+
+async def test_the_worker_sweeps_and_the_phone_gets_the_new_pass(env: Env) -> None:
+    _, key = await _shop(env, stamp_expiry_days=7)
+    serial = await _card(env, key)
+    card = (await _stamp(env, key, serial, 3)).json()
+    ca = env.settings.certs_dir / "wwdr.pem"
+    device = Device(env, verify_pkpass((await env.client.get(card["urls"]["apple"])).content, ca))
+    assert (await device.register()).status_code == 201
+    await device.changed()
+    store, phones = Store(env.settings.database_url), Phones()
+    worker = PushWorker(
+        store, [phones], backoff=lambda _: 1.0, expiry=ExpirySweep(store, clock=_clock(8))
+    )
+    try:
+        for _ in range(20):  # other tests may have left pushes waiting in this database
+            if device.push_token in phones.tokens or not await worker.run_once():
+                break
+    finally:
+        await store.close()
+    assert device.push_token in phones.tokens
+    changed = await device.changed()
+    assert serial in changed.json()["serialNumbers"]
+    pass_json = verify_pkpass((await device.fetch()).content, ca)
+    front = {f["key"]: f for f in pass_json["storeCard"]["secondaryFields"]}
+    assert front["stamps"]["value"] == "0 / 10"
+    assert "stamps_expire" not in {f["key"] for f in pass_json["storeCard"]["backFields"]}
