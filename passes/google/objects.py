@@ -9,11 +9,11 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from passes.render import parse_hex_colour
-from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, MAX_TO_GO, text, to_go_key
+from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, MAX_TO_GO, local_date, text, to_go_key
 
 REWARD_DUE_MARK = "🎁"
 MAX_SUFFIX = 64
@@ -161,15 +161,6 @@ def _rule_modules(card: GoogleCardContent) -> list[dict[str, Any]]:
             body = {lang: local_date(moment, lang) for lang in LANGUAGES}
             modules.append(_module(key, f"{key}_label", body))
     return modules
-
-
-def local_date(moment: datetime, language: str) -> str:
-    """A date as people write it: 27.02.2027 in German, 27 Feb 2027 in English (UTC)."""
-    day = moment.astimezone(UTC)
-    if language == "de":
-        return f"{day.day:02d}.{day.month:02d}.{day.year}"
-    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
-    return f"{day.day} {months[day.month - 1]} {day.year}"
 
 
 def _terms_module(program: GoogleProgramContent) -> dict[str, Any]:

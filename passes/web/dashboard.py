@@ -19,7 +19,7 @@ from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
 from passes.ratelimit import RateLimiter
-from passes.service import PROGRAM_LIMITS, hash_api_key
+from passes.service import OPTIONAL_LIMITS, PROGRAM_LIMITS, hash_api_key
 from passes.staff import StaffPins
 from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
@@ -98,6 +98,9 @@ class DashboardPages:
             "draft": {"segment": "all", "text": ""},
             "rules": _rules(shop),
             "limits": PROGRAM_LIMITS,
+            "optional": OPTIONAL_LIMITS,
+            "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
+            "max_tiers": loyalty.MAX_TIERS,
             "places": await self.service.locations(shop),
             "notice": None,
         }

@@ -1,4 +1,5 @@
-"""The dashboard's rules form (daily cap, message limit, hold-out, welcome stamps) and locations."""
+"""The dashboard's rules form (daily cap, message limit, hold-out, welcome stamps, reward tiers,
+expiry) and locations."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes.errors import Conflict, InvalidInput
-from passes.service import PROGRAM_LIMITS
+from passes.loyalty import MAX_TIERS
+from passes.service import OPTIONAL_LIMITS, PROGRAM_LIMITS
 from passes.store.shops import Location, ShopRow
 from passes.web.dashboard import DashboardPages
 
-# The one setting that may be left empty: no daily cap.
-OPTIONAL = frozenset({"daily_cap"})
+# Settings that may be left empty: no daily cap, no expiry.
+OPTIONAL = OPTIONAL_LIMITS
 
 
 class BadField(InvalidInput):
@@ -37,6 +39,25 @@ def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
         else:
             raise BadField(name)
     return rules
+
+
+def tier_fields(fields: dict[str, str]) -> list[tuple[str, str]]:
+    """The typed tier rows (stamp count, reward), empty rows left out."""
+    rows = (
+        (fields.get(f"tier_at_{i}", "").strip(), fields.get(f"tier_reward_{i}", "").strip())
+        for i in range(1, MAX_TIERS + 1)
+    )
+    return [row for row in rows if any(row)]
+
+
+def parse_tiers(rows: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """Tier rows as (stamp count, reward); BadField("tiers") for a half-filled or odd row."""
+    tiers = []
+    for at, reward in rows:
+        if not (at.isascii() and at.isdigit() and reward):
+            raise BadField("tiers")
+        tiers.append((int(at), reward))
+    return tiers
 
 
 def parse_location(fields: dict[str, str]) -> Location:
@@ -78,15 +99,27 @@ class ProgramForm:
         if found is None:
             return self.site.message(request, 403, "form_expired")
         shop, fields = found
+        # A form without tier rows (an older page) leaves the tiers as they are.
+        has_tiers = "tier_at_1" in fields
+        rows = tier_fields(fields)
         try:
-            await self.service.update_program(shop, **parse_rules(fields))
-        except BadField as exc:
-            low, high = PROGRAM_LIMITS[exc.name]
+            rules = parse_rules(fields)
+            tiers = parse_tiers(rows)
+            if has_tiers:
+                shop = await self.service.set_tiers(shop, tiers)
+            await self.service.update_program(shop, **rules)
+        except InvalidInput as exc:
             t = self.site.translator(request)
-            error = t("settings_range").format(field=t(exc.name), low=low, high=high)
-            rules = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
+            name = exc.name if isinstance(exc, BadField) else "tiers"
+            if name == "tiers":
+                high = shop.program.stamps_required - 1
+                error = t("tiers_invalid").format(high=high, most=MAX_TIERS)
+            else:
+                low, high = PROGRAM_LIMITS[name]
+                error = t("settings_range").format(field=t(name), low=low, high=high)
+            draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
             return await self.dashboard.show(
-                request, shop, 422, rules=rules, rules_error=error, rules_field=exc.name
+                request, shop, 422, rules=draft, tiers=rows, rules_error=error, rules_field=name
             )
         return RedirectResponse(f"/dashboard/{shop.slug}?saved=settings#rules", status_code=303)
 
