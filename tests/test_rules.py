@@ -256,3 +256,12 @@ async def test_the_worker_sweeps_and_the_phone_gets_the_new_pass(env: Env) -> No
     front = {f["key"]: f for f in pass_json["storeCard"]["secondaryFields"]}
     assert front["stamps"]["value"] == "0 / 10"
     assert "stamps_expire" not in {f["key"] for f in pass_json["storeCard"]["backFields"]}
+
+
+async def test_public_strip_images_mark_tiers(env: Env) -> None:
+    base = "/img/strip/3b2a20/f2c879/10/4@2x.png"
+    plain, tiered = await env.client.get(base), await env.client.get(f"{base}?tiers=5.8")
+    assert plain.status_code == tiered.status_code == 200
+    assert tiered.headers["content-type"] == "image/png" and tiered.content != plain.content
+    for wrong in ("10", "5.5", "8.5", "x", "0"):
+        assert (await env.client.get(f"{base}?tiers={wrong}")).status_code == 404
