@@ -17,7 +17,7 @@ from passes.http import HttpError, allow_fields, read_json_object
 from passes.loyalty import Audience
 from passes.openapi import openapi_document
 from passes.ratelimit import RateLimiter
-from passes.service import CardView, Customer, Service, program_of, state_at
+from passes.service import CardView, Customer, Service, check_tier, program_of, state_at
 from passes.stats import stats_json, success_json
 from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow
@@ -55,19 +55,6 @@ def card_json(view: CardView) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def tier_from(value: object) -> int | None:
-    """The reward to redeem, named by its stamp count (absent: the oldest due)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput("tier must be the stamp count of a reward, e.g. 5")
-    if not 1 <= value <= loyalty.MAX_STAMPS_REQUIRED:
-        raise InvalidInput(f"tier must be 1 to {loyalty.MAX_STAMPS_REQUIRED}")
-    return value
 
 
 def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
@@ -283,7 +270,7 @@ class ShopApi:
             request.path_params["serial"],
             actor=actor,
             idempotency_key=request.headers.get("idempotency-key"),
-            tier=tier_from(body.get("tier")),
+            tier=check_tier(body.get("tier")),
         )
         return JSONResponse(card_json(view))
 

@@ -170,6 +170,19 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
+def check_tier(value: object) -> int | None:
+    """The reward to redeem, named by its stamp count (absent: the oldest due)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("tier must be the stamp count of a reward, e.g. 5")
+    if not 1 <= value <= loyalty.MAX_STAMPS_REQUIRED:
+        raise InvalidInput(f"tier must be 1 to {loyalty.MAX_STAMPS_REQUIRED}")
+    return value
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
