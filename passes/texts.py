@@ -253,8 +253,8 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "tiers_heading": "Zwischenprämien",
         "tiers_hint": "Kleine Prämien auf dem Weg, z. B. bei 5 Stempeln „1 Cookie“. "
         "Die Hauptprämie bleibt bei {stamps} Stempeln: {reward}.",
-        "tier_at": "Bei Stempel",
-        "tier_reward": "Zwischenprämie",
+        "tier_at": "Stufe {n}: Stempelzahl",
+        "tier_reward": "Stufe {n}: Prämie",
         "tiers_invalid": "Zwischenprämien: je eine Stempelzahl von 1 bis {high} mit ihrer Prämie, "
         "jede Zahl einmal, höchstens {most}.",
         "rewards_list": "Prämien",
@@ -426,8 +426,8 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "tiers_heading": "Reward tiers",
         "tiers_hint": "Small rewards on the way, e.g. “1 Cookie” at 5 stamps. "
         "The main reward stays at {stamps} stamps: {reward}.",
-        "tier_at": "At stamp",
-        "tier_reward": "Tier reward",
+        "tier_at": "Tier {n}: stamp count",
+        "tier_reward": "Tier {n}: reward",
         "tiers_invalid": "Reward tiers: each a stamp count from 1 to {high} with its reward, "
         "each count once, at most {most}.",
         "rewards_list": "Rewards",
