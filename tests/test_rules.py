@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import secrets
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
 
+from passes.config import Settings
 from passes.errors import InvalidInput
 from passes.expiry import ExpirySweep
 from passes.push import Delivery, PushWorker
+from passes.service import Service
 from passes.store import Store
+from passes.store.db import MIGRATIONS
 from passes.store.outbox import OutboxRow
 from passes.store.shops import ShopRow
-from tests.conftest import Env, auth
+from tests.conftest import PG_ADMIN_URL, Env, auth
 from tests.pkpass_check import verify_pkpass
 from tests.test_webservice import Device
 
@@ -265,3 +273,56 @@ async def test_public_strip_images_mark_tiers(env: Env) -> None:
     assert tiered.headers["content-type"] == "image/png" and tiered.content != plain.content
     for wrong in ("10", "5.5", "8.5", "x", "0"):
         assert (await env.client.get(f"{base}?tiers={wrong}")).status_code == 404
+
+
+def _alembic(conn: Connection, target: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.downgrade(config, target)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def blank_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own, free to migrate up and down."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    import asyncpg
+
+    name = f"passes_migrate_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is not reachable ({exc})")
+    await admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
+
+async def test_migration_lists_the_rewards_of_existing_cards(
+    blank_database: str, certs_dir: Path
+) -> None:
+    store = Store(blank_database)
+    await store.migrate()
+    service = Service(Settings(database_url=blank_database, certs_dir=certs_dir), store)
+    try:
+        shop, _ = await service.create_shop(name="Alt", stamps=3, reward="1 Kaffee")
+        serial = (await service.issue_card(shop, "test")).card.serial
+        await service.stamp(shop, serial, 7, actor="test", idempotency_key=None)
+        async with store.writer.connect() as conn:  # back to before tiers and expiry
+            await conn.run_sync(_alembic, "0009")
+            await conn.commit()
+        await store.migrate()
+        card = (await service.card(shop, serial)).card
+        assert (card.counters.stamps, card.counters.rewards_available) == (1, 2)
+        assert [at for at, _ in card.counters.rewards_due] == [3, 3]
+        assert card.counters.last_visit is not None
+        assert card.counters.last_visit >= card.created_at
+        taken = await service.redeem(shop, serial, actor="test", idempotency_key=None, tier=3)
+        assert taken.card.counters.rewards_available == 1
+    finally:
+        await store.close()

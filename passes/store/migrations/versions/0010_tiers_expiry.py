@@ -91,20 +91,21 @@ def _aware(moment: datetime | str) -> datetime:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("card_events") as batch:
-        batch.drop_column("rewards_expired_after")
-        batch.drop_column("stamps_expired_after")
-        batch.drop_column("rewards_due_after")
-    with op.batch_alter_table("cards") as batch:
-        for name in (
-            "rewards_expired",
-            "stamps_expired",
-            "last_visit_at",
-            "rewards_due_since",
-            "rewards_due",
-        ):
-            batch.drop_column(name)
-    with op.batch_alter_table("programs") as batch:
-        batch.drop_column("reward_expiry_days")
-        batch.drop_column("stamp_expiry_days")
-        batch.drop_column("tiers")
+    # Plain DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch rebuild of `cards` would trip
+    # SQLite's foreign keys (the ledger and outbox point at it).
+    for table, columns in (
+        ("card_events", ("rewards_expired_after", "stamps_expired_after", "rewards_due_after")),
+        (
+            "cards",
+            (
+                "rewards_expired",
+                "stamps_expired",
+                "last_visit_at",
+                "rewards_due_since",
+                "rewards_due",
+            ),
+        ),
+        ("programs", ("reward_expiry_days", "stamp_expiry_days", "tiers")),
+    ):
+        for column in columns:
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
