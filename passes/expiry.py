@@ -25,11 +25,6 @@ SWEEP_BATCH = 100
 SWEEP_EVERY = timedelta(minutes=10)
 
 
-def program_of(program: ProgramRow) -> loyalty.Program:
-    """The loyalty rules' view of a stored program."""
-    return program.rules()
-
-
 def state_of(counters: Counters) -> loyalty.CardState:
     """Stored counters as the rules see them (the fields share their names)."""
     return loyalty.CardState(**counters.__dict__)
@@ -50,7 +45,7 @@ def expired(shop: ShopRow, card: CardRow, now: datetime) -> loyalty.CardState | 
     if not expires(shop.program):
         return None
     state = state_of(card.counters)
-    after = loyalty.expire(program_of(shop.program), state, now)
+    after = loyalty.expire(shop.program.rules(), state, now)
     return None if after is state else after
 
 

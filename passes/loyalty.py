@@ -132,7 +132,7 @@ def _earned_at(program: Program, position: int) -> int | None:
     spot = position % program.stamps_required
     if spot == 0:
         return program.stamps_required
-    return spot if spot in program.thresholds else None
+    return spot if program.tiers and spot in program.thresholds else None
 
 
 def stamp(

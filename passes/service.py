@@ -20,7 +20,6 @@ from passes import loyalty
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.expiry import counters_of, expire_card, expired, state_of
-from passes.expiry import program_of as _program_of
 from passes.google.wallet import GoogleWallet
 from passes.render import parse_hex_colour
 from passes.store import Store
@@ -202,7 +201,7 @@ def _state(counters: Counters) -> loyalty.CardState:
 
 def program_of(shop: ShopRow) -> loyalty.Program:
     """The loyalty rules' view of a shop's program."""
-    return _program_of(shop.program)
+    return shop.program.rules()
 
 
 def state_at(view: CardView) -> loyalty.CardState:
