@@ -314,7 +314,7 @@ async def test_migration_lists_the_rewards_of_existing_cards(
         serial = (await service.issue_card(shop, "test")).card.serial
         await service.stamp(shop, serial, 7, actor="test", idempotency_key=None)
         async with store.writer.connect() as conn:  # back to before tiers and expiry
-            await conn.run_sync(_alembic, "0009")
+            await conn.run_sync(_alembic, "0011")
             await conn.commit()
         await store.migrate()
         card = (await service.card(shop, serial)).card

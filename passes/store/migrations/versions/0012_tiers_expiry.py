@@ -1,7 +1,7 @@
 """reward tiers and expiry: tiers and expiry days on programs, due rewards listed on cards
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 """
 
 from datetime import UTC, datetime
@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
