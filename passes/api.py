@@ -10,13 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from passes import loyalty
 from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import HttpError, allow_fields, read_json_object
 from passes.loyalty import MAX_MULTIPLIER, Audience
 from passes.openapi import openapi_document
 from passes.ratelimit import RateLimiter
-from passes.service import CardView, Customer, Service
+from passes.service import CardView, Customer, Service, check_tier, program_of, state_at
 from passes.stats import stats_json, success_json
 from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow
@@ -26,6 +27,8 @@ from passes.store.stats import campaign_responses, load_stats, program_totals
 def card_json(view: CardView) -> dict[str, Any]:
     """A card as the API shows it."""
     card, counters = view.card, view.card.counters
+    program, state = program_of(view.shop), state_at(view)
+    missing, upcoming = loyalty.next_reward(program, state)
     return {
         "serial": card.serial,
         "shop": view.shop.slug,
@@ -41,7 +44,17 @@ def card_json(view: CardView) -> dict[str, Any]:
         "created_at": card.created_at.isoformat(),
         "updated_at": card.updated_at.isoformat(),
         "urls": view.urls,
+        "rewards": [line.__dict__ for line in loyalty.reward_lines(program, state)],
+        "next_reward": {"missing": missing, "reward": upcoming},
+        "stamps_expire_at": _iso(loyalty.stamps_expire_on(program, state)),
+        "reward_expires_at": _iso(loyalty.reward_expires_on(program, state)),
+        "stamps_expired": counters.stamps_expired,
+        "rewards_expired": counters.rewards_expired,
     }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
@@ -278,12 +291,13 @@ class ShopApi:
     async def redeem(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
         body = await read_json_object(request, self.limit)
-        allow_fields(body, set())
+        allow_fields(body, {"tier"})
         view = await self.service.redeem(
             shop,
             request.path_params["serial"],
             actor=actor,
             idempotency_key=request.headers.get("idempotency-key"),
+            tier=check_tier(body.get("tier")),
         )
         return JSONResponse(card_json(view))
 

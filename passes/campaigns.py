@@ -175,7 +175,7 @@ class Campaigns:
     async def _give_bonus(
         self, shop: ShopRow, campaign_id: int, card_ids: list[int], bonus: int
     ) -> None:
-        program = loyalty.Program(shop.program.stamps_required, shop.program.reward)
+        program = shop.program.rules()
         for start in range(0, len(card_ids), BONUS_BATCH):
             async with self.store.transaction() as conn:
                 for card_id in card_ids[start : start + BONUS_BATCH]:

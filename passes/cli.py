@@ -201,6 +201,20 @@ def shop_pin(slug: str, pin: str) -> None:
 @click.option("--loyal-after-months", type=int, help="A regular N months after joining (0 off).")
 @click.option("--loyal-bonus", type=int, help="Bonus stamps, once, when a card becomes a regular.")
 @click.option("--loyal-perk", help='A regular\'s standing perk on the pass ("" removes it).')
+@click.option(
+    "--tier",
+    "tiers",
+    multiple=True,
+    metavar='AT="REWARD"',
+    help='An intermediate reward, e.g. --tier 5="1 Cookie" (repeat; replaces all tiers).',
+)
+@click.option("--no-tiers", is_flag=True, help="Remove the intermediate rewards.")
+@click.option(
+    "--stamp-expiry", type=int, help="Stamps expire after this many days without a visit."
+)
+@click.option("--no-stamp-expiry", is_flag=True, help="Stamps never expire.")
+@click.option("--reward-expiry", type=int, help="A due reward expires after this many days.")
+@click.option("--no-reward-expiry", is_flag=True, help="Rewards never expire.")
 @clear_errors
 def shop_settings(
     slug: str,
@@ -213,9 +227,20 @@ def shop_settings(
     loyal_after_months: int | None,
     loyal_bonus: int | None,
     loyal_perk: str | None,
+    tiers: tuple[str, ...],
+    no_tiers: bool,
+    stamp_expiry: int | None,
+    no_stamp_expiry: bool,
+    reward_expiry: int | None,
+    no_reward_expiry: bool,
 ) -> None:
-    """Change the program's limits; prints them."""
+    """Change the program's limits, reward tiers and expiry; prints them."""
     changes: dict[str, int | None] = {}
+    if stamp_expiry is not None or no_stamp_expiry:
+        changes["stamp_expiry_days"] = None if no_stamp_expiry else stamp_expiry
+    if reward_expiry is not None or no_reward_expiry:
+        changes["reward_expiry_days"] = None if no_reward_expiry else reward_expiry
+    new_tiers = [] if no_tiers else [parse_tier(tier) for tier in tiers]
     if daily_cap is not None or no_daily_cap:
         changes["daily_cap"] = None if no_daily_cap else daily_cap
     if messages_per_week is not None:
@@ -237,6 +262,8 @@ def shop_settings(
 
     async def work(service: Service) -> ShopRow:
         found = await service.shop(slug)
+        if tiers or no_tiers:
+            found = await service.set_tiers(found, new_tiers)
         found = await service.update_program(found, **changes) if changes else found
         if standing or loyal_perk is not None:
             found = await service.update_long_standing(found, perk=loyal_perk, **standing)
@@ -252,6 +279,20 @@ def shop_settings(
         f"{program.loyal_after_months or '-'} months, bonus {program.loyal_bonus_stamps}, "
         f"perk {program.loyal_perk or 'none'}"
     )
+    for at, reward in (*program.tiers, (program.stamps_required, program.reward)):
+        click.echo(f"reward at {at:>2}:      {reward}")
+    days = program.stamp_expiry_days
+    click.echo(f"stamps expire:     {f'after {days} days without a visit' if days else 'never'}")
+    days = program.reward_expiry_days
+    click.echo(f"rewards expire:    {f'{days} days after they fall due' if days else 'never'}")
+
+
+def parse_tier(raw: str) -> tuple[int, str]:
+    """'5=1 Cookie' as (5, "1 Cookie")."""
+    at, sep, reward = raw.partition("=")
+    if not sep or not at.strip().isdigit() or not reward.strip():
+        raise click.BadParameter(f'{raw!r}: write a tier as 5="1 Cookie"', param_hint="--tier")
+    return int(at), reward.strip()
 
 
 @shop.command("location")
@@ -285,6 +326,9 @@ def _print_card(view: CardView, as_json: bool) -> None:
     click.echo(f"serial:  {view.card.serial}")
     click.echo(f"stamps:  {counters.stamps} / {view.shop.program.stamps_required}")
     click.echo(f"rewards: {counters.rewards_available} due, {counters.rewards_redeemed} redeemed")
+    for line in card_json(view)["rewards"]:
+        if line["due"]:
+            click.echo(f"  due:   {line['due']} × {line['reward']} ({line['at']} stamps)")
     click.echo(f"card:    {view.urls['card']}")
     click.echo(f"apple:   {view.urls['apple']}")
 
@@ -331,13 +375,16 @@ def card_stamp(serial: str, count: int, as_json: bool) -> None:
 
 @card.command("redeem")
 @click.argument("serial")
+@click.option("--tier", type=int, help="The reward's stamp count (default: the oldest due).")
 @_json_option
 @clear_errors
-def card_redeem(serial: str, as_json: bool) -> None:
+def card_redeem(serial: str, tier: int | None, as_json: bool) -> None:
     """Redeem one due reward."""
     _card_change(
         serial,
-        lambda service, shop: service.redeem(shop, serial, actor="cli", idempotency_key=None),
+        lambda service, shop: service.redeem(
+            shop, serial, actor="cli", idempotency_key=None, tier=tier
+        ),
         as_json,
     )
 

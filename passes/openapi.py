@@ -98,6 +98,28 @@ _EMPTY_BODY = {
     "content": {JSON: {"schema": {"type": "object", "additionalProperties": False}}},
 }
 
+_REDEEM_BODY = {
+    "required": False,
+    "content": {
+        JSON: {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "tier": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 30,
+                        "description": "The reward's stamp count (see the card's rewards); "
+                        "409 when that reward is not due",
+                    }
+                },
+            }
+        }
+    },
+}
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+
 _SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -144,6 +166,37 @@ _SCHEMAS: dict[str, Any] = {
             },
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "rewards": {
+                "type": "array",
+                "description": "Every reward of the program by stamp count, with how many are due",
+                "items": {
+                    "type": "object",
+                    "required": ["at", "reward", "due"],
+                    "properties": {
+                        "at": {"type": "integer", "minimum": 1},
+                        "reward": {"type": "string"},
+                        "due": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+            "next_reward": {
+                "type": "object",
+                "required": ["missing", "reward"],
+                "properties": {
+                    "missing": {"type": "integer", "minimum": 1},
+                    "reward": {"type": "string"},
+                },
+            },
+            "stamps_expire_at": {
+                **_TIME_OR_NULL,
+                "description": "When the stamps expire without a visit (null: they do not)",
+            },
+            "reward_expires_at": {
+                **_TIME_OR_NULL,
+                "description": "When the oldest due reward expires (null: none does)",
+            },
+            "stamps_expired": {"type": "integer", "minimum": 0},
+            "rewards_expired": {"type": "integer", "minimum": 0},
             "urls": {
                 "type": "object",
                 "required": ["card", "apple", "google"],
@@ -525,10 +578,10 @@ def _document(base_url: str) -> dict[str, Any]:
             },
             "/cards/{serial}/redeem": {
                 "post": {
-                    "summary": "Redeem one due reward",
+                    "summary": "Redeem one due reward: the tier named, else the oldest due",
                     "operationId": "redeemReward",
                     "parameters": [_SERIAL, _IDEMPOTENCY],
-                    "requestBody": _EMPTY_BODY,
+                    "requestBody": _REDEEM_BODY,
                     "responses": {
                         **_card_response(200, "The card after redeeming"),
                         **_errors(400, 401, 404, 409, 413, 415, 422),

@@ -13,6 +13,7 @@ from typing import Protocol
 from passes.apple.apns import ApnsClient, backoff_seconds
 from passes.apple.identity import SigningIdentity
 from passes.config import Settings
+from passes.expiry import SWEEP_EVERY, ExpirySweep
 from passes.google.client import GoogleWalletClient
 from passes.google.config import load_google
 from passes.google.errors import GoogleAuthError, GoogleError, GoogleUnavailable
@@ -95,10 +96,16 @@ class PushWorker:
         lease: timedelta = timedelta(seconds=60),
         poll_seconds: float = 1.0,
         prepare: Callable[[datetime], Awaitable[int]] | None = None,
+        expiry: ExpirySweep | None = None,
+        sweep_every: timedelta = SWEEP_EVERY,
     ) -> None:
         self.store = store
         # Work before each round, e.g. taking the segment of scheduled campaigns now due.
         self.prepare = prepare
+        # Expired stamps and rewards change cards nobody touches; their pushes go out here too.
+        self.expiry = expiry
+        self.sweep_every = sweep_every
+        self._next_sweep = datetime.min.replace(tzinfo=UTC)
         self.deliverers = {deliverer.target: deliverer for deliverer in deliverers}
         self.backoff = backoff
         self.batch = batch
@@ -114,12 +121,16 @@ class PushWorker:
         now = _now()
         targets = self._active_targets(now)
         prepared = await self.prepare(now) if self.prepare is not None else 0
+        expired = 0
+        if self.expiry is not None and now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_every
+            expired = await self.expiry.run()
         async with self.store.transaction() as conn:
             # Campaign messages become card changes here, which queue their pushes.
             messages = await deliver_pending(conn, self.batch, now)
             rows = await claim(conn, now, now + self.lease, self.batch, targets) if targets else []
         if not rows:
-            return messages + prepared
+            return messages + prepared + expired
         results = await asyncio.gather(
             *(
                 self._deliver(target, [row for row in rows if row.target == target])
@@ -339,6 +350,7 @@ async def push_worker(
             batch=settings.push_batch,
             lease=timedelta(seconds=settings.push_lease_seconds),
             prepare=prepare,
+            expiry=ExpirySweep(store),
         )
     finally:
         await apns.aclose()

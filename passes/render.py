@@ -56,11 +56,15 @@ def css_rgb(value: str) -> str:
 
 @dataclass(frozen=True)
 class StripStyle:
-    """A shop's strip: background and stamp colour ("#RRGGBB") and stamps per reward (1..30)."""
+    """A shop's strip: background and stamp colour ("#RRGGBB") and stamps per reward (1..30).
+
+    `tiers` are the stamp counts of intermediate rewards; their slots get a ring.
+    """
 
     background: str
     stamp: str
     stamps_required: int
+    tiers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         parse_hex_colour(self.background)
@@ -70,11 +74,20 @@ class StripStyle:
             raise ValueError(f"stamps_required must be a whole number, got {required!r}")
         if not 1 <= required <= MAX_STAMPS:
             raise ValueError(f"stamps_required must be between 1 and {MAX_STAMPS}, got {required}")
+        if list(self.tiers) != sorted(set(self.tiers)) or not all(
+            0 < at < required for at in self.tiers
+        ):
+            raise ValueError(f"tiers must be ascending stamp counts below {required}")
 
     @classmethod
     def of(cls, program: ProgramColours) -> StripStyle:
         """The strip style of a stored program (anything with its colours and stamp count)."""
-        return cls(program.background_color, program.stamp_color, program.stamps_required)
+        return cls(
+            program.background_color,
+            program.stamp_color,
+            program.stamps_required,
+            program.tier_stamps,
+        )
 
 
 class ProgramColours(Protocol):
@@ -86,6 +99,8 @@ class ProgramColours(Protocol):
     def stamp_color(self) -> str: ...
     @property
     def stamps_required(self) -> int: ...
+    @property
+    def tier_stamps(self) -> tuple[int, ...]: ...
 
 
 def stamp_layout(
@@ -151,6 +166,14 @@ def _empty_stamp(
     )
 
 
+def _tier_ring(draw: ImageDraw.ImageDraw, slot: tuple[float, float, float], ink: RGB) -> None:
+    """A ring around the slot that earns an intermediate reward (it stays inside the cell)."""
+    x, y, radius = slot
+    outer = radius * 1.16
+    box = (x - outer, y - outer, x + outer, y + outer)
+    draw.ellipse(box, outline=ink, width=max(1, round(radius * 0.08)))
+
+
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG", optimize=False)
@@ -167,6 +190,8 @@ def _draw_strip(style: StripStyle, count: int, scale: int) -> bytes:
             _filled_stamp(draw, slot, ink, paper)
         else:
             _empty_stamp(draw, slot, ink, paper)
+        if index + 1 in style.tiers:
+            _tier_ring(draw, slot, ink)
     return _png(canvas.resize(size, Image.Resampling.LANCZOS))
 
 

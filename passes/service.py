@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from passes import loyalty
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from passes.expiry import counters_of, expire_card, expired, state_of
 from passes.google.wallet import GoogleWallet
 from passes.render import parse_hex_colour
 from passes.store import Store
@@ -53,6 +54,7 @@ from passes.store.shops import (
     Location,
     ShopRow,
     add_location,
+    encode_tiers,
     insert_shop,
     locations_of,
     shop_by_id,
@@ -94,7 +96,11 @@ PROGRAM_LIMITS = {
     "messages_per_week": (0, 14),
     "holdout_percent": (0, 50),
     "welcome_stamps": (0, 3),
+    "stamp_expiry_days": (1, loyalty.MAX_EXPIRY_DAYS),
+    "reward_expiry_days": (1, loyalty.MAX_EXPIRY_DAYS),
 }
+# Settings that may be None: no cap, no expiry.
+OPTIONAL_LIMITS = frozenset({"daily_cap", "stamp_expiry_days", "reward_expiry_days"})
 DEFAULT_COLOURS = {
     "background_color": "#3B2A20",
     "foreground_color": "#FFFFFF",
@@ -221,6 +227,19 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
+def check_tier(value: object) -> int | None:
+    """The reward to redeem, named by its stamp count (absent: the oldest due)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput("tier must be the stamp count of a reward, e.g. 5")
+    if not 1 <= value <= loyalty.MAX_STAMPS_REQUIRED:
+        raise InvalidInput(f"tier must be 1 to {loyalty.MAX_STAMPS_REQUIRED}")
+    return value
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -231,28 +250,21 @@ def _start_of_day() -> datetime:
 
 
 def _counters(state: loyalty.CardState) -> Counters:
-    return Counters(
-        state.stamps,
-        state.rewards_available,
-        state.total_stamps,
-        state.rewards_redeemed,
-        state.voided,
-    )
+    return counters_of(state)
 
 
 def _state(counters: Counters) -> loyalty.CardState:
-    return loyalty.CardState(
-        counters.stamps,
-        counters.rewards_available,
-        counters.total_stamps,
-        counters.rewards_redeemed,
-        counters.voided,
-    )
+    return state_of(counters)
 
 
 def program_of(shop: ShopRow) -> loyalty.Program:
     """The loyalty rules' view of a shop's program."""
-    return loyalty.Program(shop.program.stamps_required, shop.program.reward)
+    return shop.program.rules()
+
+
+def state_at(view: CardView) -> loyalty.CardState:
+    """The rules' view of a shown card."""
+    return state_of(view.card.counters)
 
 
 class Service:
@@ -275,6 +287,8 @@ class Service:
         self._promotions: TtlCache[tuple[loyalty.Promotion, ...]] = TtlCache(
             PROMOTION_CACHE_SECONDS, 1000
         )
+        # Decides what has expired; tests move it forward instead of waiting for days.
+        self.clock: Callable[[], datetime] = _now
 
     def urls(self, card: CardRow) -> dict[str, str | None]:
         """Where the customer finds this card; the page URL carries a secret."""
@@ -338,6 +352,21 @@ class Service:
         self._keys.clear()
         return updated
 
+    async def set_tiers(self, shop: ShopRow, tiers: list[tuple[int, str]]) -> ShopRow:
+        """Replace the program's intermediate rewards (stamp count, reward), e.g. [(5, "1 Cookie")]."""
+        ordered = tuple(sorted((at, reward.strip()) for at, reward in tiers))
+        try:
+            loyalty.check_tiers(
+                shop.program.stamps_required, [loyalty.Tier(at, r) for at, r in ordered]
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+        async with self.store.transaction() as conn:
+            await update_program(conn, shop.id, {"tiers": encode_tiers(ordered)})
+            updated = await shop_by_id(conn, shop.id)
+        self._keys.clear()
+        return updated
+
     async def shop(self, slug: str) -> ShopRow:
         """The shop called `slug`."""
         async with self.store.reading() as conn:
@@ -392,7 +421,7 @@ class Service:
                 held = await hold_google_update(conn, card.id, now, now + GOOGLE_HOLD)
             welcome = shop.program.welcome_stamps
             if welcome:
-                after = loyalty.stamp(program_of(shop), _state(card.counters), welcome)
+                after = loyalty.stamp(program_of(shop), _state(card.counters), welcome, now)
                 card = await apply_change(
                     conn, card, Change("bonus", welcome, "welcome", _counters(after)), now
                 )
@@ -429,7 +458,7 @@ class Service:
         for target in (card, referrer):
             if target.counters.voided:
                 continue
-            after = loyalty.stamp(program, _state(target.counters), bonus)
+            after = loyalty.stamp(program, _state(target.counters), bonus, now)
             change = Change("bonus", bonus, f"referral:{card.serial}", _counters(after))
             moved = await apply_change(conn, target, change, now)
             card = moved if target is card else card
@@ -468,6 +497,15 @@ class Service:
         """The shop's card `serial`."""
         async with self.store.reading() as conn:
             card = await card_by_serial(conn, shop.id, normalise_serial(serial))
+        return await self._fresh(shop, card)
+
+    async def _fresh(self, shop: ShopRow, card: CardRow) -> CardView:
+        """The card to show; what has expired by now is recorded first (the sweep may lag)."""
+        if expired(shop, card, self.clock()) is not None:
+            async with self.store.transaction() as conn:
+                locked = await lock_card_by_id(conn, card.id)
+                card = await expire_card(conn, shop, locked, self.clock())
+            self.on_commit()
         return self._view(shop, card)
 
     async def find_card(self, serial: str) -> CardView:
@@ -475,14 +513,14 @@ class Service:
         async with self.store.reading() as conn:
             card = await card_by_serial_any_shop(conn, normalise_serial(serial))
             shop = await shop_by_id(conn, card.shop_id)
-        return self._view(shop, card)
+        return await self._fresh(shop, card)
 
     async def card_by_secret(self, page_secret: str) -> CardView:
         """The card behind a customer's card-page URL."""
         async with self.store.reading() as conn:
             card = await card_by_secret(conn, page_secret)
             shop = await shop_by_id(conn, card.shop_id)
-        return self._view(shop, card)
+        return await self._fresh(shop, card)
 
     async def stamp(
         self, shop: ShopRow, serial: str, count: int, *, actor: str, idempotency_key: str | None
@@ -497,7 +535,7 @@ class Service:
 
         def rule(state: loyalty.CardState, stamped_today: int) -> loyalty.CardState:
             loyalty.check_daily_cap(stamped_today, count, cap)
-            return loyalty.stamp(program, state, count)
+            return loyalty.stamp(program, state, count, self.clock())
 
         then = self._after_stamp(shop, count, await self.promotions(shop))
         return await self._change(
@@ -513,9 +551,16 @@ class Service:
         )
 
     async def redeem(
-        self, shop: ShopRow, serial: str, *, actor: str, idempotency_key: str | None
+        self,
+        shop: ShopRow,
+        serial: str,
+        *,
+        actor: str,
+        idempotency_key: str | None,
+        tier: int | None = None,
     ) -> CardView:
-        """Take one due reward."""
+        """Take one due reward: the one earned at `tier` stamps, else the oldest due."""
+        program = program_of(shop)
         return await self._change(
             shop,
             serial,
@@ -523,7 +568,7 @@ class Service:
             1,
             actor,
             idempotency_key,
-            lambda state, _: loyalty.redeem(state),
+            lambda state, _: loyalty.redeem(state, program, tier, self.clock()),
         )
 
     async def _change(
@@ -566,6 +611,8 @@ class Service:
                 return self._replay(shop, seen.card, seen.earlier, asked)
             if _rewards_referral(asked.kind, seen.card):
                 return None  # two cards change: the locked path takes both locks
+            if expired(shop, seen.card, self.clock()) is not None:
+                return None  # its expiry is an event of its own first: the locked path
             change = asked.decide(seen.card, seen.stamped_today)
             then = asked.then
             if then is not None and then.applies(replace(seen.card, counters=change.after), _now()):
@@ -586,6 +633,7 @@ class Service:
             earlier = None if key is None else await change_by_key(conn, card.id, key)
             if earlier is not None:
                 return self._replay(shop, card, earlier, asked)
+            card = await expire_card(conn, shop, card, self.clock())
             since = asked.since
             today = 0 if since is None else await stamped_since(conn, card.id, since)
             card = await apply_change(conn, card, asked.decide(card, today), _now())
@@ -811,7 +859,9 @@ def _rewards_referral(kind: str, card: CardRow) -> bool:
 
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:
     """The card as it was answered the first time (for idempotent retries)."""
-    counters = replace(earlier.change.after, voided=card.counters.voided)
+    counters = replace(
+        earlier.change.after, voided=card.counters.voided, last_visit=card.counters.last_visit
+    )
     return replace(
         card,
         counters=counters,

@@ -5,11 +5,12 @@ Keys are stable identifiers; pass.json carries the keys and each
 """
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
 
-TEXTS: Mapping[str, Mapping[str, str]] = {
+_BASE_TEXTS: Mapping[str, Mapping[str, str]] = {
     "de": {
         "stamps_label": "Stempel",
         "stamps_changed": "Neuer Stempel: %@",
@@ -38,6 +39,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "switch_language": "English",
         "perk_label": "Ihr Stammkunden-Vorteil",
         "perk_changed": "Neu für Sie als Stammkunde: %@",
+        "rewards_label": "Prämien",
+        "stamps_expire_label": "Stempel verfallen am",
+        "reward_expires_label": "Prämie gültig bis",
     },
     "en": {
         "stamps_label": "Stamps",
@@ -67,7 +71,30 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "switch_language": "Deutsch",
         "perk_label": "Your regular's perk",
         "perk_changed": "New for you as a regular: %@",
+        "rewards_label": "Rewards",
+        "stamps_expire_label": "Stamps expire on",
+        "reward_expires_label": "Reward valid until",
     },
+}
+
+MAX_TO_GO = 30
+
+
+def to_go_key(missing: int) -> str:
+    """The pass label "noch N Stempel bis" as a text key: pass.strings cannot hold numbers."""
+    return f"to_go_{missing}"
+
+
+def _to_go(language: str) -> dict[str, str]:
+    if language == "de":
+        return {to_go_key(n): f"Noch {n} Stempel bis" for n in range(1, MAX_TO_GO + 1)}
+    return {
+        to_go_key(n): f"{n} more stamp{'s' if n > 1 else ''} to" for n in range(1, MAX_TO_GO + 1)
+    }
+
+
+TEXTS: Mapping[str, Mapping[str, str]] = {
+    language: {**texts, **_to_go(language)} for language, texts in _BASE_TEXTS.items()
 }
 
 
@@ -225,6 +252,19 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "welcome_stamps": "Willkommensstempel für neue Karten",
         "settings_saved": "Regeln gespeichert.",
         "settings_range": "{field}: bitte eine ganze Zahl von {low} bis {high}.",
+        "stamp_expiry_days": "Stempel verfallen nach so vielen Tagen ohne Besuch (leer = nie)",
+        "reward_expiry_days": "Prämien verfallen so viele Tage nach Fälligkeit (leer = nie)",
+        "tiers_heading": "Zwischenprämien",
+        "tiers_hint": "Kleine Prämien auf dem Weg, z. B. bei 5 Stempeln „1 Cookie“. "
+        "Die Hauptprämie bleibt bei {stamps} Stempeln: {reward}.",
+        "tier_at": "Stufe {n}: Stempelzahl",
+        "tier_reward": "Stufe {n}: Prämie",
+        "tiers_invalid": "Zwischenprämien: je eine Stempelzahl von 1 bis {high} mit ihrer Prämie, "
+        "jede Zahl einmal, höchstens {most}.",
+        "rewards_list": "Prämien",
+        "stamps_expire_on": "Stempel verfallen am {date}, wenn Sie bis dahin nicht vorbeikommen.",
+        "reward_expires_on": "Prämie gültig bis {date}.",
+        "redeem_tier": "Einlösen: {reward}",
         "locations_heading": "Standorte",
         "locations_hint": "Bis zu 10 Orte. In ihrer Nähe zeigt das iPhone die Karte auf dem "
         "Sperrbildschirm.",
@@ -405,6 +445,19 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "welcome_stamps": "Welcome stamps for new cards",
         "settings_saved": "Rules saved.",
         "settings_range": "{field}: please a whole number from {low} to {high}.",
+        "stamp_expiry_days": "Stamps expire after this many days without a visit (empty = never)",
+        "reward_expiry_days": "Rewards expire this many days after they fall due (empty = never)",
+        "tiers_heading": "Reward tiers",
+        "tiers_hint": "Small rewards on the way, e.g. “1 Cookie” at 5 stamps. "
+        "The main reward stays at {stamps} stamps: {reward}.",
+        "tier_at": "Tier {n}: stamp count",
+        "tier_reward": "Tier {n}: reward",
+        "tiers_invalid": "Reward tiers: each a stamp count from 1 to {high} with its reward, "
+        "each count once, at most {most}.",
+        "rewards_list": "Rewards",
+        "stamps_expire_on": "Stamps expire on {date} unless you visit before.",
+        "reward_expires_on": "Reward valid until {date}.",
+        "redeem_tier": "Redeem: {reward}",
         "locations_heading": "Locations",
         "locations_hint": "Up to 10 places. Near them the iPhone shows the card on the lock "
         "screen.",
@@ -459,3 +512,12 @@ def text(key: str, language: str = DEFAULT_LANGUAGE) -> str:
         if found:
             return found
     return PAGE_TEXTS[DEFAULT_LANGUAGE].get(key) or TEXTS[DEFAULT_LANGUAGE][key]
+
+
+def local_date(moment: datetime, language: str = DEFAULT_LANGUAGE) -> str:
+    """A date as people write it: 27.02.2027 in German, 27 Feb 2027 in English (UTC)."""
+    day = moment.astimezone(UTC)
+    if language == "de":
+        return f"{day.day:02d}.{day.month:02d}.{day.year}"
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    return f"{day.day} {months[day.month - 1]} {day.year}"

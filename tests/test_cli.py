@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -127,3 +128,44 @@ def test_serve_without_a_base_url_points_passes_at_its_own_port(cli_env: dict[st
             f"http://127.0.0.1:{port}/api/v1/cards", headers={"Authorization": f"Bearer {key}"}
         ).json()
     assert card["urls"]["card"].startswith(f"http://127.0.0.1:{port}/c/")
+
+
+def test_shop_settings_set_tiers_and_expiry_and_redeem_takes_a_tier(
+    cli_env: dict[str, str],
+) -> None:
+    run(cli_env, "shop", "create", "--name", "Saftladen", "--reward", "1 Vita Mix gratis")
+    bad = run(cli_env, "shop", "settings", "--shop", "saftladen", "--tier", "12=x", ok=False)
+    assert bad.returncode == 1 and "tiers must be distinct stamp counts from 1 to 9" in bad.stderr
+    typo = run(cli_env, "shop", "settings", "--shop", "saftladen", "--tier", "Cookie", ok=False)
+    assert typo.returncode == 2 and 'write a tier as 5="1 Cookie"' in typo.stderr
+    settings = run(
+        cli_env,
+        "shop",
+        "settings",
+        "--shop",
+        "saftladen",
+        "--tier",
+        "5=1 Cookie",
+        "--stamp-expiry",
+        "180",
+    )
+    assert "reward at  5:      1 Cookie" in settings.stdout
+    assert "reward at 10:      1 Vita Mix gratis" in settings.stdout
+    assert "stamps expire:     after 180 days without a visit" in settings.stdout
+    assert "rewards expire:    never" in settings.stdout
+    serial = re.search(
+        r"serial:\s+(\S+)", run(cli_env, "card", "issue", "--shop", "saftladen").stdout
+    )
+    assert serial
+    stamped = run(cli_env, "card", "stamp", serial.group(1), "--count", "6")
+    assert "due:   1 × 1 Cookie (5 stamps)" in stamped.stdout
+    refused = run(cli_env, "card", "redeem", serial.group(1), "--tier", "10", ok=False)
+    assert refused.returncode == 1 and "no reward of 10 stamps is due" in refused.stderr
+    redeemed = run(cli_env, "card", "redeem", serial.group(1), "--tier", "5", "--json")
+    card = json.loads(redeemed.stdout)
+    assert card["rewards"][0] == {"at": 5, "reward": "1 Cookie", "due": 0}
+    assert card["stamps_expire_at"] is not None
+    cleared = run(
+        cli_env, "shop", "settings", "--shop", "saftladen", "--no-tiers", "--no-stamp-expiry"
+    )
+    assert "reward at  5" not in cleared.stdout and "stamps expire:     never" in cleared.stdout

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,40 @@ def test_reward_due_and_voided_cards(schema: Callable[[str, Any], None]) -> None
     reward = next(m for m in due["textModulesData"] if m["id"] == "reward")
     assert reward["header"] == "Prämien bereit" and reward["body"] == "🎁 2 × 1 Vita Mix gratis"
     assert voided["state"] == "INACTIVE" and voided["textModulesData"][0]["id"] == "status"
+
+
+def test_tiers_next_reward_and_expiry_dates(schema: Callable[[str, Any], None]) -> None:
+    tiers = ((5, "1 Cookie"), (10, "1 Vita Mix gratis"))
+    moment = datetime(2027, 2, 27, 12, 30, tzinfo=UTC)
+    waiting = loyalty_object(
+        ISSUER, card(stamps=3, tiers=tiers, next_reward=(2, "1 Cookie"), stamps_expire_on=moment)
+    )
+    due = loyalty_object(
+        ISSUER,
+        card(
+            stamps=6,
+            rewards_available=3,
+            tiers=tiers,
+            due_rewards=(("1 Cookie", 2), ("1 Vita Mix gratis", 1)),
+            next_reward=(4, "1 Vita Mix gratis"),
+            reward_expires_on=moment,
+        ),
+    )
+    for made in (waiting, due):
+        schema("LoyaltyObject", made)
+    modules = {m["id"]: m for m in waiting["textModulesData"]}
+    assert modules["reward"]["header"] == "Noch 2 Stempel bis"
+    assert modules["reward"]["body"] == "1 Cookie"
+    assert modules["rewards"]["body"] == "5: 1 Cookie\n10: 1 Vita Mix gratis"
+    expiry = modules["stamps_expire"]
+    assert (expiry["header"], expiry["body"]) == ("Stempel verfallen am", "27.02.2027")
+    assert expiry["localizedBody"]["translatedValues"] == [
+        {"language": "en", "value": "27 Feb 2027"}
+    ]
+    modules = {m["id"]: m for m in due["textModulesData"]}
+    assert modules["reward"]["body"] == "🎁 2 × 1 Cookie + 1 Vita Mix gratis"
+    assert modules["next"]["header"] == "Noch 4 Stempel bis"
+    assert modules["reward_expires"]["body"] == "27.02.2027"
 
 
 def test_schema_check_catches_misspelled_fields(schema: Callable[[str, Any], None]) -> None:

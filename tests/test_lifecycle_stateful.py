@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -316,6 +317,171 @@ def test_card_lifecycle_matches_the_model(api: Api) -> None:
         lambda: CardLifecycle(api),
         settings=settings(
             max_examples=30,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+
+
+# --- Reward tiers and expiry, with the service's clock moved forward -------------------
+
+TIER_REQUIRED, TIER_AT = 4, 2
+STAMP_DAYS, REWARD_DAYS = 3, 2
+# Waits whose sums never land on an expiry boundary (2 or 3 days), so real milliseconds
+# between requests cannot tip a comparison.
+WAITS = (0.7, 1.1, 2.9)
+
+
+@dataclass
+class TieredModel:
+    """The card as predicted: due rewards as (stamp count, day it fell due), oldest first."""
+
+    serial: str
+    stamps: int = 0
+    total_stamps: int = 0
+    rewards_redeemed: int = 0
+    stamps_expired: int = 0
+    rewards_expired: int = 0
+    last_visit: float = 0.0
+    dues: list[tuple[int, float]] = field(default_factory=list)
+
+    def expire(self, day: float) -> None:
+        if self.stamps and day - self.last_visit >= STAMP_DAYS:
+            self.stamps_expired += self.stamps
+            self.stamps = 0
+        kept = [due for due in self.dues if day - due[1] < REWARD_DAYS]
+        self.rewards_expired += len(self.dues) - len(kept)
+        self.dues = kept
+
+    def expected(self) -> dict[str, Any]:
+        return {
+            "stamps": self.stamps,
+            "total_stamps": self.total_stamps,
+            "rewards_available": len(self.dues),
+            "rewards_redeemed": self.rewards_redeemed,
+            "stamps_expired": self.stamps_expired,
+            "rewards_expired": self.rewards_expired,
+            "rewards": [
+                {"at": at, "reward": reward, "due": sum(1 for d in self.dues if d[0] == at)}
+                for at, reward in ((TIER_AT, "1 Keks"), (TIER_REQUIRED, "1 Kaffee"))
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class TieredApi:
+    """The API of a shop with a tier and expiry, and the clock its service decides by."""
+
+    api: Api
+    service: Service
+
+
+@pytest.fixture(scope="module")
+def tiered(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[TieredApi]:
+    database = tmp_path_factory.mktemp("tiered") / "passes.db"
+    config = Settings(database_url=f"sqlite:///{database}", base_url=BASE_URL, certs_dir=certs_dir)
+
+    async def shop() -> str:
+        store = Store(config.database_url)
+        await store.migrate()
+        service = Service(config, store)
+        try:
+            made, key = await service.create_shop(
+                name="Tier café", stamps=TIER_REQUIRED, reward="1 Kaffee"
+            )
+            made = await service.set_tiers(made, [(TIER_AT, "1 Keks")])
+            await service.update_program(
+                made, stamp_expiry_days=STAMP_DAYS, reward_expiry_days=REWARD_DAYS
+            )
+        finally:
+            await store.close()
+        return key
+
+    key = asyncio.run(shop())
+    app = create_app(replace(config, run_worker=False))
+    loop = asyncio.new_event_loop()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
+    try:
+        yield TieredApi(Api(loop, client, key, key), app.state.service)
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.run_until_complete(app.state.service.store.close())
+        loop.close()
+
+
+class TieredLifecycle(RuleBasedStateMachine):
+    """One card of a tiered program with expiry: stamps, redeems by tier, days passing."""
+
+    def __init__(self, tiered: TieredApi) -> None:
+        super().__init__()
+        self.api = tiered.api
+        self.service = tiered.service
+        self.day = 0.0
+        self.service.clock = lambda: datetime.now(UTC) + timedelta(days=self.day)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.api.key}"}
+        return self.api.request(method, f"/api/v1{path}", headers=headers, **kwargs)
+
+    def _agrees(self, response: httpx.Response) -> None:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        expected = self.card.expected()
+        assert {name: body[name] for name in expected} == expected
+
+    @initialize()
+    def issue(self) -> None:
+        response = self._send("POST", "/cards")
+        assert response.status_code == 201, response.text
+        self.card = TieredModel(response.json()["serial"])
+
+    @rule(count=st.integers(1, 9))
+    def stamp(self, count: int) -> None:
+        card = self.card
+        card.expire(self.day)
+        for position in range(card.stamps + 1, card.stamps + count + 1):
+            spot = position % TIER_REQUIRED
+            if spot in (0, TIER_AT):
+                card.dues.append((spot or TIER_REQUIRED, self.day))
+        card.stamps = (card.stamps + count) % TIER_REQUIRED
+        card.total_stamps += count
+        card.last_visit = self.day
+        self._agrees(self._send("POST", f"/cards/{card.serial}/stamps", json={"count": count}))
+
+    @rule(tier=st.sampled_from([None, TIER_AT, TIER_REQUIRED, 3]))
+    def redeem(self, tier: int | None) -> None:
+        card = self.card
+        card.expire(self.day)
+        body = None if tier is None else {"tier": tier}
+        response = self._send("POST", f"/cards/{card.serial}/redeem", json=body)
+        index = next((i for i, d in enumerate(card.dues) if tier in (None, d[0])), None)
+        if index is None:
+            assert response.status_code == 409, response.text
+            assert response.json()["error"]["code"] == "no_reward_due"
+            return
+        del card.dues[index]
+        card.rewards_redeemed += 1
+        card.last_visit = self.day
+        self._agrees(response)
+
+    @rule(days=st.sampled_from(WAITS))
+    def wait(self, days: float) -> None:
+        self.day += days
+
+    @invariant()
+    def reads_agree_with_the_model(self) -> None:
+        if not hasattr(self, "card"):
+            return
+        self.card.expire(self.day)
+        self._agrees(self._send("GET", f"/cards/{self.card.serial}"))
+
+
+def test_tiers_and_expiry_match_the_model(tiered: TieredApi) -> None:
+    run_state_machine_as_test(
+        lambda: TieredLifecycle(tiered),
+        settings=settings(
+            max_examples=25,
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],

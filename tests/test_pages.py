@@ -494,3 +494,46 @@ async def test_dashboard_rules_set_the_daily_cap_and_locations_reach_the_pass(
     assert pass_json["locations"][0]["latitude"] == 52.52
     assert pass_json["locations"][0]["longitude"] == 13.405
     assert "Noch 9 Stempel" in pass_json["locations"][0]["relevantText"]
+
+
+async def test_dashboard_sets_reward_tiers_and_expiry_and_the_card_page_shows_them(
+    pages: Pages,
+) -> None:
+    shop, key = await pages.shop()
+    owner, token = await signed_in_owner(pages, shop, key)
+    path = f"/dashboard/{shop.slug}/program"
+    rules = {"daily_cap": "", "messages_per_week": "2", "holdout_percent": "10"}
+    rules |= {"welcome_stamps": "0", "stamp_expiry_days": "90", "reward_expiry_days": ""}
+    bad = await owner.post(
+        path, data={"csrf": token, **rules, "tier_at_1": "10", "tier_reward_1": "1 Cookie"}
+    )
+    assert bad.status_code == 422
+    assert "Reward tiers: each a stamp count from 1 to 9" in bad.text
+    assert 'value="1 Cookie"' in bad.text, "the typed tier stays for correction"
+    half = await owner.post(path, data={"csrf": token, **rules, "tier_at_1": "5"})
+    assert half.status_code == 422
+    saved = await owner.post(
+        path,
+        data={
+            "csrf": token,
+            **rules,
+            "tier_at_1": "5",
+            "tier_reward_1": "1 Cookie",
+            "tier_at_2": "",
+        },
+    )
+    assert saved.status_code == 303
+    page = (await owner.get(saved.headers["location"])).text
+    assert re.search(r'name="tier_at_1"[^>]*value="5"', page)
+    assert re.search(r'name="stamp_expiry_days"[^>]*value="90"', page)
+    view = await pages.service.issue_card(shop, "test")
+    shop = await pages.service.shop(shop.slug)
+    await pages.service.stamp(shop, view.card.serial, 3, actor="test", idempotency_key=None)
+    async with pages.browser(**{"Accept-Language": "en"}) as phone:
+        card = (await phone.get(f"/c/{view.card.page_secret}")).text
+        assert "2 more stamps to: 1 Cookie" in card
+        assert "5 Stamps: 1 Cookie" in card and "10 Stamps: 1 Vita Mix gratis" in card
+        assert re.search(r"Stamps expire on \d{1,2} \w{3} \d{4} unless you visit before", card)
+        await pages.service.stamp(shop, view.card.serial, 2, actor="test", idempotency_key=None)
+        card = (await phone.get(f"/c/{view.card.page_secret}")).text
+        assert "Your reward is ready: 1 Cookie" in card

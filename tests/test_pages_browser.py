@@ -283,3 +283,23 @@ def test_dashboard_campaign_rules_and_locations(live: Live) -> None:
         card.get_by_role("link", name=re.compile("Apple Wallet")).click()
     pass_json = verify_pkpass(Path(download.value.path()).read_bytes(), live.certs / "wwdr.pem")
     assert [(p["latitude"], p["longitude"]) for p in pass_json["locations"]] == [(52.52, 13.405)]
+
+
+def test_staff_picks_which_tier_reward_to_redeem(live: Live) -> None:
+    slug, _ = new_shop(live.env, "5656")
+    run(live.env, "shop", "settings", "--shop", slug, "--tier", "5=1 Cookie")
+    serial = issue_card(live.env, slug)
+    run(live.env, "card", "stamp", serial, "--count", "10")
+    page = open_phone(live, f"/staff/{slug}")
+    page.get_by_label("PIN").fill("5656")
+    page.get_by_role("button", name="Anmelden").click()
+    page.get_by_label("Kartennummer").fill(serial)
+    page.get_by_role("button", name="Öffnen").click()
+    reward = page.locator("#reward")
+    expect(reward).to_have_text("Prämie fällig: 1 Cookie + 1 Vita Mix gratis")
+    screenshot(page, "staff-tiers-due")
+    page.get_by_role("button", name="Einlösen: 1 Vita Mix gratis").click()
+    expect(reward).to_have_text("Prämie fällig: 1 Cookie")
+    expect(page.get_by_role("button", name="Einlösen: 1 Cookie")).to_be_hidden()
+    page.get_by_role("button", name="Einlösen", exact=True).click()
+    expect(reward).to_have_text("")

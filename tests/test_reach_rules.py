@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -147,7 +148,9 @@ def test_perks_are_short_printable_text() -> None:
 def test_removing_a_bonus_undoes_giving_it(required: int, stamps: int, bonus: int) -> None:
     program = Program(required, "Kaffee")
     card = CardState(stamps=stamps % required, rewards_available=1, total_stamps=99)
-    assert loyalty.remove_bonus(program, loyalty.add_bonus(program, card, bonus), bonus) == card
+    back = loyalty.remove_bonus(program, loyalty.add_bonus(program, card, bonus), bonus)
+    # The reward that was due but not listed (stored before tiers) comes back listed.
+    assert back == replace(card, rewards_due=loyalty.due_list(program, card))
 
 
 def test_a_bonus_whose_reward_was_redeemed_cannot_be_removed() -> None:
@@ -156,3 +159,22 @@ def test_a_bonus_whose_reward_was_redeemed_cannot_be_removed() -> None:
     with pytest.raises(Refused) as refused:
         loyalty.remove_bonus(program, redeemed, 2)
     assert refused.value.code == "reward_redeemed"
+
+
+@given(
+    required=st.integers(2, loyalty.MAX_STAMPS_REQUIRED),
+    tier=st.integers(1, 29),
+    stamps=st.integers(0, 29),
+    count=st.integers(1, loyalty.MAX_STAMPS_PER_VISIT),
+)
+def test_bonus_stamps_earn_every_tier_like_stamps(
+    required: int, tier: int, stamps: int, count: int
+) -> None:
+    program = Program(required, "Vita Mix", (loyalty.Tier(1 + tier % (required - 1), "Keks"),))
+    card = CardState(stamps=stamps % required, total_stamps=stamps)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    given_as_bonus = loyalty.add_bonus(program, card, count, now)
+    assert given_as_bonus == loyalty.stamp(program, card, count, now)
+    assert loyalty.remove_bonus(program, given_as_bonus, count) == replace(card, last_visit=now), (
+        "taking the bonus back leaves the card as it was (the visit stays)"
+    )

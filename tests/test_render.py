@@ -210,3 +210,28 @@ def test_parse_hex_colour_refuses_others_clearly(text: str) -> None:
 def test_css_rgb() -> None:
     assert css_rgb("#1F6F50") == "rgb(31, 111, 80)"
     assert css_rgb("#000") == "rgb(0, 0, 0)"
+
+
+def test_tier_slots_get_a_ring_and_their_own_cache_entry(art: Artwork) -> None:
+    plain = _image(art.strip(StripStyle(BACKGROUND, STAMP, 10), 2)["strip@3x.png"]).convert("RGB")
+    tiered = _image(art.strip(StripStyle(BACKGROUND, STAMP, 10, (5,)), 2)["strip@3x.png"])
+    tiered = tiered.convert("RGB")
+    assert art.drawn == 6, "tiers are part of the style: a strip of its own"
+    ink = parse_hex_colour(STAMP)
+    slots = stamp_layout(10, *plain.size)
+    changed = []
+    for index, (x, y, radius) in enumerate(slots):
+        point = (round(x + radius * 1.12), round(y))  # on the ring, right of the slot
+        changed.append(plain.getpixel(point) != tiered.getpixel(point))
+        if index == 4:
+            pixel = tiered.getpixel(point)
+            assert isinstance(pixel, tuple)
+            assert sum((a - b) ** 2 for a, b in zip(pixel, ink, strict=True)) < 40**2
+    assert changed == [i == 4 for i in range(10)], "only the 5th slot is marked"
+    assert _filled_slots(tiered, 10) == _filled_slots(plain, 10)
+
+
+@pytest.mark.parametrize("tiers", [(10,), (0,), (5, 3), (4, 4)])
+def test_tiers_lie_below_the_total(tiers: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match="tiers"):
+        StripStyle(BACKGROUND, STAMP, 10, tiers)

@@ -8,15 +8,16 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from py_pkpass.models import Barcode, BarcodeFormat, Field, Pass, StoreCard
+from py_pkpass.models import Barcode, BarcodeFormat, DateField, DateStyle, Field, Pass, StoreCard
 
 from passes.apple.identity import SigningIdentity
 from passes.apple.signing import ManifestSigner
 from passes.errors import ConfigError
-from passes.texts import LANGUAGES, TEXTS
+from passes.texts import LANGUAGES, MAX_TO_GO, TEXTS, to_go_key
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_TOKEN_LENGTH = 16
@@ -58,6 +59,13 @@ class PassContent:
     feedback_url: str | None = None
     # A long-standing customer's standing perk ("Immer 10 % auf Kuchen").
     perk: str | None = None
+    # Reward tiers: every reward (stamp count, text) when the program has tiers, the due ones
+    # as (text, how many), and the next one (stamps missing, text).
+    tiers: tuple[tuple[int, str], ...] = ()
+    due_rewards: tuple[tuple[str, int], ...] = ()
+    next_reward: tuple[int, str] | None = None
+    stamps_expire_on: datetime | None = None
+    reward_expires_on: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -184,12 +192,42 @@ def _reward_field(content: PassContent) -> Any:
     due = content.rewards_available
     if due == 0:
         # No changeMessage here: taking a reward at the counter needs no lock-screen notice.
+        if content.tiers and content.next_reward is not None:
+            return _field("reward", content.next_reward[1], _to_go_label(content.next_reward[0]))
         return _field("reward", content.reward, "next_reward_label")
     label = "rewards_due_label" if due > 1 else "reward_due_label"
     # The value itself must change when a reward falls due, or Wallet shows no notice.
-    times = f"{due} × " if due > 1 else ""
-    value = f"{REWARD_DUE_MARK} {times}{content.reward}"
-    return _field("reward", value, label, change="reward_changed")
+    due_rewards = content.due_rewards or ((content.reward, due),)
+    listed = " + ".join(f"{n} × {reward}" if n > 1 else reward for reward, n in due_rewards)
+    return _field("reward", f"{REWARD_DUE_MARK} {listed}", label, change="reward_changed")
+
+
+def _to_go_label(missing: int) -> str:
+    return to_go_key(min(missing, MAX_TO_GO))
+
+
+def _rule_fields(content: PassContent) -> list[Any]:
+    """What is next, every reward of a tiered program, and when stamps or a reward expire."""
+    fields = []
+    if content.next_reward is not None and (content.tiers or content.rewards_available):
+        missing, reward = content.next_reward
+        fields.append(_field("next", reward, _to_go_label(missing)))
+    if content.tiers:
+        listed = "\n".join(f"{at}: {reward}" for at, reward in content.tiers)
+        fields.append(_field("rewards", listed, "rewards_label"))
+    for key, moment in (
+        ("stamps_expire", content.stamps_expire_on),
+        ("reward_expires", content.reward_expires_on),
+    ):
+        if moment is not None:
+            fields.append(_date_field(key, moment, f"{key}_label"))
+    return fields
+
+
+def _date_field(key: str, moment: datetime, label: str) -> Any:
+    """A date Wallet writes in the phone's language and time zone."""
+    value = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return DateField(key, value, label, dateStyle=DateStyle.MEDIUM, timeStyle=DateStyle.NONE)
 
 
 def _perk_field(perk: str) -> Any:
@@ -208,6 +246,7 @@ def _back_fields(content: PassContent) -> list[Any]:
     return [
         *news,
         *feedback,
+        *_rule_fields(content),
         _field("how", "how_text", "how_label"),
         _field("total", content.total_stamps, "total_label"),
         _field("card", content.card_url, "card_link_label"),

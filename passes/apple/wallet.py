@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from passes import loyalty
 from passes.apple.identity import SigningIdentity
 from passes.apple.pkpass import PassBuilder, PassContent
 from passes.render import Artwork, StripStyle, css_rgb
@@ -35,6 +36,8 @@ class AppleWallet:
         counters = card.counters
         style = StripStyle.of(program)
         images = {**self.artwork.brand(), **self.artwork.strip(style, counters.stamps)}
+        rules, state = program.rules(), loyalty.CardState(**counters.__dict__)
+        lines = loyalty.reward_lines(rules, state)
         return PassContent(
             serial=card.serial,
             authentication_token=card.auth_token,
@@ -56,6 +59,11 @@ class AppleWallet:
             relevant_text=relevant_text(shop, card) if locations else None,
             feedback_url=f"{card_url}/feedback" if counters.rewards_redeemed else None,
             perk=program.loyal_perk if card.loyal_since is not None else None,
+            tiers=tuple((line.at, line.reward) for line in lines) if program.tiers else (),
+            due_rewards=tuple((line.reward, line.due) for line in lines if line.due),
+            next_reward=loyalty.next_reward(rules, state),
+            stamps_expire_on=loyalty.stamps_expire_on(rules, state),
+            reward_expires_on=loyalty.reward_expires_on(rules, state),
         )
 
     def pass_file(
@@ -70,8 +78,9 @@ def relevant_text(shop: ShopRow, card: CardRow) -> str:
 
     Apple offers no per-language text here, so it speaks the shop's language (German).
     """
-    counters = card.counters
-    if counters.rewards_available:
-        return text("page_reward_ready").format(reward=shop.program.reward)
-    missing = shop.program.stamps_required - counters.stamps
-    return text("page_to_go").format(missing=missing, reward=shop.program.reward)
+    rules, state = shop.program.rules(), loyalty.CardState(**card.counters.__dict__)
+    due = loyalty.due_list(rules, state)
+    if due:
+        return text("page_reward_ready").format(reward=rules.reward_at(due[0][0]))
+    missing, reward = loyalty.next_reward(rules, state)
+    return text("page_to_go").format(missing=missing, reward=reward)

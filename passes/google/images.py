@@ -25,10 +25,11 @@ BRAND_IMAGES = frozenset(
 
 
 def strip_path(style: StripStyle, count: int) -> str:
-    """The strip picture's path: /img/strip/{bg}/{stamp}/{required}/{count}@2x.png."""
+    """The strip picture's path: /img/strip/{bg}/{stamp}/{required}/{count}@2x.png[?tiers=5.8]."""
     count = min(max(count, 0), style.stamps_required)
     colours = f"{_path_colour(style.background)}/{_path_colour(style.stamp)}"
-    return f"/img/strip/{colours}/{style.stamps_required}/{count}@2x.png"
+    tiers = f"?tiers={'.'.join(map(str, style.tiers))}" if style.tiers else ""
+    return f"/img/strip/{colours}/{style.stamps_required}/{count}@2x.png{tiers}"
 
 
 def logo_path() -> str:
@@ -61,7 +62,15 @@ class PublicImages:
             raise NotFound("no such image: colours are six lower-case hex digits")
         if not 1 <= required <= MAX_STAMPS or not 0 <= count <= required:
             raise NotFound("no such image: stamp counts out of range")
-        style = StripStyle(f"#{background}", f"#{stamp}", required)
+        try:
+            tiers = tuple(
+                _number(at) for at in request.query_params.get("tiers", "").split(".") if at
+            )
+            style = StripStyle(f"#{background}", f"#{stamp}", required, tiers)
+        except ValueError:
+            raise NotFound(
+                "no such image: tiers are ascending stamp counts below the total"
+            ) from None
         return _png(self.artwork.strip(style, count)["strip@2x.png"])
 
     async def brand(self, request: Request) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -35,6 +35,12 @@ class Counters:
     total_stamps: int
     rewards_redeemed: int
     voided: bool = False
+    # The same names as loyalty.CardState: due rewards (stamp count, since), expiry counts and
+    # the last visit. A time left None means "as of this change"; apply_change writes it.
+    rewards_due: tuple[tuple[int, datetime | None], ...] = ()
+    stamps_expired: int = 0
+    rewards_expired: int = 0
+    last_visit: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,10 @@ def card_from(row: Row) -> CardRow:
             total_stamps=row["total_stamps"],
             rewards_redeemed=row["rewards_redeemed"],
             voided=row["voided"],
+            rewards_due=decode_dues(row["rewards_due"]),
+            stamps_expired=row["stamps_expired"],
+            rewards_expired=row["rewards_expired"],
+            last_visit=row["last_visit_at"],
         ),
         version=row["version"],
         last_event_id=row["last_event_id"],
@@ -135,6 +145,9 @@ def past_change(row: Row, prefix: str = "") -> PastChange:
         rewards_available=row[f"{prefix}rewards_after"],
         total_stamps=row[f"{prefix}total_after"],
         rewards_redeemed=row[f"{prefix}redeemed_after"],
+        rewards_due=decode_dues(row[f"{prefix}rewards_due_after"]),
+        stamps_expired=row[f"{prefix}stamps_expired_after"] or 0,
+        rewards_expired=row[f"{prefix}rewards_expired_after"] or 0,
     )
     change = Change(
         row[f"{prefix}kind"],
@@ -146,6 +159,39 @@ def past_change(row: Row, prefix: str = "") -> PastChange:
     return PastChange(
         change, row[f"{prefix}id"], row[f"{prefix}version_after"], row[f"{prefix}created_at"]
     )
+
+
+def encode_dues(dues: tuple[tuple[int, datetime | None], ...]) -> str | None:
+    """Due rewards as stored: "at@epoch,..." (times already whole seconds), NULL for none."""
+    return ",".join(f"{at}@{int(since.timestamp())}" for at, since in dues if since) or None
+
+
+def decode_dues(stored: str | None) -> tuple[tuple[int, datetime | None], ...]:
+    """Stored due rewards back as (stamp count, since) pairs."""
+    if not stored:
+        return ()
+    pairs = (item.split("@") for item in stored.split(","))
+    return tuple((int(at), datetime.fromtimestamp(int(epoch), UTC)) for at, epoch in pairs)
+
+
+def _as_stored(after: Counters, now: datetime) -> Counters:
+    """The counters with the times the rules left open set to this change's moment."""
+    if after.last_visit is not None and all(since for _, since in after.rewards_due):
+        return after
+    moment = whole_second(now)
+    dues = tuple((at, since or moment) for at, since in after.rewards_due)
+    return replace(after, rewards_due=dues, last_visit=after.last_visit or now)
+
+
+def _rule_params(after: Counters) -> dict[str, Any]:
+    """The card columns of tiers and expiry (see _card_move)."""
+    return {
+        "m_rewards_due": encode_dues(after.rewards_due),
+        "m_rewards_due_since": min((s for _, s in after.rewards_due if s), default=None),
+        "m_last_visit": after.last_visit,
+        "m_stamps_expired": after.stamps_expired,
+        "m_rewards_expired": after.rewards_expired,
+    }
 
 
 async def insert_card(
@@ -179,12 +225,17 @@ async def insert_card(
         referrer_id=referrer_id,
         referral_rewarded=False,
         loyal_since=None,
+        rewards_due=None,
+        rewards_due_since=None,
+        last_visit_at=now,
+        stamps_expired=0,
+        rewards_expired=0,
         created_at=now,
         updated_at=now,
     )
     card_id = (await conn.execute(insert(cards).values(values).returning(cards.c.id))).scalar_one()
     card = card_from({**values, "id": card_id, "last_event_id": None})
-    issue = Change("issue", 0, actor, Counters(0, 0, 0, 0))
+    issue = Change("issue", 0, actor, Counters(0, 0, 0, 0, last_visit=now))
     event_params = _event_params(card, issue, 1, now)
     event_id = int((await conn.execute(EVENT_INSERT, event_params)).scalar_one())
     tag = PG_TAG if conn.dialect.name == "postgresql" else event_id
@@ -331,9 +382,10 @@ def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any
     version = card.version + 1
     # Distinct whole seconds per change, so If-Modified-Since never hides one.
     modified = max(whole_second(now), card.pass_modified_at + timedelta(seconds=1))
-    after = change.after
+    after = _as_stored(change.after, now)
     return {
         **_event_params(card, change, version, now),
+        **_rule_params(after),
         **enqueue_params(card.id, now, change.campaign_id),
         "m_card_id": card.id,
         "m_stamps": after.stamps,
@@ -353,7 +405,7 @@ def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: 
     """The card after `change` was written with `params` (see change_params)."""
     return replace(
         card,
-        counters=change.after,
+        counters=_as_stored(change.after, params["m_now"]),
         version=params["m_version"],
         last_event_id=event_id,
         pass_modified_at=params["m_modified"],
@@ -363,7 +415,7 @@ def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: 
 
 
 def _event_params(card: CardRow, change: Change, version: int, now: datetime) -> dict[str, Any]:
-    after = change.after
+    after = _as_stored(change.after, now)
     return {
         "e_card_id": card.id,
         "e_shop_id": card.shop_id,
@@ -378,6 +430,9 @@ def _event_params(card: CardRow, change: Change, version: int, now: datetime) ->
         "e_redeemed_after": after.rewards_redeemed,
         "e_version_after": version,
         "e_created_at": now,
+        "e_rewards_due_after": encode_dues(after.rewards_due),
+        "e_stamps_expired_after": after.stamps_expired,
+        "e_rewards_expired_after": after.rewards_expired,
     }
 
 
@@ -392,6 +447,11 @@ CARD_MOVES = {
     "pass_modified_at": "m_modified",
     "news": "m_news",
     "updated_at": "m_now",
+    "rewards_due": "m_rewards_due",
+    "rewards_due_since": "m_rewards_due_since",
+    "last_visit_at": "m_last_visit",
+    "stamps_expired": "m_stamps_expired",
+    "rewards_expired": "m_rewards_expired",
 }
 
 
@@ -435,6 +495,36 @@ _CHANGE_AT_ONCE = (
 def whole_second(moment: datetime) -> datetime:
     """HTTP dates have whole seconds; so does what we compare them with."""
     return moment.replace(microsecond=0)
+
+
+async def expiring_cards(
+    conn: AsyncConnection,
+    program_id: int,
+    *,
+    stamps_before: datetime | None,
+    rewards_before: datetime | None,
+    after_id: int,
+    limit: int,
+) -> list[CardRow]:
+    """Cards of the program with stamps unvisited since `stamps_before` or rewards due since
+    `rewards_before`, by id after `after_id`, locked; on PostgreSQL rows another worker
+    holds are skipped (it is expiring them)."""
+    due: list[ColumnElement[bool]] = []
+    if stamps_before is not None:
+        due.append((cards.c.stamps > 0) & (cards.c.last_visit_at <= stamps_before))
+    if rewards_before is not None:
+        due.append(cards.c.rewards_due_since <= rewards_before)
+    if not due:
+        return []
+    query = (
+        select(*_CARD_COLUMNS)
+        .where(cards.c.program_id == program_id, cards.c.id > after_id, ~cards.c.voided)
+        .where(or_(*due))
+        .order_by(cards.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [card_from(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def mark_referral_rewarded(conn: AsyncConnection, card_id: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from passes import loyalty
 from passes.errors import Conflict, NotFound
 from passes.store.tables import api_keys, programs, shop_locations, shops
 
@@ -34,6 +36,35 @@ class ProgramRow:
     loyal_after_months: int = 0
     loyal_bonus_stamps: int = 0
     loyal_perk: str | None = None
+    # Intermediate rewards (stamp count, reward), ascending; expiry in days (None: never).
+    tiers: tuple[tuple[int, str], ...] = ()
+    stamp_expiry_days: int | None = None
+    reward_expiry_days: int | None = None
+
+    def rules(self) -> loyalty.Program:
+        """The program as the (pure) loyalty rules see it."""
+        return loyalty.Program(
+            self.stamps_required,
+            self.reward,
+            tuple(loyalty.Tier(at, reward) for at, reward in self.tiers),
+            self.stamp_expiry_days,
+            self.reward_expiry_days,
+        )
+
+    @property
+    def tier_stamps(self) -> tuple[int, ...]:
+        """The stamp counts of the tiers (marked on the strip)."""
+        return tuple(at for at, _ in self.tiers)
+
+
+def encode_tiers(tiers: tuple[tuple[int, str], ...]) -> str | None:
+    """Tiers as stored: JSON, or NULL for none."""
+    return json.dumps([list(tier) for tier in tiers], ensure_ascii=False) if tiers else None
+
+
+def decode_tiers(stored: str | None) -> tuple[tuple[int, str], ...]:
+    """Stored tiers back as (stamp count, reward) pairs."""
+    return tuple((int(at), str(reward)) for at, reward in json.loads(stored)) if stored else ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +97,9 @@ _SHOP_COLUMNS = (
     programs.c.loyal_after_months,
     programs.c.loyal_bonus_stamps,
     programs.c.loyal_perk,
+    programs.c.tiers,
+    programs.c.stamp_expiry_days,
+    programs.c.reward_expiry_days,
 )
 
 
@@ -87,6 +121,9 @@ def _shop(row: RowMapping) -> ShopRow:
         loyal_after_months=row["loyal_after_months"],
         loyal_bonus_stamps=row["loyal_bonus_stamps"],
         loyal_perk=row["loyal_perk"],
+        tiers=decode_tiers(row["tiers"]),
+        stamp_expiry_days=row["stamp_expiry_days"],
+        reward_expiry_days=row["reward_expiry_days"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 
@@ -189,3 +226,12 @@ async def locations_of(conn: AsyncConnection, shop_id: int) -> list[Location]:
         .order_by(shop_locations.c.id)
     )
     return [Location(*row) for row in (await conn.execute(query)).all()]
+
+
+async def expiring_programs(conn: AsyncConnection) -> list[ShopRow]:
+    """Shops whose programs let stamps or rewards expire (the expiry sweep visits these)."""
+    query = select(*_SHOP_COLUMNS).join(programs, programs.c.shop_id == shops.c.id)
+    query = query.where(
+        programs.c.stamp_expiry_days.is_not(None) | programs.c.reward_expiry_days.is_not(None)
+    )
+    return [_shop(row) for row in (await conn.execute(query.order_by(shops.c.id))).mappings()]

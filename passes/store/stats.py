@@ -117,8 +117,10 @@ async def ledger_export(conn: AsyncConnection, shop_id: int) -> AsyncIterator[tu
 
 async def program_totals(conn: AsyncConnection, shop_id: int) -> ProgramTotals:
     """Rewards earned and redeemed, stamp visits and the cards that made them, all time."""
+    # Expired rewards were earned too: leaving them out would flatter the redemption rate.
+    owed = cards.c.rewards_available + cards.c.rewards_redeemed + cards.c.rewards_expired
     earned = select(
-        func.coalesce(func.sum(cards.c.rewards_available + cards.c.rewards_redeemed), 0),
+        func.coalesce(func.sum(owed), 0),
         func.coalesce(func.sum(cards.c.rewards_redeemed), 0),
     ).where(cards.c.shop_id == shop_id)
     rewards_earned, rewards_redeemed = (await conn.execute(earned)).one()

@@ -90,6 +90,10 @@ programs = Table(
     Column("messages_per_week", Integer, nullable=False, server_default="2"),
     Column("holdout_percent", Integer, nullable=False, server_default="10"),
     Column("referral_bonus", Integer, nullable=False, server_default="1"),
+    # Intermediate rewards as JSON [[at, reward], ...]; NULL: none. Expiry in days; NULL: never.
+    Column("tiers", Text),
+    Column("stamp_expiry_days", Integer),
+    Column("reward_expiry_days", Integer),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
     # Long-standing customers: after N rewards earned and/or N months (0 = not by that),
@@ -127,6 +131,14 @@ cards = Table(
     # Who recommended this card (same shop); both get a bonus at its first stamp, once.
     Column("referrer_id", Id),
     Column("referral_rewarded", Boolean, nullable=False, server_default=false()),
+    # Every due reward, oldest first, as "at@epoch,..." (the threshold that earned it, since when
+    # due); rewards_due_since is the oldest, so the expiry sweep finds cards without decoding.
+    Column("rewards_due", Text),
+    Column("rewards_due_since", UtcDateTime()),
+    # The last stamp or redemption: stamps expire after so long without one.
+    Column("last_visit_at", UtcDateTime()),
+    Column("stamps_expired", Integer, nullable=False, server_default="0"),
+    Column("rewards_expired", Integer, nullable=False, server_default="0"),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
     # When the card became long-standing (its bonus given, its perk shown); NULL: not yet.
@@ -156,6 +168,10 @@ card_events = Table(
     # An undo names the stamp it takes back; each stamp can be undone once.
     Column("undoes_event_id", Id, ForeignKey("card_events.id"), unique=True),
     _created(),
+    # Added in 0010 (NULL on older events): which rewards were due, and what had expired.
+    Column("rewards_due_after", Text),
+    Column("stamps_expired_after", Integer),
+    Column("rewards_expired_after", Integer),
     UniqueConstraint("card_id", "idempotency_key", name="uq_card_events_idempotency"),
     Index("ix_card_events_shop_created", "shop_id", "created_at"),
 )

@@ -19,7 +19,7 @@ from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
 from passes.ratelimit import RateLimiter
-from passes.service import LONG_STANDING_LIMITS, PROGRAM_LIMITS, hash_api_key
+from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS, hash_api_key
 from passes.staff import StaffPins
 from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
@@ -107,6 +107,9 @@ class DashboardPages:
             "limits": PROGRAM_LIMITS,
             "loyal": _loyal(shop),
             "loyal_limits": LONG_STANDING_LIMITS,
+            "optional": OPTIONAL_LIMITS,
+            "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
+            "max_tiers": loyalty.MAX_TIERS,
             "places": await self.service.locations(shop),
             "notice": None,
         }

@@ -7,12 +7,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from passes import loyalty
 from passes.apple.wallet import AppleWallet
 from passes.errors import NotFound
 from passes.feedback import FeedbackBox
 from passes.render import StripStyle
-from passes.service import CardView
+from passes.service import CardView, state_at
 from passes.store.shops import ProgramRow
+from passes.texts import local_date
 from passes.web.qr import qr_svg
 from passes.web.site import Site
 
@@ -69,6 +71,16 @@ class CardPages:
         t = self.site.translator(request)
         program, counters = view.shop.program, view.card.counters
         label = t("page_stamps").format(stamps=counters.stamps, required=program.stamps_required)
+        rules, state = program.rules(), state_at(view)
+        language = self.site.language(request)
+        dates = {
+            key: local_date(moment, language)
+            for key, moment in (
+                ("stamps_expire_on", loyalty.stamps_expire_on(rules, state)),
+                ("reward_expires_on", loyalty.reward_expires_on(rules, state)),
+            )
+            if moment is not None
+        }
         return self.site.render(
             request,
             "card.html",
@@ -84,6 +96,9 @@ class CardPages:
                 offer=t("offer").format(stamps=program.stamps_required, reward=program.reward),
             ),
             feedback=FeedbackBox.may_answer(view.card),
+            lines=loyalty.reward_lines(rules, state),
+            upcoming=loyalty.next_reward(rules, state),
+            dates=dates,
         )
 
     async def pass_file(self, request: Request) -> Response:

@@ -1,4 +1,5 @@
-"""The dashboard's rules form (daily cap, message limit, hold-out, welcome stamps) and locations."""
+"""The dashboard's rules form (daily cap, message limit, hold-out, welcome stamps, reward tiers,
+expiry) and locations."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes.errors import Conflict, InvalidInput
-from passes.service import LONG_STANDING_LIMITS, PROGRAM_LIMITS
+from passes.loyalty import MAX_TIERS
+from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
 from passes.store.shops import Location, ShopRow
 from passes.web.dashboard import DashboardPages
 
-# The one setting that may be left empty: no daily cap.
-OPTIONAL = frozenset({"daily_cap"})
+# Settings that may be left empty: no daily cap, no expiry.
+OPTIONAL = OPTIONAL_LIMITS
 
 
 class BadField(InvalidInput):
@@ -50,6 +52,25 @@ def parse_long_standing(fields: dict[str, str]) -> dict[str, int]:
             raise BadField(name)
         found[name] = int(raw)
     return found
+
+
+def tier_fields(fields: dict[str, str]) -> list[tuple[str, str]]:
+    """The typed tier rows (stamp count, reward), empty rows left out."""
+    rows = (
+        (fields.get(f"tier_at_{i}", "").strip(), fields.get(f"tier_reward_{i}", "").strip())
+        for i in range(1, MAX_TIERS + 1)
+    )
+    return [row for row in rows if any(row)]
+
+
+def parse_tiers(rows: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """Tier rows as (stamp count, reward); BadField("tiers") for a half-filled or odd row."""
+    tiers = []
+    for at, reward in rows:
+        if not (at.isascii() and at.isdigit() and reward):
+            raise BadField("tiers")
+        tiers.append((int(at), reward))
+    return tiers
 
 
 def parse_location(fields: dict[str, str]) -> Location:
@@ -91,28 +112,57 @@ class ProgramForm:
         if found is None:
             return self.site.message(request, 403, "form_expired")
         shop, fields = found
+        # A form without tier rows (an older page) leaves the tiers as they are.
+        has_tiers = "tier_at_1" in fields
+        rows = tier_fields(fields)
+        refused = "loyal_perk"  # what a refusal not tied to one field is about, so far
         try:
             rules, standing = parse_rules(fields), parse_long_standing(fields)
+            tiers = parse_tiers(rows)
             perk = fields.get("loyal_perk")
             # The perk is checked there, so it goes first: a refusal leaves everything as it was.
             if standing or perk is not None:
                 await self.service.update_long_standing(shop, perk=perk, **standing)
+            refused = "tiers"  # what a refusal from here on is about
+            if has_tiers:
+                shop = await self.service.set_tiers(shop, tiers)
             await self.service.update_program(shop, **rules)
         except InvalidInput as exc:
-            name = exc.name if isinstance(exc, BadField) else "loyal_perk"
-            limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS}
-            t = self.site.translator(request)
-            error = (
-                t("settings_range").format(field=t(name), low=limits[name][0], high=limits[name][1])
-                if name in limits
-                else t("loyal_perk_invalid")
-            )
-            shown = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
-            loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
-            return await self.dashboard.show(
-                request, shop, 422, rules=shown, loyal=loyal, rules_error=error, rules_field=name
-            )
+            name = exc.name if isinstance(exc, BadField) else refused
+            return await self._refused(request, shop, fields, rows, name)
         return RedirectResponse(f"/dashboard/{shop.slug}?saved=settings#rules", status_code=303)
+
+    async def _refused(
+        self,
+        request: Request,
+        shop: ShopRow,
+        fields: dict[str, str],
+        rows: list[tuple[str, str]],
+        name: str,
+    ) -> Response:
+        """The form again, as typed, with what was refused marked."""
+        t = self.site.translator(request)
+        limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS}
+        if name == "tiers":
+            high = shop.program.stamps_required - 1
+            error = t("tiers_invalid").format(high=high, most=MAX_TIERS)
+        elif name in limits:
+            low, high = limits[name]
+            error = t("settings_range").format(field=t(name), low=low, high=high)
+        else:
+            error = t("loyal_perk_invalid")
+        draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
+        loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
+        return await self.dashboard.show(
+            request,
+            shop,
+            422,
+            rules=draft,
+            loyal=loyal,
+            tiers=rows,
+            rules_error=error,
+            rules_field=name,
+        )
 
     async def add_location(self, request: Request) -> Response:
         found = await self._signed_in(request)

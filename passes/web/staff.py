@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from passes import loyalty
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.http import error_response, read_body
-from passes.service import CardView
+from passes.service import CardView, check_tier, state_at
 from passes.staff import NoPin, PinLocked, StaffPins, WrongPin
 from passes.store.shops import ShopRow
 from passes.texts import PAGE_TEXTS, text
@@ -26,7 +27,7 @@ ACTOR = "staff"
 # What staff.js says, handed over in the page's language.
 SCRIPT_TEXTS = (
     *("stamp_n", "stamped", "redeemed", "undone", "reward_due", "network_error"),
-    *("camera_unavailable", "signed_out", "page_stamps", "scan", "scan_stop"),
+    *("camera_unavailable", "signed_out", "page_stamps", "scan", "scan_stop", "redeem_tier"),
 )
 
 
@@ -40,6 +41,12 @@ def staff_card_json(view: CardView) -> dict[str, Any]:
         "rewards_available": counters.rewards_available,
         "reward": view.shop.program.reward,
         "last_change_id": view.card.last_event_id,
+        # The due rewards by kind (a tiered program may have several): staff pick one.
+        "due": [
+            line.__dict__
+            for line in loyalty.reward_lines(view.shop.program.rules(), state_at(view))
+            if line.due
+        ],
     }
 
 
@@ -150,11 +157,17 @@ class StaffPages:
 
     async def redeem(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=True)
+        body = await read_body(request, 1024)
+        try:
+            tier = check_tier(json.loads(body or b"{}").get("tier"))
+        except (ValueError, AttributeError, InvalidInput):
+            return error_response(422, "invalid", "tier must be the stamp count of a reward")
         change = self.service.redeem(
             shop,
             request.path_params["serial"],
             actor=ACTOR,
             idempotency_key=request.headers.get("idempotency-key"),
+            tier=tier,
         )
         return await self._answer(request, change)
 

@@ -46,6 +46,7 @@
   function setBusy(value) {
     busy = value;
     for (const id of ["stamp1", "stampn", "redeem", "undo"]) $(id).disabled = value;
+    for (const button of $("redeem-tiers").querySelectorAll("button")) button.disabled = value;
   }
 
   function say(changeText, errorText) {
@@ -58,8 +59,23 @@
     $("card").hidden = false;
     $("card-serial").textContent = card.serial;
     $("answer").textContent = fmt(T.page_stamps, { stamps: card.stamps, required: card.stamps_required });
-    const many = card.rewards_available > 1 ? ` ×${card.rewards_available}` : "";
-    $("reward").textContent = card.rewards_available ? fmt(T.reward_due, { reward: card.reward }) + many : "";
+    const due = card.due || [];
+    const listed = due.map((line) => line.reward + (line.due > 1 ? ` ×${line.due}` : "")).join(" + ");
+    $("reward").textContent = due.length ? fmt(T.reward_due, { reward: listed }) : "";
+    // Several kinds due (reward tiers): one button each; the main button takes the oldest.
+    const tiers = $("redeem-tiers");
+    tiers.replaceChildren();
+    if (due.length < 2) return;
+    for (const line of due) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "big redeem";
+      button.textContent = fmt(T.redeem_tier, { reward: line.reward });
+      button.addEventListener("click", () => {
+        if (current) act("redeem", "POST", `${cardPath(current)}/redeem`, { tier: line.at });
+      });
+      tiers.appendChild(button);
+    }
   }
 
   function offerUndo(changeId) {
