@@ -516,7 +516,8 @@ def becomes_long_standing(
     """Whether the card turns long-standing now (never twice)."""
     if already or not rule.enabled:
         return False
-    earned = card.rewards_available + card.rewards_redeemed
+    # Rewards that expired unredeemed were earned all the same.
+    earned = card.rewards_available + card.rewards_redeemed + card.rewards_expired
     by_cards = rule.after_cards > 0 and earned >= rule.after_cards
     by_months = rule.after_months > 0 and now >= add_months(joined, rule.after_months)
     return by_cards or by_months

@@ -98,6 +98,8 @@ def test_long_standing_by_full_cards_or_months_whichever_comes_first() -> None:
     earned = CardState(rewards_available=1, rewards_redeemed=2)
     assert loyalty.becomes_long_standing(rule, earned, joined, NOW, False)
     assert not loyalty.becomes_long_standing(rule, earned, joined, NOW, True), "never twice"
+    lapsed = CardState(rewards_redeemed=1, rewards_expired=2)
+    assert loyalty.becomes_long_standing(rule, lapsed, joined, NOW, False), "expired ones count"
     year_ago = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
     assert loyalty.becomes_long_standing(rule, CardState(), year_ago, NOW, False)
     assert not loyalty.becomes_long_standing(
