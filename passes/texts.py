@@ -81,8 +81,9 @@ MAX_TO_GO = 30
 
 
 def to_go_key(missing: int) -> str:
-    """The pass label "noch N Stempel bis" as a text key: pass.strings cannot hold numbers."""
-    return f"to_go_{missing}"
+    """The pass label "noch N Stempel bis" as a text key: pass.strings cannot hold numbers
+    (beyond MAX_TO_GO the label says MAX_TO_GO)."""
+    return f"to_go_{min(missing, MAX_TO_GO)}"
 
 
 def _to_go(language: str) -> dict[str, str]:

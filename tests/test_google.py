@@ -35,6 +35,7 @@ from passes.google import (
 )
 from passes.google.callbacks import fetch_root_keys
 from passes.google.objects import resource_id
+from passes.loyalty import RewardSummary
 from tests.fake_google import (
     SERVICE_ACCOUNT_EMAIL,
     CallbackSigner,
@@ -237,17 +238,23 @@ def test_tiers_next_reward_and_expiry_dates(schema: Callable[[str, Any], None]) 
     tiers = ((5, "1 Cookie"), (10, "1 Vita Mix gratis"))
     moment = datetime(2027, 2, 27, 12, 30, tzinfo=UTC)
     waiting = loyalty_object(
-        ISSUER, card(stamps=3, tiers=tiers, next_reward=(2, "1 Cookie"), stamps_expire_on=moment)
+        ISSUER,
+        card(
+            stamps=3,
+            rewards=RewardSummary(tiers=tiers, next=(2, "1 Cookie"), stamps_expire_on=moment),
+        ),
     )
     due = loyalty_object(
         ISSUER,
         card(
             stamps=6,
             rewards_available=3,
-            tiers=tiers,
-            due_rewards=(("1 Cookie", 2), ("1 Vita Mix gratis", 1)),
-            next_reward=(4, "1 Vita Mix gratis"),
-            reward_expires_on=moment,
+            rewards=RewardSummary(
+                tiers=tiers,
+                due=(("1 Cookie", 2), ("1 Vita Mix gratis", 1)),
+                next=(4, "1 Vita Mix gratis"),
+                reward_expires_on=moment,
+            ),
         ),
     )
     for made in (waiting, due):

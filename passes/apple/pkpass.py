@@ -7,7 +7,7 @@ import json
 import struct
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +17,8 @@ from py_pkpass.models import Barcode, BarcodeFormat, DateField, DateStyle, Field
 from passes.apple.identity import SigningIdentity
 from passes.apple.signing import ManifestSigner
 from passes.errors import ConfigError
-from passes.texts import LANGUAGES, MAX_TO_GO, TEXTS, to_go_key
+from passes.loyalty import RewardSummary
+from passes.texts import LANGUAGES, TEXTS, to_go_key
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MIN_TOKEN_LENGTH = 16
@@ -59,13 +60,8 @@ class PassContent:
     feedback_url: str | None = None
     # A long-standing customer's standing perk ("Immer 10 % auf Kuchen").
     perk: str | None = None
-    # Reward tiers: every reward (stamp count, text) when the program has tiers, the due ones
-    # as (text, how many), and the next one (stamps missing, text).
-    tiers: tuple[tuple[int, str], ...] = ()
-    due_rewards: tuple[tuple[str, int], ...] = ()
-    next_reward: tuple[int, str] | None = None
-    stamps_expire_on: datetime | None = None
-    reward_expires_on: datetime | None = None
+    # Tiers, due rewards, the next one, expiry dates.
+    rewards: RewardSummary = field(default_factory=RewardSummary)
 
 
 @dataclass(frozen=True)
@@ -192,32 +188,28 @@ def _reward_field(content: PassContent) -> Any:
     due = content.rewards_available
     if due == 0:
         # No changeMessage here: taking a reward at the counter needs no lock-screen notice.
-        if content.tiers and content.next_reward is not None:
-            return _field("reward", content.next_reward[1], _to_go_label(content.next_reward[0]))
+        upcoming = content.rewards.next
+        if content.rewards.tiers and upcoming is not None:
+            return _field("reward", upcoming[1], to_go_key(upcoming[0]))
         return _field("reward", content.reward, "next_reward_label")
     label = "rewards_due_label" if due > 1 else "reward_due_label"
     # The value itself must change when a reward falls due, or Wallet shows no notice.
-    due_rewards = content.due_rewards or ((content.reward, due),)
-    listed = " + ".join(f"{n} × {reward}" if n > 1 else reward for reward, n in due_rewards)
+    listed = content.rewards.due_text(content.reward, due)
     return _field("reward", f"{REWARD_DUE_MARK} {listed}", label, change="reward_changed")
-
-
-def _to_go_label(missing: int) -> str:
-    return to_go_key(min(missing, MAX_TO_GO))
 
 
 def _rule_fields(content: PassContent) -> list[Any]:
     """What is next, every reward of a tiered program, and when stamps or a reward expire."""
     fields = []
-    if content.next_reward is not None and (content.tiers or content.rewards_available):
-        missing, reward = content.next_reward
-        fields.append(_field("next", reward, _to_go_label(missing)))
-    if content.tiers:
-        listed = "\n".join(f"{at}: {reward}" for at, reward in content.tiers)
-        fields.append(_field("rewards", listed, "rewards_label"))
+    rewards = content.rewards
+    if rewards.next is not None and rewards.shows_next(content.rewards_available):
+        missing, reward = rewards.next
+        fields.append(_field("next", reward, to_go_key(missing)))
+    if rewards.tiers:
+        fields.append(_field("rewards", rewards.tiers_text(), "rewards_label"))
     for key, moment in (
-        ("stamps_expire", content.stamps_expire_on),
-        ("reward_expires", content.reward_expires_on),
+        ("stamps_expire", rewards.stamps_expire_on),
+        ("reward_expires", rewards.reward_expires_on),
     ):
         if moment is not None:
             fields.append(_date_field(key, moment, f"{key}_label"))

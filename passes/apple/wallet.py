@@ -37,7 +37,6 @@ class AppleWallet:
         style = StripStyle.of(program)
         images = {**self.artwork.brand(), **self.artwork.strip(style, counters.stamps)}
         rules, state = program.rules(), loyalty.CardState(**counters.__dict__)
-        lines = loyalty.reward_lines(rules, state)
         return PassContent(
             serial=card.serial,
             authentication_token=card.auth_token,
@@ -59,11 +58,7 @@ class AppleWallet:
             relevant_text=relevant_text(shop, card) if locations else None,
             feedback_url=f"{card_url}/feedback" if counters.rewards_redeemed else None,
             perk=program.loyal_perk if card.loyal_since is not None else None,
-            tiers=tuple((line.at, line.reward) for line in lines) if program.tiers else (),
-            due_rewards=tuple((line.reward, line.due) for line in lines if line.due),
-            next_reward=loyalty.next_reward(rules, state),
-            stamps_expire_on=loyalty.stamps_expire_on(rules, state),
-            reward_expires_on=loyalty.reward_expires_on(rules, state),
+            rewards=loyalty.reward_summary(rules, state),
         )
 
     def pass_file(

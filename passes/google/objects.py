@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
+from passes.loyalty import RewardSummary
 from passes.render import parse_hex_colour
-from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, MAX_TO_GO, local_date, text, to_go_key
+from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, local_date, text, to_go_key
 
 REWARD_DUE_MARK = "🎁"
 MAX_SUFFIX = 64
@@ -54,13 +54,8 @@ class GoogleCardContent:
     voided: bool = False
     # A long-standing customer's standing perk, shown as a text module.
     perk: str | None = None
-    # As on the Apple pass: every reward of a tiered program, the due ones (text, how many),
-    # the next one (stamps missing, text) and when stamps or the oldest due reward expire.
-    tiers: tuple[tuple[int, str], ...] = ()
-    due_rewards: tuple[tuple[str, int], ...] = ()
-    next_reward: tuple[int, str] | None = None
-    stamps_expire_on: datetime | None = None
-    reward_expires_on: datetime | None = None
+    # As on the Apple pass: tiers, due rewards, the next one, expiry dates.
+    rewards: RewardSummary = field(default_factory=RewardSummary)
 
 
 def resource_id(issuer_id: str, name: str) -> str:
@@ -147,32 +142,27 @@ def _card_modules(card: GoogleCardContent) -> list[dict[str, Any]]:
 def _reward_module(card: GoogleCardContent) -> dict[str, Any]:
     due = card.rewards_available
     if due == 0:
-        if card.tiers and card.next_reward is not None:
-            missing, reward = card.next_reward
-            return _module("reward", _to_go(missing), localized_value(reward))
+        upcoming = card.rewards.next
+        if card.rewards.tiers and upcoming is not None:
+            return _module("reward", to_go_key(upcoming[0]), localized_value(upcoming[1]))
         return _module("reward", "next_reward_label", localized_value(card.reward))
     label = "rewards_due_label" if due > 1 else "reward_due_label"
-    due_rewards = card.due_rewards or ((card.reward, due),)
-    listed = " + ".join(f"{n} × {reward}" if n > 1 else reward for reward, n in due_rewards)
+    listed = card.rewards.due_text(card.reward, due)
     return _module("reward", label, localized_value(f"{REWARD_DUE_MARK} {listed}"))
-
-
-def _to_go(missing: int) -> str:
-    return to_go_key(min(missing, MAX_TO_GO))
 
 
 def _rule_modules(card: GoogleCardContent) -> list[dict[str, Any]]:
     """The same as the Apple pass's back: what is next, every reward, expiry dates."""
     modules = []
-    if card.next_reward is not None and (card.tiers or card.rewards_available):
-        missing, reward = card.next_reward
-        modules.append(_module("next", _to_go(missing), localized_value(reward)))
-    if card.tiers:
-        listed = "\n".join(f"{at}: {reward}" for at, reward in card.tiers)
-        modules.append(_module("rewards", "rewards_label", localized_value(listed)))
+    rewards = card.rewards
+    if rewards.next is not None and rewards.shows_next(card.rewards_available):
+        missing, reward = rewards.next
+        modules.append(_module("next", to_go_key(missing), localized_value(reward)))
+    if rewards.tiers:
+        modules.append(_module("rewards", "rewards_label", localized_value(rewards.tiers_text())))
     for key, moment in (
-        ("stamps_expire", card.stamps_expire_on),
-        ("reward_expires", card.reward_expires_on),
+        ("stamps_expire", rewards.stamps_expire_on),
+        ("reward_expires", rewards.reward_expires_on),
     ):
         if moment is not None:
             body = {lang: local_date(moment, lang) for lang in LANGUAGES}

@@ -77,7 +77,6 @@ class GoogleWallet:
         program, counters = shop.program, card.counters
         style = StripStyle.of(program)
         rules, state = program.rules(), loyalty.CardState(**counters.__dict__)
-        lines = loyalty.reward_lines(rules, state)
         return GoogleCardContent(
             serial=card.serial,
             shop_slug=shop.slug,
@@ -92,11 +91,7 @@ class GoogleWallet:
             logo_url=self.base_url + logo_path(),
             voided=counters.voided,
             perk=shop.program.loyal_perk if card.loyal_since is not None else None,
-            tiers=tuple((line.at, line.reward) for line in lines) if program.tiers else (),
-            due_rewards=tuple((line.reward, line.due) for line in lines if line.due),
-            next_reward=loyalty.next_reward(rules, state),
-            stamps_expire_on=loyalty.stamps_expire_on(rules, state),
-            reward_expires_on=loyalty.reward_expires_on(rules, state),
+            rewards=loyalty.reward_summary(rules, state),
         )
 
     def save_url(self, card: CardRow) -> str:
