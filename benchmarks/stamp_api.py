@@ -13,9 +13,11 @@ both alike. Afterwards the cards' total_stamps must add up to what wrk saw answe
 --scale (stamp_scale.py) compares two PostgreSQL databases served side by side: an empty shop
 and a shop bulk-loaded with 100,000 cards and 1,000,000 ledger events (the 500 benchmark cards
 among them). Ceiling, empty and loaded runs alternate; it prints both shops' figures, their
-ratio, each server's peak RSS (VmHWM), the statements per stamp request (counted in the server
-by a SQLAlchemy before_cursor_execute listener) and EXPLAIN ANALYZE of the stamp path on the
-loaded shop. The push worker is off in these servers (no APNs); the databases are dropped.
+ratio, each server's peak RSS (VmHWM), the statements per stamp request (counted in the server:
+SQLAlchemy's by a before_cursor_execute listener, those of the stamp pool, the batched snapshot
+read and compare-and-set write, by asyncpg query loggers), how many stamps a batched statement
+carried under load, and EXPLAIN ANALYZE of the stamp path on the loaded shop. The push worker is
+off in these servers (no APNs); the databases are dropped.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,15 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stamp_load import WRK_MISSING, RunResult, Target, run_fallback, run_wrk, wrk_path
-from stamp_scale import COUNT_ENV, Loaded, bulk_load, plan_verdict, register_devices
+from stamp_scale import (
+    BATCHED,
+    COUNT_ENV,
+    NOT_RUN,
+    Loaded,
+    bulk_load,
+    plan_verdict,
+    register_devices,
+)
 
 from passes.apple.devcerts import create_dev_identity
 from passes.config import DEFAULT_APNS_URL, Settings
@@ -427,10 +437,12 @@ def _verdict(met: bool) -> str:
 
 @dataclass(frozen=True)
 class QueryCount:
-    """Statements per stamp request, counted in the server over sequential requests."""
+    """Statements per stamp request, counted in the server over sequential requests, and the
+    stamps per batched statement under load (server start to the end of the wrk runs)."""
 
     per_request: list[int]
     kinds: dict[str, float]
+    batched: dict[str, float] = field(default_factory=dict)
 
     @property
     def typical(self) -> int:
@@ -583,7 +595,7 @@ def _finish_shop(shop: Shop) -> Shop:
         sum(run.ok_responses for run in stamp_runs),
         sum(run.issued for run in stamp_runs),
     )
-    queries = _count_queries(target)
+    queries = _count_queries(target, _batched(target.port))
     # Counted stamps are answered 200 one by one: the check above still holds with them.
     return Shop(
         shop.name,
@@ -603,7 +615,17 @@ def _get(port: int, path: str) -> dict[str, Any]:
         return found
 
 
-def _count_queries(target: Target) -> QueryCount:
+def _batched(port: int) -> dict[str, float]:
+    """Stamps per batched statement so far, on average."""
+    counted = _get(port, "/bench/queries")
+    return {
+        shape: counted["rows"][shape] / counted["kinds"][shape]
+        for shape in BATCHED
+        if counted["kinds"].get(shape)
+    }
+
+
+def _count_queries(target: Target, batched: dict[str, float]) -> QueryCount:
     """Sequential stamps, the server's statement counter read before and after each."""
     per_request: list[int] = []
     before_kinds = _get(target.port, "/bench/queries")["kinds"]
@@ -625,7 +647,7 @@ def _count_queries(target: Target) -> QueryCount:
         for kind in after_kinds
         if after_kinds[kind] != before_kinds.get(kind, 0)
     }
-    return QueryCount(per_request, kinds)
+    return QueryCount(per_request, kinds, batched)
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -677,8 +699,11 @@ def _scale_report(ceiling: list[RunResult], shops: list[Shop], plans: dict[str, 
     print("EXPLAIN ANALYZE of the stamp path on the loaded shop:")
     indexed = True
     for name, lines in plans.items():
+        if lines == [NOT_RUN]:
+            print(f"  {name}: not run since the server started")
+            continue
         verdict = plan_verdict(lines)
-        indexed &= "SEQ SCAN" not in verdict and "none" not in verdict
+        indexed &= "SEQ SCAN" not in verdict and "indexes: none" not in verdict
         print(f"  {name}: {verdict}")
         for line in lines:
             print(f"      {line}")
@@ -698,6 +723,11 @@ def _report_queries(shops: list[Shop]) -> bool:
             f"(min {min(counts)}, max {max(counts)} over {len(counts)} requests; "
             f"per request: {kinds})"
         )
+        if shop.queries.batched:
+            print(
+                "  under load, stamps per statement: "
+                + ", ".join(f"{shape} {n:.1f}" for shape, n in shop.queries.batched.items())
+            )
     equal = len(typical) == 1
     print(f"  equal for empty and loaded shop: {'yes' if equal else 'NO'}")
     return equal

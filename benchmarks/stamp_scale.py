@@ -12,11 +12,15 @@ inside PostgreSQL.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from passes.store.optimistic import SNAPSHOTS, WRITES
 
 BULK_CARDS = 99_500
 BULK_EVENTS = 900_000  # besides one `issue` per card: 99,500 + 900,000 + 500 API cards = 1M
@@ -301,15 +305,27 @@ async def register_devices(database_url: str, serials: list[str]) -> int:
 
 @dataclass
 class QueryLog:
-    """Every statement the server ran: a running count, and the latest parameters of each."""
+    """Every statement the server ran: a running count, and the latest parameters of each.
+
+    `latest` holds statements run through SQLAlchemy, `latest_raw` those run on the stamp
+    pool of `store.optimistic` (raw asyncpg); `rows` adds up the requests that each batched
+    statement carried.
+    """
 
     total: int = 0
     kinds: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
     latest: dict[str, Any] = field(default_factory=dict)
+    latest_raw: dict[str, Any] = field(default_factory=dict)
 
 
 def install_hooks(app: Any) -> None:
-    """Count statements (before_cursor_execute) and add /bench/queries and /bench/explain."""
+    """Count statements and add /bench/queries and /bench/explain.
+
+    SQLAlchemy's statements (API key lookup, the locked path) are seen by a
+    before_cursor_execute listener; the stamp pool's (snapshot read, compare-and-set write)
+    by an asyncpg query logger on each connection `store.optimistic` hands out.
+    """
     from sqlalchemy import event
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -334,8 +350,11 @@ def install_hooks(app: Any) -> None:
     def _commit(_conn: Any) -> None:
         log.kinds["COMMIT"] += 1
 
+    if store.optimistic is not None:
+        _count_stamp_pool(store.optimistic, log)
+
     async def queries(request: Request) -> JSONResponse:
-        return JSONResponse({"total": log.total, "kinds": dict(log.kinds)})
+        return JSONResponse({"total": log.total, "kinds": dict(log.kinds), "rows": dict(log.rows)})
 
     async def explain(request: Request) -> JSONResponse:
         return JSONResponse(await _explain(store, log))
@@ -344,15 +363,48 @@ def install_hooks(app: Any) -> None:
     app.router.routes.append(Route("/bench/explain", explain, methods=["GET"]))
 
 
-# The stamp path's statements, recognised by their text.
+def _count_stamp_pool(optimistic: Any, log: QueryLog) -> None:
+    """Wrap OptimisticCards._connection: while a pool connection is lent out, a query
+    logger notes its statements (asyncpg calls loggers soon after each query ends)."""
+    lend = optimistic._connection
+
+    def logged(record: Any) -> None:
+        shape = _shape(record.query)
+        log.total += 1
+        log.kinds[shape] += 1
+        if shape in BATCHED:  # whose arrays all hold one element per request
+            log.rows[shape] += next(len(a) for a in record.args if isinstance(a, list))
+        log.latest_raw[record.query] = record.args
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[Any]:
+        async with lend() as conn:
+            conn.add_query_logger(logged)
+            try:
+                yield conn
+            finally:
+                conn.remove_query_logger(logged)
+
+    optimistic._connection = counted
+
+
+SNAPSHOT = "snapshot (batched read)"
+WRITE = "compare-and-set write (batched)"
+# The stamp path's statements, recognised by their text: on PostgreSQL the API key lookup
+# (cached for 30 s), then a snapshot and a compare-and-set write on the stamp pool; the
+# other three are the locked path (SQLite, referrals, cards that lost three races).
 STAMP_PATH: dict[str, Callable[[str], bool]] = {
     "API key lookup": lambda s: "FROM shops JOIN programs" in s and "api_keys.key_hash" in s,
+    SNAPSHOT: lambda s: s == SNAPSHOTS.sql,
+    WRITE: lambda s: s == WRITES.sql,
     "lock card by shop+serial": lambda s: (
         s.startswith("SELECT") and "FOR UPDATE" in s and "cards.serial" in s
     ),
     "idempotency lookup": lambda s: s.startswith("SELECT") and "card_events.idempotency_key =" in s,
     "ledger+card+outbox CTE": lambda s: s.startswith("WITH appended"),
 }
+BATCHED = (SNAPSHOT, WRITE)
+NOT_RUN = "(not run)"
 
 
 def _shape(statement: str) -> str:
@@ -365,40 +417,114 @@ def _shape(statement: str) -> str:
 async def _explain(store: Any, log: QueryLog) -> dict[str, list[str]]:
     """EXPLAIN ANALYZE each stamp-path statement with its latest parameters, rolled back.
 
-    The CTE's Idempotency-Key is swapped for a new one, or its insert would collide with the
-    event it wrote the first time.
+    Statements not run since the server started (the locked path, normally) are NOT_RUN.
     """
     plans: dict[str, list[str]] = {}
+    for name in STAMP_PATH:
+        raw = [(s, a) for s, a in log.latest_raw.items() if _shape(s) == name]
+        if raw and store.optimistic is not None:
+            plans[name] = await _explain_raw(store.optimistic.dsn, *raw[-1], write=name == WRITE)
+        elif any(_shape(s) == name for s in log.latest):
+            plans[name] = await _explain_engine(store, log, name)
+        else:
+            plans[name] = [NOT_RUN]
+    return plans
+
+
+async def _explain_engine(store: Any, log: QueryLog, name: str) -> list[str]:
+    """A SQLAlchemy statement. The locked CTE's Idempotency-Key is swapped for a new one,
+    or its insert would collide with the event it wrote the first time."""
     key = None
     for statement, params in log.latest.items():
         if _shape(statement) == "idempotency lookup":
             key = params[-1]
+    statement, params = [(s, p) for s, p in log.latest.items() if _shape(s) == name][-1]
+    params = tuple("explain-" + str(time.time_ns()) if p == key else p for p in params)
     async with store.writer.connect() as conn:
-        for name in STAMP_PATH:
-            found = [(s, p) for s, p in log.latest.items() if _shape(s) == name]
-            if not found:
-                plans[name] = ["(not run)"]
-                continue
-            statement, params = found[-1]
-            params = tuple("explain-" + str(time.time_ns()) if p == key else p for p in params)
-            transaction = await conn.begin()
-            try:
-                result = await conn.exec_driver_sql(
-                    "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params
-                )
-                plans[name] = [row[0] for row in result]
-            finally:
-                await transaction.rollback()
-    return plans
+        transaction = await conn.begin()
+        try:
+            result = await conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params
+            )
+            return [row[0] for row in result]
+        finally:
+            await transaction.rollback()
+
+
+async def _explain_raw(dsn: str, statement: str, args: Any, *, write: bool) -> list[str]:
+    """A stamp-pool statement, as that pool runs it: a generic plan (plan_cache_mode
+    force_generic_plan), so PREPARE, then EXPLAIN EXECUTE with the arguments as literals.
+
+    The write runs in a transaction rolled back, with fresh Idempotency-Keys (the old ones
+    would collide with the events they wrote) and each card's current version as the
+    expected one, so that it moves the cards, appends and queues as it did.
+    """
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn, server_settings={"plan_cache_mode": "force_generic_plan"})
+    try:
+        values = list(args)
+        if write:
+            values = await _fresh_write(conn, values)
+        prepared = await conn.prepare(statement)
+        literals = []
+        for parameter, value in zip(prepared.get_parameters(), values, strict=True):
+            kind = await conn.fetchval("SELECT format_type($1, NULL)", parameter.oid)
+            literal = await conn.fetchval(f"SELECT quote_nullable($1::{kind})", value)
+            literals.append(f"{literal}::{kind}")
+        await conn.execute(f"PREPARE bench_explain AS {statement}")
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            rows = await conn.fetch(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE bench_explain("
+                + ", ".join(literals)
+                + ")"
+            )
+        finally:
+            await transaction.rollback()
+        batch = next((len(v) for v in values if isinstance(v, list)), 1)
+        return [f"(generic plan, batch of {batch})"] + [row[0] for row in rows]
+    finally:
+        await conn.close()
+
+
+async def _fresh_write(conn: Any, values: list[Any]) -> list[Any]:
+    keys = WRITES.names.index("e_idempotency_key")
+    stamp = time.time_ns()
+    values[keys] = [
+        None if key is None else f"explain-{stamp}-{n}" for n, key in enumerate(values[keys])
+    ]
+    card_ids = values[WRITES.names.index("m_card_id")]
+    rows = await conn.fetch("SELECT id, version FROM cards WHERE id = ANY($1::bigint[])", card_ids)
+    now = {row["id"]: row["version"] for row in rows}
+    expected = WRITES.names.index("m_expected_version")
+    values[expected] = [now.get(i, v) for i, v in zip(card_ids, values[expected], strict=True)]
+    return values
 
 
 def plan_verdict(lines: list[str]) -> str:
-    """Which indexes a plan uses, and any sequential scan."""
-    used = sorted(
-        {line.split(" using ")[1].split(" on ")[0] for line in lines if " using " in line}
-    )
-    seq = sorted({line.split("Seq Scan on ")[1].split()[0] for line in lines if "Seq Scan" in line})
-    text = "indexes: " + (", ".join(used) if used else "none")
+    """Which indexes a plan uses, and any sequential scan of a table.
+
+    A Function Scan (unnest of a batch's arrays) has no index to use: it is named, not
+    flagged.
+    """
+    used = set()
+    for line in lines:
+        if "Index" in line and " using " in line:
+            used.add(line.split(" using ")[1].split(" on ")[0])
+        elif "Bitmap Index Scan on " in line:
+            used.add(line.split("Bitmap Index Scan on ")[1].split()[0])
+    seq = {line.split("Seq Scan on ")[1].split()[0] for line in lines if "Seq Scan on " in line}
+    # The planner numbers repeated references to one alias: changes, changes_1, ...
+    functions = {
+        re.sub(r"_\d+$", "", line.split("Function Scan on ")[1].split()[0])
+        for line in lines
+        if "Function Scan on " in line
+    }
+    text = "indexes: " + (", ".join(sorted(used)) if used else "none")
+    if functions:
+        text += "; function scans (unnest, no index expected): " + ", ".join(sorted(functions))
     if seq:
-        text += "; SEQ SCAN on " + ", ".join(seq)
+        text += "; SEQ SCAN on " + ", ".join(sorted(seq))
     return text
