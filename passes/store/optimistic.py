@@ -29,7 +29,6 @@ from sqlalchemy import (
     BigInteger,
     Integer,
     String,
-    and_,
     bindparam,
     case,
     exists,
@@ -38,6 +37,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -119,15 +119,19 @@ def _unnest(name: str, fields: Mapping[str, Any]) -> TableValuedAlias:
 def _snapshots_statement() -> Statement:
     """Many cards by serial at once, each with its earlier change by key and today's stamps."""
     asked = _unnest("asked", {"serial": String(), "key": String(), "since": TIMESTAMP(True)})
-    earlier = card_events.alias("earlier")
+    # LATERAL with LIMIT (the key is unique per card anyway) keeps PostgreSQL from turning
+    # this into a join that finds the card's events by card alone and filters on the key.
+    earlier = (
+        select(card_events)
+        .where(card_events.c.card_id == cards.c.id, card_events.c.idempotency_key == asked.c.key)
+        .limit(1)
+        .lateral("earlier")
+    )
     columns = [column.label(f"earlier_{column.name}") for column in earlier.c]
     # Without a daily cap `since` is NULL and the count is never run (CASE is lazy).
     today = stamped_since_query(cards.c.id, asked.c.since).scalar_subquery()
     stamped_today = case((asked.c.since.is_(None), 0), else_=today)
-    joined = asked.join(cards, cards.c.serial == asked.c.serial).outerjoin(
-        earlier,
-        and_(earlier.c.card_id == cards.c.id, earlier.c.idempotency_key == asked.c.key),
-    )
+    joined = asked.join(cards, cards.c.serial == asked.c.serial).outerjoin(earlier, true())
     query = select(asked.c.i, *cards.c, *columns, stamped_today.label("stamped_today")).select_from(
         joined
     )
