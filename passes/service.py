@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,7 +48,6 @@ from passes.store.cards import (
 )
 from passes.store.customers import customer_of, erase_customer, save_customer
 from passes.store.google import add_google_object, hold_google_update
-from passes.store.optimistic import OptimisticCards
 from passes.store.outbox import finish, retry_at
 from passes.store.shops import (
     Location,
@@ -62,6 +61,9 @@ from passes.store.shops import (
     shop_by_slug,
     update_program,
 )
+
+if TYPE_CHECKING:
+    from passes.store.optimistic import OptimisticCards
 
 log = logging.getLogger("passes.service")
 

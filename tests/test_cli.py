@@ -169,3 +169,21 @@ def test_shop_settings_set_tiers_and_expiry_and_redeem_takes_a_tier(
         cli_env, "shop", "settings", "--shop", "saftladen", "--no-tiers", "--no-stamp-expiry"
     )
     assert "reward at  5" not in cleared.stdout and "stamps expire:     never" in cleared.stdout
+
+
+def test_the_embedded_default_needs_no_postgresql_driver(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    # `pip install -e .` (README's first command) brings no asyncpg: it comes with [postgres].
+    blocked = tmp_path / "no-asyncpg" / "asyncpg"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text('raise ImportError("asyncpg is not installed")\n')
+    env = {**cli_env, "PYTHONPATH": str(blocked.parent)}
+    run(env, "init")
+    created = run(env, "shop", "create", "--name", "Ohne PG", "--stamps", "5", "--reward", "Tee")
+    assert "psk_" in created.stdout
+    issued = run(env, "card", "issue", "--shop", "ohne-pg")
+    serial = re.search(r"serial:\s+(\S+)", issued.stdout)
+    assert serial, issued.stdout
+    stamped = run(env, "card", "stamp", serial.group(1), "--count", "2")
+    assert "stamps:  2 / 5" in stamped.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -14,7 +14,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from passes.errors import ConfigError
-from passes.store.optimistic import OptimisticCards
+
+if TYPE_CHECKING:
+    from passes.store.optimistic import OptimisticCards
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -69,7 +71,12 @@ class Store:
             )
             self.reader = self.writer
         # Compare-and-set changes over raw asyncpg: PostgreSQL only (SQLite has one writer).
-        self.optimistic = None if self.sqlite else OptimisticCards(plain_postgres_url(self.url))
+        self.optimistic: OptimisticCards | None = None
+        if not self.sqlite:
+            # Imported here: asyncpg comes with the postgres extra, not the embedded default.
+            from passes.store.optimistic import OptimisticCards
+
+            self.optimistic = OptimisticCards(plain_postgres_url(self.url))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
