@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.engine import RowMapping
@@ -43,6 +44,11 @@ class ProgramRow:
 
     def rules(self) -> loyalty.Program:
         """The program as the (pure) loyalty rules see it."""
+        return self._rules
+
+    @cached_property
+    def _rules(self) -> loyalty.Program:
+        # Built once per row: every stamp asks, and the rows are cached with the API key.
         return loyalty.Program(
             self.stamps_required,
             self.reward,
