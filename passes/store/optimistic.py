@@ -24,17 +24,14 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import (
-    CTE,
     TIMESTAMP,
     BigInteger,
     Integer,
     String,
     bindparam,
     case,
-    exists,
     func,
     insert,
-    literal,
     literal_column,
     select,
     true,
@@ -44,7 +41,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 from passes.errors import NotFound, Unavailable
@@ -61,12 +57,10 @@ from passes.store.cards import (
     past_change,
     stamped_since_query,
 )
+from passes.store.outbox import build_enqueue
 from passes.store.tables import (
-    apple_registrations,
     card_events,
     cards,
-    google_objects,
-    push_outbox,
 )
 
 # What a dropped or restarting database looks like to asyncpg.
@@ -189,7 +183,7 @@ def _writes_statement() -> Statement:
         .returning(card_events.c.id)
         .cte("appended")
     )
-    queued = _queue_pushes(moved).cte("queued")
+    queued = build_enqueue(locking=True, moved=moved).cte("queued")
     query = (
         select(
             moved.c.i,
@@ -200,48 +194,6 @@ def _writes_statement() -> Statement:
         .add_cte(appended)
     )
     return Statement.of(query)
-
-
-def _queue_pushes(moved: CTE) -> ReturningInsert[Any]:
-    """Pushes for the moved cards: what ENQUEUE_LOCKING (store/outbox.py) does for one card,
-    for a set of them. Changes here carry no campaign, so any waiting row coalesces."""
-    outbox = push_outbox.c
-    registrations = apple_registrations.alias("r")
-    moved_ids = select(moved.c.card_id)
-    touched = (
-        update(push_outbox)
-        .where(outbox.card_id.in_(moved_ids), outbox.claimed_until.is_(None))
-        .values(created_at=func.now())
-        .returning(outbox.card_id, outbox.device_id, outbox.target)
-        .cte("touched")
-    )
-    apple_waits = exists().where(
-        touched.c.target == "apple",
-        touched.c.card_id == registrations.c.card_id,
-        touched.c.device_id == registrations.c.device_id,
-    )
-    google_waits = exists().where(
-        touched.c.target == "google", touched.c.card_id == google_objects.c.card_id
-    )
-    no_campaign = literal(None, outbox.campaign_id.type)
-    apple = select(
-        registrations.c.card_id,
-        literal("apple"),
-        registrations.c.device_id,
-        no_campaign,
-        literal(0),
-        func.now(),
-    ).where(registrations.c.card_id.in_(moved_ids), ~apple_waits)
-    google = select(
-        google_objects.c.card_id,
-        literal("google"),
-        literal(None, outbox.device_id.type),
-        no_campaign,
-        literal(0),
-        func.now(),
-    ).where(google_objects.c.card_id.in_(moved_ids), ~google_waits)
-    names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
-    return insert(push_outbox).from_select(names, apple.union_all(google)).returning(outbox.id)
 
 
 SNAPSHOTS = _snapshots_statement()

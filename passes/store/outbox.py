@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     and_,
     bindparam,
@@ -58,7 +59,7 @@ class Attempt:
     outcome: str
 
 
-def _build_enqueue(*, locking: bool) -> ReturningInsert[Any]:
+def build_enqueue(*, locking: bool, moved: CTE | None = None) -> ReturningInsert[Any]:
     """One outbox row per registered device and one for Google, unless such a row still waits.
 
     Built once with bind parameters (q_card_id, q_now, q_campaign_id): building
@@ -69,50 +70,75 @@ def _build_enqueue(*, locking: bool) -> ReturningInsert[Any]:
     has claimed it already, and we queue a new row. Without the lock a worker
     could push before our commit and the phone would read the old card.
     SQLite runs one writer at a time and needs no lock.
+
+    With `moved` (a CTE of the `card_id`s a batch of changes moved in the same
+    statement, store/optimistic.py) rows are queued for each of those cards, at
+    the statement's time and for no campaign, instead of for q_card_id.
     """
     columns = push_outbox.c
-    card_id = bindparam("q_card_id", type_=columns.card_id.type)
-    now = bindparam("q_now", type_=columns.created_at.type)
-    campaign_id = bindparam("q_campaign_id", type_=columns.campaign_id.type)
+    if moved is None:
+        card_id = bindparam("q_card_id", type_=columns.card_id.type)
+        now: ColumnElement[Any] = bindparam("q_now", type_=columns.created_at.type)
+        campaign_id: ColumnElement[Any] = bindparam("q_campaign_id", type_=columns.campaign_id.type)
+
+        def of_cards(column: ColumnElement[Any]) -> ColumnElement[bool]:
+            return column == card_id
+
+    else:
+        batch = select(moved.c.card_id)
+        now, campaign_id = func.now(), literal(None, columns.campaign_id.type)
+
+        def of_cards(column: ColumnElement[Any]) -> ColumnElement[bool]:
+            return column.in_(batch)
+
     # A plain update joins any waiting row; a campaign row only its own campaign's,
     # so no campaign message (Google's addMessage) is swallowed by an update.
     same_kind = or_(campaign_id.is_(None), columns.campaign_id == campaign_id)
-    waiting_rows = and_(columns.card_id == card_id, columns.claimed_until.is_(None), same_kind)
+    waiting_rows = and_(of_cards(columns.card_id), columns.claimed_until.is_(None), same_kind)
     registrations = apple_registrations.alias("r")
     if locking:
         touched = (
             update(push_outbox)
             .where(waiting_rows)
             .values(created_at=now)
-            .returning(columns.device_id, columns.target)
+            .returning(columns.card_id, columns.device_id, columns.target)
             .cte("touched")
         )
         apple_waits = exists().where(
-            touched.c.target == "apple", touched.c.device_id == registrations.c.device_id
+            touched.c.target == "apple",
+            touched.c.card_id == registrations.c.card_id,
+            touched.c.device_id == registrations.c.device_id,
         )
-        google_waits = exists().where(touched.c.target == "google")
+        google_waits = exists().where(
+            touched.c.target == "google", touched.c.card_id == google_objects.c.card_id
+        )
     else:
         apple_waits = exists().where(
-            waiting_rows, columns.target == "apple", columns.device_id == registrations.c.device_id
+            waiting_rows,
+            columns.target == "apple",
+            columns.card_id == registrations.c.card_id,
+            columns.device_id == registrations.c.device_id,
         )
-        google_waits = exists().where(waiting_rows, columns.target == "google")
+        google_waits = exists().where(
+            waiting_rows, columns.target == "google", columns.card_id == google_objects.c.card_id
+        )
 
-    def row(target: str, device: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-        return [card_id, literal(target), device, campaign_id, literal(0), now]
+    def row(card: ColumnElement[Any], target: str, device: ColumnElement[Any]) -> list[Any]:
+        return [card, literal(target), device, campaign_id, literal(0), now]
 
-    apple = select(*row("apple", registrations.c.device_id)).where(
-        registrations.c.card_id == card_id, ~apple_waits
+    apple = select(*row(registrations.c.card_id, "apple", registrations.c.device_id)).where(
+        of_cards(registrations.c.card_id), ~apple_waits
     )
     no_device = literal(None, columns.device_id.type)
-    google = select(*row("google", no_device)).where(
-        google_objects.c.card_id == card_id, ~google_waits
+    google = select(*row(google_objects.c.card_id, "google", no_device)).where(
+        of_cards(google_objects.c.card_id), ~google_waits
     )
     names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
     return insert(push_outbox).from_select(names, apple.union_all(google)).returning(columns.id)
 
 
-ENQUEUE = _build_enqueue(locking=False)
-ENQUEUE_LOCKING = _build_enqueue(locking=True)
+ENQUEUE = build_enqueue(locking=False)
+ENQUEUE_LOCKING = build_enqueue(locking=True)
 
 
 def enqueue_params(card_id: int, now: datetime, campaign_id: int | None = None) -> dict[str, Any]:
