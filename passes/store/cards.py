@@ -236,7 +236,7 @@ async def insert_card(
     card_id = (await conn.execute(insert(cards).values(values).returning(cards.c.id))).scalar_one()
     card = card_from({**values, "id": card_id, "last_event_id": None})
     issue = Change("issue", 0, actor, Counters(0, 0, 0, 0, last_visit=now))
-    event_params = _event_params(card, issue, 1, now)
+    event_params = _event_params(card, issue, 1, now, issue.after)
     event_id = int((await conn.execute(EVENT_INSERT, event_params)).scalar_one())
     tag = PG_TAG if conn.dialect.name == "postgresql" else event_id
     await conn.execute(
@@ -384,7 +384,7 @@ def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any
     modified = max(whole_second(now), card.pass_modified_at + timedelta(seconds=1))
     after = _as_stored(change.after, now)
     return {
-        **_event_params(card, change, version, now),
+        **_event_params(card, change, version, now, after),
         **_rule_params(after),
         **enqueue_params(card.id, now, change.campaign_id),
         "m_card_id": card.id,
@@ -414,8 +414,10 @@ def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: 
     )
 
 
-def _event_params(card: CardRow, change: Change, version: int, now: datetime) -> dict[str, Any]:
-    after = _as_stored(change.after, now)
+def _event_params(
+    card: CardRow, change: Change, version: int, now: datetime, after: Counters
+) -> dict[str, Any]:
+    """The ledger row of `change`, with its counters `after` as stored (see _as_stored)."""
     return {
         "e_card_id": card.id,
         "e_shop_id": card.shop_id,
