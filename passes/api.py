@@ -17,7 +17,7 @@ from passes.http import HttpError, allow_fields, read_json_object
 from passes.loyalty import MAX_MULTIPLIER, Audience
 from passes.openapi import openapi_document
 from passes.ratelimit import RateLimiter
-from passes.service import CardView, Customer, Service, check_tier, program_of, state_at
+from passes.service import CardView, Customer, Service, check_tier, program_of
 from passes.stats import stats_json, success_json
 from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow
@@ -27,7 +27,7 @@ from passes.store.stats import campaign_responses, load_stats, program_totals
 def card_json(view: CardView) -> dict[str, Any]:
     """A card as the API shows it."""
     card, counters = view.card, view.card.counters
-    program, state = program_of(view.shop), state_at(view)
+    program, state = program_of(view.shop), view.card.counters.state()
     missing, upcoming = loyalty.next_reward(program, state)
     return {
         "serial": card.serial,

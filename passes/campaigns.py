@@ -182,11 +182,9 @@ class Campaigns:
                     card = await lock_card_by_id(conn, card_id)
                     if card.counters.voided:
                         continue
-                    state = loyalty.CardState(**card.counters.__dict__)
+                    state = card.counters.state()
                     after = loyalty.stamp(program, state, bonus)
-                    change = Change(
-                        "bonus", bonus, f"campaign:{campaign_id}", Counters(**after.__dict__)
-                    )
+                    change = Change("bonus", bonus, f"campaign:{campaign_id}", Counters.of(after))
                     await apply_change(conn, card, change, _now())
 
     async def history(self, shop: ShopRow) -> list[dict[str, Any]]:

@@ -25,16 +25,6 @@ SWEEP_BATCH = 100
 SWEEP_EVERY = timedelta(minutes=10)
 
 
-def state_of(counters: Counters) -> loyalty.CardState:
-    """Stored counters as the rules see them (the fields share their names)."""
-    return loyalty.CardState(**counters.__dict__)
-
-
-def counters_of(state: loyalty.CardState) -> Counters:
-    """The rules' card state as counters to store."""
-    return Counters(**state.__dict__)
-
-
 def expires(program: ProgramRow) -> bool:
     """Whether anything on this program's cards can expire (most programs: no, and no cost)."""
     return program.stamp_expiry_days is not None or program.reward_expiry_days is not None
@@ -44,7 +34,7 @@ def expired(shop: ShopRow, card: CardRow, now: datetime) -> loyalty.CardState | 
     """The card's state after expiry at `now`, or None when nothing on it has expired."""
     if not expires(shop.program):
         return None
-    state = state_of(card.counters)
+    state = card.counters.state()
     after = loyalty.expire(shop.program.rules(), state, now)
     return None if after is state else after
 
@@ -60,7 +50,7 @@ async def expire_card(
     if after is None:
         return card
     stamps = after.stamps_expired - card.counters.stamps_expired
-    change = Change("expire", stamps, ACTOR, counters_of(after))
+    change = Change("expire", stamps, ACTOR, Counters.of(after))
     return await apply_change(conn, card, change, datetime.now(UTC))
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from passes import loyalty
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from passes.expiry import counters_of, expire_card, expired, state_of
+from passes.expiry import expire_card, expired
 from passes.google.wallet import GoogleWallet
 from passes.render import parse_hex_colour
 from passes.store import Store
@@ -140,10 +140,10 @@ class _Asked:
     def decide(self, card: CardRow, stamped_today: int) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""
         try:
-            after = self.rule(_state(card.counters), stamped_today)
+            after = self.rule(card.counters.state(), stamped_today)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        return Change(self.kind, self.count, self.actor, _counters(after), self.key)
+        return Change(self.kind, self.count, self.actor, Counters.of(after), self.key)
 
 
 class TtlCache(Generic[T]):
@@ -251,22 +251,9 @@ def _start_of_day() -> datetime:
     return _now().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _counters(state: loyalty.CardState) -> Counters:
-    return counters_of(state)
-
-
-def _state(counters: Counters) -> loyalty.CardState:
-    return state_of(counters)
-
-
 def program_of(shop: ShopRow) -> loyalty.Program:
     """The loyalty rules' view of a shop's program."""
     return shop.program.rules()
-
-
-def state_at(view: CardView) -> loyalty.CardState:
-    """The rules' view of a shown card."""
-    return state_of(view.card.counters)
 
 
 class Service:
@@ -423,9 +410,9 @@ class Service:
                 held = await hold_google_update(conn, card.id, now, now + GOOGLE_HOLD)
             welcome = shop.program.welcome_stamps
             if welcome:
-                after = loyalty.stamp(program_of(shop), _state(card.counters), welcome, now)
+                after = loyalty.stamp(program_of(shop), card.counters.state(), welcome, now)
                 card = await apply_change(
-                    conn, card, Change("bonus", welcome, "welcome", _counters(after)), now
+                    conn, card, Change("bonus", welcome, "welcome", Counters.of(after)), now
                 )
         if held is not None:
             await self._publish_new(shop, card, held)
@@ -460,8 +447,8 @@ class Service:
         for target in (card, referrer):
             if target.counters.voided:
                 continue
-            after = loyalty.stamp(program, _state(target.counters), bonus, now)
-            change = Change("bonus", bonus, f"referral:{card.serial}", _counters(after))
+            after = loyalty.stamp(program, target.counters.state(), bonus, now)
+            change = Change("bonus", bonus, f"referral:{card.serial}", Counters.of(after))
             moved = await apply_change(conn, target, change, now)
             card = moved if target is card else card
         return replace(card, referral_rewarded=True)
@@ -660,9 +647,9 @@ class Service:
             card = await lock_card(conn, shop.id, normalise_serial(serial))
             if card.counters.voided:
                 return self._view(shop, card)
-            after = loyalty.void(_state(card.counters))
+            after = loyalty.void(card.counters.state())
             card = await apply_change(
-                conn, card, Change("void", 0, actor, _counters(after)), _now()
+                conn, card, Change("void", 0, actor, Counters.of(after)), _now()
             )
         self.on_commit()
         return self._view(shop, card)
@@ -686,10 +673,12 @@ class Service:
                     f"stamps can be undone for {minutes} minutes only", "undo_window_passed"
                 )
             try:
-                after = loyalty.undo_stamp(program, _state(card.counters), entry.count)
+                after = loyalty.undo_stamp(program, card.counters.state(), entry.count)
             except loyalty.Refused as exc:
                 raise Conflict(str(exc), exc.code) from exc
-            change = Change("undo", entry.count, actor, _counters(after), undoes_event_id=entry.id)
+            change = Change(
+                "undo", entry.count, actor, Counters.of(after), undoes_event_id=entry.id
+            )
             card = await apply_change(conn, card, change, _now())
             if extra is not None:
                 card = await self._undo_bonus(conn, shop, card, extra, actor)
@@ -755,7 +744,7 @@ class Service:
             promoted = loyalty.promotion_bonus(count, card.id, promotions, now)[1] is not None
             already = card.loyal_since is not None
             return promoted or loyalty.becomes_long_standing(
-                rule, _state(card.counters), card.created_at, now, already
+                rule, card.counters.state(), card.created_at, now, already
             )
 
         async def then(conn: AsyncConnection, card: CardRow) -> CardRow:
@@ -764,7 +753,7 @@ class Service:
             extra, promotion = loyalty.promotion_bonus(count, card.id, promotions, now)
             if promotion is not None:
                 card = await self._bonus(conn, shop, card, extra, f"promotion:{promotion.id}", now)
-            state = _state(card.counters)
+            state = card.counters.state()
             turns = loyalty.becomes_long_standing(
                 rule, state, card.created_at, now, card.loyal_since is not None
             )
@@ -781,19 +770,21 @@ class Service:
         actor: str,
         now: datetime,
     ) -> CardRow:
-        after = loyalty.add_bonus(program_of(shop), _state(card.counters), count)
-        return await apply_change(conn, card, Change("bonus", count, actor, _counters(after)), now)
+        after = loyalty.add_bonus(program_of(shop), card.counters.state(), count)
+        return await apply_change(
+            conn, card, Change("bonus", count, actor, Counters.of(after)), now
+        )
 
     async def _undo_bonus(
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
     ) -> CardRow:
         """A promotion's extra stamps go with the stamp that earned them."""
         try:
-            after = loyalty.remove_bonus(program_of(shop), _state(card.counters), bonus.count)
+            after = loyalty.remove_bonus(program_of(shop), card.counters.state(), bonus.count)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
         change = Change(
-            "undo_bonus", bonus.count, actor, _counters(after), undoes_event_id=bonus.id
+            "undo_bonus", bonus.count, actor, Counters.of(after), undoes_event_id=bonus.id
         )
         return await apply_change(conn, card, change, _now())
 

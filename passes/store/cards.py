@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from passes import loyalty
 from passes.errors import NotFound
 from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
 from passes.store.tables import apple_registrations, card_events, cards, google_objects
@@ -41,6 +42,15 @@ class Counters:
     stamps_expired: int = 0
     rewards_expired: int = 0
     last_visit: datetime | None = None
+
+    def state(self) -> loyalty.CardState:
+        """The counters as the (pure) loyalty rules see them (the fields share their names)."""
+        return loyalty.CardState(**self.__dict__)
+
+    @classmethod
+    def of(cls, state: loyalty.CardState) -> Counters:
+        """The rules' card state, as counters to store."""
+        return cls(**state.__dict__)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from passes.apple.wallet import AppleWallet
 from passes.errors import NotFound
 from passes.feedback import FeedbackBox
 from passes.render import StripStyle
-from passes.service import CardView, state_at
+from passes.service import CardView
 from passes.store.shops import ProgramRow
 from passes.texts import local_date
 from passes.web.qr import qr_svg
@@ -71,7 +71,7 @@ class CardPages:
         t = self.site.translator(request)
         program, counters = view.shop.program, view.card.counters
         label = t("page_stamps").format(stamps=counters.stamps, required=program.stamps_required)
-        rules, state = program.rules(), state_at(view)
+        rules, state = program.rules(), view.card.counters.state()
         language = self.site.language(request)
         dates = {
             key: local_date(moment, language)

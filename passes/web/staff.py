@@ -15,7 +15,7 @@ from starlette.routing import Route
 from passes import loyalty
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.http import error_response, read_body
-from passes.service import CardView, check_tier, state_at
+from passes.service import CardView, check_tier
 from passes.staff import NoPin, PinLocked, StaffPins, WrongPin
 from passes.store.shops import ShopRow
 from passes.texts import PAGE_TEXTS, text
@@ -44,7 +44,7 @@ def staff_card_json(view: CardView) -> dict[str, Any]:
         # The due rewards by kind (a tiered program may have several): staff pick one.
         "due": [
             line.__dict__
-            for line in loyalty.reward_lines(view.shop.program.rules(), state_at(view))
+            for line in loyalty.reward_lines(view.shop.program.rules(), view.card.counters.state())
             if line.due
         ],
     }
