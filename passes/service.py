@@ -7,16 +7,16 @@ import hashlib
 import logging
 import re
 import secrets
-import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty
+from passes.cache import TtlCache
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.expiry import expire_card, expired
@@ -91,7 +91,6 @@ LONG_STANDING_LIMITS = {
     "loyal_after_months": (0, loyalty.MAX_LOYAL_MONTHS),
     "loyal_bonus_stamps": (0, loyalty.MAX_LOYAL_BONUS),
 }
-T = TypeVar("T")
 # What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
 PROGRAM_LIMITS = {
     "daily_cap": (1, 50),
@@ -144,39 +143,6 @@ class _Asked:
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
         return Change(self.kind, self.count, self.actor, Counters.of(after), self.key)
-
-
-class TtlCache(Generic[T]):
-    """A small map whose entries expire; the oldest goes when it is full."""
-
-    def __init__(
-        self, seconds: float, size: int, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.seconds = seconds
-        self.size = size
-        self.clock = clock
-        self._items: dict[str, tuple[float, T]] = {}
-
-    def get(self, key: str) -> T | None:
-        """The live value for `key`, if any."""
-        found = self._items.get(key)
-        if found is None or found[0] < self.clock():
-            return None
-        return found[1]
-
-    def clear(self) -> None:
-        """Forget everything."""
-        self._items.clear()
-
-    def drop(self, key: str) -> None:
-        """Forget `key`."""
-        self._items.pop(key, None)
-
-    def put(self, key: str, value: T) -> None:
-        """Remember `value` for a while."""
-        if len(self._items) >= self.size:
-            del self._items[next(iter(self._items))]
-        self._items[key] = (self.clock() + self.seconds, value)
 
 
 @dataclass(frozen=True)
@@ -593,18 +559,31 @@ class Service:
     async def _change_optimistically(
         self, optimistic: OptimisticCards, shop: ShopRow, asked: _Asked
     ) -> CardView | None:
-        """Read, decide, write if unchanged (PostgreSQL); None leaves it to the locked path."""
+        """Read, decide, write if unchanged (PostgreSQL); None leaves it to the locked path.
+
+        The first read may answer a card remembered from this process's last change of
+        it; any doubt about such a card (the rules refuse, a lost race) reads it afresh.
+        """
+        fresh = False
         for _ in range(OPTIMISTIC_TRIES):
-            seen = await optimistic.snapshot(shop.id, asked.serial, asked.key, asked.since)
+            seen = await optimistic.snapshot(
+                shop.id, asked.serial, asked.key, asked.since, fresh=fresh
+            )
+            fresh = True
             if seen.earlier is not None:
                 return self._replay(shop, seen.card, seen.earlier, asked)
-            if _rewards_referral(asked.kind, seen.card):
-                return None  # two cards change: the locked path takes both locks
-            if expired(shop, seen.card, self.clock()) is not None:
-                return None  # its expiry is an event of its own first: the locked path
-            change = asked.decide(seen.card, seen.stamped_today)
+            if self._more_than_one_change(shop, asked, seen.card):
+                optimistic.forget(shop.id, asked.serial)
+                return None
+            try:
+                change = asked.decide(seen.card, seen.stamped_today)
+            except Conflict:
+                if seen.remembered:
+                    continue  # perhaps refused for a stale card: ask the database
+                raise
             then = asked.then
             if then is not None and then.applies(replace(seen.card, counters=change.after), _now()):
+                optimistic.forget(shop.id, asked.serial)
                 return None  # more changes follow in the same transaction: the locked path
             written = await optimistic.apply_if_unchanged(seen.card, change, _now())
             if written is not None:
@@ -613,6 +592,11 @@ class Service:
                     self.on_commit()
                 return self._view(shop, card)
         return None  # stamped by many at once: queue on the row lock instead
+
+    def _more_than_one_change(self, shop: ShopRow, asked: _Asked, card: CardRow) -> bool:
+        """Whether another change comes with this one, which only the locked path writes:
+        a referral changes two cards (both locks), an expiry is an event of its own first."""
+        return _rewards_referral(asked.kind, card) or expired(shop, card, self.clock()) is not None
 
     async def _change_locked(self, shop: ShopRow, asked: _Asked) -> CardView:
         """Lock the card, decide, write: SQLite (one writer at a time), referrals, hot cards."""

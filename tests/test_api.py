@@ -9,7 +9,8 @@ import secrets
 import httpx
 import pytest
 
-from tests.conftest import Env, auth
+from passes.app import create_app
+from tests.conftest import BASE_URL, Env, auth
 from tests.pkpass_check import verify_pkpass
 
 
@@ -131,6 +132,39 @@ async def test_retry_with_the_same_idempotency_key_stamps_once(env: Env) -> None
     reused = await stamp(env, key, serial, 5, **idem)
     assert reused.status_code == 409
     assert reused.json()["error"]["code"] == "idempotency_key_reused"
+
+
+async def test_a_card_changed_by_another_instance_is_decided_on_its_stored_state(
+    env: Env,
+) -> None:
+    """This instance remembers the card from its own last change (PostgreSQL skips the read
+    then); another instance stamps it to a reward meanwhile. Redeeming here must not be
+    refused on the remembered state, and nothing may be lost or doubled."""
+    key = await env.new_shop(stamps=3)
+    serial = (await new_card(env, key))["serial"]
+    assert (await stamp(env, key, serial, 2)).json()["stamps"] == 2
+    other_app = create_app(env.settings)
+    transport = httpx.ASGITransport(app=other_app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as other:
+            elsewhere = await other.post(
+                f"/api/v1/cards/{serial}/stamps", json={"count": 1}, headers=auth(key)
+            )
+            assert elsewhere.json()["rewards_available"] == 1
+            redeemed = await env.client.post(f"/api/v1/cards/{serial}/redeem", headers=auth(key))
+            assert redeemed.status_code == 200, redeemed.text
+            assert redeemed.json()["rewards_redeemed"] == 1
+            again = await other.post(
+                f"/api/v1/cards/{serial}/stamps", json={"count": 2}, headers=auth(key)
+            )
+            assert again.json()["stamps"] == 2
+            here = await stamp(env, key, serial, 1)
+            assert here.status_code == 200
+            card = here.json()
+            assert (card["stamps"], card["total_stamps"]) == (0, 6)
+            assert (card["rewards_available"], card["rewards_redeemed"]) == (1, 1)
+    finally:
+        await other_app.state.service.store.close()
 
 
 async def test_another_shops_card_is_not_found(env: Env) -> None:

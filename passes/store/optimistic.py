@@ -11,6 +11,12 @@ and after a few lost races takes the locked path, which queues on the row lock.
 
 Both statements take many requests at once (store/batches.py): under load, the
 stamps that arrive during one round trip share the next one and its commit.
+
+A card this process read or wrote a moment ago is remembered, and the next change
+of it skips the read: the write's compare-and-set catches a card changed elsewhere
+meanwhile, and an Idempotency-Key the card's ledger already holds (a client's retry)
+fails the write on the unique index, so a remembered card can cost a lost race but
+never a wrong or doubled change. The retry then reads the first answer afresh.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import TableValuedAlias
 
+from passes.cache import TtlCache
 from passes.errors import NotFound, Unavailable
 from passes.store.batches import Batcher
 from passes.store.cards import (
@@ -97,11 +104,16 @@ class Statement:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A card as read, the change its Idempotency-Key made before, today's stamps."""
+    """A card as read, the change its Idempotency-Key made before, today's stamps.
+
+    A `remembered` snapshot comes from memory, not the database: the card may have
+    changed since, and its key's earlier change was not looked up (see the module).
+    """
 
     card: CardRow
     earlier: PastChange | None
     stamped_today: int
+    remembered: bool = False
 
 
 def _unnest(name: str, fields: Mapping[str, Any]) -> TableValuedAlias:
@@ -204,6 +216,10 @@ BATCH_SIZE = 64
 BATCH_LANES = 4
 # One connection per batch in flight: reads and writes.
 POOL_SIZE = 2 * BATCH_LANES
+# Cards remembered after a read or write: a café's busy hour fits, and an entry
+# older than this is read again rather than risk a lost race on a stale version.
+REMEMBERED_CARDS = 10_000
+REMEMBERED_SECONDS = 120.0
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
@@ -223,6 +239,10 @@ class _Write:
     params: dict[str, Any]
 
 
+def _remember_as(shop_id: int, serial: str) -> str:
+    return f"{shop_id}:{serial}"
+
+
 class OptimisticCards:
     """Snapshot reads and compare-and-set writes of cards, batched, over a small asyncpg pool."""
 
@@ -232,15 +252,28 @@ class OptimisticCards:
         self._opening = asyncio.Lock()
         self._reads = Batcher(self._read_batch, size=BATCH_SIZE, lanes=BATCH_LANES)
         self._writes = Batcher(self._write_batch, size=BATCH_SIZE, lanes=BATCH_LANES)
+        self._remembered: TtlCache[CardRow] = TtlCache(REMEMBERED_SECONDS, REMEMBERED_CARDS)
 
     async def snapshot(
-        self, shop_id: int, serial: str, key: str | None, since: datetime | None
+        self,
+        shop_id: int,
+        serial: str,
+        key: str | None,
+        since: datetime | None,
+        *,
+        fresh: bool = False,
     ) -> Snapshot:
         """The shop's card `serial` now; NotFound for another shop's card too.
 
-        Reading changes nothing, so a connection found dead is replaced and the
-        read asked once more (what a pool ping would do, without its round trip).
+        Unless `fresh`, a card remembered from this process's last read or write of it
+        is answered without a round trip, but not when today's stamps must be counted
+        (`since`). Reading changes nothing, so a connection found dead is replaced and
+        the read asked once more (what a pool ping would do, without its round trip).
         """
+        if not fresh and since is None:
+            card = self._remembered.get(_remember_as(shop_id, serial))
+            if card is not None:
+                return Snapshot(card, None, 0, remembered=True)
         try:
             row = await self._reads(_Read(serial, key, since))
         except CONNECTION_LOST:
@@ -251,7 +284,9 @@ class OptimisticCards:
         if row is None or row["shop_id"] != shop_id:
             raise NotFound(f"no card {serial!r}")
         earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
-        return Snapshot(card_from(row), earlier, int(row["stamped_today"]))
+        card = card_from(row)
+        self._remembered.put(_remember_as(shop_id, serial), card)
+        return Snapshot(card, earlier, int(row["stamped_today"]))
 
     async def apply_if_unchanged(
         self, card: CardRow, change: Change, now: datetime
@@ -266,14 +301,23 @@ class OptimisticCards:
         if change.campaign_id is not None:
             raise ValueError("campaign changes take the locked path")
         params = change_params(card, change, now)
+        remember_as = _remember_as(card.shop_id, card.serial)
         try:
             written = await self._writes(_Write(params))
         except CONNECTION_LOST as exc:
+            self._remembered.drop(remember_as)
             raise Unavailable("the database is briefly unavailable; retry") from exc
         if written is None:
+            self._remembered.drop(remember_as)
             return None
         event_id, queued = written
-        return moved_card(card, change, params, event_id), queued
+        moved = moved_card(card, change, params, event_id)
+        self._remembered.put(remember_as, moved)
+        return moved, queued
+
+    def forget(self, shop_id: int, serial: str) -> None:
+        """The card is about to change another way: read it afresh next time."""
+        self._remembered.drop(_remember_as(shop_id, serial))
 
     async def _read_batch(self, reads: Sequence[_Read]) -> list[asyncpg.Record | None]:
         arrays = {
@@ -289,9 +333,11 @@ class OptimisticCards:
     async def _write_batch(self, writes: Sequence[_Write]) -> list[tuple[int, int] | None]:
         """(event id, pushes queued) per write that moved its card, None for a lost race.
 
-        The batch is one statement, so one Idempotency-Key written twice at the
-        same moment (a client retrying at once) fails all of it: then each write
-        goes alone, and the duplicate finds the first one's event on its next read.
+        The batch is one statement, so an Idempotency-Key the ledger holds already
+        (a client retrying, decided on a remembered card or at the same moment as
+        the first) fails all of it: then each write goes alone, and the retry finds
+        the first one's event when it reads again. (A NOT EXISTS probe instead would
+        be planned once per connection, while the ledger is small, as a scan of it.)
         """
         arrays = {name: [write.params[name] for write in writes] for name in ARRAY_FIELDS}
         try:
