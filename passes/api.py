@@ -27,7 +27,7 @@ from passes.store.stats import campaign_responses, load_stats, program_totals
 def card_json(view: CardView) -> dict[str, Any]:
     """A card as the API shows it."""
     card, counters = view.card, view.card.counters
-    program, state = program_of(view.shop), view.card.counters.state()
+    program, state = program_of(view.shop), view.card.counters
     missing, upcoming = loyalty.next_reward(program, state)
     return {
         "serial": card.serial,

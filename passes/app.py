@@ -6,8 +6,8 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ SECURITY_HEADERS = [
     ),
 ]
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+# Objects allocated (net) before a young collection; Python's default is 700 (see below).
+YOUNG_OBJECTS = 20_000
 
 log = logging.getLogger("passes.http")
 
@@ -137,25 +139,21 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if google is not None and (warning := public_base_warning(settings.base_url)):
             log.warning("%s", warning)
-        # What exists now (modules, tables, compiled statements, the signing identity) lives
-        # as long as the process: the collector's full passes need not walk it again. Under
-        # load they did, every few seconds, stalling every request in flight for ~60 ms.
-        gc.freeze()
         try:
-            if settings.run_worker:
-                resolve = campaigns.resolve_due
-                async with push_worker(settings, identity, store, google, resolve) as worker:
-                    async with _running(worker.run, wakeup):
-                        yield
-            else:
-                yield
+            with _collector_for_serving():
+                if settings.run_worker:
+                    resolve = campaigns.resolve_due
+                    async with push_worker(settings, identity, store, google, resolve) as worker:
+                        async with _running(worker.run, wakeup):
+                            yield
+                else:
+                    yield
         finally:
             if google is not None:
                 await google.aclose()
             if keys_http is not None:
                 await keys_http.aclose()
             await store.close()
-            gc.unfreeze()  # an app stopped in a process that goes on (tests) leaves nothing pinned
 
     campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions)
     routes = [
@@ -180,6 +178,28 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     app.state.service = service
     app.state.wallet = wallet
     return app
+
+
+@contextmanager
+def _collector_for_serving() -> Iterator[None]:
+    """Tune Python's cycle collector for serving, and put it back when the app stops (tests
+    run many apps in one process).
+
+    What exists at start (modules, tables, compiled statements, the signing identity) lives as
+    long as the process, so it is frozen out of the collector's way: under load its full passes
+    walked all of it every few seconds, stalling every request in flight for ~60 ms. And requests
+    waiting on the database hold their objects across turns of the event loop, so a burst of
+    arrivals passed the default 700 new objects and started a young collection every dozen
+    stamps, only to find those objects alive; YOUNG_OBJECTS leaves that to real garbage.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_OBJECTS, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _google_callbacks(

@@ -20,7 +20,7 @@ from passes.store.campaigns import (
     history,
     resolve_campaign,
 )
-from passes.store.cards import Change, Counters, apply_change, lock_card_by_id
+from passes.store.cards import Change, apply_change, lock_card_by_id
 from passes.store.shops import ShopRow, shop_by_id
 
 Pick = Callable[[list[int], int], list[int]]
@@ -182,9 +182,8 @@ class Campaigns:
                     card = await lock_card_by_id(conn, card_id)
                     if card.counters.voided:
                         continue
-                    state = card.counters.state()
-                    after = loyalty.stamp(program, state, bonus)
-                    change = Change("bonus", bonus, f"campaign:{campaign_id}", Counters.of(after))
+                    after = loyalty.stamp(program, card.counters, bonus)
+                    change = Change("bonus", bonus, f"campaign:{campaign_id}", after)
                     await apply_change(conn, card, change, _now())
 
     async def history(self, shop: ShopRow) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty
 from passes.store import Store
-from passes.store.cards import CardRow, Change, Counters, apply_change, expiring_cards
+from passes.store.cards import CardRow, Change, apply_change, expiring_cards
 from passes.store.shops import ProgramRow, ShopRow, expiring_programs
 
 log = logging.getLogger("passes.expiry")
@@ -34,7 +34,7 @@ def expired(shop: ShopRow, card: CardRow, now: datetime) -> loyalty.CardState | 
     """The card's state after expiry at `now`, or None when nothing on it has expired."""
     if not expires(shop.program):
         return None
-    state = card.counters.state()
+    state = card.counters
     after = loyalty.expire(shop.program.rules(), state, now)
     return None if after is state else after
 
@@ -50,7 +50,7 @@ async def expire_card(
     if after is None:
         return card
     stamps = after.stamps_expired - card.counters.stamps_expired
-    change = Change("expire", stamps, ACTOR, Counters.of(after))
+    change = Change("expire", stamps, ACTOR, after)
     return await apply_change(conn, card, change, datetime.now(UTC))
 
 

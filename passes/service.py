@@ -28,7 +28,6 @@ from passes.store.campaigns import promotions_of
 from passes.store.cards import (
     CardRow,
     Change,
-    Counters,
     LedgerEntry,
     PastChange,
     apply_change,
@@ -139,10 +138,10 @@ class _Asked:
     def decide(self, card: CardRow, stamped_today: int) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""
         try:
-            after = self.rule(card.counters.state(), stamped_today)
+            after = self.rule(card.counters, stamped_today)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        return Change(self.kind, self.count, self.actor, Counters.of(after), self.key)
+        return Change(self.kind, self.count, self.actor, after, self.key)
 
 
 @dataclass(frozen=True)
@@ -376,9 +375,9 @@ class Service:
                 held = await hold_google_update(conn, card.id, now, now + GOOGLE_HOLD)
             welcome = shop.program.welcome_stamps
             if welcome:
-                after = loyalty.stamp(program_of(shop), card.counters.state(), welcome, now)
+                after = loyalty.stamp(program_of(shop), card.counters, welcome, now)
                 card = await apply_change(
-                    conn, card, Change("bonus", welcome, "welcome", Counters.of(after)), now
+                    conn, card, Change("bonus", welcome, "welcome", after), now
                 )
         if held is not None:
             await self._publish_new(shop, card, held)
@@ -413,8 +412,8 @@ class Service:
         for target in (card, referrer):
             if target.counters.voided:
                 continue
-            after = loyalty.stamp(program, target.counters.state(), bonus, now)
-            change = Change("bonus", bonus, f"referral:{card.serial}", Counters.of(after))
+            after = loyalty.stamp(program, target.counters, bonus, now)
+            change = Change("bonus", bonus, f"referral:{card.serial}", after)
             moved = await apply_change(conn, target, change, now)
             card = moved if target is card else card
         return replace(card, referral_rewarded=True)
@@ -631,10 +630,8 @@ class Service:
             card = await lock_card(conn, shop.id, normalise_serial(serial))
             if card.counters.voided:
                 return self._view(shop, card)
-            after = loyalty.void(card.counters.state())
-            card = await apply_change(
-                conn, card, Change("void", 0, actor, Counters.of(after)), _now()
-            )
+            after = loyalty.void(card.counters)
+            card = await apply_change(conn, card, Change("void", 0, actor, after), _now())
         self.on_commit()
         return self._view(shop, card)
 
@@ -657,12 +654,10 @@ class Service:
                     f"stamps can be undone for {minutes} minutes only", "undo_window_passed"
                 )
             try:
-                after = loyalty.undo_stamp(program, card.counters.state(), entry.count)
+                after = loyalty.undo_stamp(program, card.counters, entry.count)
             except loyalty.Refused as exc:
                 raise Conflict(str(exc), exc.code) from exc
-            change = Change(
-                "undo", entry.count, actor, Counters.of(after), undoes_event_id=entry.id
-            )
+            change = Change("undo", entry.count, actor, after, undoes_event_id=entry.id)
             card = await apply_change(conn, card, change, _now())
             if extra is not None:
                 card = await self._undo_bonus(conn, shop, card, extra, actor)
@@ -728,7 +723,7 @@ class Service:
             promoted = loyalty.promotion_bonus(count, card.id, promotions, now)[1] is not None
             already = card.loyal_since is not None
             return promoted or loyalty.becomes_long_standing(
-                rule, card.counters.state(), card.created_at, now, already
+                rule, card.counters, card.created_at, now, already
             )
 
         async def then(conn: AsyncConnection, card: CardRow) -> CardRow:
@@ -737,7 +732,7 @@ class Service:
             extra, promotion = loyalty.promotion_bonus(count, card.id, promotions, now)
             if promotion is not None:
                 card = await self._bonus(conn, shop, card, extra, f"promotion:{promotion.id}", now)
-            state = card.counters.state()
+            state = card.counters
             turns = loyalty.becomes_long_standing(
                 rule, state, card.created_at, now, card.loyal_since is not None
             )
@@ -754,22 +749,18 @@ class Service:
         actor: str,
         now: datetime,
     ) -> CardRow:
-        after = loyalty.add_bonus(program_of(shop), card.counters.state(), count)
-        return await apply_change(
-            conn, card, Change("bonus", count, actor, Counters.of(after)), now
-        )
+        after = loyalty.add_bonus(program_of(shop), card.counters, count)
+        return await apply_change(conn, card, Change("bonus", count, actor, after), now)
 
     async def _undo_bonus(
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
     ) -> CardRow:
         """A promotion's extra stamps go with the stamp that earned them."""
         try:
-            after = loyalty.remove_bonus(program_of(shop), card.counters.state(), bonus.count)
+            after = loyalty.remove_bonus(program_of(shop), card.counters, bonus.count)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        change = Change(
-            "undo_bonus", bonus.count, actor, Counters.of(after), undoes_event_id=bonus.id
-        )
+        change = Change("undo_bonus", bonus.count, actor, after, undoes_event_id=bonus.id)
         return await apply_change(conn, card, change, _now())
 
     async def _make_long_standing(

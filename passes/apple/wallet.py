@@ -36,7 +36,7 @@ class AppleWallet:
         counters = card.counters
         style = StripStyle.of(program)
         images = {**self.artwork.brand(), **self.artwork.strip(style, counters.stamps)}
-        rules, state = program.rules(), counters.state()
+        rules, state = program.rules(), counters
         return PassContent(
             serial=card.serial,
             authentication_token=card.auth_token,
@@ -73,7 +73,7 @@ def relevant_text(shop: ShopRow, card: CardRow) -> str:
 
     Apple offers no per-language text here, so it speaks the shop's language (German).
     """
-    rules, state = shop.program.rules(), card.counters.state()
+    rules, state = shop.program.rules(), card.counters
     due = loyalty.due_list(rules, state)
     if due:
         return text("page_reward_ready").format(reward=rules.reward_at(due[0][0]))

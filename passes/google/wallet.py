@@ -76,7 +76,7 @@ class GoogleWallet:
         """What the card's loyalty object shows now."""
         program, counters = shop.program, card.counters
         style = StripStyle.of(program)
-        rules, state = program.rules(), counters.state()
+        rules, state = program.rules(), counters
         return GoogleCardContent(
             serial=card.serial,
             shop_slug=shop.slug,

@@ -26,31 +26,9 @@ from passes.errors import NotFound
 from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
 from passes.store.tables import apple_registrations, card_events, cards, google_objects
 
-
-@dataclass(frozen=True)
-class Counters:
-    """A card's counters, as stored and as recorded after each event."""
-
-    stamps: int
-    rewards_available: int
-    total_stamps: int
-    rewards_redeemed: int
-    voided: bool = False
-    # The same names as loyalty.CardState: due rewards (stamp count, since), expiry counts and
-    # the last visit. A time left None means "as of this change"; apply_change writes it.
-    rewards_due: tuple[tuple[int, datetime | None], ...] = ()
-    stamps_expired: int = 0
-    rewards_expired: int = 0
-    last_visit: datetime | None = None
-
-    def state(self) -> loyalty.CardState:
-        """The counters as the (pure) loyalty rules see them (the fields share their names)."""
-        return loyalty.CardState(**self.__dict__)
-
-    @classmethod
-    def of(cls, state: loyalty.CardState) -> Counters:
-        """The rules' card state, as counters to store."""
-        return cls(**state.__dict__)
+# A card's counters as stored (on the card, and after each ledger event) are exactly the
+# rules' state of it: one type, so a change needs no conversion on its way in or out.
+Counters = loyalty.CardState
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ class CardPages:
         t = self.site.translator(request)
         program, counters = view.shop.program, view.card.counters
         label = t("page_stamps").format(stamps=counters.stamps, required=program.stamps_required)
-        rules, state = program.rules(), view.card.counters.state()
+        rules, state = program.rules(), view.card.counters
         language = self.site.language(request)
         dates = {
             key: local_date(moment, language)

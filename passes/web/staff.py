@@ -44,7 +44,7 @@ def staff_card_json(view: CardView) -> dict[str, Any]:
         # The due rewards by kind (a tiered program may have several): staff pick one.
         "due": [
             line.__dict__
-            for line in loyalty.reward_lines(view.shop.program.rules(), view.card.counters.state())
+            for line in loyalty.reward_lines(view.shop.program.rules(), view.card.counters)
             if line.due
         ],
     }
