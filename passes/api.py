@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from passes import loyalty
 from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import InvalidInput, NotFound, Unauthorized
-from passes.http import HttpError, allow_fields, read_json_object
+from passes.http import HttpError, JsonResponse, allow_fields, read_json_object
 from passes.loyalty import MAX_MULTIPLIER, Audience
 from passes.openapi import openapi_document
 from passes.ratelimit import RateLimiter
@@ -194,19 +194,19 @@ class ShopApi:
         promotion = promotion_from(body)
         if preview:
             chosen = await self.campaigns.audience(shop, segment)
-            return JSONResponse(audience_json(chosen))
+            return JsonResponse(audience_json(chosen))
         if not isinstance(text, str):
             raise InvalidInput("text must be a string")
         campaign_id, chosen = await self.campaigns.send(
             shop, text, segment, send_at, bonus, promotion
         )
-        return JSONResponse({"campaign": campaign_id, **audience_json(chosen)}, status_code=202)
+        return JsonResponse({"campaign": campaign_id, **audience_json(chosen)}, status_code=202)
 
     async def messages(self, request: Request) -> Response:
         if request.method == "POST":
             return await self.send_message(request)
         shop, _ = await self._shop(request)
-        return JSONResponse({"campaigns": await self.campaigns.history(shop)})
+        return JsonResponse({"campaigns": await self.campaigns.history(shop)})
 
     async def _shop(self, request: Request) -> tuple[ShopRow, str]:
         try:
@@ -222,7 +222,7 @@ class ShopApi:
         return shop, f"api:{key.strip()[:8]}"
 
     async def openapi(self, request: Request) -> Response:
-        return JSONResponse(openapi_document(self.service.settings.base_url))
+        return JsonResponse(openapi_document(self.service.settings.base_url))
 
     async def create_card(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
@@ -233,20 +233,20 @@ class ShopApi:
             raise InvalidInput("referrer must be the recommending card's serial")
         customer = customer_from(body.get("customer"))
         view = await self.service.issue_card(shop, actor, referrer=referrer, customer=customer)
-        return JSONResponse(card_json(view), status_code=201)
+        return JsonResponse(card_json(view), status_code=201)
 
     async def personal_data(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
         serial = request.path_params["serial"]
         if request.method == "DELETE":
             erased = await self.service.erase_personal_data(shop, serial)
-            return JSONResponse({"serial": serial, "erased": erased})
-        return JSONResponse(await self.service.personal_data(shop, serial))
+            return JsonResponse({"serial": serial, "erased": erased})
+        return JsonResponse(await self.service.personal_data(shop, serial))
 
     async def get_card(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
         view = await self.service.card(shop, request.path_params["serial"])
-        return JSONResponse(card_json(view))
+        return JsonResponse(card_json(view))
 
     async def stamp(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
@@ -264,12 +264,12 @@ class ShopApi:
             actor=actor,
             idempotency_key=request.headers.get("idempotency-key"),
         )
-        return JSONResponse(card_json(view))
+        return JsonResponse(card_json(view))
 
     async def deliveries(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
         view, found = await self.service.deliveries(shop, request.path_params["serial"])
-        return JSONResponse(deliveries_json(view, found))
+        return JsonResponse(deliveries_json(view, found))
 
     async def undo_stamp(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
@@ -279,14 +279,14 @@ class ShopApi:
         view = await self.service.undo_stamp(
             shop, request.path_params["serial"], int(raw), actor=actor
         )
-        return JSONResponse(card_json(view))
+        return JsonResponse(card_json(view))
 
     async def void(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
         body = await read_json_object(request, self.limit)
         allow_fields(body, set())
         view = await self.service.void(shop, request.path_params["serial"], actor=actor)
-        return JSONResponse(card_json(view))
+        return JsonResponse(card_json(view))
 
     async def redeem(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
@@ -299,7 +299,7 @@ class ShopApi:
             idempotency_key=request.headers.get("idempotency-key"),
             tier=check_tier(body.get("tier")),
         )
-        return JSONResponse(card_json(view))
+        return JsonResponse(card_json(view))
 
     async def stats(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
@@ -310,4 +310,4 @@ class ShopApi:
             totals = await program_totals(conn, shop.id)
             responses = await campaign_responses(conn, shop.id)
         success = success_json(found, totals, responses, reward_cost, basket)
-        return JSONResponse({**stats_json(found), "success": success})
+        return JsonResponse({**stats_json(found), "success": success})

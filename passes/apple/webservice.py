@@ -10,12 +10,12 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from passes.apple.wallet import AppleWallet
 from passes.errors import NotFound
-from passes.http import HttpError, read_json_object
+from passes.http import HttpError, JsonResponse, read_json_object
 from passes.ratelimit import RateLimiter
 from passes.store import Store
 from passes.store.apple import add_device_log, register, serials_since, touch_fetched, unregister
@@ -120,7 +120,7 @@ class WalletWebService:
             serials, last_updated = await serials_since(conn, device, tag)
         if not serials:
             return Response(status_code=204)
-        return JSONResponse({"serialNumbers": serials, "lastUpdated": str(last_updated)})
+        return JsonResponse({"serialNumbers": serials, "lastUpdated": str(last_updated)})
 
     async def latest_pass(self, request: Request) -> Response:
         card = await self._authorized_card(request)

@@ -15,14 +15,14 @@ from typing import Any
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from passes.errors import InvalidInput
 from passes.google.callbacks import PROTOCOL, CallbackVerifier, fetch_root_keys
 from passes.google.errors import GoogleUnavailable
 from passes.google.wallet import CALLBACK_PATH
-from passes.http import error_response, read_body
+from passes.http import JsonResponse, error_response, read_body
 from passes.store import Store
 from passes.store.google import record_callback
 
@@ -115,7 +115,7 @@ class GoogleCallbacks:
             return _unavailable("the callback could not be recorded; retry later")
         if outcome == "unknown":
             log.info("Google callback for unknown object %s ignored", event.object_id)
-        return JSONResponse({"outcome": outcome, "event": event.event_type})
+        return JsonResponse({"outcome": outcome, "event": event.event_type})
 
 
 def _unavailable(message: str) -> Response:

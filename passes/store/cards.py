@@ -445,6 +445,22 @@ CARD_MOVES = {
 }
 
 
+# Ledger columns that repeat what the card's move writes (see change_params), so a batch
+# sends each of those values once, as the move's parameter.
+EVENT_AS_MOVE = {
+    "card_id": "m_card_id",
+    "stamps_after": "m_stamps",
+    "rewards_after": "m_rewards",
+    "total_after": "m_total",
+    "redeemed_after": "m_redeemed",
+    "version_after": "m_version",
+    "created_at": "m_now",
+    "rewards_due_after": "m_rewards_due",
+    "stamps_expired_after": "m_stamps_expired",
+    "rewards_expired_after": "m_rewards_expired",
+}
+
+
 def card_move(event_id: ColumnElement[Any], tag: ColumnElement[Any]) -> Update:
     """The card's update for one change (bind parameters as CARD_MOVES names them)."""
     moves = {

@@ -54,6 +54,7 @@ from passes.errors import NotFound, Unavailable
 from passes.store.batches import Batcher
 from passes.store.cards import (
     CARD_MOVES,
+    EVENT_AS_MOVE,
     PG_TAG,
     CardRow,
     Change,
@@ -146,9 +147,18 @@ def _snapshots_statement() -> Statement:
 
 def _array_fields() -> dict[str, Any]:
     """Every parameter of change_params a write needs, with its column's type."""
-    events = {f"e_{c.name}": c.type for c in card_events.c if c.name != "id"}
+    events = {
+        f"e_{c.name}": c.type
+        for c in card_events.c
+        if c.name != "id" and c.name not in EVENT_AS_MOVE
+    }
     moves = {param: cards.c[column].type for column, param in CARD_MOVES.items()}
     return {**events, **moves, "m_card_id": BigInteger(), "m_expected_version": Integer()}
+
+
+def _event_value(changes: TableValuedAlias, column: str) -> Any:
+    """A ledger column's value in a batch: its own array, or the card move's that holds it."""
+    return changes.c[EVENT_AS_MOVE.get(column, f"e_{column}")]
 
 
 def _writes_statement() -> Statement:
@@ -188,7 +198,7 @@ def _writes_statement() -> Statement:
         insert(card_events)
         .from_select(
             ["id", *names],
-            select(ids.c.id, *[changes.c[f"e_{name}"] for name in names])
+            select(ids.c.id, *[_event_value(changes, name) for name in names])
             .join_from(changes, ids, ids.c.i == changes.c.i)
             .join(moved, moved.c.i == changes.c.i),
         )

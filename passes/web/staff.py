@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes import loyalty
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from passes.http import error_response, read_body
+from passes.http import JsonResponse, error_response, read_body
 from passes.service import CardView, check_tier
 from passes.staff import NoPin, PinLocked, StaffPins, WrongPin
 from passes.store.shops import ShopRow
@@ -192,7 +192,7 @@ class StaffPages:
             return error_response(404, "not_found", text("no_such_card", lang))
         except InvalidInput as exc:
             return error_response(422, "invalid", str(exc))
-        return JSONResponse(staff_card_json(view))
+        return JsonResponse(staff_card_json(view))
 
 
 async def _missing() -> CardView:
