@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import orjson
 from py_pkpass.models import Barcode, BarcodeFormat, DateField, DateStyle, Field, Pass, StoreCard
 
 from passes.apple.identity import SigningIdentity
@@ -29,8 +29,6 @@ _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHI")  # the 4-byte offset follows per a
 _END = struct.Struct("<IHHHHIIH")
 _DOS_DATE = 0x21  # 1980-01-01: fixed, so equal content gives an equal archive
 _UTF8_NAMES = 0x0800
-_SCALARS = frozenset({str, int, float, bool})
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -64,28 +62,27 @@ class PassContent:
     rewards: RewardSummary = field(default_factory=RewardSummary)
 
 
-@dataclass(frozen=True)
-class _Member:
-    """One file of the archive with its checksum and zip records encoded once."""
+class _Member(NamedTuple):
+    """One file of the archive with its checksum and zip records encoded once (a tuple:
+    three are made per pass, and a frozen dataclass takes longer to build)."""
 
     name: str
-    data: bytes
-    sha1: str
-    local_header: bytes
+    local_record: bytes  # local header and data: where it starts is only in the directory
     central_header: bytes  # up to, not including, the local header offset
     encoded_name: bytes
+    sha1: str = ""  # for the manifest; the manifest itself and the signature have none
 
 
-def _member(name: str, data: bytes) -> _Member:
+def _member(name: str, data: bytes, *, listed: bool = True) -> _Member:
+    """A file of the archive; `listed` ones get the SHA-1 the manifest lists."""
     encoded, size, crc = name.encode(), len(data), zlib.crc32(data)
     head = (_UTF8_NAMES, 0, 0, _DOS_DATE, crc, size, size, len(encoded))
     return _Member(
         name=name,
-        data=data,
-        sha1=hashlib.sha1(data).hexdigest(),  # noqa: S324 - Apple's manifest format
-        local_header=_LOCAL.pack(0x04034B50, 20, *head, 0) + encoded,
+        local_record=b"".join((_LOCAL.pack(0x04034B50, 20, *head, 0), encoded, data)),
         central_header=_CENTRAL.pack(0x02014B50, 20, 20, *head, 0, 0, 0, 0, 0),
         encoded_name=encoded,
+        sha1=hashlib.sha1(data).hexdigest() if listed else "",  # noqa: S324 - Apple's format
     )
 
 
@@ -108,7 +105,11 @@ class PassBuilder:
         manifest = _manifest(members)
         signature = self._signer.sign(manifest)
         return zip_stored(
-            [*members, _member("manifest.json", manifest), _member("signature", signature)]
+            [
+                *members,
+                _member("manifest.json", manifest, listed=False),
+                _member("signature", signature, listed=False),
+            ]
         )
 
     def _image_members(self, images: Mapping[str, bytes]) -> list[_Member]:
@@ -144,9 +145,12 @@ def check_content(content: PassContent) -> None:
 
 
 def render_pass_json(content: PassContent, identity: SigningIdentity) -> bytes:
-    """pass.json bytes: py-pkpass's model without its empty keys, deterministic and compact."""
-    model = pass_model(content, identity)
-    return _JSON.encode(_plain(model)).encode()
+    """pass.json bytes: py-pkpass's model, deterministic and compact.
+
+    The model leaves out optional keys it was not given, except on fields: _field drops
+    those, so no key has an empty string (Wallet refuses some, e.g. an empty label).
+    """
+    return orjson.dumps(pass_model(content, identity).json_dict(), default=_json_dict)
 
 
 def pass_model(content: PassContent, identity: SigningIdentity) -> Any:
@@ -170,7 +174,8 @@ def pass_model(content: PassContent, identity: SigningIdentity) -> Any:
     model.voided = content.voided
     if content.locations:
         model.locations = [
-            {"latitude": lat, "longitude": lon, "relevantText": content.relevant_text}
+            {"latitude": lat, "longitude": lon}
+            | ({"relevantText": content.relevant_text} if content.relevant_text else {})
             for lat, lon in content.locations[:10]
         ]
     if content.web_service_url is not None:
@@ -247,23 +252,19 @@ def _back_fields(content: PassContent) -> list[Any]:
 
 
 def _field(key: str, value: object, label: str = "", change: str = "") -> Any:
+    """A py-pkpass field without the empty label and changeMessage it starts with."""
     field = Field(key, value, label)
-    field.changeMessage = change
+    del field.changeMessage
+    if change:
+        field.changeMessage = change
+    if not label:
+        del field.label
     return field
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready data with every empty string and None dropped, at every depth."""
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if not isinstance(value, dict):
-        value = value.json_dict()
-    # Scalars are handled inline: this runs per pass and calls are what cost here.
-    return {
-        k: v if type(v) in _SCALARS else _plain(v)
-        for k, v in value.items()
-        if v != "" and v is not None
-    }
+def _json_dict(model: Any) -> Any:
+    """What orjson cannot write itself: a py-pkpass object (the barcode), as its dict."""
+    return model.json_dict()
 
 
 def strings_file(language: str) -> bytes:
@@ -278,19 +279,16 @@ def _escape(text: str) -> str:
 
 
 def _manifest(members: Iterable[_Member]) -> bytes:
-    hashes = {member.name: member.sha1 for member in members}
-    return _JSON.encode(hashes).encode()
+    return orjson.dumps({member.name: member.sha1 for member in members})
 
 
 def zip_stored(members: list[_Member]) -> bytes:
     """A zip archive of `members`, stored uncompressed (PNGs do not shrink; JSON is tiny)."""
-    chunks: list[bytes] = []
     central: list[bytes] = []
     offset = 0
     for member in members:
-        chunks += (member.local_header, member.data)
         central += (member.central_header, offset.to_bytes(4, "little"), member.encoded_name)
-        offset += len(member.local_header) + len(member.data)
+        offset += len(member.local_record)
     directory = b"".join(central)
     end = _END.pack(0x06054B50, 0, 0, len(members), len(members), len(directory), offset, 0)
-    return b"".join([*chunks, directory, end])
+    return b"".join([*(member.local_record for member in members), directory, end])
