@@ -167,6 +167,37 @@ async def test_a_card_changed_by_another_instance_is_decided_on_its_stored_state
         await other_app.state.service.store.close()
 
 
+async def test_a_card_locked_elsewhere_holds_up_only_its_own_stamp(
+    env: Env, database_url: str
+) -> None:
+    """Stamps share batched statements on PostgreSQL. One that waits on a row lock (a long
+    transaction elsewhere holds the card) must not keep the other cards' stamps waiting."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks and batched stamps are PostgreSQL's")
+    import asyncpg  # type: ignore[import-untyped]
+
+    key = await env.new_shop()
+    locked, free = (await new_card(env, key))["serial"], (await new_card(env, key))["serial"]
+    await stamp(env, key, locked)  # remembered: its next stamp goes straight to the write
+    holder = await asyncpg.connect(database_url)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT 1 FROM cards WHERE serial = $1 FOR UPDATE", locked)
+        held_up = asyncio.create_task(stamp(env, key, locked))
+        await asyncio.sleep(0.2)
+        assert not held_up.done(), "the locked card's stamp waits for the lock"
+        started = asyncio.get_running_loop().time()
+        others = await asyncio.wait_for(stamp(env, key, free), timeout=5)
+        assert others.status_code == 200 and others.json()["stamps"] == 1
+        assert asyncio.get_running_loop().time() - started < 2
+        await transaction.rollback()
+        done = await asyncio.wait_for(held_up, timeout=5)
+        assert done.status_code == 200 and done.json()["total_stamps"] == 2
+    finally:
+        await holder.close()
+
+
 async def test_another_shops_card_is_not_found(env: Env) -> None:
     mine, theirs = await env.new_shop(), await env.new_shop()
     serial = (await new_card(env, theirs))["serial"]

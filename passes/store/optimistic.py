@@ -22,11 +22,11 @@ never a wrong or doubled change. The retry then reads the first answer afresh.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import (
@@ -79,6 +79,8 @@ CONNECTION_LOST = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InternalClientError,
 )
+Req = TypeVar("Req")
+Res = TypeVar("Res")
 DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]
 
 
@@ -221,9 +223,11 @@ def _writes_statement() -> Statement:
 SNAPSHOTS = _snapshots_statement()
 WRITES = _writes_statement()
 ARRAY_FIELDS = tuple(_array_fields())
-# Batches: up to this many requests in one statement, this many statements at once.
+# Batches: up to this many requests in one statement, up to this many statements at
+# once, another one only when a batch in flight takes longer than this (store/batches.py).
 BATCH_SIZE = 64
 BATCH_LANES = 4
+BATCH_PATIENCE_SECONDS = 0.02
 # One connection per batch in flight: reads and writes.
 POOL_SIZE = 2 * BATCH_LANES
 # Cards remembered after a read or write: a café's busy hour fits, and an entry
@@ -249,6 +253,10 @@ class _Write:
     params: dict[str, Any]
 
 
+def _batcher(run: Callable[[Sequence[Req]], Awaitable[Sequence[Res]]]) -> Batcher[Req, Res]:
+    return Batcher(run, size=BATCH_SIZE, lanes=BATCH_LANES, patience=BATCH_PATIENCE_SECONDS)
+
+
 def _remember_as(shop_id: int, serial: str) -> str:
     return f"{shop_id}:{serial}"
 
@@ -260,8 +268,8 @@ class OptimisticCards:
         self.dsn = dsn
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
-        self._reads = Batcher(self._read_batch, size=BATCH_SIZE, lanes=BATCH_LANES)
-        self._writes = Batcher(self._write_batch, size=BATCH_SIZE, lanes=BATCH_LANES)
+        self._reads = _batcher(self._read_batch)
+        self._writes = _batcher(self._write_batch)
         self._remembered: TtlCache[CardRow] = TtlCache(REMEMBERED_SECONDS, REMEMBERED_CARDS)
 
     async def snapshot(
