@@ -224,7 +224,8 @@ def _rule_fields(content: PassContent) -> list[Any]:
 def _date_field(key: str, moment: datetime, label: str) -> Any:
     """A date Wallet writes in the phone's language and time zone."""
     value = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return DateField(key, value, label, dateStyle=DateStyle.MEDIUM, timeStyle=DateStyle.NONE)
+    field = DateField(key, value, label, dateStyle=DateStyle.MEDIUM, timeStyle=DateStyle.NONE)
+    return _without_empty_texts(field)
 
 
 def _perk_field(perk: str) -> Any:
@@ -252,13 +253,18 @@ def _back_fields(content: PassContent) -> list[Any]:
 
 
 def _field(key: str, value: object, label: str = "", change: str = "") -> Any:
-    """A py-pkpass field without the empty label and changeMessage it starts with."""
+    """A py-pkpass field, with a changeMessage when `change` is given."""
     field = Field(key, value, label)
-    del field.changeMessage
-    if change:
-        field.changeMessage = change
-    if not label:
-        del field.label
+    field.changeMessage = change
+    return _without_empty_texts(field)
+
+
+def _without_empty_texts(field: Any) -> Any:
+    """Every field goes through here: py-pkpass starts them with an empty label and
+    changeMessage, which must not reach pass.json."""
+    for name in ("label", "changeMessage"):
+        if getattr(field, name) == "":
+            delattr(field, name)
     return field
 
 
