@@ -39,6 +39,8 @@ from passes.push import Wakeup, open_google, push_worker
 from passes.render import Artwork
 from passes.service import Service
 from passes.store import Store
+from passes.store.cards import CardRow
+from passes.store.shops import ShopRow
 from passes.web.routes import web_routes
 
 STATIC = Path(__file__).resolve().parent / "web" / "static"
@@ -130,8 +132,16 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     service = Service(settings, store, wakeup.notify, google)
     artwork = Artwork(settings.assets_dir)
     wallet = AppleWallet(identity, artwork, settings.web_service_url)
+
+    async def fresh(shop: ShopRow, card: CardRow) -> CardRow:
+        return (await service.fresh(shop, card)).card
+
     web_service = WalletWebService(
-        store, wallet, lambda card: str(service.urls(card)["card"]), settings.max_body_bytes
+        store,
+        wallet,
+        lambda card: str(service.urls(card)["card"]),
+        settings.max_body_bytes,
+        fresh,
     )
     callbacks, keys_http = _google_callbacks(settings, google, store)
 

@@ -451,9 +451,9 @@ class Service:
         """The shop's card `serial`."""
         async with self.store.reading() as conn:
             card = await card_by_serial(conn, shop.id, normalise_serial(serial))
-        return await self._fresh(shop, card)
+        return await self.fresh(shop, card)
 
-    async def _fresh(self, shop: ShopRow, card: CardRow) -> CardView:
+    async def fresh(self, shop: ShopRow, card: CardRow) -> CardView:
         """The card to show; what has expired by now is recorded first (the sweep may lag)."""
         if expired(shop, card, self.clock()) is not None:
             async with self.store.transaction() as conn:
@@ -467,14 +467,14 @@ class Service:
         async with self.store.reading() as conn:
             card = await card_by_serial_any_shop(conn, normalise_serial(serial))
             shop = await shop_by_id(conn, card.shop_id)
-        return await self._fresh(shop, card)
+        return await self.fresh(shop, card)
 
     async def card_by_secret(self, page_secret: str) -> CardView:
         """The card behind a customer's card-page URL."""
         async with self.store.reading() as conn:
             card = await card_by_secret(conn, page_secret)
             shop = await shop_by_id(conn, card.shop_id)
-        return await self._fresh(shop, card)
+        return await self.fresh(shop, card)
 
     async def stamp(
         self, shop: ShopRow, serial: str, count: int, *, actor: str, idempotency_key: str | None

@@ -239,6 +239,28 @@ class Phones:
         return [Delivery(row, "delivered", 200) for row in rows]
 
 
+async def test_a_phone_fetching_its_pass_gets_the_expiry_before_the_sweep_does(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, key = await _shop(env, stamp_expiry_days=7)
+    serial = await _card(env, key)
+    card = (await _stamp(env, key, serial, 3)).json()
+    ca = env.settings.certs_dir / "wwdr.pem"
+    device = Device(env, verify_pkpass((await env.client.get(card["urls"]["apple"])).content, ca))
+    assert (await device.register()).status_code == 201
+    before = await device.fetch()
+    monkeypatch.setattr(env.service, "clock", _clock(8))
+    fetched = await device.fetch(since=before.headers["last-modified"])
+    assert fetched.status_code == 200, "the expiry changed the pass since the phone's copy"
+    assert fetched.headers["last-modified"] != before.headers["last-modified"]
+    pass_json = verify_pkpass(fetched.content, ca)
+    front = {f["key"]: f for f in pass_json["storeCard"]["secondaryFields"]}
+    assert front["stamps"]["value"] == "0 / 10"
+    read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    assert (read["stamps"], read["stamps_expired"]) == (0, 3), "recorded once, in the ledger"
+    assert read["version"] == card["version"] + 1
+
+
 async def test_the_worker_sweeps_and_the_phone_gets_the_new_pass(env: Env) -> None:
     _, key = await _shop(env, stamp_expiry_days=7)
     serial = await _card(env, key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -20,7 +20,7 @@ from passes.ratelimit import RateLimiter
 from passes.store import Store
 from passes.store.apple import add_device_log, register, serials_since, touch_fetched, unregister
 from passes.store.cards import CardRow, card_by_serial_any_shop
-from passes.store.shops import locations_of, shop_by_id
+from passes.store.shops import ShopRow, locations_of, shop_by_id
 
 PKPASS = "application/vnd.apple.pkpass"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -50,10 +50,13 @@ class WalletWebService:
         wallet: AppleWallet,
         card_url: Callable[[CardRow], str],
         body_limit: int,
+        fresh: Callable[[ShopRow, CardRow], Awaitable[CardRow]],
     ) -> None:
         self.store = store
         self.wallet = wallet
         self.card_url = card_url
+        # The card with what has expired by now recorded (the expiry sweep may lag).
+        self.fresh = fresh
         self.body_limit = body_limit
         self.pass_type_id = wallet.identity.pass_type_id
         self.log_limiter = RateLimiter(rate=1.0, burst=20)
@@ -124,16 +127,17 @@ class WalletWebService:
 
     async def latest_pass(self, request: Request) -> Response:
         card = await self._authorized_card(request)
+        async with self.store.transaction() as conn:
+            await touch_fetched(conn, card.id, _now())
+            shop = await shop_by_id(conn, card.shop_id)
+            places = await locations_of(conn, shop.id)
+        card = await self.fresh(shop, card)
         modified = card.pass_modified_at
         headers = {
             "Last-Modified": format_datetime(modified, usegmt=True),
             "Cache-Control": "no-cache",
         }
         since = _http_date(request.headers.get("if-modified-since"))
-        async with self.store.transaction() as conn:
-            await touch_fetched(conn, card.id, _now())
-            shop = await shop_by_id(conn, card.shop_id)
-            places = await locations_of(conn, shop.id)
         if since is not None and modified <= since:
             return Response(status_code=304, headers=headers)
         data = self.wallet.pass_file(shop, card, self.card_url(card), places)
