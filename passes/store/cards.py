@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -151,7 +152,13 @@ def past_change(row: Row, prefix: str = "") -> PastChange:
 
 def encode_dues(dues: tuple[tuple[int, datetime | None], ...]) -> str | None:
     """Due rewards as stored: "at@epoch,..." (times already whole seconds), NULL for none."""
-    return ",".join(f"{at}@{int(since.timestamp())}" for at, since in dues if since) or None
+    return ",".join([_due_text(at, since) for at, since in dues if since]) or None
+
+
+@lru_cache(maxsize=4096)
+def _due_text(at: int, since: datetime) -> str:
+    # Every change writes all of a card's due rewards again; each is written out once.
+    return f"{at}@{int(since.timestamp())}"
 
 
 def decode_dues(stored: str | None) -> tuple[tuple[int, datetime | None], ...]:
@@ -171,10 +178,10 @@ def _as_stored(after: Counters, now: datetime) -> Counters:
     return replace(after, rewards_due=dues, last_visit=after.last_visit or now)
 
 
-def _rule_params(after: Counters) -> dict[str, Any]:
-    """The card columns of tiers and expiry (see _card_move)."""
+def _rule_params(after: Counters, dues: str | None) -> dict[str, Any]:
+    """The card columns of tiers and expiry (see _card_move); `dues` as encode_dues wrote them."""
     return {
-        "m_rewards_due": encode_dues(after.rewards_due),
+        "m_rewards_due": dues,
         "m_rewards_due_since": min((s for _, s in after.rewards_due if s), default=None),
         "m_last_visit": after.last_visit,
         "m_stamps_expired": after.stamps_expired,
@@ -224,7 +231,7 @@ async def insert_card(
     card_id = (await conn.execute(insert(cards).values(values).returning(cards.c.id))).scalar_one()
     card = card_from({**values, "id": card_id, "last_event_id": None})
     issue = Change("issue", 0, actor, Counters(0, 0, 0, 0, last_visit=now))
-    event_params = _event_params(card, issue, 1, now, issue.after)
+    event_params = _event_params(card, issue, 1, now, issue.after, None)
     event_id = int((await conn.execute(EVENT_INSERT, event_params)).scalar_one())
     tag = PG_TAG if conn.dialect.name == "postgresql" else event_id
     await conn.execute(
@@ -371,9 +378,10 @@ def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any
     # Distinct whole seconds per change, so If-Modified-Since never hides one.
     modified = max(whole_second(now), card.pass_modified_at + timedelta(seconds=1))
     after = _as_stored(change.after, now)
+    dues = encode_dues(after.rewards_due)
     return {
-        **_event_params(card, change, version, now, after),
-        **_rule_params(after),
+        **_event_params(card, change, version, now, after, dues),
+        **_rule_params(after, dues),
         **enqueue_params(card.id, now, change.campaign_id),
         "m_card_id": card.id,
         "m_stamps": after.stamps,
@@ -403,7 +411,7 @@ def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: 
 
 
 def _event_params(
-    card: CardRow, change: Change, version: int, now: datetime, after: Counters
+    card: CardRow, change: Change, version: int, now: datetime, after: Counters, dues: str | None
 ) -> dict[str, Any]:
     """The ledger row of `change`, with its counters `after` as stored (see _as_stored)."""
     return {
@@ -420,7 +428,7 @@ def _event_params(
         "e_redeemed_after": after.rewards_redeemed,
         "e_version_after": version,
         "e_created_at": now,
-        "e_rewards_due_after": encode_dues(after.rewards_due),
+        "e_rewards_due_after": dues,
         "e_stamps_expired_after": after.stamps_expired,
         "e_rewards_expired_after": after.rewards_expired,
     }
