@@ -334,14 +334,15 @@ class Service:
         stamp needs one, and a database round trip each is the largest cost.
         """
         digest = hash_api_key(api_key)
-        shop = self._keys.get(digest)
-        if shop is None:
+
+        async def load() -> ShopRow:
             async with self.store.reading() as conn:
                 shop = await shop_by_key_hash(conn, digest)
             if shop is None:
                 raise Unauthorized("unknown or revoked API key")
-            self._keys.put(digest, shop)
-        return shop
+            return shop
+
+        return await self._keys.get_or_load(digest, load)
 
     async def issue_card(
         self,
@@ -700,14 +701,13 @@ class Service:
 
         Every stamp asks, so a shop without promotions must not cost a round trip each.
         """
-        key = str(shop.id)
-        found = self._promotions.get(key)
-        if found is None:
+
+        async def load() -> tuple[loyalty.Promotion, ...]:
             async with self.store.reading() as conn:
                 stored = await promotions_of(conn, shop.id, _now())
-            found = tuple(loyalty.Promotion(**row.__dict__) for row in stored)
-            self._promotions.put(key, found)
-        return found
+            return tuple(loyalty.Promotion(**row.__dict__) for row in stored)
+
+        return await self._promotions.get_or_load(str(shop.id), load)
 
     def _after_stamp(
         self, shop: ShopRow, count: int, promotions: tuple[loyalty.Promotion, ...]
