@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -152,13 +151,7 @@ def past_change(row: Row, prefix: str = "") -> PastChange:
 
 def encode_dues(dues: tuple[tuple[int, datetime | None], ...]) -> str | None:
     """Due rewards as stored: "at@epoch,..." (times already whole seconds), NULL for none."""
-    return ",".join([_due_text(at, since) for at, since in dues if since]) or None
-
-
-@lru_cache(maxsize=4096)
-def _due_text(at: int, since: datetime) -> str:
-    # Every change writes all of a card's due rewards again; each is written out once.
-    return f"{at}@{int(since.timestamp())}"
+    return ",".join([f"{at}@{int(since.timestamp())}" for at, since in dues if since]) or None
 
 
 def decode_dues(stored: str | None) -> tuple[tuple[int, datetime | None], ...]:
