@@ -47,7 +47,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.selectable import CTE, TableValuedAlias
 
 from passes.cache import TtlCache
 from passes.errors import NotFound, Unavailable
@@ -158,7 +158,7 @@ def _array_fields() -> dict[str, Any]:
     return {**events, **moves, "m_card_id": BigInteger(), "m_expected_version": Integer()}
 
 
-def _event_value(changes: TableValuedAlias, column: str) -> Any:
+def _event_value(changes: CTE, column: str) -> Any:
     """A ledger column's value in a batch: its own array, or the card move's that holds it."""
     return changes.c[EVENT_AS_MOVE.get(column, f"e_{column}")]
 
@@ -166,7 +166,8 @@ def _event_value(changes: TableValuedAlias, column: str) -> Any:
 def _writes_statement() -> Statement:
     """Many changes in one statement: each card moves only if still at its expected version,
     and only the changes that moved it are appended to the ledger and queue pushes."""
-    changes = _unnest("changes", _array_fields())
+    # Unnested once: each CTE below that named the unnest ran it again (4 times a statement).
+    changes = select(_unnest("unnested", _array_fields())).cte("changes")
     # The BIGSERIAL's own sequence, named as PostgreSQL names it; a constant, so the
     # plan resolves it once (pg_get_serial_sequence would search the catalog each time).
     next_id = func.nextval(literal_column("'card_events_id_seq'::regclass"))
