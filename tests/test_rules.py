@@ -239,15 +239,22 @@ class Phones:
         return [Delivery(row, "delivered", 200) for row in rows]
 
 
-async def test_a_phone_fetching_its_pass_gets_the_expiry_before_the_sweep_does(
-    env: Env, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _phone_with_expiring_stamps(env: Env) -> tuple[str, str, dict, Device]:
+    """A card with 3 stamps that expire after 7 days, on a registered iPhone."""
     _, key = await _shop(env, stamp_expiry_days=7)
     serial = await _card(env, key)
     card = (await _stamp(env, key, serial, 3)).json()
     ca = env.settings.certs_dir / "wwdr.pem"
     device = Device(env, verify_pkpass((await env.client.get(card["urls"]["apple"])).content, ca))
     assert (await device.register()).status_code == 201
+    return key, serial, card, device
+
+
+async def test_a_phone_fetching_its_pass_gets_the_expiry_before_the_sweep_does(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, serial, card, device = await _phone_with_expiring_stamps(env)
+    ca = env.settings.certs_dir / "wwdr.pem"
     before = await device.fetch()
     monkeypatch.setattr(env.service, "clock", _clock(8))
     fetched = await device.fetch(since=before.headers["last-modified"])
@@ -262,12 +269,8 @@ async def test_a_phone_fetching_its_pass_gets_the_expiry_before_the_sweep_does(
 
 
 async def test_the_worker_sweeps_and_the_phone_gets_the_new_pass(env: Env) -> None:
-    _, key = await _shop(env, stamp_expiry_days=7)
-    serial = await _card(env, key)
-    card = (await _stamp(env, key, serial, 3)).json()
+    _, serial, _, device = await _phone_with_expiring_stamps(env)
     ca = env.settings.certs_dir / "wwdr.pem"
-    device = Device(env, verify_pkpass((await env.client.get(card["urls"]["apple"])).content, ca))
-    assert (await device.register()).status_code == 201
     await device.changed()
     store, phones = Store(env.settings.database_url), Phones()
     worker = PushWorker(
