@@ -550,10 +550,12 @@ class Service:
             since=_start_of_day() if counts_today else None,
             then=then,
         )
-        if self.store.optimistic is not None:
-            done = await self._change_optimistically(self.store.optimistic, shop, asked)
+        optimistic = self.store.optimistic
+        if optimistic is not None:
+            done = await self._change_optimistically(optimistic, shop, asked)
             if done is not None:
                 return done
+            optimistic.forget(shop.id, asked.serial)  # the locked path changes it another way
         return await self._change_locked(shop, asked)
 
     async def _change_optimistically(
@@ -573,7 +575,6 @@ class Service:
             if seen.earlier is not None:
                 return self._replay(shop, seen.card, seen.earlier, asked)
             if self._more_than_one_change(shop, asked, seen.card):
-                optimistic.forget(shop.id, asked.serial)
                 return None
             try:
                 change = asked.decide(seen.card, seen.stamped_today)
@@ -583,7 +584,6 @@ class Service:
                 raise
             then = asked.then
             if then is not None and then.applies(replace(seen.card, counters=change.after), _now()):
-                optimistic.forget(shop.id, asked.serial)
                 return None  # more changes follow in the same transaction: the locked path
             written = await optimistic.apply_if_unchanged(seen.card, change, _now())
             if written is not None:
