@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from passes.api import ShopApi
 from passes.apple.identity import SigningIdentity, load_identity
 from passes.apple.wallet import AppleWallet
-from passes.apple.webservice import WalletWebService
+from passes.apple.webservice import LATEST_PKPASS_ROUTE, WalletWebService
 from passes.campaigns import Campaigns
 from passes.config import Settings
 from passes.errors import PassesError
@@ -39,8 +39,7 @@ from passes.push import Wakeup, open_google, push_worker
 from passes.render import Artwork
 from passes.service import Service
 from passes.store import Store
-from passes.store.cards import CardRow
-from passes.store.shops import ShopRow
+from passes.web.pages import PKPASS_FILE_ROUTE
 from passes.web.routes import web_routes
 
 STATIC = Path(__file__).resolve().parent / "web" / "static"
@@ -62,10 +61,16 @@ log = logging.getLogger("passes.http")
 
 
 class AccessLog:
-    """Logs method, route template (never the raw path: it may carry secrets), status, time."""
+    """Logs method, route template (never the raw path: it may carry secrets), status, time.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Routes named `quiet` (by template) are logged at DEBUG when they succeed: a pass fetch is
+    machine traffic, thousands of them after a campaign, and writing each line cost a sixth
+    of what serving the pass costs besides its signature. Their failures stay at INFO.
+    """
+
+    def __init__(self, app: ASGIApp, quiet: Collection[str] = ()) -> None:
         self.app = app
+        self.quiet = frozenset(quiet)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,17 +89,21 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            log.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                _route_template(scope),
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+            template = _route_template(scope)
+            quiet = status < 400 and template in self.quiet
+            level = logging.DEBUG if quiet else logging.INFO
+            if log.isEnabledFor(level):
+                elapsed = (time.perf_counter() - started) * 1000
+                log.log(level, "%s %s %d %.1fms", scope["method"], template, status, elapsed)
 
 
 def _route_template(scope: Scope) -> str:
-    path: str = scope.get("root_path", "") + scope["path"]
+    route = scope.get("route")
+    if isinstance(route, Route):
+        # Under a Mount, root_path is the mount's prefix and the route's path follows it.
+        return str(scope.get("root_path", "")) + route.path
+    # Starlette's path already carries the root path (it was logged twice under mounts).
+    path: str = scope["path"]
     for name, value in scope.get("path_params", {}).items():
         path = path.replace(str(value), "{" + name + "}")
     return path
@@ -133,15 +142,13 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     artwork = Artwork(settings.assets_dir)
     wallet = AppleWallet(identity, artwork, settings.web_service_url)
 
-    async def fresh(shop: ShopRow, card: CardRow) -> CardRow:
-        return (await service.fresh(shop, card)).card
-
+    # Only the card page's URL: the card's other URLs (a signed Google link) are not needed.
     web_service = WalletWebService(
         store,
         wallet,
-        lambda card: str(service.urls(card)["card"]),
+        lambda card: settings.card_page_url(card.page_secret),
         settings.max_body_bytes,
-        fresh,
+        service.fresh_card,
     )
     callbacks, keys_http = _google_callbacks(settings, google, store)
 
@@ -177,7 +184,9 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog)],
+        middleware=[
+            Middleware(AccessLog, quiet=[f"/wallet{LATEST_PKPASS_ROUTE}", PKPASS_FILE_ROUTE])
+        ],
         exception_handlers={
             PassesError: _passes_error,
             HTTPException: _http_error,

@@ -32,6 +32,8 @@ _SUPERSAMPLE = 3
 # Uploaded artwork larger than this is refused before decoding (decompression bombs).
 _MAX_SOURCE_PIXELS = 4096 * 4096
 _SOURCE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+# Source artwork whose digest is kept (see Artwork._digest).
+_DIGESTS_KEPT = 64
 _HEX = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 
@@ -250,6 +252,7 @@ class Artwork:
         self._default_icon = _read_asset(assets_dir / "icon.png")
         self._cache_size = cache_size
         self._images: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._digests: dict[bytes, str] = {}
         self._lock = threading.Lock()
         self._drawn = 0
 
@@ -278,11 +281,21 @@ class Artwork:
     def _variants(
         self, kind: str, data: bytes, draw: Callable[[bytes, int], bytes]
     ) -> dict[str, bytes]:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = self._digest(data)
         return {
             _file_name(kind, scale): self._cached((kind, digest, scale), partial(draw, data, scale))
             for scale in SCALES
         }
+
+    def _digest(self, data: bytes) -> str:
+        # Every pass asks for the same logo and icon objects: hashing their 100 kB each time
+        # cost a fifth of a pass's signature. A dict finds them again by the hash Python keeps.
+        digest = self._digests.get(data)
+        if digest is None:
+            if len(self._digests) >= _DIGESTS_KEPT:
+                self._digests.clear()
+            digest = self._digests[data] = hashlib.sha256(data).hexdigest()
+        return digest
 
     def _cached(self, key: Hashable, draw: Callable[[], bytes]) -> bytes:
         with self._lock:

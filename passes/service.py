@@ -456,12 +456,16 @@ class Service:
 
     async def fresh(self, shop: ShopRow, card: CardRow) -> CardView:
         """The card to show; what has expired by now is recorded first (the sweep may lag)."""
+        return self._view(shop, await self.fresh_card(shop, card))
+
+    async def fresh_card(self, shop: ShopRow, card: CardRow) -> CardRow:
+        """The card with what has expired by now recorded; as read when nothing has."""
         if expired(shop, card, self.clock()) is not None:
             async with self.store.transaction() as conn:
                 locked = await lock_card_by_id(conn, card.id)
                 card = await expire_card(conn, shop, locked, self.clock())
             self.on_commit()
-        return self._view(shop, card)
+        return card
 
     async def find_card(self, serial: str) -> CardView:
         """Any shop's card `serial` (for the operator's command line only)."""
@@ -667,6 +671,7 @@ class Service:
 
     async def deliveries(self, shop: ShopRow, serial: str) -> tuple[CardView, Deliveries]:
         """The card with what we know of getting its updates onto phones."""
+        await self.store.fetches.flush()  # this process's fetch times, written behind
         async with self.store.reading() as conn:
             card = await card_by_serial(conn, shop.id, normalise_serial(serial))
             found = await deliveries(conn, card.id)

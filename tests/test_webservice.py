@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
+from sqlalchemy import event
 
+from passes.store import Store
+from passes.store.cards import card_by_serial_any_shop
+from passes.store.fetches import FLUSH_SECONDS
+from passes.store.shops import Location
 from tests.conftest import Env, auth
 from tests.pkpass_check import verify_pkpass
 from tests.test_api import new_card, stamp
@@ -48,8 +54,8 @@ class Device:
             self.tag = response.json()["lastUpdated"]
         return response
 
-    async def fetch(self, since: str | None = None):
-        headers = dict(self.headers)
+    async def fetch(self, since: str | None = None, **overrides: str):
+        headers = {**self.headers, **overrides}
         if since:
             headers["If-Modified-Since"] = since
         return await self.env.client.get(
@@ -235,3 +241,75 @@ async def test_deliveries_show_devices_and_fetches(env: Env) -> None:
     assert (
         await env.client.get(f"/api/v1/cards/{card['serial']}/deliveries", headers=auth(other))
     ).status_code == 404
+
+
+async def test_a_fetch_time_is_written_behind_within_about_a_second(env: Env) -> None:
+    _, card, device = await _device_for_new_card(env)
+    assert (await device.fetch()).status_code == 200
+    await asyncio.sleep(FLUSH_SECONDS + 0.5)
+    # Another store reads the database itself, not this process's pending times.
+    store = Store(env.settings.database_url)
+    try:
+        async with store.reading() as conn:
+            found = await card_by_serial_any_shop(conn, card["serial"])
+    finally:
+        await store.close()
+    assert found.last_fetched_at is not None
+
+
+async def test_serving_a_pass_goes_around_sqlalchemy_in_one_statement(env: Env) -> None:
+    """No transaction, no touch of the card, no pool ping: the one read is the fast path's."""
+    _, card, device = await _device_for_new_card(env)
+    store = env.service.store
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    engines = {store.writer.sync_engine, store.reader.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert (await device.fetch()).status_code == 200
+        assert (await env.client.get(card["urls"]["apple"])).status_code == 200
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+    assert seen == []
+
+
+async def test_a_changed_program_or_place_shows_on_the_next_fetch(env: Env) -> None:
+    """Shops are kept between fetches by their values, so a change is never served stale."""
+    _, card, device = await _device_for_new_card(env)
+    ca = env.settings.certs_dir / "wwdr.pem"
+    assert "locations" not in verify_pkpass((await device.fetch()).content, ca)
+    shop = (await env.service.find_card(card["serial"])).shop
+    await env.service.add_location(shop, Location("Marktplatz 1, Freiburg", 47.9959, 7.8522))
+    await env.service.set_tiers(shop, [(5, "1 Keks")])
+    for pkpass in (
+        (await device.fetch()).content,
+        (await env.client.get(card["urls"]["apple"])).content,
+    ):
+        pass_json = verify_pkpass(pkpass, ca)
+        assert [(p["latitude"], p["longitude"]) for p in pass_json["locations"]] == [
+            (47.9959, 7.8522)
+        ]
+        assert "rewards" in {field["key"] for field in pass_json["storeCard"]["backFields"]}
+
+
+async def test_served_passes_stay_out_of_the_access_log_and_refusals_do_not(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    key, card, device = await _device_for_new_card(env)
+    with caplog.at_level(logging.INFO, logger="passes.http"):
+        assert (await device.fetch()).status_code == 200
+        assert (await env.client.get(card["urls"]["apple"])).status_code == 200
+        assert (await device.fetch(Authorization="ApplePass wrong")).status_code == 401
+        assert (
+            await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))
+        ).is_success
+    lines = [record.getMessage().rsplit(" ", 1)[0] for record in caplog.records]
+    assert lines == [
+        "GET /wallet/v1/passes/{pass_type}/{serial} 401",
+        "GET /api/v1/cards/{serial} 200",
+    ]

@@ -18,9 +18,9 @@ from passes.errors import NotFound
 from passes.http import HttpError, JsonResponse, read_json_object
 from passes.ratelimit import RateLimiter
 from passes.store import Store
-from passes.store.apple import add_device_log, register, serials_since, touch_fetched, unregister
+from passes.store.apple import add_device_log, register, serials_since, unregister
 from passes.store.cards import CardRow, card_by_serial_any_shop
-from passes.store.shops import ShopRow, locations_of, shop_by_id
+from passes.store.shops import ShopRow
 
 PKPASS = "application/vnd.apple.pkpass"
 DEVICE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -28,6 +28,8 @@ PUSH_TOKEN = re.compile(r"^[0-9A-Fa-f]{16,200}$")
 SERIAL_IN_LOG = re.compile(r"/passes/[^/\s]+/([0-9A-Za-z]{1,32})")
 MAX_LOG_LINES = 20
 MAX_LOG_LENGTH = 500
+# Where a phone fetches its pass (under /wallet).
+LATEST_PKPASS_ROUTE = "/v1/passes/{pass_type}/{serial}"
 
 
 class Unauthorized(HttpError):
@@ -68,7 +70,7 @@ class WalletWebService:
             Route(registration, self.register, methods=["POST"]),
             Route(registration, self.unregister, methods=["DELETE"]),
             Route("/v1/devices/{device}/registrations/{pass_type}", self.updated, methods=["GET"]),
-            Route("/v1/passes/{pass_type}/{serial}", self.latest_pass, methods=["GET"]),
+            Route(LATEST_PKPASS_ROUTE, self.latest_pass, methods=["GET"]),
             Route("/v1/log", self.log, methods=["POST"]),
         ]
 
@@ -79,15 +81,12 @@ class WalletWebService:
     async def _authorized_card(self, request: Request) -> CardRow:
         """The card named in the path, if the ApplePass token is its own (constant time)."""
         self._check_pass_type(request)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         async with self.store.reading() as conn:
             try:
                 card = await card_by_serial_any_shop(conn, request.path_params["serial"])
             except NotFound as exc:
                 raise Unauthorized() from exc
-        expected = card.auth_token.encode()
-        if scheme != "ApplePass" or not hmac.compare_digest(token.encode(), expected):
-            raise Unauthorized()
+        _check_token(request, card)
         return card
 
     def _device(self, request: Request) -> str:
@@ -126,12 +125,14 @@ class WalletWebService:
         return JsonResponse({"serialNumbers": serials, "lastUpdated": str(last_updated)})
 
     async def latest_pass(self, request: Request) -> Response:
-        card = await self._authorized_card(request)
-        async with self.store.transaction() as conn:
-            await touch_fetched(conn, card.id, _now())
-            shop = await shop_by_id(conn, card.shop_id)
-            places = await locations_of(conn, shop.id)
-        card = await self.fresh(shop, card)
+        """The card's pass as it is now, read in one round trip; 304 if the phone has it."""
+        self._check_pass_type(request)
+        found = await self.store.passes.by_serial(request.path_params["serial"])
+        if found is None:
+            raise Unauthorized()
+        _check_token(request, found.card)
+        card = await self.fresh(found.shop, found.card)
+        self.store.fetches.note(card.id, _now())
         modified = card.pass_modified_at
         headers = {
             "Last-Modified": format_datetime(modified, usegmt=True),
@@ -140,7 +141,7 @@ class WalletWebService:
         since = _http_date(request.headers.get("if-modified-since"))
         if since is not None and modified <= since:
             return Response(status_code=304, headers=headers)
-        data = self.wallet.pass_file(shop, card, self.card_url(card), places)
+        data = self.wallet.pass_file(found.shop, card, self.card_url(card), found.places)
         return Response(data, media_type=PKPASS, headers=headers)
 
     async def log(self, request: Request) -> Response:
@@ -156,6 +157,14 @@ class WalletWebService:
             for message in messages:
                 await add_device_log(conn, await _card_in(conn, message), message, _now())
         return Response(status_code=200)
+
+
+def _check_token(request: Request, card: CardRow) -> None:
+    """Unauthorized unless the request carries the card's ApplePass token (constant time)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = card.auth_token.encode()
+    if scheme != "ApplePass" or not hmac.compare_digest(token.encode(), expected):
+        raise Unauthorized()
 
 
 async def _card_in(conn: AsyncConnection, message: str) -> int | None:

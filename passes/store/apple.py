@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, literal_column, select, update
+from sqlalchemy import ColumnElement, delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -85,11 +85,6 @@ async def serials_since(
         return [], tag or 0
     next_tag = rows[0].horizon if postgres else max(row.update_tag for row in rows)
     return [row.serial for row in rows], int(next_tag)
-
-
-async def touch_fetched(conn: AsyncConnection, card_id: int, now: datetime) -> None:
-    """A device fetched the card's pass just now."""
-    await conn.execute(update(cards).where(cards.c.id == card_id).values(last_fetched_at=now))
 
 
 async def add_device_log(

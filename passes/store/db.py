@@ -14,9 +14,12 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from passes.errors import ConfigError
+from passes.store.fetches import FetchTimes
+from passes.store.pass_reads import SqlitePassReads
 
 if TYPE_CHECKING:
     from passes.store.optimistic import OptimisticCards
+    from passes.store.pass_reads_pg import PostgresPassReads
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -53,8 +56,8 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
         self.sqlite = is_sqlite(self.url)
+        path = _sqlite_path(self.url) if self.sqlite else None
         if self.sqlite:
-            path = _sqlite_path(self.url)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = _sqlite_engine(self.url, immediate=True)
@@ -72,11 +75,19 @@ class Store:
             self.reader = self.writer
         # Compare-and-set changes over raw asyncpg: PostgreSQL only (SQLite has one writer).
         self.optimistic: OptimisticCards | None = None
-        if not self.sqlite:
+        # A card with its shop and places in one round trip, for serving passes.
+        self.passes: SqlitePassReads | PostgresPassReads
+        if self.sqlite:
+            self.passes = SqlitePassReads(path, self.reading)
+        else:
             # Imported here: asyncpg comes with the postgres extra, not the embedded default.
             from passes.store.optimistic import OptimisticCards
+            from passes.store.pass_reads_pg import PostgresPassReads
 
             self.optimistic = OptimisticCards(plain_postgres_url(self.url))
+            self.passes = PostgresPassReads(plain_postgres_url(self.url))
+        # When passes were fetched, written behind (store/fetches.py).
+        self.fetches = FetchTimes(self.transaction)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -97,7 +108,9 @@ class Store:
             await conn.commit()
 
     async def close(self) -> None:
-        """Dispose of every pooled connection."""
+        """Write what is pending and dispose of every pooled connection."""
+        await self.fetches.close()
+        await self.passes.close()
         if self.optimistic is not None:
             await self.optimistic.close()
         await self.writer.dispose()

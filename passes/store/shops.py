@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -109,7 +110,7 @@ _SHOP_COLUMNS = (
 )
 
 
-def _shop(row: RowMapping) -> ShopRow:
+def _shop(row: Mapping[Any, Any]) -> ShopRow:
     program = ProgramRow(
         id=row["program_id"],
         stamps_required=row["stamps_required"],

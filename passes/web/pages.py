@@ -20,6 +20,8 @@ from passes.web.site import Site
 
 PKPASS = "application/vnd.apple.pkpass"
 PER_ROW = 5
+# urls.apple: the pass file behind the card page.
+PKPASS_FILE_ROUTE = "/c/{secret}/pass.pkpass"
 
 
 def stamps_svg(program: ProgramRow, stamps: int, label: str) -> Markup:
@@ -59,7 +61,7 @@ class CardPages:
         """Routes under /c/{secret}."""
         return [
             Route("/c/{secret}", self.card_page, methods=["GET"]),
-            Route("/c/{secret}/pass.pkpass", self.pass_file, methods=["GET"]),
+            Route(PKPASS_FILE_ROUTE, self.pass_file, methods=["GET"]),
             Route("/c/{secret}/strip.png", self.strip, methods=["GET"]),
         ]
 
@@ -102,14 +104,19 @@ class CardPages:
         )
 
     async def pass_file(self, request: Request) -> Response:
-        view = await self.service.card_by_secret(request.path_params["secret"])
-        places = await self.service.locations(view.shop)
-        data = self.wallet.pass_file(view.shop, view.card, str(view.urls["card"]), places)
+        """The signed pass (urls.apple): card, shop and places read in one round trip."""
+        secret = request.path_params["secret"]
+        found = await self.service.store.passes.by_secret(secret)
+        if found is None:
+            raise NotFound("no such card")
+        card = await self.service.fresh_card(found.shop, found.card)
+        card_url = self.site.settings.card_page_url(secret)
+        data = self.wallet.pass_file(found.shop, card, card_url, found.places)
         return Response(
             data,
             media_type=PKPASS,
             headers={
-                "Content-Disposition": f'attachment; filename="{view.shop.slug}.pkpass"',
+                "Content-Disposition": f'attachment; filename="{found.shop.slug}.pkpass"',
                 "Cache-Control": "no-store",
             },
         )

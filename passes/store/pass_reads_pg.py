@@ -1,0 +1,106 @@
+"""Pass reads (store/pass_reads.py) on PostgreSQL: one statement on a raw asyncpg pool.
+
+Through SQLAlchemy a read was a pool ping, the statement and a rollback: three round trips
+where one will do. Requests that arrive while a read is in flight share the next statement
+(store/batches.py), so under load a fetch costs a fraction of a round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import String, select
+
+from passes.errors import Unavailable
+from passes.store.batches import Batcher
+from passes.store.cards import card_from
+from passes.store.optimistic import CONNECTION_LOST, Statement, _nothing_to_reset, _unnest
+from passes.store.pass_reads import PassRow, ShopParts, pass_columns, with_shop
+from passes.store.tables import cards
+
+BATCH_SIZE = 64
+BATCH_LANES = 4
+BATCH_PATIENCE_SECONDS = 0.02
+
+
+def _batch_statement(by: str) -> Statement:
+    """Many cards at once by serial or page secret, each row numbered `i` as asked."""
+    asked = _unnest("asked", {"value": String()})
+    joined = with_shop(asked.join(cards, cards.c[by] == asked.c.value))
+    return Statement.of(select(asked.c.i, *pass_columns(postgres=True)).select_from(joined))
+
+
+class PostgresPassReads:
+    """Cards with shop, program and places by serial or page secret, batched, on asyncpg."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+        self._shops = ShopParts()
+        self._by_serial = self._batcher(BY_SERIAL)
+        self._by_secret = self._batcher(BY_SECRET)
+
+    async def by_serial(self, serial: str) -> PassRow | None:
+        """The card `serial` (any shop) with its shop and places, or None."""
+        return await self._one(self._by_serial, serial)
+
+    async def by_secret(self, page_secret: str) -> PassRow | None:
+        """The card behind a card-page secret with its shop and places, or None."""
+        return await self._one(self._by_secret, page_secret)
+
+    async def _one(self, batcher: Batcher[str, Any], value: str) -> PassRow | None:
+        # Reading changes nothing: a connection found dead is replaced and the read asked again.
+        try:
+            row = await batcher(value)
+        except CONNECTION_LOST:
+            try:
+                row = await batcher(value)
+            except CONNECTION_LOST as exc:
+                raise Unavailable("the database is briefly unavailable; retry") from exc
+        if row is None:
+            return None
+        return PassRow(card_from(row), *self._shops.of(row))
+
+    def _batcher(self, statement: Statement) -> Batcher[str, Any]:
+        async def run(values: Sequence[str]) -> list[Any]:
+            pool = self._pool or await self._open()
+            async with pool.acquire() as conn:
+                try:
+                    rows = await conn.fetch(statement.sql, *statement.args({"value": values}))
+                except CONNECTION_LOST:
+                    conn.terminate()
+                    raise
+            found = {row["i"]: row for row in rows}
+            return [found.get(number) for number in range(1, len(values) + 1)]
+
+        return Batcher(run, size=BATCH_SIZE, lanes=BATCH_LANES, patience=BATCH_PATIENCE_SECONDS)
+
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                try:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=0,
+                        max_size=BATCH_LANES,
+                        max_inactive_connection_lifetime=300,
+                        reset=_nothing_to_reset,
+                        server_settings={"plan_cache_mode": "force_generic_plan"},
+                    )
+                except CONNECTION_LOST as exc:
+                    raise Unavailable("the database is briefly unavailable; retry") from exc
+            return self._pool
+
+    async def close(self) -> None:
+        """Close the pool's connections."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+BY_SERIAL = _batch_statement("serial")
+BY_SECRET = _batch_statement("page_secret")
