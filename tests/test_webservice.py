@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
 from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
 
+from passes.config import Settings
+from passes.service import Service
 from passes.store import Store
 from passes.store.cards import card_by_serial_any_shop
 from passes.store.fetches import FLUSH_SECONDS
 from passes.store.shops import Location
-from tests.conftest import Env, auth
+from tests.conftest import BASE_URL, Env, auth
 from tests.pkpass_check import verify_pkpass
 from tests.test_api import new_card, stamp
 
@@ -313,3 +317,37 @@ async def test_served_passes_stay_out_of_the_access_log_and_refusals_do_not(
         "GET /wallet/v1/passes/{pass_type}/{serial} 401",
         "GET /api/v1/cards/{serial} 200",
     ]
+
+
+async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(
+    tmp_path: Path, certs_dir: Path
+) -> None:
+    """The in-loop read never waits for a lock: busy, it goes through the async engine."""
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    store = Store(url)
+    await store.migrate()
+    service = Service(Settings(database_url=url, base_url=BASE_URL, certs_dir=certs_dir), store)
+    shop, _ = await service.create_shop(name="Café Zu", stamps=10, reward="1 Tee")
+    serial = (await service.issue_card(shop, "test")).card.serial
+    await store.close()
+    holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    store = Store(url)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticking = asyncio.create_task(tick())
+    asyncio.get_running_loop().call_later(0.3, holder.close)
+    try:
+        found = await store.passes.by_serial(serial)
+    finally:
+        ticking.cancel()
+        await store.close()
+    assert found is not None and found.card.serial == serial and found.shop.id == shop.id
+    assert ticks >= 10, "the event loop ran on while the read waited for the lock"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from passes.errors import ConfigError
 from passes.store.fetches import FetchTimes
-from passes.store.pass_reads import SqlitePassReads
+from passes.store.pass_reads_sqlite import SqlitePassReads
 
 if TYPE_CHECKING:
     from passes.store.optimistic import OptimisticCards

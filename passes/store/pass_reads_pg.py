@@ -16,14 +16,20 @@ from sqlalchemy import String, select
 
 from passes.errors import Unavailable
 from passes.store.batches import Batcher
-from passes.store.cards import card_from
 from passes.store.optimistic import CONNECTION_LOST, Statement, _nothing_to_reset, _unnest
-from passes.store.pass_reads import PassRow, ShopParts, pass_columns, with_shop
+from passes.store.pass_reads import (
+    BATCH_PATIENCE_SECONDS,
+    BATCH_SIZE,
+    PassRow,
+    ShopParts,
+    pass_columns,
+    pass_row,
+    with_shop,
+)
 from passes.store.tables import cards
 
-BATCH_SIZE = 64
+# Batches in flight at once, one pool connection each.
 BATCH_LANES = 4
-BATCH_PATIENCE_SECONDS = 0.02
 
 
 def _batch_statement(by: str) -> Statement:
@@ -61,9 +67,7 @@ class PostgresPassReads:
                 row = await batcher(value)
             except CONNECTION_LOST as exc:
                 raise Unavailable("the database is briefly unavailable; retry") from exc
-        if row is None:
-            return None
-        return PassRow(card_from(row), *self._shops.of(row))
+        return None if row is None else pass_row(self._shops, row)
 
     def _batcher(self, statement: Statement) -> Batcher[str, Any]:
         async def run(values: Sequence[str]) -> list[Any]:
