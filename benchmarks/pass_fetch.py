@@ -5,20 +5,22 @@ Run: .venv/bin/python benchmarks/pass_fetch.py [--backend sqlite|postgres|both] 
 
 A shop with 2,000 cards (stamp counts spread over the program, two locations, stamp expiry on so
 every fetch asks whether something expired) is made through the service the CLI uses. Then two
-servers run side by side on the same stack (uvicorn, one worker, access log as `passes serve`):
+servers run side by side, both uvicorn with the settings `passes serve` uses:
 
   floor       a bare ASGI app that signs a fixed pass manifest with the same identity's
               ManifestSigner per request and answers the signature: what no pass can beat
-  webservice  `passes serve --no-worker`: GET /wallet/v1/passes/{passType}/{serial} with the
-              card's `ApplePass` token (what a phone asks after a push)
+  webservice  `passes serve --no-worker` (the code beside this script): GET
+              /wallet/v1/passes/{passType}/{serial} with the card's `ApplePass` token, as a
+              phone asks after a push
   page        the same server: GET urls.apple (/c/{secret}/pass.pkpass, the Add-to-Wallet link)
 
 wrk (50 connections, one thread: the machine has two cores to share) cycles over the distinct
 cards with a generated Lua script. Floor and route runs alternate and medians are reported, so a
 noisy machine slows them alike; the figure is each route's passes/s as a ratio of the floor's.
-Server CPU per request is read from /proc before and after each run. With --profile, py-spy (if
-installed: `pip install py-spy`) samples the passes server during one extra run of each route and
-the heaviest functions are printed, by own time and with what they call.
+CPU per request is the server process's (from /proc; PostgreSQL's own work is not in it).
+With --profile, py-spy (`pip install py-spy`) samples the passes server's main thread during
+one more run of each route, and its time is split into signing, pass content, the rest of the
+pass file, the database read, Starlette, uvicorn and the socket writes.
 
 Every server started here is stopped, also on errors and Ctrl-C; the PostgreSQL database is
 dropped.
@@ -63,6 +65,7 @@ from passes.store import Store
 from passes.store.shops import Location
 from passes.store.tables import cards as cards_table
 
+ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 CARDS = 2_000
 ROUNDS = 3
@@ -226,13 +229,13 @@ def _wait_ready(started: subprocess.Popen[bytes], port: int, path: str, log: Pat
     raise RuntimeError(f"a server did not answer within 60 s:\n{log.read_text(errors='replace')}")
 
 
-def passes_server(
-    database_url: str, certs: Path, work: Path, log: Path
-) -> tuple[list[str], dict[str, str], int]:
-    """The command, environment and port of the real `passes serve --no-worker`."""
+def passes_server(database_url: str, certs: Path) -> tuple[list[str], dict[str, str], int]:
+    """The command, environment and port of the real `passes serve --no-worker`, serving the
+    code beside this script (a checkout of another revision measures that revision)."""
     port = free_port()
     env = {
         **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "PASSES_DATABASE_URL": database_url,
         "PASSES_CERTS_DIR": str(certs),
         "PASSES_BASE_URL": f"http://{HOST}:{port}",
@@ -291,7 +294,8 @@ def sanity_check(servers: Servers, card: tuple[str, str, str]) -> None:
             raise RuntimeError(f"{url} did not answer a signed pass: {names}")
     wrong = urllib.request.Request(ws, headers={"Authorization": f"ApplePass x{token[1:]}"})
     try:
-        urllib.request.urlopen(wrong, timeout=10)
+        with urllib.request.urlopen(wrong, timeout=10):
+            pass
     except urllib.error.HTTPError as exc:
         if exc.code == 401:
             return
@@ -370,7 +374,7 @@ def profile(name: str, servers: Servers, options: Options, work: Path) -> None:
     for mode in ROUTES:
         out = work / f"profile-{name}-{mode}.txt"
         command = [spy, "record", "-p", str(servers.passes_pid), "-d", str(PROFILE_SECONDS)]
-        command += ["-r", "250", "-f", "raw", "-o", str(out), "--nonblocking"]
+        command += ["-r", "250", "-f", "raw", "-o", str(out), "--threads", "--nonblocking"]
         with subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         ) as sampler:
@@ -383,35 +387,56 @@ def profile(name: str, servers: Servers, options: Options, work: Path) -> None:
         print_profile(f"{name} {mode}", out.read_text())
 
 
-def print_profile(label: str, collapsed: str, top: int = 18) -> None:
-    """The heaviest functions of py-spy's collapsed stacks: own samples and inclusive."""
+# Where a sample's time goes: the innermost frame of the stack that matches names it.
+CATEGORIES = (
+    ("PKCS#7 signature", ("ManifestSigner.sign",)),
+    ("pass content (wallet.content)", ("AppleWallet.content",)),
+    ("pass file besides signing (pkpass)", ("PassBuilder.build",)),
+    ("database read", ("pass_reads", "Batcher", "asyncpg/", "aiosqlite/", "sqlalchemy/")),
+    ("fetch times written behind", ("fetches.py",)),
+    ("socket writes (uvicorn send)", ("RequestResponseCycle.send",)),
+    ("route handler (token, expiry, headers)", ("latest_pass", "CardPages.pass_file")),
+    ("Starlette: routing, middleware, response", ("starlette/", "passes/app.py")),
+    ("uvicorn HTTP parsing, event loop", ("",)),
+)
+
+
+def print_profile(label: str, collapsed: str, top: int = 12) -> None:
+    """py-spy's main-thread samples by category, then the functions with most own time."""
+    kinds: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
     total = 0
     for line in collapsed.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+        stack, _, number = line.rpartition(" ")
+        thread, _, stack = stack.partition(";")
+        if "MainThread" not in thread or not number.isdigit():
             continue
-        samples = int(count)
+        samples = int(number)
         total += samples
         frames = [_frame(frame) for frame in stack.split(";")]
         own[frames[-1]] += samples
-        for frame in set(frames):
-            inclusive[frame] += samples
+        kinds[_category(frames)] += samples
     if not total:
         print(f"profile {label}: no samples")
         return
-    print(f"\nprofile {label}: {total} samples (own time, then inclusive time)")
-    for (frame, count), (frame2, count2) in zip(
-        own.most_common(top), inclusive.most_common(top), strict=False
-    ):
-        print(
-            f"  {100 * count / total:5.1f}% {frame:58.58}  {100 * count2 / total:5.1f}% {frame2:.58}"
-        )
+    print(f"\nprofile {label}: {total} samples of the server's main thread while busy")
+    for kind, _ in CATEGORIES:
+        print(f"  {100 * kinds[kind] / total:5.1f}%  {kind}")
+    print("  most own time:")
+    for frame, count in own.most_common(top):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+
+
+def _category(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        for kind, marks in CATEGORIES:
+            if any(mark in frame for mark in marks if mark):
+                return kind
+    return CATEGORIES[-1][0]
 
 
 def _frame(frame: str) -> str:
-    """`function (path/to/file.py:line)` as `function (file.py)`."""
+    """`function (path/to/file.py:line)` as `function (dir/file.py)`."""
     function, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
     return f"{function} ({'/'.join(Path(path).parts[-2:])})"
@@ -453,7 +478,7 @@ def measure(name: str, database_url: str, certs: Path, work: Path, options: Opti
     )
     lua = work / "pass_fetch.lua"
     lua.write_text(LUA)
-    command, env, port = passes_server(database_url, certs, work, work / f"passes-{name}.log")
+    command, env, port = passes_server(database_url, certs)
     floor_port = free_port()
     floor = [sys.executable, __file__, "--serve-floor", str(certs), str(floor_port)]
     with ExitStack() as stack:
