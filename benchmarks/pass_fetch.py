@@ -387,17 +387,16 @@ def profile(name: str, servers: Servers, options: Options, work: Path) -> None:
         print_profile(f"{name} {mode}", out.read_text())
 
 
-# Where a sample's time goes: the innermost frame of the stack that matches names it.
+# Where a sample's time goes: the first category with a frame in the sample's stack.
 CATEGORIES = (
     ("PKCS#7 signature", ("ManifestSigner.sign",)),
     ("pass content (wallet.content)", ("AppleWallet.content",)),
     ("pass file besides signing (pkpass)", ("PassBuilder.build",)),
-    ("database read", ("pass_reads", "Batcher", "asyncpg/", "aiosqlite/", "sqlalchemy/")),
-    ("fetch times written behind", ("fetches.py",)),
+    ("database", ("passes/store/", "asyncpg/", "aiosqlite/", "sqlalchemy/")),
     ("socket writes (uvicorn send)", ("RequestResponseCycle.send",)),
     ("route handler (token, expiry, headers)", ("latest_pass", "CardPages.pass_file")),
     ("Starlette: routing, middleware, response", ("starlette/", "passes/app.py")),
-    ("uvicorn HTTP parsing, event loop", ("",)),
+    ("event loop, uvicorn's HTTP parsing", ("",)),
 )
 
 
@@ -413,8 +412,8 @@ def print_profile(label: str, collapsed: str, top: int = 12) -> None:
             continue
         samples = int(number)
         total += samples
-        frames = [_frame(frame) for frame in stack.split(";")]
-        own[frames[-1]] += samples
+        frames = stack.split(";")
+        own[_frame(frames[-1])] += samples
         kinds[_category(frames)] += samples
     if not total:
         print(f"profile {label}: no samples")
@@ -428,10 +427,10 @@ def print_profile(label: str, collapsed: str, top: int = 12) -> None:
 
 
 def _category(frames: list[str]) -> str:
-    for frame in reversed(frames):
-        for kind, marks in CATEGORIES:
-            if any(mark in frame for mark in marks if mark):
-                return kind
+    """The first category any frame of the stack belongs to (frames with their full paths)."""
+    for kind, marks in CATEGORIES:
+        if any(mark in frame for frame in frames for mark in marks):
+            return kind
     return CATEGORIES[-1][0]
 
 
