@@ -351,3 +351,32 @@ async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(
         await store.close()
     assert found is not None and found.card.serial == serial and found.shop.id == shop.id
     assert ticks >= 10, "the event loop ran on while the read waited for the lock"
+
+
+async def test_writing_fetch_times_never_waits_for_a_card_being_changed(env: Env) -> None:
+    if env.service.store.sqlite:
+        pytest.skip("row locks: PostgreSQL (SQLite has one writer)")
+    import asyncpg
+
+    _, busy_card, busy = await _device_for_new_card(env)
+    _, idle_card, idle = await _device_for_new_card(env)
+    holder = await asyncpg.connect(env.settings.database_url)
+    changing = holder.transaction()
+    await changing.start()
+    await holder.execute("SELECT id FROM cards WHERE serial = $1 FOR UPDATE", busy_card["serial"])
+    try:
+        assert (await busy.fetch()).status_code == 200
+        assert (await idle.fetch()).status_code == 200
+        await asyncio.wait_for(env.service.store.fetches.flush(), 5)
+    finally:
+        await changing.rollback()
+        await holder.close()
+    store = Store(env.settings.database_url)
+    try:
+        async with store.reading() as conn:
+            busy_row = await card_by_serial_any_shop(conn, busy_card["serial"])
+            idle_row = await card_by_serial_any_shop(conn, idle_card["serial"])
+    finally:
+        await store.close()
+    assert idle_row.last_fetched_at is not None
+    assert busy_row.last_fetched_at is None, "skipped, not waited for"

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from passes.errors import ConfigError
 from passes.store.fetches import FetchTimes
+from passes.store.pass_reads import PassReads
 from passes.store.pass_reads_sqlite import SqlitePassReads
 
 if TYPE_CHECKING:
     from passes.store.optimistic import OptimisticCards
-    from passes.store.pass_reads_pg import PostgresPassReads
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -51,7 +51,8 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 class Store:
-    """The database: one write engine, one read engine, migrations."""
+    """The database: one write engine, one read engine, migrations; the reads that serve
+    passes and the fetch times written behind them."""
 
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
@@ -76,7 +77,7 @@ class Store:
         # Compare-and-set changes over raw asyncpg: PostgreSQL only (SQLite has one writer).
         self.optimistic: OptimisticCards | None = None
         # A card with its shop and places in one round trip, for serving passes.
-        self.passes: SqlitePassReads | PostgresPassReads
+        self.passes: PassReads
         if self.sqlite:
             self.passes = SqlitePassReads(path, self.reading)
         else:
@@ -87,7 +88,7 @@ class Store:
             self.optimistic = OptimisticCards(plain_postgres_url(self.url))
             self.passes = PostgresPassReads(plain_postgres_url(self.url))
         # When passes were fetched, written behind (store/fetches.py).
-        self.fetches = FetchTimes(self.transaction)
+        self.fetches = FetchTimes(self.writer)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

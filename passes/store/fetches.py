@@ -5,17 +5,15 @@ for a time that only the deliveries report shows. Fetches are noted in memory an
 together a second later, and before the report is read (`flush`) and when the store closes.
 A crash loses at most the last second's times, never anything a phone sees.
 
-On PostgreSQL the write skips cards locked at that moment (a change in flight) instead of
-waiting for them, so it never holds up a stamp or deadlocks with one; those cards wait for
-the next write.
+On PostgreSQL the write skips cards locked at that moment instead of waiting for them, so it
+never holds up a stamp or deadlocks with one. Such a card is being changed right then, and
+the push that change sends brings its phone back for the pass: that fetch is recorded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
 from sqlalchemy import (
@@ -29,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from passes.store.tables import cards
 
@@ -41,7 +39,7 @@ log = logging.getLogger("passes.store")
 
 
 def _postgres_write() -> Update:
-    """Set each card's time; skip (and return no id for) rows locked right now."""
+    """Set each card's time, skipping rows locked right now."""
     ids = bindparam("ids", type_=ARRAY(BigInteger()))
     times = bindparam("times", type_=ARRAY(TIMESTAMP(timezone=True)))
     given = func.unnest(ids, times).table_valued("id", "at").render_derived(name="given")
@@ -57,7 +55,6 @@ def _postgres_write() -> Update:
         update(cards)
         .where(cards.c.id == free.c.id, cards.c.id == given.c.id)
         .values(last_fetched_at=given.c.at)
-        .returning(cards.c.id)
     )
 
 
@@ -67,25 +64,20 @@ SQLITE_WRITE = (
 )
 
 
-async def write_fetch_times(conn: AsyncConnection, times: dict[int, datetime]) -> set[int]:
-    """Record the fetch times; the ids written (on PostgreSQL locked cards are left out)."""
+async def write_fetch_times(conn: AsyncConnection, times: dict[int, datetime]) -> None:
+    """Record the fetch times (on PostgreSQL, of the cards not locked right now)."""
     if conn.dialect.name == "postgresql":
         ids = sorted(times)
-        found = await conn.execute(POSTGRES_WRITE, {"ids": ids, "times": [times[i] for i in ids]})
-        return set(found.scalars())
+        await conn.execute(POSTGRES_WRITE, {"ids": ids, "times": [times[i] for i in ids]})
+        return
     await conn.execute(SQLITE_WRITE, [{"card_id": i, "at": at} for i, at in times.items()])
-    return set(times)
 
 
 class FetchTimes:
     """Fetch times noted in memory and written together (see the module)."""
 
-    def __init__(
-        self,
-        transaction: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
-        delay: float = FLUSH_SECONDS,
-    ) -> None:
-        self._transaction = transaction
+    def __init__(self, writer: AsyncEngine, delay: float = FLUSH_SECONDS) -> None:
+        self._writer = writer
         self._delay = delay
         self._pending: dict[int, datetime] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -109,17 +101,13 @@ class FetchTimes:
         if not times:
             return
         try:
-            async with self._transaction() as conn:
-                written = await write_fetch_times(conn, times)
+            await self._write(times)
         except Exception as exc:  # the times are kept for the next try; serving goes on
             log.warning("fetch times not written, kept for later: %s", exc)
-            written = set()
-        left = {card: at for card, at in times.items() if card not in written}
-        if left:
-            self._keep(left)
+            self._keep(times)
 
-    def _keep(self, left: dict[int, datetime]) -> None:
-        for card, at in left.items():
+    def _keep(self, times: dict[int, datetime]) -> None:
+        for card, at in times.items():
             self._pending.setdefault(card, at)  # a newer fetch noted meanwhile wins
         while len(self._pending) > MAX_PENDING:
             del self._pending[next(iter(self._pending))]
@@ -137,7 +125,17 @@ class FetchTimes:
         times, self._pending = self._pending, {}
         if times:
             try:
-                async with self._transaction() as conn:
-                    await write_fetch_times(conn, times)
+                await self._write(times)
             except Exception as exc:  # closing must go on
                 log.warning("fetch times of the last second not written: %s", exc)
+
+    async def _write(self, times: dict[int, datetime]) -> None:
+        if self._writer.dialect.name != "postgresql":
+            async with self._writer.begin() as conn:
+                await write_fetch_times(conn, times)
+            return
+        # One statement, its own transaction: a transaction open across round trips would
+        # hold back the update tags phones ask with (store/apple.py, serials_since).
+        async with self._writer.connect() as conn:
+            single = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await write_fetch_times(single, times)

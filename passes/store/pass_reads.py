@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import (
@@ -49,6 +49,19 @@ class PassRow:
     card: CardRow
     shop: ShopRow
     places: tuple[Location, ...]
+
+
+class PassReads(Protocol):
+    """Cards with shop, program and places, by serial (web service) or page secret (urls.apple)."""
+
+    async def by_serial(self, serial: str) -> PassRow | None:
+        """The card `serial` (any shop), or None."""
+
+    async def by_secret(self, page_secret: str) -> PassRow | None:
+        """The card behind a card-page secret, or None."""
+
+    async def close(self) -> None:
+        """Let go of connections (they open again when asked)."""
 
 
 def _places_json(postgres: bool) -> ColumnElement[str]:

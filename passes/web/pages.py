@@ -105,12 +105,11 @@ class CardPages:
 
     async def pass_file(self, request: Request) -> Response:
         """The signed pass (urls.apple): card, shop and places read in one round trip."""
-        secret = request.path_params["secret"]
-        found = await self.service.store.passes.by_secret(secret)
+        found = await self.service.store.passes.by_secret(request.path_params["secret"])
         if found is None:
             raise NotFound("no such card")
         card = await self.service.fresh_card(found.shop, found.card)
-        card_url = self.site.settings.card_page_url(secret)
+        card_url = self.site.settings.card_page_url(card.page_secret)
         data = self.wallet.pass_file(found.shop, card, card_url, found.places)
         return Response(
             data,
