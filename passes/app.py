@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,6 +29,7 @@ from passes.apple.webservice import LATEST_PKPASS_ROUTE, WalletWebService
 from passes.campaigns import Campaigns
 from passes.config import Settings
 from passes.errors import PassesError
+from passes.fast_routes import FastRoutes, Handler, full_path
 from passes.google.client import trust
 from passes.google.config import public_base_warning
 from passes.google.images import PublicImages
@@ -173,30 +174,42 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
             await store.close()
 
     campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions)
+    wallet_routes, pages = web_service.routes(), web_routes(service, wallet, campaigns)
     routes = [
         Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,
-        Mount("/wallet", routes=web_service.routes()),
+        Mount("/wallet", routes=wallet_routes),
         *PublicImages(artwork).routes(),
-        *web_routes(service, wallet, campaigns),
+        *pages,
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", _health, methods=["GET"]),
     ]
+    # Serving passes: past Starlette's router and exception layers, and quiet when it works.
+    passes = [
+        full_path(_route(wallet_routes, LATEST_PKPASS_ROUTE), "/wallet"),
+        full_path(_route(pages, PKPASS_FILE_ROUTE), ""),
+    ]
+    handlers: dict[type[Exception], Handler] = {
+        PassesError: _passes_error,
+        HTTPException: _http_error,
+        DBAPIError: _database_error,
+    }
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(AccessLog, quiet=[f"/wallet{LATEST_PKPASS_ROUTE}", PKPASS_FILE_ROUTE])
+            Middleware(AccessLog, quiet=[route.path for route in passes]),
+            Middleware(FastRoutes, routes=passes, handlers=handlers),
         ],
-        exception_handlers={
-            PassesError: _passes_error,
-            HTTPException: _http_error,
-            DBAPIError: _database_error,
-        },
+        exception_handlers=handlers,
         lifespan=lifespan,
     )
     app.state.service = service
     app.state.wallet = wallet
     return app
+
+
+def _route(routes: Sequence[BaseRoute], path: str) -> Route:
+    return next(route for route in routes if isinstance(route, Route) and route.path == path)
 
 
 @contextmanager

@@ -380,3 +380,21 @@ async def test_writing_fetch_times_never_waits_for_a_card_being_changed(env: Env
         await store.close()
     assert idle_row.last_fetched_at is not None
     assert busy_row.last_fetched_at is None, "skipped, not waited for"
+
+
+async def test_served_passes_keep_the_answers_of_the_router_they_skip(env: Env) -> None:
+    """Pass fetches skip Starlette's router (passes/fast_routes.py); the answers stay its own."""
+    _, card, device = await _device_for_new_card(env)
+    fetched = await device.fetch()
+    page = await env.client.get(card["urls"]["apple"])
+    for answer in (fetched, page):
+        assert answer.status_code == 200
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    unknown = await env.client.get("/c/no-such-secret/pass.pkpass")
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    refused = await device.fetch(Authorization="ApplePass wrong")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "unauthorized")
+    head = await env.client.head(card["urls"]["apple"])
+    assert head.status_code == 200 and head.content == b""
+    posted = await env.client.post(card["urls"]["apple"])
+    assert posted.status_code == 405 and "GET" in posted.headers["allow"]
