@@ -193,18 +193,19 @@ def forward(peer: Peer, shard_of: dict[str, int], phones: list[subprocess.Popen[
 
 
 @contextmanager
-def profiling(enabled: bool, pids: dict[str, int], work: Path) -> Iterator[dict[str, Path]]:
+def profiling(keep: Path | None, pids: dict[str, int]) -> Iterator[dict[str, Path]]:
     """py-spy record on each process while the campaign lands (when asked and installed)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not enabled or not Path(spy).exists():
-        if enabled:
+    if keep is None or not Path(spy).exists():
+        if keep is not None:
             print("(py-spy is not installed: `pip install py-spy` for the profile)")
         yield {}
         return
-    outputs = {name: work / f"profile-{name}.txt" for name in pids}
+    keep.mkdir(parents=True, exist_ok=True)
+    outputs = {name: keep / f"profile-{name.replace(' ', '-')}.txt" for name in pids}
     spies = [
         subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--output", str(outputs[name]), "--nonblocking"],
+            [spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--threads", "--output", str(outputs[name]), "--nonblocking"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -225,32 +226,36 @@ def profiling(enabled: bool, pids: dict[str, int], work: Path) -> Iterator[dict[
 
 
 def summarize(name: str, path: Path) -> None:
-    """Samples by activity and the functions that spent the most time themselves."""
+    """Samples of the event-loop thread by activity, the SQLite threads' share, and the
+    functions that spent the most time themselves."""
     if not path.exists():
         print(f"  {name}: no profile")
         return
     activities: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         count = int(count_text)
-        frames = stack.split(";")
-        total += count
-        idle = any("select" in frame and "selectors" in frame for frame in frames[-2:])
-        own["(idle: waiting in the event loop)" if idle else frames[-1]] += count
-        if idle:
-            activities["idle"] += count
-            continue
-        names = [frame.split(" (", 1)[0] for frame in reversed(frames)]
-        label = next((label for key, label in ACTIVITIES if key in names), "other (HTTP, event loop, ...)")
+        frames = [frame for frame in stack.split(";") if not frame.startswith(("process ", "thread "))]
+        inner = frames[-1] if frames else "?"
+        if "_connection_worker_thread" in stack:
+            label = "idle" if "core.py:59)" in inner else "SQLite executing (aiosqlite thread)"
+        elif inner.startswith("Runner.run") or "select (selectors.py" in inner:
+            label = "idle"  # waiting in the event loop (uvloop's own work shows here too)
+        else:
+            names = {frame.split(" (", 1)[0].rsplit(".", 1)[-1] for frame in frames}
+            label = next((label for key, label in ACTIVITIES if key in names), "other (HTTP, event loop, ...)")
         activities[label] += count
-    print(f"  {name}: {total} samples (200/s, so {total / 200:.1f} s of wall time)")
+        if label != "idle":
+            own[inner] += count
+    busy = sum(count for label, count in activities.items() if label != "idle")
+    print(f"  {name}: {busy / 200:.1f} s busy (py-spy, 200 samples/s, all threads)")
     for label, count in activities.most_common():
-        print(f"    {count / total:6.1%}  {label}")
-    print("    own time, top 12:")
-    for frame, count in own.most_common(12):
-        print(f"    {count / total:6.1%}  {frame[:110]}")
+        if label != "idle":
+            print(f"    {count / busy:6.1%}  {label}")
+    print("    own time, top 10:")
+    for frame, count in own.most_common(10):
+        print(f"    {count / busy:6.1%}  {frame[:110]}")
 
 
 def main() -> None:
@@ -260,7 +265,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=DELAY)
     parser.add_argument("--worker", choices=["inline", "process"], default="inline")
     parser.add_argument("--phone-processes", type=int, default=PHONE_PROCESSES)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy profiles kept here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="campaign-reach-") as tmp, ExitStack() as stack:
         work = Path(tmp)
@@ -313,7 +318,7 @@ def main() -> None:
             assert phone.stdin is not None
             phone.stdin.write(f"watch {text}\n".encode())
             phone.stdin.flush()
-        with profiling(args.profile, pids, work) as profiles:
+        with profiling(args.profile, pids) as profiles:
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             started = time.monotonic()
             answer = httpx.post(
