@@ -21,14 +21,14 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from passes.apple.apns import ApnsClient, _tls_context
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import SigningIdentity, load_identity
 from tests.fake_apns import make_tls_ca
 
+ROOT = Path(__file__).resolve().parents[1]
 DELAY = 0.05
 SEQUENTIAL_SAMPLE = 40
 CEILING_STREAMS = 100
@@ -114,7 +114,9 @@ async def sequential_seconds(tls: Tls, peer: Peer, sample: int = SEQUENTIAL_SAMP
         return (time.perf_counter() - started) / sample
 
 
-async def bare_httpx_rate(tls: Tls, peer: Peer, pushes: int, streams: int = CEILING_STREAMS) -> float:
+async def bare_httpx_rate(
+    tls: Tls, peer: Peer, pushes: int, streams: int = CEILING_STREAMS
+) -> float:
     """Pushes/s of bare httpx over one HTTP/2 connection, `streams` requests in flight: the
     most this client library gets from this peer (no database, no outbox)."""
     context: ssl.SSLContext = _tls_context(tls.identity, str(peer.server_ca))
@@ -126,7 +128,9 @@ async def bare_httpx_rate(tls: Tls, peer: Peer, pushes: int, streams: int = CEIL
 
         async def lane(part: list[str]) -> None:
             for one in part:
-                response = await client.post(f"{peer.url}/3/device/{one}", content=b"{}", headers=headers)
+                response = await client.post(
+                    f"{peer.url}/3/device/{one}", content=b"{}", headers=headers
+                )
                 assert response.status_code == 200, response.text
 
         await asyncio.gather(*(lane(tokens[i::streams]) for i in range(streams)))

@@ -45,8 +45,7 @@ from pathlib import Path
 
 import httpx
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from apns_peer import DELAY, ROOT, Peer, Tls, fake_apns, make_tls, sequential_seconds
 from sqlalchemy import select
@@ -57,6 +56,7 @@ from passes.store import Store
 from passes.store.shops import shop_by_id
 from passes.store.tables import cards
 
+HERE = Path(__file__).resolve().parent
 TARGET = 15.0
 HOST = "127.0.0.1"
 PHONE_PROCESSES = 2
@@ -94,7 +94,9 @@ async def prepare(database_url: str, tls: Tls) -> tuple[str, int]:
     store = Store(database_url)
     try:
         await store.migrate()
-        settings = Settings(database_url=database_url, base_url=f"http://{HOST}", certs_dir=tls.certs_dir)
+        settings = Settings(
+            database_url=database_url, base_url=f"http://{HOST}", certs_dir=tls.certs_dir
+        )
         service = Service(settings, store)
         shop, key = await service.create_shop(name="Reach Café", stamps=10, reward="1 Kaffee")
         await service.update_program(shop, holdout_percent=0)
@@ -106,7 +108,9 @@ async def prepare(database_url: str, tls: Tls) -> tuple[str, int]:
 
 
 async def issue(base: str, key: str, count: int) -> None:
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as client:
         limit = asyncio.Semaphore(16)
 
         async def one() -> None:
@@ -120,7 +124,9 @@ async def phone_rows(database_url: str, shop_id: int, pass_type: str) -> list[di
     store = Store(database_url)
     try:
         async with store.reading() as conn:
-            found = await conn.execute(select(cards.c.serial, cards.c.auth_token).where(cards.c.shop_id == shop_id))
+            found = await conn.execute(
+                select(cards.c.serial, cards.c.auth_token).where(cards.c.shop_id == shop_id)
+            )
             return [
                 {
                     "serial": row.serial,
@@ -136,7 +142,9 @@ async def phone_rows(database_url: str, shop_id: int, pass_type: str) -> list[di
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], log: Path, **popen: object) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    command: list[str], env: dict[str, str], log: Path, **popen: object
+) -> Iterator[subprocess.Popen[bytes]]:
     """A process for the benchmark's length; SIGTERM then SIGKILL afterwards, whatever happens."""
     with log.open("ab") as out:
         process = subprocess.Popen(command, env=env, cwd=ROOT, stderr=out, **popen)  # type: ignore[call-overload]
@@ -171,7 +179,9 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def forward(peer: Peer, shard_of: dict[str, int], phones: list[subprocess.Popen[bytes]]) -> threading.Thread:
+def forward(
+    peer: Peer, shard_of: dict[str, int], phones: list[subprocess.Popen[bytes]]
+) -> threading.Thread:
     """Pass each token the fake APNs answered to the phone process that holds it."""
 
     def loop() -> None:
@@ -205,7 +215,20 @@ def profiling(keep: Path | None, pids: dict[str, int]) -> Iterator[dict[str, Pat
     outputs = {name: keep / f"profile-{name.replace(' ', '-')}.txt" for name in pids}
     spies = [
         subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw", "--threads", "--output", str(outputs[name]), "--nonblocking"],
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--threads",
+                "--output",
+                str(outputs[name]),
+                "--nonblocking",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -236,7 +259,9 @@ def summarize(name: str, path: Path) -> None:
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         count = int(count_text)
-        frames = [frame for frame in stack.split(";") if not frame.startswith(("process ", "thread "))]
+        frames = [
+            frame for frame in stack.split(";") if not frame.startswith(("process ", "thread "))
+        ]
         inner = frames[-1] if frames else "?"
         if "_connection_worker_thread" in stack:
             label = "idle" if "core.py:59)" in inner else "SQLite executing (aiosqlite thread)"
@@ -244,7 +269,10 @@ def summarize(name: str, path: Path) -> None:
             label = "idle"  # waiting in the event loop (uvloop's own work shows here too)
         else:
             names = {frame.split(" (", 1)[0].rsplit(".", 1)[-1] for frame in frames}
-            label = next((label for key, label in ACTIVITIES if key in names), "other (HTTP, event loop, ...)")
+            label = next(
+                (label for key, label in ACTIVITIES if key in names),
+                "other (HTTP, event loop, ...)",
+            )
         activities[label] += count
         if label != "idle":
             own[inner] += count
@@ -269,7 +297,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="campaign-reach-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        log = work / "processes.log"
+        log = Path(os.environ.get("REACH_LOG", work / "processes.log"))
         tls = make_tls(work)
         peer = stack.enter_context(fake_apns(tls, args.delay, announce=True))
         if args.backend == "sqlite":
@@ -290,7 +318,9 @@ def main() -> None:
         pids = {"server": server.pid, "fake APNs": peer.process.pid}
         if args.worker == "process":
             worker = stack.enter_context(
-                running([sys.executable, "-m", "passes", "worker"], env, log, stdout=subprocess.DEVNULL)
+                running(
+                    [sys.executable, "-m", "passes", "worker"], env, log, stdout=subprocess.DEVNULL
+                )
             )
             pids["worker"] = worker.pid
         print(f"{args.backend}: issuing {args.devices} cards ...", flush=True)
@@ -305,11 +335,15 @@ def main() -> None:
             shard_of.update({row["push_token"]: shard for row in part})
             command = [sys.executable, str(HERE / "phones.py"), HOST, str(port), str(path)]
             phones.append(
-                stack.enter_context(running(command, env, log, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+                stack.enter_context(
+                    running(command, env, log, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                )
             )
         for phone in phones:
             assert phone.stdout is not None
-            assert phone.stdout.readline().strip() == b"ready", log.read_text(errors="replace")[-3000:]
+            assert phone.stdout.readline().strip() == b"ready", log.read_text(errors="replace")[
+                -3000:
+            ]
         print(f"{len(rows)} phones registered and holding their pass", flush=True)
         forward(peer, shard_of, phones)
         per_push = asyncio.run(sequential_seconds(tls, peer))
@@ -337,7 +371,17 @@ def main() -> None:
                 phone_cpu.append(float(phone.stdout.readline().split()[1]))
             seconds = max(held) - started
             cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        report(args, recipients, len(rows), per_push, seconds, answered, phone_cpu, cpu_before, cpu_after)
+        report(
+            args,
+            recipients,
+            len(rows),
+            per_push,
+            seconds,
+            answered,
+            phone_cpu,
+            cpu_before,
+            cpu_after,
+        )
         for name, path in profiles.items():
             summarize(name, path)
 
@@ -356,16 +400,26 @@ def report(
     sequential = recipients * per_push
     nominal = recipients * args.delay
     print()
-    print(f"backend {args.backend}, worker {args.worker}, {recipients} recipients ({phones} phones)")
-    print(f"  sequential sender, push time only: {sequential:7.1f} s  (measured {per_push * 1000:.1f} ms/push on 40, extrapolated; nominal {nominal:.0f} s)")
-    print(f"  campaign on every phone:            {seconds:7.1f} s  (POST /api/v1/messages answered after {answered:.2f} s)")
+    print(
+        f"backend {args.backend}, worker {args.worker}, {recipients} recipients ({phones} phones)"
+    )
+    print(
+        f"  sequential sender, push time only: {sequential:7.1f} s  (measured {per_push * 1000:.1f} ms/push on 40, extrapolated; nominal {nominal:.0f} s)"
+    )
+    print(
+        f"  campaign on every phone:            {seconds:7.1f} s  (POST /api/v1/messages answered after {answered:.2f} s)"
+    )
     ratio = sequential / seconds
     verdict = "met" if ratio >= TARGET else "NOT met"
-    print(f"  speed-up vs sequential: {ratio:.1f}x  (vs nominal {nominal / seconds:.1f}x; target >= {TARGET:.0f}x: {verdict})")
+    print(
+        f"  speed-up vs sequential: {ratio:.1f}x  (vs nominal {nominal / seconds:.1f}x; target >= {TARGET:.0f}x: {verdict})"
+    )
     cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
     spent = ", ".join(f"{name} {value:.1f} s" for name, value in cpu.items())
-    print(f"  CPU in the timed part: {spent}, phones {sum(phone_cpu):.1f} s ({len(phone_cpu)} processes, "
-          f"{sum(phone_cpu) / seconds / len(phone_cpu):.0%} of a core each)")
+    print(
+        f"  CPU in the timed part: {spent}, phones {sum(phone_cpu):.1f} s ({len(phone_cpu)} processes, "
+        f"{sum(phone_cpu) / seconds / len(phone_cpu):.0%} of a core each)"
+    )
 
 
 def free_port() -> int:

@@ -21,6 +21,7 @@ import sys
 import time
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httptools
@@ -77,7 +78,9 @@ class Pool:
             reader, writer = await asyncio.open_connection(self.host, self.port)
             self.idle.put_nowait(Connection(reader, writer))
 
-    async def send(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> Reply:
+    async def send(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> Reply:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if body or method == "POST":
@@ -140,7 +143,8 @@ class Phone:
 
 
 async def main(host: str, port: int, phones_file: str) -> None:
-    phones = [Phone(**json.loads(line)) for line in open(phones_file, encoding="utf-8")]
+    lines = Path(phones_file).read_text(encoding="utf-8").splitlines()  # noqa: ASYNC240
+    phones = [Phone(**json.loads(line)) for line in lines]
     by_token = {phone.push_token: phone for phone in phones}
     pool = Pool(host, port)
     await pool.open(CONNECTIONS)

@@ -37,7 +37,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from apns_peer import DELAY, Peer, Tls, bare_httpx_rate, fake_apns, make_tls, sequential_seconds, token
+from apns_peer import (
+    DELAY,
+    Peer,
+    Tls,
+    bare_httpx_rate,
+    fake_apns,
+    make_tls,
+    sequential_seconds,
+    token,
+)
 from sqlalchemy import insert, select
 
 from passes.config import Settings
@@ -80,9 +89,17 @@ async def queue_pushes(settings: Settings, devices: int) -> int:
                 for _ in range(devices)
             ]
             await conn.execute(insert(apple_devices), rows)
-            ids = (await conn.execute(select(apple_devices.c.id).order_by(apple_devices.c.id))).scalars().all()
+            ids = (
+                (await conn.execute(select(apple_devices.c.id).order_by(apple_devices.c.id)))
+                .scalars()
+                .all()
+            )
             links = [
-                {"device_id": device_id, "card_id": cards[i // DEVICES_PER_CARD].id, "created_at": now}
+                {
+                    "device_id": device_id,
+                    "card_id": cards[i // DEVICES_PER_CARD].id,
+                    "created_at": now,
+                }
                 for i, device_id in enumerate(ids)
             ]
             await conn.execute(insert(apple_registrations), links)
@@ -174,7 +191,9 @@ def main() -> None:
         tls = make_tls(work)
         with fake_apns(tls, args.delay) as peer, database(args.backend, work) as url:
             settings = settings_for(url, tls, peer)
-            print(f"fake APNs {peer.url} (pid {peer.process.pid}), answers after {args.delay * 1000:.0f} ms")
+            print(
+                f"fake APNs {peer.url} (pid {peer.process.pid}), answers after {args.delay * 1000:.0f} ms"
+            )
             queued = asyncio.run(queue_pushes(settings, args.devices))
             print(f"queued {queued} pushes ({args.devices} devices on {args.backend})", flush=True)
             per_push = asyncio.run(sequential_seconds(tls, peer))
@@ -184,8 +203,12 @@ def main() -> None:
     rate = queued / seconds
     print()
     print(f"{'sender':44} {'pushes/s':>9} {'10,000 take':>12}")
-    print(f"{'sequential (measured on 40, extrapolated)':44} {sequential:9.1f} {10_000 * per_push:11.1f}s")
-    print(f"{'push worker (outbox -> APNs, ' + args.backend + ')':44} {rate:9.1f} {10_000 / rate:11.1f}s")
+    print(
+        f"{'sequential (measured on 40, extrapolated)':44} {sequential:9.1f} {10_000 * per_push:11.1f}s"
+    )
+    print(
+        f"{'push worker (outbox -> APNs, ' + args.backend + ')':44} {rate:9.1f} {10_000 / rate:11.1f}s"
+    )
     print(f"{'ceiling: bare httpx, 100 streams':44} {ceiling:9.1f} {10_000 / ceiling:11.1f}s")
     print()
     ratio = rate / sequential

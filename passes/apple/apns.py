@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
 import certifi
@@ -91,12 +91,13 @@ class _Response:
 class _Http2(asyncio.Protocol):
     """One HTTP/2 client connection: h2's state machine over an asyncio TLS transport."""
 
-    def __init__(self, max_streams: int) -> None:
+    def __init__(self, max_streams: int, patience: float) -> None:
         self._h2 = h2.connection.H2Connection(
             h2.config.H2Configuration(client_side=True, header_encoding=None)
         )
         self._loop = asyncio.get_running_loop()
         self._max_streams = max_streams
+        self._patience = patience  # seconds a push may wait for its answer
         self._transport: asyncio.Transport | None = None
         self._responses: dict[int, _Response] = {}
         self._waiting: deque[asyncio.Future[None]] = deque()
@@ -108,8 +109,8 @@ class _Http2(asyncio.Protocol):
         self.error: ApnsError | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not derive from asyncio.Transport, but write all the same.
+        self._transport = cast(asyncio.Transport, transport)
         self._h2.initiate_connection()
         self._flush()
 
@@ -178,10 +179,7 @@ class _Http2(asyncio.Protocol):
         return min(self._max_streams, self._h2.remote_settings.max_concurrent_streams)
 
     def _has_room(self) -> bool:
-        return (
-            self.open < self._limit()
-            and self._h2.outbound_flow_control_window >= len(PAYLOAD)
-        )
+        return self.open < self._limit() and self._h2.outbound_flow_control_window >= len(PAYLOAD)
 
     def _admit(self) -> None:
         """Let waiting pushes open streams as far as the limits allow (all of them fail once
@@ -215,9 +213,7 @@ class _Http2(asyncio.Protocol):
         self.open -= 1
         self._admit()
 
-    async def request(
-        self, headers: list[tuple[bytes, bytes]], body: bytes, timeout: float
-    ) -> _Response:
+    async def request(self, headers: list[tuple[bytes, bytes]], body: bytes) -> _Response:
         """Send one request on a stream of its own; the whole response once it has ended."""
         await self._stream_slot()
         try:
@@ -230,12 +226,12 @@ class _Http2(asyncio.Protocol):
             self._responses[stream_id] = response
             self._schedule_flush()
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(self._patience):
                     return await response.future
             except TimeoutError:
                 if self._responses.pop(stream_id, None) is not None:
                     self._reset(stream_id)
-                raise PushTimeout(f"no answer within {timeout:g} s") from None
+                raise PushTimeout(f"no answer within {self._patience:g} s") from None
         finally:
             self._release()
 
@@ -314,7 +310,7 @@ class ApnsClient:
         headers[3] = (b":path", b"/3/device/" + token.encode())
         try:
             connection = await self._connected()
-            response = await connection.request(headers, PAYLOAD, self._timeout)
+            response = await connection.request(headers, PAYLOAD)
         except ApnsError as error:
             return self._failed(token, error)
         return self._answered(token, response)
@@ -346,7 +342,7 @@ class ApnsClient:
         try:
             async with asyncio.timeout(self._timeout):
                 transport, connection = await loop.create_connection(
-                    lambda: _Http2(self._max_streams),
+                    lambda: _Http2(self._max_streams, self._timeout),
                     self._host,
                     self._port,
                     ssl=self._context,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -23,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty
 from passes.errors import NotFound
-from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
+from passes.store.outbox import (
+    ENQUEUE,
+    ENQUEUE_LOCKING,
+    ENQUEUE_LOCKING_MANY,
+    ENQUEUE_MANY,
+    enqueue_params,
+)
 from passes.store.tables import apple_registrations, card_events, cards, google_objects
 
 # A card's counters as stored (on the card, and after each ledger event) are exactly the
@@ -291,6 +298,17 @@ async def lock_card_by_id(conn: AsyncConnection, card_id: int) -> CardRow:
     return card_from(row)
 
 
+async def lock_cards_by_id(conn: AsyncConnection, card_ids: Iterable[int]) -> dict[int, CardRow]:
+    """The cards with these ids (those that exist), locked in id order until the transaction
+    ends (one order for every locker: no deadlock between two of them)."""
+    ids = sorted(set(card_ids))
+    if not ids:
+        return {}
+    query = select(*_CARD_COLUMNS).where(cards.c.id.in_(ids)).order_by(cards.c.id)
+    found = await conn.execute(query.with_for_update())
+    return {row["id"]: card_from(row) for row in found.mappings()}
+
+
 def stamped_since_query(card_id: Any, since: Any) -> Select[Any]:
     """The stamps given to a card since a moment, less those undone (for daily caps)."""
     events = card_events.c
@@ -363,6 +381,33 @@ async def apply_change(
         await conn.execute(_CARD_MOVE, {**params, "m_event_id": event_id, "m_tag": event_id})
         await conn.execute(ENQUEUE, params)
     return moved_card(card, change, params, event_id)
+
+
+async def apply_changes(
+    conn: AsyncConnection, changes: Sequence[tuple[CardRow, Change]], now: datetime
+) -> None:
+    """apply_change for many cards (locked by the caller) in three statements, whatever their
+    number: the ledger rows, the cards' moves and their pushes, each sent as one batch.
+    A card named twice gets its changes in the order given."""
+    if not changes:
+        return
+    params: list[dict[str, Any]] = []
+    latest: dict[int, CardRow] = {}
+    for card, change in changes:
+        card = latest.get(card.id, card)
+        values = change_params(card, change, now)
+        latest[card.id] = moved_card(card, change, values, 0)
+        params.append(values)
+    rows = [
+        {key[2:]: value for key, value in values.items() if key.startswith("e_")}
+        for values in params
+    ]
+    inserted = await conn.execute(_EVENT_IDS, rows)
+    for values, event_id in zip(params, inserted.scalars().all(), strict=True):
+        values["m_event_id"] = values["m_tag"] = event_id
+    postgres = conn.dialect.name == "postgresql"
+    await conn.execute(_CARD_MOVE_PG if postgres else _CARD_MOVE, params)
+    await conn.execute(ENQUEUE_LOCKING_MANY if postgres else ENQUEUE_MANY, params)
 
 
 def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any]:
@@ -487,6 +532,9 @@ EVENT_INSERT = (
     .returning(card_events.c.id)
 )
 _CARD_MOVE = card_move(bindparam("m_event_id"), bindparam("m_tag"))
+_CARD_MOVE_PG = card_move(bindparam("m_event_id"), PG_TAG)
+# Many ledger rows in one INSERT, their ids in the order of the rows (apply_changes).
+_EVENT_IDS = insert(card_events).returning(card_events.c.id, sort_by_parameter_order=True)
 _APPENDED = EVENT_INSERT.cte("appended")
 _CHANGE_AT_ONCE = (
     select(_APPENDED.c.id)

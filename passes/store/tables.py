@@ -192,6 +192,8 @@ apple_registrations = Table(
     Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True),
     _created(),
     Column("last_pushed_at", UtcDateTime()),
+    # The device's latest POST of this registration: an APNs 410 drops it only if older.
+    Column("renewed_at", UtcDateTime()),
     Index("ix_apple_registrations_card", "card_id"),
 )
 
