@@ -95,6 +95,7 @@ class FakeApns:
         record: Path | None = None,
         topic: str | None = None,
         server_ca: Path | None = None,
+        max_streams: int = 100,
     ) -> None:
         self.replies = Replies()
         # What clients must trust (SSL_CERT_FILE) to reach this fake.
@@ -108,6 +109,11 @@ class FakeApns:
         self._requests: list[Received] = []
         self._lock = threading.Lock()
         self._config = _config(cert_file, key_file, client_ca_file)
+        # Our SETTINGS_MAX_CONCURRENT_STREAMS (APNs sends its own; clients must keep to it).
+        self._config.h2_max_concurrent_streams = max_streams
+        # Requests being answered right now, and the most there were at once.
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._socket = socket.create_server(("127.0.0.1", port))
         self.port: int = self._socket.getsockname()[1]
         self._stop = asyncio.Event()
@@ -187,8 +193,13 @@ class FakeApns:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         token, status, reason = self._decide(scope, headers, body)
         self._save(scope, token, headers, body, status)
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         gone_at = self.replies.gone_at.get(token or "") if status == 410 else None
         await _respond(send, status, reason, headers.get("apns-id"), gone_at)
         if token and self.on_answer is not None:

@@ -324,3 +324,21 @@ async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> No
     assert await phones[1].changed_serials() == [], "not a regular: nothing to show"
     shown = verify_pkpass((await phones[0].refresh()).content, env.settings.certs_dir / "wwdr.pem")
     assert shown["storeCard"]["auxiliaryFields"][0]["value"] == "Immer 20 % auf Kuchen"
+
+
+async def test_two_campaigns_for_the_same_cards_land_in_one_round_in_order(env: Env) -> None:
+    key = await env.new_shop()
+    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    issued = [await new_card(env, key) for _ in range(3)]
+    for text in ("Erste Nachricht", "Zweite Nachricht"):
+        sent = await message(env, key, text=text, segment="all")
+        assert sent.status_code == 202 and sent.json()["recipients"] == 3
+    worker = PushWorker(env.service.store, [], backoff=lambda attempt: 0.0)
+    assert await worker.run_once() >= 6, "both campaigns' messages in one batch"
+    for card in issued:
+        read = (await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))).json()
+        assert read["version"] == card["version"] + 2, "one change per message, none lost"
+        back = {f["key"]: f for f in (await pass_json(env, card))["storeCard"]["backFields"]}
+        assert back["news"]["value"] == "Zweite Nachricht"
+    history = (await env.client.get("/api/v1/messages", headers=auth(key))).json()["campaigns"]
+    assert [c["finished_at"] is not None for c in history] == [True, True]

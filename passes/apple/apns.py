@@ -220,8 +220,14 @@ class _Http2(asyncio.Protocol):
             if self.error is not None:
                 raise self.error
             stream_id = self._h2.get_next_available_stream_id()
-            self._h2.send_headers(stream_id, headers)
-            self._h2.send_data(stream_id, body, end_stream=True)
+            try:
+                self._h2.send_headers(stream_id, headers)
+                self._h2.send_data(stream_id, body, end_stream=True)
+            except h2.exceptions.H2Error as exc:  # the connection's state forbids it: a new one
+                broken = ConnectionLost(f"HTTP/2: {exc!r}")
+                self._fail(broken, exc)
+                self.close()
+                raise broken from exc
             response = _Response(self._loop.create_future())
             self._responses[stream_id] = response
             self._schedule_flush()
