@@ -1,10 +1,7 @@
 """APNs client for Wallet pass updates: one HTTP/2 connection per identity, certificate TLS.
 
-HTTP/2 is spoken with h2's state machine directly over an asyncio TLS transport: a push is a
-HEADERS and a DATA frame, and a general HTTP client's layers per request (URL and header
-objects, connection-pool bookkeeping, anyio streams) cost several times what the frames do.
-At most `max_streams` pushes are in flight, fewer when APNs's SETTINGS_MAX_CONCURRENT_STREAMS
-says so; writes of one turn of the event loop leave in one TLS write.
+HTTP/2 is spoken by passes/apple/http2.py (h2 directly over an asyncio TLS transport): at
+most `max_streams` pushes in flight, fewer when APNs's SETTINGS_MAX_CONCURRENT_STREAMS says so.
 """
 
 from __future__ import annotations
@@ -17,22 +14,18 @@ import random
 import re
 import ssl
 import tempfile
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, cast
+from typing import Literal
 from urllib.parse import urlsplit
 
 import certifi
-import h2.config
-import h2.connection
-import h2.events
-import h2.exceptions
 from cryptography.hazmat.primitives import serialization
 
+from passes.apple.http2 import Http2Connection, Http2Error, Response, open_connection
 from passes.apple.identity import SigningIdentity
 
 log = logging.getLogger(__name__)
@@ -60,210 +53,6 @@ class PushResult:
     gone_at: datetime | None = None
 
 
-class ApnsError(Exception):
-    """A push got no answer from APNs (the outbox tries it again later)."""
-
-
-class ConnectError(ApnsError):
-    """The connection to APNs could not be opened (refused, TLS handshake, timeout)."""
-
-
-class ConnectionLost(ApnsError):
-    """The connection broke before APNs answered."""
-
-
-class StreamRefused(ApnsError):
-    """APNs reset the push's stream, or went away (GOAWAY) before handling it."""
-
-
-class PushTimeout(ApnsError):
-    """No answer within the timeout."""
-
-
-@dataclass
-class _Response:
-    future: asyncio.Future[_Response]
-    status: int = 0
-    apns_id: str | None = None
-    body: list[bytes] = field(default_factory=list)
-
-
-class _Http2(asyncio.Protocol):
-    """One HTTP/2 client connection: h2's state machine over an asyncio TLS transport."""
-
-    def __init__(self, max_streams: int, patience: float) -> None:
-        self._h2 = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=True, header_encoding=None)
-        )
-        self._loop = asyncio.get_running_loop()
-        self._max_streams = max_streams
-        self._patience = patience  # seconds a push may wait for its answer
-        self._transport: asyncio.Transport | None = None
-        self._responses: dict[int, _Response] = {}
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._flush_soon = False
-        self.open = 0
-        # Set by the peer's first SETTINGS frame: only then are its stream limits known.
-        self.settled: asyncio.Future[None] = self._loop.create_future()
-        # Once set, the connection takes no new streams.
-        self.error: ApnsError | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not derive from asyncio.Transport, but write all the same.
-        self._transport = cast(asyncio.Transport, transport)
-        self._h2.initiate_connection()
-        self._flush()
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            events = self._h2.receive_data(data)
-        except h2.exceptions.ProtocolError as exc:
-            self._fail(ConnectionLost(f"HTTP/2 protocol error: {exc}"), exc)
-            if self._transport is not None:
-                self._transport.close()
-            return
-        for event in events:
-            self._on(event)
-        self._flush()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        detail = f"connection lost: {exc}" if exc else "APNs closed the connection"
-        self._fail(ConnectionLost(detail), exc)
-
-    def _on(self, event: h2.events.Event) -> None:
-        if isinstance(event, h2.events.ResponseReceived):
-            response = self._responses.get(event.stream_id)
-            if response is not None:
-                headers = dict(event.headers)
-                response.status = int(headers[b":status"])
-                apns_id = headers.get(b"apns-id")
-                response.apns_id = apns_id.decode("latin-1") if apns_id else None
-        elif isinstance(event, h2.events.DataReceived):
-            self._h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            if (response := self._responses.get(event.stream_id)) is not None:
-                response.body.append(event.data)
-        elif isinstance(event, h2.events.StreamEnded):
-            if (response := self._responses.pop(event.stream_id, None)) is not None:
-                response.future.set_result(response)
-        elif isinstance(event, h2.events.StreamReset):
-            if (response := self._responses.pop(event.stream_id, None)) is not None:
-                response.future.set_exception(StreamRefused(f"stream reset ({event.error_code!r})"))
-        elif isinstance(event, h2.events.RemoteSettingsChanged | h2.events.WindowUpdated):
-            if not self.settled.done():
-                self.settled.set_result(None)
-            self._admit()
-        elif isinstance(event, h2.events.ConnectionTerminated):
-            self._going_away(event)
-
-    def _going_away(self, event: h2.events.ConnectionTerminated) -> None:
-        """GOAWAY: streams above its last id were never handled; the others may still answer."""
-        self.error = StreamRefused(f"APNs closed the connection (GOAWAY {event.error_code!r})")
-        last = event.last_stream_id or 0
-        for stream_id in [sid for sid in self._responses if sid > last]:
-            self._responses.pop(stream_id).future.set_exception(self.error)
-        self._admit()
-
-    def _fail(self, error: ApnsError, cause: BaseException | None) -> None:
-        error.__cause__ = cause
-        if self.error is None or isinstance(self.error, StreamRefused):
-            self.error = error
-        if not self.settled.done():
-            self.settled.set_exception(error)
-            self.settled.exception()  # retrieved: nobody may be waiting for it any more
-        for response in self._responses.values():
-            response.future.set_exception(error)
-        self._responses.clear()
-        self._admit()
-
-    def _limit(self) -> int:
-        return min(self._max_streams, self._h2.remote_settings.max_concurrent_streams)
-
-    def _has_room(self) -> bool:
-        return self.open < self._limit() and self._h2.outbound_flow_control_window >= len(PAYLOAD)
-
-    def _admit(self) -> None:
-        """Let waiting pushes open streams as far as the limits allow (all of them fail once
-        the connection is broken)."""
-        while self._waiting and (self.error is not None or self._has_room()):
-            waiter = self._waiting.popleft()
-            if waiter.done():  # cancelled
-                continue
-            if self.error is not None:
-                waiter.set_exception(self.error)
-            else:
-                self.open += 1
-                waiter.set_result(None)
-
-    async def _stream_slot(self) -> None:
-        if self.error is not None:
-            raise self.error
-        if not self._waiting and self._has_room():
-            self.open += 1
-            return
-        waiter: asyncio.Future[None] = self._loop.create_future()
-        self._waiting.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._release()
-            raise
-
-    def _release(self) -> None:
-        self.open -= 1
-        self._admit()
-
-    async def request(self, headers: list[tuple[bytes, bytes]], body: bytes) -> _Response:
-        """Send one request on a stream of its own; the whole response once it has ended."""
-        await self._stream_slot()
-        try:
-            if self.error is not None:
-                raise self.error
-            stream_id = self._h2.get_next_available_stream_id()
-            try:
-                self._h2.send_headers(stream_id, headers)
-                self._h2.send_data(stream_id, body, end_stream=True)
-            except h2.exceptions.H2Error as exc:  # the connection's state forbids it: a new one
-                broken = ConnectionLost(f"HTTP/2: {exc!r}")
-                self._fail(broken, exc)
-                self.close()
-                raise broken from exc
-            response = _Response(self._loop.create_future())
-            self._responses[stream_id] = response
-            self._schedule_flush()
-            try:
-                async with asyncio.timeout(self._patience):
-                    return await response.future
-            except TimeoutError:
-                if self._responses.pop(stream_id, None) is not None:
-                    self._reset(stream_id)
-                raise PushTimeout(f"no answer within {self._patience:g} s") from None
-        finally:
-            self._release()
-
-    def _reset(self, stream_id: int) -> None:
-        try:
-            self._h2.reset_stream(stream_id)
-        except h2.exceptions.H2Error:
-            return
-        self._schedule_flush()
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_soon:
-            self._flush_soon = True
-            self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_soon = False
-        data = self._h2.data_to_send()
-        if data and self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-
 class ApnsClient:
     """Posts empty pass-update notifications over one long-lived HTTP/2 connection."""
 
@@ -284,8 +73,8 @@ class ApnsClient:
         self._max_streams = max_streams
         self._context = _tls_context(identity, ca_file)
         self._context.set_alpn_protocols(["h2"])
-        self._connection: _Http2 | None = None
-        self._opening: asyncio.Task[_Http2] | None = None
+        self._connection: Http2Connection | None = None
+        self._opening: asyncio.Task[Http2Connection] | None = None
         self._refused = False
         self._headers = [
             (b":method", b"POST"),
@@ -317,7 +106,7 @@ class ApnsClient:
         try:
             connection = await self._connected()
             response = await connection.request(headers, PAYLOAD)
-        except ApnsError as error:
+        except Http2Error as error:
             return self._failed(token, error)
         return self._answered(token, response)
 
@@ -333,7 +122,7 @@ class ApnsClient:
             self._connection.close()
             self._connection = None
 
-    async def _connected(self) -> _Http2:
+    async def _connected(self) -> Http2Connection:
         """The open connection, or one opened now; pushes that ask meanwhile share the attempt
         (a dead APNs costs one failed attempt per round, not one per push)."""
         connection = self._connection
@@ -343,31 +132,19 @@ class ApnsClient:
             self._opening = asyncio.create_task(self._open())
         return await asyncio.shield(self._opening)
 
-    async def _open(self) -> _Http2:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(self._timeout):
-                transport, connection = await loop.create_connection(
-                    lambda: _Http2(self._max_streams, self._timeout),
-                    self._host,
-                    self._port,
-                    ssl=self._context,
-                    server_hostname=self._host,
-                )
-                await connection.settled
-        except ApnsError:
-            raise
-        except (OSError, TimeoutError) as error:
-            detail = str(error) or type(error).__name__
-            raise ConnectError(detail) from error
-        ssl_object = transport.get_extra_info("ssl_object")
-        if ssl_object is None or ssl_object.selected_alpn_protocol() != "h2":
-            transport.close()
-            raise ConnectError("APNs did not agree to HTTP/2 (ALPN)")
+    async def _open(self) -> Http2Connection:
+        connection = await open_connection(
+            self._host,
+            self._port,
+            self._context,
+            max_streams=self._max_streams,
+            patience=self._timeout,
+            body_size=len(PAYLOAD),
+        )
         self._connection = connection
         return connection
 
-    def _answered(self, token: str, response: _Response) -> PushResult:
+    def _answered(self, token: str, response: Response) -> PushResult:
         status = response.status
         body = b"".join(response.body)
         reason = None if status == 200 else _reason(body)
@@ -375,7 +152,9 @@ class ApnsClient:
         log.debug("APNs %s: %s %s", short_token(token), status, reason or "")
         self._note_certificate(outcome, f"{status} {reason}")
         gone_at = _gone_at(body) if status == 410 else None
-        return PushResult(token, status, reason, outcome, response.apns_id, gone_at)
+        apns_id = response.headers.get(b"apns-id")
+        apns_id_text = apns_id.decode("latin-1") if apns_id else None
+        return PushResult(token, status, reason, outcome, apns_id_text, gone_at)
 
     def _failed(self, token: str, error: Exception) -> PushResult:
         reason = _describe(error)
