@@ -59,7 +59,9 @@ class Attempt:
     outcome: str
 
 
-def build_enqueue(*, locking: bool, moved: CTE | None = None) -> ReturningInsert[Any]:
+def build_enqueue(
+    *, locking: bool, moved: CTE | None = None, at: ColumnElement[Any] | None = None
+) -> ReturningInsert[Any]:
     """One outbox row per registered device and one for Google, unless such a row still waits.
 
     Built once with bind parameters (q_card_id, q_now, q_campaign_id): building
@@ -86,7 +88,8 @@ def build_enqueue(*, locking: bool, moved: CTE | None = None) -> ReturningInsert
 
     else:
         batch = select(moved.c.card_id)
-        now, campaign_id = func.now(), literal(None, columns.campaign_id.type)
+        now = func.now() if at is None else at
+        campaign_id = literal(None, columns.campaign_id.type)
 
         def of_cards(column: ColumnElement[Any]) -> ColumnElement[bool]:
             return column.in_(batch)

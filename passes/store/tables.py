@@ -143,8 +143,9 @@ cards = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     # When the card became long-standing (its bonus given, its perk shown); NULL: not yet.
     Column("loyal_since", UtcDateTime()),
-    # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010).
-    Index("ix_cards_shop", "shop_id"),
+    # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010);
+    # with the id, a program change walks a shop's cards a batch at a time (0015).
+    Index("ix_cards_shop", "shop_id", "id"),
     postgresql_with={"fillfactor": 80},
 )
 
@@ -174,6 +175,9 @@ card_events = Table(
     Column("rewards_expired_after", Integer),
     UniqueConstraint("card_id", "idempotency_key", name="uq_card_events_idempotency"),
     Index("ix_card_events_shop_created", "shop_id", "created_at"),
+    # SQLite never hands out an id twice, so a program change can take one as its update tag
+    # without an event (store/refresh.py, migration 0015).
+    sqlite_autoincrement=True,
 )
 
 apple_devices = Table(
