@@ -298,6 +298,19 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "loyal_hint": "Was zuerst erreicht ist, zählt. Geprüft beim nächsten Stempel der Karte; "
         "der Bonus kommt einmal pro Karte.",
         "loyal_perk_invalid": "Der Vorteil darf höchstens 100 Zeichen haben.",
+        # the pass's look; program changes refresh the passes in wallets
+        "look_heading": "Aussehen der Karte",
+        "shop_name": "Name des Geschäfts",
+        "background_color": "Hintergrund",
+        "foreground_color": "Schrift",
+        "label_color": "Beschriftungen",
+        "stamp_color": "Stempel",
+        "shop_name_invalid": "Der Name braucht 1 bis 200 druckbare Zeichen.",
+        "colour_invalid": "{field}: bitte eine Farbe wie #3B2A20.",
+        "refresh_hint": "Name, Farben, Prämien, Verfall und Standorte stehen auf jeder Karte: "
+        "eine Änderung aktualisiert die {n} Karten in Wallets, ohne Mitteilung auf dem Handy.",
+        "settings_saved_refreshed": "Regeln gespeichert. {n} Karten in Wallets werden "
+        "aktualisiert.",
     },
     "en": {
         "offer": "{stamps} stamps = {reward}",
@@ -491,6 +504,17 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "loyal_hint": "Whichever comes first. Checked at the card's next stamp; the bonus comes "
         "once per card.",
         "loyal_perk_invalid": "The perk may have at most 100 characters.",
+        "look_heading": "How the card looks",
+        "shop_name": "Shop name",
+        "background_color": "Background",
+        "foreground_color": "Text",
+        "label_color": "Labels",
+        "stamp_color": "Stamps",
+        "shop_name_invalid": "The name needs 1 to 200 printable characters.",
+        "colour_invalid": "{field}: please give a colour like #3B2A20.",
+        "refresh_hint": "Name, colours, rewards, expiry and locations are on every card: a "
+        "change updates the {n} cards in wallets, without a notification on the phone.",
+        "settings_saved_refreshed": "Rules saved. {n} cards in wallets are being updated.",
     },
 }
 

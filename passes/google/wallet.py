@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -47,6 +48,9 @@ class GoogleWallet:
         self._signer = SaveLinkSigner(account, clock)
         self._clock = clock
         self._classes: dict[str, dict[str, Any]] = {}
+        # One sender per class: after a program change the worker patches many objects of
+        # one shop at once, and the changed class should go to Google once, not per object.
+        self._class_locks: dict[str, asyncio.Lock] = {}
         self._links: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
     async def aclose(self) -> None:
@@ -134,10 +138,13 @@ class GoogleWallet:
         await self.client.add_message(self.object_id(card), shop.name, body, message_id)
 
     async def _ensure_class(self, shop: ShopRow, locations: Sequence[Location] = ()) -> bool:
-        """Insert or patch the shop's class unless this process sent the same one; True if sent."""
+        """Insert or patch the shop's class unless this process sent the same one (a changed
+        program differs, so it is sent again); True if sent."""
         resource = loyalty_class(self.issuer_id, self.program(shop, locations))
-        if self._classes.get(resource["id"]) == resource:
-            return False
-        await self.client.ensure_class(resource)
-        self._classes[resource["id"]] = resource
-        return True
+        key = resource["id"]
+        async with self._class_locks.setdefault(key, asyncio.Lock()):
+            if self._classes.get(key) == resource:
+                return False
+            await self.client.ensure_class(resource)
+            self._classes[key] = resource
+            return True
