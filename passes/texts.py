@@ -307,10 +307,11 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "stamp_color": "Stempel",
         "shop_name_invalid": "Der Name braucht 1 bis 200 druckbare Zeichen.",
         "colour_invalid": "{field}: bitte eine Farbe wie #3B2A20.",
-        "refresh_hint": "Name, Farben, Prämien, Verfall und Standorte stehen auf jeder Karte: "
-        "eine Änderung aktualisiert die {n} Karten in Wallets, ohne Mitteilung auf dem Handy.",
-        "settings_saved_refreshed": "Regeln gespeichert. {n} Karten in Wallets werden "
-        "aktualisiert.",
+        "refresh_hint": "Name, Farben, Prämien, Verfall und Standorte stehen auf jeder Karte. "
+        "Eine Änderung aktualisiert alle Karten in Wallets (jetzt {n}), ohne Mitteilung auf "
+        "dem Handy.",
+        "settings_saved_refreshed": "Regeln gespeichert. Karten in Wallets, die aktualisiert "
+        "werden: {n}.",
     },
     "en": {
         "offer": "{stamps} stamps = {reward}",
@@ -512,9 +513,9 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "stamp_color": "Stamps",
         "shop_name_invalid": "The name needs 1 to 200 printable characters.",
         "colour_invalid": "{field}: please give a colour like #3B2A20.",
-        "refresh_hint": "Name, colours, rewards, expiry and locations are on every card: a "
-        "change updates the {n} cards in wallets, without a notification on the phone.",
-        "settings_saved_refreshed": "Rules saved. {n} cards in wallets are being updated.",
+        "refresh_hint": "Name, colours, rewards, expiry and locations are on every card. A "
+        "change updates every card in a wallet (now {n}), without a notification on the phone.",
+        "settings_saved_refreshed": "Rules saved. Cards in wallets being updated: {n}.",
     },
 }
 
