@@ -59,7 +59,7 @@ from passes.store.cards import (
 from passes.store.customers import customer_of, erase_customer, save_customer
 from passes.store.google import add_google_object, hold_google_update
 from passes.store.outbox import finish, retry_at
-from passes.store.refresh import Batch, count_in_wallets, refresh_batch
+from passes.store.refresh import Batch, count_in_wallets, note_outbox_growth, refresh_batch
 from passes.store.shops import (
     Location,
     ShopRow,
@@ -335,6 +335,9 @@ class Service:
             batch = await self._refresh_batch(shop.id, after, loyal_only)
             if batch.last_id is None:
                 break
+            if done == 0 and total > batch.cards:
+                async with self.store.transaction() as conn:
+                    await note_outbox_growth(conn)
             done, after = done + batch.cards, batch.last_id
             self.on_commit()  # the worker pushes this batch while the next one is written
             if progress is not None:
