@@ -344,6 +344,19 @@ def parse_tier(raw: str) -> tuple[int, str]:
     return int(at), reward.strip()
 
 
+@shop.command("refresh")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@clear_errors
+def shop_refresh(slug: str) -> None:
+    """Update every pass of the shop in a wallet now, e.g. after replacing assets/logo.png
+    (program changes through `shop settings` do this themselves)."""
+
+    async def work(service: Service) -> int:
+        return await service.refresh_passes(await service.shop(slug), progress=_progress())
+
+    click.echo(f"passes refreshed: {_with_service(work)}")
+
+
 @shop.command("location")
 @click.option("--shop", "slug", required=True, help="The shop's slug.")
 @click.option("--address", required=True, help='e.g. "Sonnenallee 1, Berlin".')

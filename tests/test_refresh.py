@@ -17,6 +17,7 @@ from passes.program import BadSetting, ProgramChange
 from passes.service import Service
 from passes.store.tables import cards, push_outbox
 from tests.conftest import Env, auth
+from tests.live import passes_env, run
 from tests.pkpass_check import verify_pkpass
 from tests.test_pages import Pages, pages, signed_in_owner
 from tests.test_push import Phone
@@ -211,3 +212,21 @@ async def test_the_dashboard_says_how_many_passes_a_change_updates(pages: Pages)
     unchanged = await owner.post(path, data={"csrf": token, **rules, **look})
     assert "refreshed=0" in unchanged.headers["location"]
     assert (await phone.refresh()).status_code == 304, "the same settings refresh nothing"
+
+
+async def test_the_command_line_refreshes_and_refuses_clearly(env: Env) -> None:
+    key = await env.new_shop(stamps=10)
+    phone = await phone_for(env, await new_card(env, key))
+    slug = (await env.service.authenticate(key)).slug
+    cli = passes_env(env.settings.database_url, env.settings.certs_dir)
+    red = run(cli, "shop", "settings", "--shop", slug, "--background", "red", ok=False)
+    assert red.returncode == 1
+    assert "background_color: colour 'red' is not a hex colour" in red.stderr
+    empty = run(cli, "shop", "settings", "--shop", slug, "--name", " ", ok=False)
+    assert empty.returncode == 1 and "the shop name must be 1 to 200" in empty.stderr
+    assert (await phone.refresh()).status_code == 304, "refused: nothing changed"
+    refreshed = run(cli, "shop", "refresh", "--shop", slug)
+    assert "passes refreshed: 1" in refreshed.stdout
+    assert "refreshing passes: 1 of 1" in refreshed.stderr, "progress on stderr"
+    assert phone.serial in await phone.changed_serials()
+    assert (await phone.refresh()).status_code == 200
