@@ -5,6 +5,7 @@ transactions; the dashboard says how many passes a change updates."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -230,3 +231,25 @@ async def test_the_command_line_refreshes_and_refuses_clearly(env: Env) -> None:
     assert "refreshing passes: 1 of 1" in refreshed.stderr, "progress on stderr"
     assert phone.serial in await phone.changed_serials()
     assert (await phone.refresh()).status_code == 200
+
+
+async def test_stamps_during_a_refresh_count_once_and_the_phones_see_both(env: Env) -> None:
+    key = await env.new_shop(stamps=20)
+    held = [await new_card(env, key) for _ in range(12)]
+    phones = [await phone_for(env, card) for card in held]
+    for card in held:  # each card remembered by this process's compare-and-set writer
+        await stamp(env, key, card["serial"])
+    service = Service(replace(env.settings, refresh_batch=3), env.service.store)
+    shop = await service.authenticate(key)
+    stamping = [stamp(env, key, card["serial"]) for card in held for _ in range(2)]
+    refreshing = service.change_program(shop, ProgramChange(name="Café Mond"))
+    *_, changed = await asyncio.gather(*stamping, refreshing)
+    assert changed.refreshed == 12
+    for phone, card in zip(phones, held, strict=True):
+        shown_now = await shown(env, key, card["serial"])
+        assert shown_now["total_stamps"] == 3, "no stamp lost or doubled"
+        assert shown_now["version"] == 1 + 3 + 1, "issue, three stamps, one refresh"
+        assert card["serial"] in await phone.changed_serials()
+        fetched = verify_pkpass((await phone.refresh()).content, phone.ca)
+        assert fetched["organizationName"] == "Café Mond"
+        assert fetched["storeCard"]["secondaryFields"][0]["value"] == "3 / 20"

@@ -129,6 +129,12 @@ def _sqlite_find(loyal_only: bool) -> Select[Any, int]:
 
 
 _SQLITE_FIND = {loyal: _sqlite_find(loyal) for loyal in (False, True)}
+# The counter's row appears with the first event; a ledger that never had one gets it here.
+_LEDGER_COUNTER = text(
+    "INSERT INTO sqlite_sequence (name, seq) "
+    "SELECT 'card_events', (SELECT coalesce(max(id), 0) FROM card_events) "
+    "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'card_events')"
+)
 _TAKE_LEDGER_ID = text(
     "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'card_events' RETURNING seq"
 )
@@ -177,6 +183,7 @@ async def refresh_batch(
     last_id, count = (await conn.execute(_SQLITE_FIND[loyal_only], params)).one()
     if not count:
         return Batch(None, 0, 0)
+    await conn.execute(_LEDGER_COUNTER)
     tag = (await conn.execute(_TAKE_LEDGER_ID)).scalar_one()
     params = {**params, "r_last": last_id, "r_tag": tag}
     await conn.execute(_SQLITE_MOVE[loyal_only], params)
