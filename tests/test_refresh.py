@@ -9,13 +9,15 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from passes.program import BadSetting, ProgramChange
 from passes.service import Service
+from passes.store import Store
 from passes.store.tables import cards, push_outbox
 from tests.conftest import Env, auth
 from tests.live import passes_env, run
@@ -253,3 +255,19 @@ async def test_stamps_during_a_refresh_count_once_and_the_phones_see_both(env: E
         fetched = verify_pkpass((await phone.refresh()).content, phone.ca)
         assert fetched["organizationName"] == "Café Mond"
         assert fetched["storeCard"]["secondaryFields"][0]["value"] == "3 / 20"
+
+
+async def test_sqlite_never_hands_out_a_ledger_id_twice(tmp_path: Path) -> None:
+    # A refresh's update tag on SQLite is a ledger id no event gets (store/refresh.py). SQLite
+    # reflection does not see AUTOINCREMENT: a later migration that rebuilds card_events must
+    # pass table_kwargs={"sqlite_autoincrement": True}, or this fails.
+    store = Store(f"sqlite:///{tmp_path / 'fresh.db'}")
+    await store.migrate()
+    async with store.reading() as conn:
+        ddl = (
+            await conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'card_events'")
+            )
+        ).scalar_one()
+    await store.close()
+    assert "AUTOINCREMENT" in ddl

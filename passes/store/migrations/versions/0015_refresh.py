@@ -5,6 +5,8 @@ ledger event of its own. On SQLite a card's update tag is a ledger id, so the re
 a ledger id that no event will ever get: with AUTOINCREMENT it bumps the table's counter in
 sqlite_sequence (store/refresh.py), where a plain INTEGER PRIMARY KEY would hand the same id
 to the next event. PostgreSQL ids come from a sequence already: nothing changes there.
+SQLite's reflection does not see AUTOINCREMENT: a later migration that rebuilds card_events
+must pass table_kwargs={"sqlite_autoincrement": True} (tests/test_refresh.py checks).
 
 The refresh walks a shop's cards in id order, a batch at a time; the index on (shop_id)
 becomes (shop_id, id), so each batch starts where the last ended instead of reading every
