@@ -231,6 +231,9 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "preview_recipients": "Bekommen die Nachricht",
         "preview_held_out": "Vergleichsgruppe (bekommt nichts)",
         "preview_over_limit": "Wochenlimit erreicht",
+        "preview_google_notified": "Android (Google Wallet): mit Benachrichtigung",
+        "preview_google_silent": "Android: nur still aktualisiert (Googles Limit von 3 "
+        "Benachrichtigungen am Tag erreicht)",
         "campaign_sent": "Die Nachricht geht an {recipients} Karten ({held_out} zum Vergleich "
         "zurückgehalten).",
         "campaign_invalid_text": "Die Nachricht braucht 1 bis 200 Zeichen.",
@@ -424,6 +427,9 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "preview_recipients": "Receive the message",
         "preview_held_out": "Held out (get nothing)",
         "preview_over_limit": "Weekly limit reached",
+        "preview_google_notified": "Android (Google Wallet): notified",
+        "preview_google_silent": "Android: updated silently (Google's limit of 3 "
+        "notifications a day reached)",
         "campaign_sent": "The message goes to {recipients} cards ({held_out} held out for "
         "comparison).",
         "campaign_invalid_text": "The message needs 1 to 200 characters.",

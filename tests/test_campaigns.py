@@ -32,7 +32,12 @@ async def test_a_campaign_reaches_the_segment_but_not_the_hold_out(
             phones = [await new_phone(client, key, certs_dir / "wwdr.pem") for _ in range(10)]
             preview = await _send(client, key, segment="all", preview=True)
             assert preview.status_code == 200
-            assert preview.json() == {"recipients": 9, "held_out": 1, "over_limit": 0}
+            assert preview.json() == {
+                "recipients": 9,
+                "held_out": 1,
+                "over_limit": 0,
+                "google": {"notified": 0, "silent": 0},
+            }
             apns.clear()
 
             sent = await _send(client, key, text="Heute doppelte Stempel!", segment="all")

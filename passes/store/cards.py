@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty
+from passes import loyalty, notices
 from passes.errors import NotFound
 from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
 from passes.store.tables import apple_registrations, card_events, cards, google_objects
@@ -52,6 +52,7 @@ class CardRow:
     referrer_id: int | None = None
     referral_rewarded: bool = False
     loyal_since: datetime | None = None
+    notice: notices.Notice | None = None
 
 
 @dataclass(frozen=True)

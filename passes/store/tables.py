@@ -203,6 +203,12 @@ google_objects = Table(
     Column("saved", Boolean, nullable=False, default=False),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # The card version whose notice (passes/notices.py) Google was last asked about: a newer
+    # notice may notify the phone, once.
+    Column("notified_version", Integer, nullable=False, server_default="0"),
+    # When the object's notifying calls of the last 24 h were sent (Google allows 3): epoch
+    # seconds, comma-separated; workers change it by compare-and-set (store/google.py).
+    Column("notify_times", Text, nullable=False, server_default=""),
 )
 
 campaigns = Table(
