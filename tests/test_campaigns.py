@@ -50,9 +50,9 @@ async def test_a_campaign_reaches_the_segment_but_not_the_hold_out(
 
             shown = await reached[0].refresh()
             pass_json = _pass_json(reached[0], shown.content)
-            news = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}["news"]
+            news = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}["notice"]
             assert news["value"] == "Heute doppelte Stempel!"
-            assert news["changeMessage"] == "news_changed"
+            assert news["changeMessage"] == "notice_news_changed"
 
             history = (
                 await client.get("/api/v1/messages", headers={"Authorization": f"Bearer {key}"})

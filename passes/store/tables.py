@@ -143,6 +143,9 @@ cards = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     # When the card became long-standing (its bonus given, its perk shown); NULL: not yet.
     Column("loyal_since", UtcDateTime()),
+    # The latest notice ("kind|version|value", passes/notices.py): the one field of the pass
+    # that carries a change message. NULL: nothing announced yet.
+    Column("notice", Text),
     # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010).
     Index("ix_cards_shop", "shop_id"),
     postgresql_with={"fillfactor": 80},
