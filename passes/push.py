@@ -376,9 +376,10 @@ class GoogleDelivery:
 
 
 def _plan(target: GoogleCard, rows: list[OutboxRow]) -> Plan:
+    # A silent notice (redeemed, undone, expired, voided) announces nothing on Google either.
     notice = target.card.notice
     return plan(
-        notice.kind if notice is not None else None,
+        notice.kind if notice is not None and notice.announces else None,
         notice.version if notice is not None else 0,
         target.card.version,
         target.notify.handled_version,

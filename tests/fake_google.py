@@ -75,8 +75,9 @@ class FakeGoogle:
     failures: list[int] = field(default_factory=list)
     token_requests: int = 0
     root_keys: list[dict[str, str]] = field(default_factory=list)
-    # Requests carried out, then answered with this status (the answer lost on the way).
-    lost: list[int] = field(default_factory=list)
+    # Requests carried out, then answered with this status (the answer lost on the way):
+    # (status, part of the path it applies to).
+    lost: list[tuple[int, str]] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     # Notifying calls refused for quota however few were sent (another sender used it).
     refusals: int = 0
@@ -98,9 +99,10 @@ class FakeGoogle:
         """Answer the next `count` requests with `status` (500, 503, 429, …)."""
         self.failures.extend([status] * count)
 
-    def lose_next(self, count: int, status: int = 503) -> None:
-        """Carry out the next `count` requests but answer them with `status`."""
-        self.lost.extend([status] * count)
+    def lose_next(self, count: int, status: int = 503, path: str = "") -> None:
+        """Carry out the next `count` requests (whose path contains `path`) but answer them
+        with `status`, as if the answer were lost on the way back."""
+        self.lost.extend([(status, path)] * count)
 
     def refuse_notifications(self, count: int) -> None:
         """Refuse the next `count` notifying calls for quota, as Google does over its limit."""
@@ -266,8 +268,11 @@ class FakeGoogle:
         return None
 
     def _answer(self, body: Any) -> Response:
-        if self.lost:
-            return _error(self.lost.pop(0), "the answer was lost")
+        path = self.requests[-1].path
+        for index, (status, part) in enumerate(self.lost):
+            if part in path:
+                del self.lost[index]
+                return _error(status, "the answer was lost")
         return JSONResponse(body)
 
 

@@ -123,6 +123,13 @@ def loyalty_object(issuer_id: str, card: GoogleCardContent) -> dict[str, Any]:
             "localizedLabel": localized("stamps_label"),
             "balance": {"string": balance},
         },
+        # Google notifies on a change of the points it watches, not of a text module: the
+        # rewards due are points too, so the stamp that makes one due notifies as well.
+        "secondaryLoyaltyPoints": {
+            "label": text("rewards_due_label"),
+            "localizedLabel": localized("rewards_due_label"),
+            "balance": {"int": card.rewards_available},
+        },
         "heroImage": image(card.strip_image_url, _stamps_description(balance)),
         "barcode": {"type": "QR_CODE", "value": card.serial, "alternateText": card.serial},
         "textModulesData": _card_modules(card),
