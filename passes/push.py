@@ -346,7 +346,9 @@ class GoogleDelivery:
         """Add the campaign's message once (its id is the campaign's: a retry after a lost
         answer finds it on the pass, or Google answers that it exists)."""
         message_id = f"campaign-{row.campaign_id}"
-        if message is None:
+        if message is None:  # the campaign was deleted meanwhile
+            if held is not None:
+                await self.notifications.give_back(held)
             return Delivery(row, "delivered", 200)
         if message_id in on_pass:
             return Delivery(row, "delivered", 200, ALREADY_SHOWN)

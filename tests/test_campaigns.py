@@ -90,6 +90,7 @@ async def test_segments_and_bad_requests(tmp_path: Path, certs_dir: Path, apns: 
         env, "message", "send", "--shop", _slug(env), "--segment", "all", "--preview", "Hallo"
     )
     assert "recipients: 3" in out.stdout or "recipients: 2" in out.stdout
+    assert "android:    0 notified, 0 updated silently" in out.stdout
 
 
 def _slug(env: dict[str, str]) -> str:

@@ -362,6 +362,21 @@ async def test_a_campaign_over_budget_is_plain_text(shop: Shop, fake: FakeGoogle
     assert len(fake.notified(object_of(serial))) == LIMIT
 
 
+async def test_a_refused_message_notification_is_shown_as_text(
+    shop: Shop, fake: FakeGoogle
+) -> None:
+    serial = await shop.issue()
+    fake.refuse_notifications(1)
+    await campaign(shop, "Neue Kuchen!")
+    await drain(shop)
+    assert fake.refused == [object_of(serial)]
+    messages = fake.resources["loyaltyObject"][object_of(serial)]["messages"]
+    assert [m["messageType"] for m in messages] == ["TEXT"], "delivered, without a notice"
+    last = (await shop.attempts(serial))[-1]
+    assert (last["outcome"], last["reason"]) == ("delivered", REFUSED)
+    assert await shop.waiting() == 0
+
+
 # --- the REST client: Google's answers ---
 
 
