@@ -14,13 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from playwright.sync_api import expect, sync_playwright
 
 from passes.app import create_app
 from passes.config import Settings
 from passes.service import Service
 from passes.store import Store
+from tests.browser import PHONE, launch, new_shop, phone, screenshot
 from tests.conftest import BASE_URL
 from tests.fake_google import SERVICE_ACCOUNT_EMAIL, FakeGoogle, RunningFake, write_account
+from tests.live import passes_env, run, server
 
 ISSUER = "3388000000033333333"
 PACKAGED = Settings().packaged_badges_dir
@@ -232,3 +235,45 @@ def _csrf(page: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page)
     assert found
     return found.group(1)
+
+
+@pytest.mark.skipif(not PACKAGED.is_dir(), reason="run `npm ci` in passes/web for the artwork")
+def test_official_badges_on_a_phone_in_chromium(
+    tmp_path: Path, certs_dir: Path, google: tuple[FakeGoogle, rsa.RSAPrivateKey]
+) -> None:
+    """Both badges load, keep their shape at 56 px and carry their names; screenshots."""
+    fake, key = google
+    env = passes_env(
+        f"sqlite:///{tmp_path / 'passes.db'}",
+        certs_dir,
+        PASSES_GOOGLE_ISSUER_ID=ISSUER,
+        PASSES_GOOGLE_SERVICE_ACCOUNT=str(write_account(tmp_path / "sa.json", key, fake.token_url)),
+        PASSES_GOOGLE_API_URL=fake.api_url,
+    )
+    run(env, "init")
+    slug, _ = new_shop(env, "2468")
+    card = re.search(r"/c/\S+", run(env, "card", "issue", "--shop", slug).stdout)
+    assert card
+    with server(env) as (base, _), sync_playwright() as playwright:
+        browser = launch(playwright)
+        for language, locale in (("de", "de-DE"), ("en", "en-GB")):
+            page = phone(browser, locale).new_page()
+            for path, role in ((f"/join/{slug}", "button"), (card[0], "link")):
+                page.goto(base + path)
+                for wallet in ("apple", "google"):
+                    control = page.get_by_role(role, name=NAMES[(wallet, language)], exact=True)
+                    expect(control).to_be_visible()
+                    image = control.locator("img")
+                    expect(image).to_have_js_property("complete", True)
+                    natural = image.evaluate("i => i.naturalWidth / i.naturalHeight")
+                    box = image.bounding_box()
+                    assert box and natural > 0, "the artwork loaded (CSP img-src 'self')"
+                    assert abs(box["height"] - 56) < 1
+                    # naturalWidth/Height are whole pixels of a ~110 x 35 artwork: 3 % slack
+                    assert abs(box["width"] / box["height"] / natural - 1) < 0.03
+                    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+            screenshot(page, f"badges-card-{language}")
+            page.goto(f"{base}/join/{slug}")
+            screenshot(page, f"badges-join-{language}")
+            page.context.close()
+        browser.close()
