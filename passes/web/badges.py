@@ -13,6 +13,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from starlette.requests import Request
@@ -56,7 +57,7 @@ class Badge:
         """The file name operators use and the pages serve: add-to-apple-wallet-de.svg."""
         return badge_name(self.wallet, self.language)
 
-    @property
+    @cached_property
     def url(self) -> str:
         """Where the pages load it; the digest changes when the artwork does."""
         digest = hashlib.sha256(self.svg).hexdigest()[:12]
