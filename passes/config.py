@@ -49,6 +49,11 @@ class Settings:
     # A claimed push whose worker died is taken again after this long.
     push_lease_seconds: float = 60.0
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
+    # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
+    # an operator's own copies in {certs_dir}/badges/ come first.
+    packaged_badges_dir: Path = (
+        Path(__file__).resolve().parent / "web" / "node_modules" / "@neostore" / "cinto" / "dist"
+    )
 
     def __post_init__(self) -> None:
         _check_url("PASSES_BASE_URL", self.base_url)

@@ -133,6 +133,9 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "join_how": "Bei jedem Einkauf gibt es einen Stempel. Die Karte liegt in Ihrer Wallet – "
         "ohne App, ohne Anmeldung.",
         "badge_add_to": "Hinzufügen zu",
+        # The words on Apple's and Google's German badges, so the name matches what shows.
+        "badge_apple": "Hinzufügen zu Apple Wallet",
+        "badge_google": "Hinzufügen zu Google Wallet",
         "join_have_card": "Sie haben hier schon eine Karte.",
         "open_card": "Meine Karte öffnen",
         "desktop_qr": "Am Handy öffnen: diesen Code mit der Kamera scannen.",
@@ -334,6 +337,8 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "join_how": "One stamp with every purchase. The card lives in your phone's wallet – "
         "no app, no sign-up.",
         "badge_add_to": "Add to",
+        "badge_apple": "Add to Apple Wallet",
+        "badge_google": "Add to Google Wallet",
         "join_have_card": "You already have a card here.",
         "open_card": "Open my card",
         "desktop_qr": "Open it on your phone: scan this code with the camera.",
