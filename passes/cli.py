@@ -18,7 +18,7 @@ import click
 from passes.api import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
-from passes.campaigns import Campaigns, PromotionRequest
+from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
 from passes.config import Settings
 from passes.errors import PassesError
 from passes.loyalty import SEGMENTS, Audience
@@ -572,17 +572,26 @@ def message_send(
         None if multiplier is None else PromotionRequest(multiplier, _aware(starts), _aware(ends))
     )
 
-    async def work(service: Service) -> tuple[int | None, Audience]:
+    async def work(service: Service) -> tuple[int | None, Audience, GoogleReach | None]:
         shop = await service.shop(slug)
         campaigns = Campaigns(service.store, lambda: None)
         if preview:
-            return None, await campaigns.audience(shop, segment)
-        return await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion)
+            chosen = await campaigns.audience(shop, segment)
+            return None, chosen, await campaigns.google_reach(shop, chosen.recipients)
+        return (
+            *await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion),
+            None,
+        )
 
-    campaign_id, chosen = _with_service(work)
+    campaign_id, chosen, google = _with_service(work)
     click.echo(f"recipients: {len(chosen.recipients)}")
     click.echo(f"held out:   {len(chosen.held_out)} (get nothing: the comparison group)")
     click.echo(f"at limit:   {len(chosen.over_limit)} (had their weekly messages already)")
+    if google is not None:
+        click.echo(
+            f"android:    {google.notified} notified, {google.silent} updated silently "
+            "(Google allows 3 notifications a day per pass)"
+        )
     if campaign_id is not None:
         when_text = f" at {send_at:%Y-%m-%d %H:%M}" if send_at else ""
         click.echo(f"campaign {campaign_id} queued; the push worker delivers it{when_text}.")

@@ -51,6 +51,11 @@ class Settings:
     # Cards moved per transaction when a program change refreshes every pass in a wallet.
     refresh_batch: int = 2000
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
+    # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
+    # an operator's own copies in {certs_dir}/badges/ come first.
+    packaged_badges_dir: Path = (
+        Path(__file__).resolve().parent / "web" / "node_modules" / "@neostore" / "cinto" / "dist"
+    )
 
     def __post_init__(self) -> None:
         _check_url("PASSES_BASE_URL", self.base_url)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty
+from passes import loyalty, notices
 from passes.cache import TtlCache
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -99,9 +99,16 @@ REFRESH_TRIES = 3
 DEADLOCK = "40P01"
 
 
+LONG_STANDING_ACTOR = "loyalty:long-standing"
 Rule = Callable[[loyalty.CardState, int], loyalty.CardState]
 # A long refresh reports its way: cards done so far, and how many in all.
 Progress = Callable[[int, int], None]
+# What a change announces on the phone, from the card before and the counters after.
+Announce = Callable[[CardRow, loyalty.CardState], notices.Notice | None]
+
+
+def _silent(card: CardRow, after: loyalty.CardState) -> notices.Notice | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class _Asked:
     rule: Rule
     since: datetime | None
     then: FollowUp | None = None
+    announce: Announce = _silent
 
     def decide(self, card: CardRow, stamped_today: int) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""
@@ -133,7 +141,8 @@ class _Asked:
             after = self.rule(card.counters, stamped_today)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        return Change(self.kind, self.count, self.actor, after, self.key)
+        notice = self.announce(card, after)
+        return Change(self.kind, self.count, self.actor, after, self.key, notice=notice)
 
 
 @dataclass(frozen=True)
@@ -419,9 +428,8 @@ class Service:
             welcome = shop.program.welcome_stamps
             if welcome:
                 after = loyalty.stamp(program_of(shop), card.counters, welcome, now)
-                card = await apply_change(
-                    conn, card, Change("bonus", welcome, "welcome", after), now
-                )
+                change = bonus_change(shop, card, welcome, "welcome", after)
+                card = await apply_change(conn, card, change, now)
         if held is not None:
             await self._publish_new(shop, card, held)
         return self._view(shop, card)
@@ -456,7 +464,7 @@ class Service:
             if target.counters.voided:
                 continue
             after = loyalty.stamp(program, target.counters, bonus, now)
-            change = Change("bonus", bonus, f"referral:{card.serial}", after)
+            change = bonus_change(shop, target, bonus, f"referral:{card.serial}", after)
             moved = await apply_change(conn, target, change, now)
             card = moved if target is card else card
         return replace(card, referral_rewarded=True)
@@ -547,6 +555,7 @@ class Service:
             rule,
             counts_today=cap is not None,
             then=then,
+            announce=lambda card, after: notices.stamped(program, card.counters, after),
         )
 
     async def redeem(
@@ -568,6 +577,7 @@ class Service:
             actor,
             idempotency_key,
             lambda state, _: loyalty.redeem(state, program, tier, self.clock()),
+            announce=lambda card, after: notices.silent("redeemed"),
         )
 
     async def _change(
@@ -582,6 +592,7 @@ class Service:
         *,
         counts_today: bool = False,
         then: FollowUp | None = None,
+        announce: Announce = _silent,
     ) -> CardView:
         asked = _Asked(
             serial=normalise_serial(serial),
@@ -593,6 +604,7 @@ class Service:
             # Only programs with a daily cap pay for counting today's stamps.
             since=_start_of_day() if counts_today else None,
             then=then,
+            announce=announce,
         )
         optimistic = self.store.optimistic
         if optimistic is not None:
@@ -676,7 +688,8 @@ class Service:
             if card.counters.voided:
                 return self._view(shop, card)
             after = loyalty.void(card.counters)
-            card = await apply_change(conn, card, Change("void", 0, actor, after), _now())
+            change = Change("void", 0, actor, after, notice=notices.silent("voided"))
+            card = await apply_change(conn, card, change, _now())
         self.on_commit()
         return self._view(shop, card)
 
@@ -702,7 +715,14 @@ class Service:
                 after = loyalty.undo_stamp(program, card.counters, entry.count)
             except loyalty.Refused as exc:
                 raise Conflict(str(exc), exc.code) from exc
-            change = Change("undo", entry.count, actor, after, undoes_event_id=entry.id)
+            change = Change(
+                "undo",
+                entry.count,
+                actor,
+                after,
+                undoes_event_id=entry.id,
+                notice=notices.silent("undone"),
+            )
             card = await apply_change(conn, card, change, _now())
             if extra is not None:
                 card = await self._undo_bonus(conn, shop, card, extra, actor)
@@ -794,7 +814,9 @@ class Service:
         now: datetime,
     ) -> CardRow:
         after = loyalty.add_bonus(program_of(shop), card.counters, count)
-        return await apply_change(conn, card, Change("bonus", count, actor, after), now)
+        perk = shop.program.loyal_perk if actor == LONG_STANDING_ACTOR else None
+        change = bonus_change(shop, card, count, actor, after, perk=perk)
+        return await apply_change(conn, card, change, now)
 
     async def _undo_bonus(
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
@@ -804,7 +826,14 @@ class Service:
             after = loyalty.remove_bonus(program_of(shop), card.counters, bonus.count)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        change = Change("undo_bonus", bonus.count, actor, after, undoes_event_id=bonus.id)
+        change = Change(
+            "undo_bonus",
+            bonus.count,
+            actor,
+            after,
+            undoes_event_id=bonus.id,
+            notice=notices.silent("undone"),
+        )
         return await apply_change(conn, card, change, _now())
 
     async def _make_long_standing(
@@ -816,7 +845,7 @@ class Service:
         card = replace(card, loyal_since=now)
         bonus = shop.program.loyal_bonus_stamps
         if bonus > 0 and not card.counters.voided:
-            card = await self._bonus(conn, shop, card, bonus, "loyalty:long-standing", now)
+            card = await self._bonus(conn, shop, card, bonus, LONG_STANDING_ACTOR, now)
         return card
 
     async def update_long_standing(
@@ -827,6 +856,27 @@ class Service:
         refreshes the passes of the cards already long-standing."""
         change = ProgramChange(standing=changes, perk=perk)
         return (await self.change_program(shop, change)).shop
+
+
+def bonus_change(
+    shop: ShopRow,
+    card: CardRow,
+    count: int,
+    actor: str,
+    after: loyalty.CardState,
+    *,
+    perk: str | None = None,
+) -> Change:
+    """Bonus stamps for `card`, announced as notices.bonus decides."""
+    notice = notices.bonus(
+        program_of(shop),
+        card.counters,
+        after,
+        previous=card.notice,
+        card_version=card.version,
+        perk=perk,
+    )
+    return Change("bonus", count, actor, after, notice=notice)
 
 
 def _rewards_referral(kind: str, card: CardRow) -> bool:

@@ -56,6 +56,12 @@ CHANGES: dict[str, tuple[ProgramChange, Callable[[PassJson], bool]]] = {
 }
 
 
+def announcing(pass_json: PassJson) -> list[str]:
+    """The fields whose change the lock screen would announce."""
+    groups = pass_json["storeCard"].values()
+    return [field["key"] for group in groups for field in group if "changeMessage" in field]
+
+
 async def phone_for(env: Env, card: dict[str, Any]) -> Phone:
     """A phone that holds the card's pass, registered, up to date.
 
@@ -88,8 +94,9 @@ async def test_a_program_change_refreshes_the_passes_in_wallets(env: Env, kind: 
     await stamp(env, key, serial)
     phone = await phone_for(env, held)
     before, loose_before = await shown(env, key, serial), await shown(env, key, loose["serial"])
-    first = await env.client.get(held["urls"]["apple"])
-    assert not shows_it(verify_pkpass(first.content, phone.ca))
+    first = verify_pkpass((await env.client.get(held["urls"]["apple"])).content, phone.ca)
+    assert not shows_it(first)
+    assert announcing(first) == ["notice"], "the stamp is announced"
     assert await pending(env, key, serial) == 0
 
     shop = await env.service.authenticate(key)
@@ -100,7 +107,9 @@ async def test_a_program_change_refreshes_the_passes_in_wallets(env: Env, kind: 
     assert await phone.changed_serials() == [serial], "the web service lists the card"
     fetched = await phone.refresh()
     assert fetched.status_code == 200, "the old If-Modified-Since does not hide the new pass"
-    assert shows_it(verify_pkpass(fetched.content, phone.ca))
+    refreshed = verify_pkpass(fetched.content, phone.ca)
+    assert shows_it(refreshed)
+    assert announcing(refreshed) == [], "a refresh announces nothing on the phone"
     assert (await phone.refresh()).status_code == 304
     assert await pending(env, key, serial) == 1, "one push for the phone"
     after = await shown(env, key, serial)

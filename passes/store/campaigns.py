@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from passes import notices
 from passes.store.cards import Change, apply_change, lock_card_by_id
 from passes.store.tables import (
     apple_registrations,
@@ -213,6 +214,7 @@ async def deliver_message(conn: AsyncConnection, message: PendingMessage, now: d
         card.counters,
         news=message.text,
         campaign_id=message.campaign_id,
+        notice=notices.message(message.text),
     )
     await apply_change(conn, card, change, now)
 

@@ -13,13 +13,13 @@ becomes (shop_id, id), so each batch starts where the last ended instead of read
 card of the shop again. Neither column ever changes, so stamps stay HOT updates.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 """
 
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
