@@ -715,15 +715,7 @@ class Service:
                 after = loyalty.undo_stamp(program, card.counters, entry.count)
             except loyalty.Refused as exc:
                 raise Conflict(str(exc), exc.code) from exc
-            change = Change(
-                "undo",
-                entry.count,
-                actor,
-                after,
-                undoes_event_id=entry.id,
-                notice=notices.silent("undone"),
-            )
-            card = await apply_change(conn, card, change, _now())
+            card = await apply_change(conn, card, _undo("undo", entry, actor, after), _now())
             if extra is not None:
                 card = await self._undo_bonus(conn, shop, card, extra, actor)
         self.on_commit()
@@ -826,15 +818,7 @@ class Service:
             after = loyalty.remove_bonus(program_of(shop), card.counters, bonus.count)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        change = Change(
-            "undo_bonus",
-            bonus.count,
-            actor,
-            after,
-            undoes_event_id=bonus.id,
-            notice=notices.silent("undone"),
-        )
-        return await apply_change(conn, card, change, _now())
+        return await apply_change(conn, card, _undo("undo_bonus", bonus, actor, after), _now())
 
     async def _make_long_standing(
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, now: datetime
@@ -856,6 +840,12 @@ class Service:
         refreshes the passes of the cards already long-standing."""
         change = ProgramChange(standing=changes, perk=perk)
         return (await self.change_program(shop, change)).shop
+
+
+def _undo(kind: str, entry: LedgerEntry, actor: str, after: loyalty.CardState) -> Change:
+    """Taking back a ledger entry (a stamp, its promotion bonus): recorded, not announced."""
+    notice = notices.silent("undone")
+    return Change(kind, entry.count, actor, after, undoes_event_id=entry.id, notice=notice)
 
 
 def bonus_change(
