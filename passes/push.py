@@ -8,20 +8,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from passes.apple.apns import ApnsClient, backoff_seconds, short_token
 from passes.apple.identity import SigningIdentity
 from passes.config import Settings
 from passes.expiry import SWEEP_EVERY, ExpirySweep
+from passes.google.budget import ALREADY_SHOWN, NOT_LATEST, REFUSED, Plan, plan
 from passes.google.client import GoogleWalletClient
 from passes.google.config import load_google
-from passes.google.errors import GoogleAuthError, GoogleError, GoogleUnavailable
+from passes.google.errors import (
+    GoogleAuthError,
+    GoogleError,
+    GoogleQuotaExceeded,
+    GoogleUnavailable,
+)
+from passes.google.notify import Notifications, Reservation
 from passes.google.wallet import GoogleWallet
 from passes.store import Store
 from passes.store.campaigns import deliver_pending
 from passes.store.cards import CardRow
-from passes.store.google import GoogleCard, campaign_texts, google_cards
+from passes.store.google import CampaignMessage, GoogleCard, campaign_messages, google_cards
 from passes.store.outbox import (
     Attempt,
     OutboxRow,
@@ -341,7 +348,13 @@ class AppleDelivery:
 
 
 class GoogleDelivery:
-    """The Google target: one patch (or insert) per card, then each campaign's message."""
+    """The Google target: one patch (or insert) per card, then each campaign's message.
+
+    A card's newest notice notifies its holder once, within Google's budget of 3 a day
+    (google/budget.py): a stamp, reward or perk by a notifying patch, a campaign by a
+    TEXT_AND_NOTIFY message. Everything else, and anything over the budget or refused by
+    Google's quota, is still delivered, silently.
+    """
 
     target = "google"
 
@@ -351,25 +364,27 @@ class GoogleDelivery:
         wallet: GoogleWallet,
         card_url: Callable[[CardRow], str],
         concurrency: int = GOOGLE_CONCURRENCY,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         self.store = store
         self.wallet = wallet
         self.card_url = card_url
         self.concurrency = concurrency
+        self.notifications = Notifications(store, clock)
 
     async def deliver(self, rows: Sequence[OutboxRow]) -> list[Delivery]:
         """Bring each card's object up to date; rows of one card share the patch."""
         campaign_ids = [row.campaign_id for row in rows if row.campaign_id is not None]
         async with self.store.reading() as conn:
             found = await google_cards(conn, [row.card_id for row in rows])
-            texts = await campaign_texts(conn, campaign_ids)
+            messages = await campaign_messages(conn, campaign_ids)
         by_card: dict[int, list[OutboxRow]] = {}
         for row in rows:
             by_card.setdefault(row.card_id, []).append(row)
         limit = asyncio.Semaphore(self.concurrency)
         groups = await asyncio.gather(
             *(
-                self._card(found.get(card_id), group, texts, limit)
+                self._card(found.get(card_id), group, messages, limit)
                 for card_id, group in by_card.items()
             )
         )
@@ -379,31 +394,107 @@ class GoogleDelivery:
         self,
         target: GoogleCard | None,
         rows: list[OutboxRow],
-        texts: dict[int, str],
+        messages: dict[int, CampaignMessage],
         limit: asyncio.Semaphore,
     ) -> list[Delivery]:
         if target is None:
             return [Delivery(row, "failed", reason="card gone") for row in rows]
         async with limit:
+            plan = _plan(target, rows)
+            held = await self.notifications.reserve(target, plan) if plan.wanted else None
             try:
-                await self.wallet.publish(
-                    target.shop, target.card, self.card_url(target.card), target.locations
-                )
+                shown, reason = await self._patch(target, held if plan.by_patch else None)
             except GoogleError as exc:
+                if held is not None:
+                    await self.notifications.give_back(held)
                 return [_google_failure(row, exc) for row in rows]
-            return [await self._message(target, row, texts) for row in rows]
+            listed = shown.get("messages")
+            on_pass = {m.get("id") for m in listed if isinstance(m, dict)} if listed else set()
+            return [
+                Delivery(row, "delivered", 200, reason)
+                if row.campaign_id is None
+                else await self._message(
+                    target,
+                    row,
+                    messages.get(row.campaign_id),
+                    on_pass,
+                    held if plan.campaign_id == row.campaign_id else None,
+                )
+                for row in rows
+            ]
 
-    async def _message(self, target: GoogleCard, row: OutboxRow, texts: dict[int, str]) -> Delivery:
-        if row.campaign_id is None or row.campaign_id not in texts:
-            return Delivery(row, "delivered", 200)
-        message_id = f"campaign-{row.campaign_id}"
+    async def _patch(
+        self, target: GoogleCard, held: Reservation | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """Publish the card, notifying if `held` allows; Google's quota refusal of the
+        notification sends it again silently at once (never retried as a notification)."""
+        notify = held is not None and held.notify
         try:
-            await self.wallet.add_message(
-                target.shop, target.card, message_id, texts[row.campaign_id]
-            )
+            return await self._publish(target, notify), held.reason if held else None
+        except GoogleQuotaExceeded:
+            if held is None or not notify:
+                raise
+        await self.notifications.exhaust(held)
+        return await self._publish(target, False), REFUSED
+
+    async def _publish(self, target: GoogleCard, notify: bool) -> dict[str, Any]:
+        url = self.card_url(target.card)
+        return await self.wallet.publish(
+            target.shop, target.card, url, target.locations, notify=notify
+        )
+
+    async def _message(
+        self,
+        target: GoogleCard,
+        row: OutboxRow,
+        message: CampaignMessage | None,
+        on_pass: set[object],
+        held: Reservation | None,
+    ) -> Delivery:
+        """Add the campaign's message once (its id is the campaign's: a retry after a lost
+        answer finds it on the pass, or Google answers that it exists)."""
+        message_id = f"campaign-{row.campaign_id}"
+        if message is None:  # the campaign was deleted meanwhile
+            if held is not None:
+                await self.notifications.give_back(held)
+            return Delivery(row, "delivered", 200)
+        if message_id in on_pass:
+            return Delivery(row, "delivered", 200, ALREADY_SHOWN)
+        notify = held is not None and held.notify
+        reason = held.reason if held is not None else NOT_LATEST
+        try:
+            try:
+                added = await self._add(target, message_id, message, notify)
+            except GoogleQuotaExceeded:
+                if held is None or not notify:
+                    raise
+                await self.notifications.exhaust(held)
+                added, reason = await self._add(target, message_id, message, False), REFUSED
         except GoogleError as exc:
+            if held is not None:
+                await self.notifications.give_back(held)
             return _google_failure(row, exc)
-        return Delivery(row, "delivered", 200)
+        return Delivery(row, "delivered", 200, reason if added else ALREADY_SHOWN)
+
+    async def _add(
+        self, target: GoogleCard, message_id: str, message: CampaignMessage, notify: bool
+    ) -> bool:
+        shown = (message.starts, message.ends)
+        return await self.wallet.add_message(
+            target.shop, target.card, message_id, message.text, notify=notify, shown=shown
+        )
+
+
+def _plan(target: GoogleCard, rows: list[OutboxRow]) -> Plan:
+    # A silent notice (redeemed, undone, expired, voided) announces nothing on Google either.
+    notice = target.card.notice
+    return plan(
+        notice.kind if notice is not None and notice.announces else None,
+        notice.version if notice is not None else 0,
+        target.card.version,
+        target.notify.handled_version,
+        [row.campaign_id for row in rows if row.campaign_id is not None],
+    )
 
 
 def _google_failure(row: OutboxRow, exc: GoogleError) -> Delivery:

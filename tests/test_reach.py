@@ -179,7 +179,7 @@ async def test_a_scheduled_campaign_takes_its_segment_when_sent(env: Env) -> Non
     assert (history[0]["recipients"], history[0]["held_out"]) == (1, 0)
     assert history[0]["segment_taken_at"] is not None and history[0]["finished_at"] is not None
     news = {f["key"]: f for f in (await pass_json(env, first))["storeCard"]["backFields"]}
-    assert news["news"]["value"] == "Ihre Prämie wartet!"
+    assert news["notice"]["value"] == "Ihre Prämie wartet!"
     other = {f["key"] for f in (await pass_json(env, second))["storeCard"]["backFields"]}
     assert "news" not in other
     assert await worker.run_once() == 0, "taken once"
@@ -216,9 +216,13 @@ async def test_a_long_standing_card_gets_its_bonus_once_and_shows_the_perk(env: 
     assert "auxiliaryFields" not in fields, "one card full: not yet long-standing"
     turned = await stamp(env, key, card["serial"], 2)
     assert turned["total_stamps"] == 5, "the second full card brings the one-time bonus"
-    perk = {f["key"]: f for f in (await pass_json(env, card))["storeCard"]["auxiliaryFields"]}
+    shown = (await pass_json(env, card))["storeCard"]
+    perk = {f["key"]: f for f in shown["auxiliaryFields"]}
     assert perk["perk"]["value"] == "Immer 10 % auf Kuchen"
-    assert perk["perk"]["changeMessage"] == "perk_changed"
+    # The same stamp filled the card: the reward is the one thing the lock screen says.
+    notice = {f["key"]: f for f in shown["backFields"]}["notice"]
+    assert notice["changeMessage"] == "notice_reward_changed"
+    assert "changeMessage" not in perk["perk"]
     for _ in range(3):
         later_stamp = await stamp(env, key, card["serial"], 2)
     assert later_stamp["total_stamps"] == 11, "no second bonus"

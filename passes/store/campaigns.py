@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from passes import notices
 from passes.store.cards import Change, apply_changes, lock_cards_by_id
 from passes.store.tables import (
     apple_registrations,
@@ -230,6 +231,7 @@ async def deliver_messages(
                 locked[card_id].counters,
                 news=texts[campaign_id],
                 campaign_id=campaign_id,
+                notice=notices.message(texts[campaign_id]),
             ),
         )
         for campaign_id, card_id in marked

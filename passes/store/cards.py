@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty
+from passes import loyalty, notices
 from passes.errors import NotFound
 from passes.store.outbox import (
     ENQUEUE,
@@ -31,7 +31,7 @@ from passes.store.outbox import (
     ENQUEUE_MANY,
     enqueue_params,
 )
-from passes.store.tables import apple_registrations, card_events, cards, google_objects
+from passes.store.tables import card_events, cards
 
 # A card's counters as stored (on the card, and after each ledger event) are exactly the
 # rules' state of it: one type, so a change needs no conversion on its way in or out.
@@ -59,6 +59,7 @@ class CardRow:
     referrer_id: int | None = None
     referral_rewarded: bool = False
     loyal_since: datetime | None = None
+    notice: notices.Notice | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class Change:
     # A campaign message: shown on the pass as news, and sent to Google as a message.
     news: str | None = None
     campaign_id: int | None = None
+    # What the phone announces (notices.py); None: nothing, the card keeps its last notice.
+    notice: notices.Notice | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def card_from(row: Row) -> CardRow:
         referrer_id=row["referrer_id"],
         referral_rewarded=row["referral_rewarded"],
         loyal_since=row["loyal_since"],
+        notice=notices.decode(row["notice"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -217,6 +221,7 @@ async def insert_card(
         pass_modified_at=whole_second(now),
         last_fetched_at=None,
         news=None,
+        notice=None,
         referrer_id=referrer_id,
         referral_rewarded=False,
         loyal_since=None,
@@ -432,7 +437,16 @@ def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any
         "m_modified": modified,
         "m_now": now,
         "m_news": change.news if change.news is not None else card.news,
+        "m_notice": notices.encode(_notice_after(card, change, version)),
     }
+
+
+def _notice_after(card: CardRow, change: Change, version: int) -> notices.Notice | None:
+    """The card's notice after `change`: its own, stamped with the version it makes, or the
+    card's last one unchanged."""
+    if change.notice is None:
+        return card.notice
+    return replace(change.notice, version=version)
 
 
 def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: int) -> CardRow:
@@ -445,6 +459,7 @@ def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: 
         pass_modified_at=params["m_modified"],
         updated_at=params["m_now"],
         news=params["m_news"],
+        notice=_notice_after(card, change, params["m_version"]),
     )
 
 
@@ -482,6 +497,7 @@ CARD_MOVES = {
     "version": "m_version",
     "pass_modified_at": "m_modified",
     "news": "m_news",
+    "notice": "m_notice",
     "updated_at": "m_now",
     "rewards_due": "m_rewards_due",
     "rewards_due_since": "m_rewards_due_since",
@@ -595,16 +611,6 @@ async def mark_long_standing(conn: AsyncConnection, card_id: int, now: datetime)
         .values(loyal_since=now)
     )
     return bool(marked.rowcount)
-
-
-async def cards_in_wallets(conn: AsyncConnection, shop_id: int) -> list[int]:
-    """Ids of the shop's cards that some phone holds (an Apple registration or a Google object)."""
-    apple = select(apple_registrations.c.card_id).join(
-        cards, cards.c.id == apple_registrations.c.card_id
-    )
-    google = select(google_objects.c.card_id).join(cards, cards.c.id == google_objects.c.card_id)
-    query = apple.where(cards.c.shop_id == shop_id).union(google.where(cards.c.shop_id == shop_id))
-    return sorted(int(row[0]) for row in (await conn.execute(query)).all())
 
 
 async def events_at(

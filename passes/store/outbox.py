@@ -60,7 +60,11 @@ class Attempt:
 
 
 def build_enqueue(
-    *, locking: bool, moved: CTE | None = None, returning: bool = True
+    *,
+    locking: bool,
+    moved: CTE | None = None,
+    at: ColumnElement[Any] | None = None,
+    returning: bool = True,
 ) -> ReturningInsert[Any]:
     """One outbox row per registered device and one for Google, unless such a row still waits.
 
@@ -89,7 +93,8 @@ def build_enqueue(
 
     else:
         batch = select(moved.c.card_id)
-        now, campaign_id = func.now(), literal(None, columns.campaign_id.type)
+        now = func.now() if at is None else at
+        campaign_id = literal(None, columns.campaign_id.type)
 
         def of_cards(column: ColumnElement[Any]) -> ColumnElement[bool]:
             return column.in_(batch)

@@ -1,14 +1,14 @@
 """registrations remember when the device last renewed them (an APNs 410 names a moment)
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
