@@ -343,6 +343,6 @@ async def test_two_campaigns_for_the_same_cards_land_in_one_round_in_order(env: 
         read = (await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))).json()
         assert read["version"] == card["version"] + 2, "one change per message, none lost"
         back = {f["key"]: f for f in (await pass_json(env, card))["storeCard"]["backFields"]}
-        assert back["news"]["value"] == "Zweite Nachricht"
+        assert back["notice"]["value"] == "Zweite Nachricht", "the latest message shows"
     history = (await env.client.get("/api/v1/messages", headers=auth(key))).json()["campaigns"]
     assert [c["finished_at"] is not None for c in history] == [True, True]
