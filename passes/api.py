@@ -194,7 +194,9 @@ class ShopApi:
         promotion = promotion_from(body)
         if preview:
             chosen = await self.campaigns.audience(shop, segment)
-            return JsonResponse(audience_json(chosen))
+            google = await self.campaigns.google_reach(shop, chosen.recipients)
+            reach = {"notified": google.notified, "silent": google.silent}
+            return JsonResponse({**audience_json(chosen), "google": reach})
         if not isinstance(text, str):
             raise InvalidInput("text must be a string")
         campaign_id, chosen = await self.campaigns.send(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from passes import loyalty
 from passes.errors import InvalidInput
+from passes.google.budget import Budget
 from passes.store import Store
 from passes.store.campaigns import (
     ActivityRow,
@@ -21,6 +22,7 @@ from passes.store.campaigns import (
     resolve_campaign,
 )
 from passes.store.cards import Change, apply_change, lock_card_by_id
+from passes.store.google import saved_notify_times
 from passes.store.shops import ShopRow, shop_by_id
 
 Pick = Callable[[list[int], int], list[int]]
@@ -30,6 +32,15 @@ MAX_BONUS = 3
 BONUS_BATCH = 200
 # Scheduled campaigns whose segment one worker round takes.
 RESOLVE_BATCH = 10
+
+
+@dataclass(frozen=True)
+class GoogleReach:
+    """Of a campaign's recipients, those in Google Wallet: how many Google will notify, and
+    how many get the message silently (their pass used Google's 3 notifications a day)."""
+
+    notified: int
+    silent: int
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,15 @@ class Campaigns:
             return self._choose(shop, segment, rows)
         except loyalty.Refused as exc:
             raise InvalidInput(str(exc)) from exc
+
+    async def google_reach(self, shop: ShopRow, recipients: Sequence[int]) -> GoogleReach:
+        """How the recipients in Google Wallet would get a message sent now."""
+        async with self.store.reading() as conn:
+            saved = await saved_notify_times(conn, shop.id)
+        now, chosen = _now(), set(recipients)
+        budgets = [Budget.decode(times) for card_id, times in saved.items() if card_id in chosen]
+        notified = sum(1 for budget in budgets if budget.allows(now))
+        return GoogleReach(notified, len(budgets) - notified)
 
     def _choose(self, shop: ShopRow, segment: str, rows: list[ActivityRow]) -> loyalty.Audience:
         program = shop.program

@@ -18,11 +18,12 @@ import click
 from passes.api import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
-from passes.campaigns import Campaigns, PromotionRequest
+from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
 from passes.config import Settings
 from passes.errors import PassesError
 from passes.loyalty import SEGMENTS, Audience
-from passes.service import CardView, Service
+from passes.program import ProgramChange
+from passes.service import CardView, ProgramChanged, Service
 from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
 from passes.store.apple import Deliveries
@@ -215,6 +216,11 @@ def shop_pin(slug: str, pin: str) -> None:
 @click.option("--no-stamp-expiry", is_flag=True, help="Stamps never expire.")
 @click.option("--reward-expiry", type=int, help="A due reward expires after this many days.")
 @click.option("--no-reward-expiry", is_flag=True, help="Rewards never expire.")
+@click.option("--name", help="The shop's name on passes and pages (the slug stays).")
+@click.option("--background", help="The pass's background colour, e.g. '#3B2A20'.")
+@click.option("--foreground", help="The pass's text colour, e.g. '#FFFFFF'.")
+@click.option("--label", help="The pass's label colour, e.g. '#F2C879'.")
+@click.option("--stamp-colour", help="The colour of the stamps on the strip, e.g. '#F2C879'.")
 @clear_errors
 def shop_settings(
     slug: str,
@@ -233,8 +239,16 @@ def shop_settings(
     no_stamp_expiry: bool,
     reward_expiry: int | None,
     no_reward_expiry: bool,
+    name: str | None,
+    background: str | None,
+    foreground: str | None,
+    label: str | None,
+    stamp_colour: str | None,
 ) -> None:
-    """Change the program's limits, reward tiers and expiry; prints them."""
+    """Change the program's limits, reward tiers, expiry, name and colours; prints them.
+
+    A change of what passes show (tiers, expiry, perk, name, colours) updates every pass
+    in a wallet: the command says how many, with progress for a large shop."""
     changes: dict[str, int | None] = {}
     if stamp_expiry is not None or no_stamp_expiry:
         changes["stamp_expiry_days"] = None if no_stamp_expiry else stamp_expiry
@@ -260,16 +274,32 @@ def shop_settings(
         if value is not None
     }
 
-    async def work(service: Service) -> ShopRow:
-        found = await service.shop(slug)
-        if tiers or no_tiers:
-            found = await service.set_tiers(found, new_tiers)
-        found = await service.update_program(found, **changes) if changes else found
-        if standing or loyal_perk is not None:
-            found = await service.update_long_standing(found, perk=loyal_perk, **standing)
-        return found
+    given = (
+        ("background_color", background),
+        ("foreground_color", foreground),
+        ("label_color", label),
+        ("stamp_color", stamp_colour),
+    )
+    change = ProgramChange(
+        limits=changes,
+        standing=standing,
+        perk=loyal_perk,
+        tiers=new_tiers if tiers or no_tiers else None,
+        name=name,
+        colours={key: value for key, value in given if value is not None},
+    )
 
-    program = _with_service(work).program
+    async def work(service: Service) -> ProgramChanged:
+        return await service.change_program(await service.shop(slug), change, _progress())
+
+    changed = _with_service(work)
+    shop, program = changed.shop, changed.shop.program
+    click.echo(f"name:              {shop.name}")
+    click.echo(
+        f"colours:           background {program.background_color}, "
+        f"text {program.foreground_color}, labels {program.label_color}, "
+        f"stamps {program.stamp_color}"
+    )
     click.echo(f"daily cap:         {program.daily_cap or 'none'}")
     click.echo(f"messages per week: {program.messages_per_week}")
     click.echo(f"hold-out:          {program.holdout_percent}%")
@@ -285,6 +315,25 @@ def shop_settings(
     click.echo(f"stamps expire:     {f'after {days} days without a visit' if days else 'never'}")
     days = program.reward_expiry_days
     click.echo(f"rewards expire:    {f'{days} days after they fall due' if days else 'never'}")
+    click.echo(f"passes refreshed:  {changed.refreshed}")
+
+
+def _progress() -> Callable[[int, int], None]:
+    """Reports a refresh of many passes on stderr: one updating line on a terminal, else a
+    line per tenth."""
+    terminal = sys.stderr.isatty()
+    shown = -1
+
+    def report(done: int, total: int) -> None:
+        nonlocal shown
+        tenth = done * 10 // total
+        if terminal:
+            click.echo(f"\rrefreshing passes: {done} of {total}", err=True, nl=done >= total)
+        elif tenth > shown:
+            shown = tenth
+            click.echo(f"refreshing passes: {done} of {total}", err=True)
+
+    return report
 
 
 def parse_tier(raw: str) -> tuple[int, str]:
@@ -293,6 +342,19 @@ def parse_tier(raw: str) -> tuple[int, str]:
     if not sep or not at.strip().isdigit() or not reward.strip():
         raise click.BadParameter(f'{raw!r}: write a tier as 5="1 Cookie"', param_hint="--tier")
     return int(at), reward.strip()
+
+
+@shop.command("refresh")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@clear_errors
+def shop_refresh(slug: str) -> None:
+    """Update every pass of the shop in a wallet now, e.g. after replacing assets/logo.png
+    (program changes through `shop settings` do this themselves)."""
+
+    async def work(service: Service) -> int:
+        return await service.refresh_passes(await service.shop(slug), progress=_progress())
+
+    click.echo(f"passes refreshed: {_with_service(work)}")
 
 
 @shop.command("location")
@@ -304,13 +366,16 @@ def parse_tier(raw: str) -> tuple[int, str]:
 def shop_location(slug: str, address: str, latitude: float, longitude: float) -> None:
     """Add a place of the shop: passes surface on the lock screen nearby (up to 10)."""
 
-    async def work(service: Service) -> list[Location]:
+    async def work(service: Service) -> tuple[list[Location], int]:
         found = await service.shop(slug)
-        await service.add_location(found, Location(address.strip(), latitude, longitude))
-        return await service.locations(found)
+        place = Location(address.strip(), latitude, longitude)
+        refreshed = await service.add_location(found, place, _progress())
+        return await service.locations(found), refreshed
 
-    for place in _with_service(work):
+    places, refreshed = _with_service(work)
+    for place in places:
         click.echo(f"{place.latitude:.5f}, {place.longitude:.5f}  {place.address}")
+    click.echo(f"passes refreshed: {refreshed}")
 
 
 @cli.group()
@@ -507,17 +572,26 @@ def message_send(
         None if multiplier is None else PromotionRequest(multiplier, _aware(starts), _aware(ends))
     )
 
-    async def work(service: Service) -> tuple[int | None, Audience]:
+    async def work(service: Service) -> tuple[int | None, Audience, GoogleReach | None]:
         shop = await service.shop(slug)
         campaigns = Campaigns(service.store, lambda: None)
         if preview:
-            return None, await campaigns.audience(shop, segment)
-        return await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion)
+            chosen = await campaigns.audience(shop, segment)
+            return None, chosen, await campaigns.google_reach(shop, chosen.recipients)
+        return (
+            *await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion),
+            None,
+        )
 
-    campaign_id, chosen = _with_service(work)
+    campaign_id, chosen, google = _with_service(work)
     click.echo(f"recipients: {len(chosen.recipients)}")
     click.echo(f"held out:   {len(chosen.held_out)} (get nothing: the comparison group)")
     click.echo(f"at limit:   {len(chosen.over_limit)} (had their weekly messages already)")
+    if google is not None:
+        click.echo(
+            f"android:    {google.notified} notified, {google.silent} updated silently "
+            "(Google allows 3 notifications a day per pass)"
+        )
     if campaign_id is not None:
         when_text = f" at {send_at:%Y-%m-%d %H:%M}" if send_at else ""
         click.echo(f"campaign {campaign_id} queued; the push worker delivers it{when_text}.")

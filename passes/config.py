@@ -48,7 +48,14 @@ class Settings:
     push_batch: int = 200
     # A claimed push whose worker died is taken again after this long.
     push_lease_seconds: float = 60.0
+    # Cards moved per transaction when a program change refreshes every pass in a wallet.
+    refresh_batch: int = 2000
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
+    # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
+    # an operator's own copies in {certs_dir}/badges/ come first.
+    packaged_badges_dir: Path = (
+        Path(__file__).resolve().parent / "web" / "node_modules" / "@neostore" / "cinto" / "dist"
+    )
 
     def __post_init__(self) -> None:
         _check_url("PASSES_BASE_URL", self.base_url)
@@ -96,6 +103,7 @@ class Settings:
             push_lease_seconds=_number(
                 "PASSES_PUSH_LEASE_SECONDS", get("PUSH_LEASE_SECONDS"), 60.0, float
             ),
+            refresh_batch=_number("PASSES_REFRESH_BATCH", get("REFRESH_BATCH"), 2000, int),
         )
 
     @property

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty
+from passes import loyalty, notices
 from passes.store import Store
 from passes.store.cards import CardRow, Change, apply_change, expiring_cards
 from passes.store.shops import ProgramRow, ShopRow, expiring_programs
@@ -50,7 +50,7 @@ async def expire_card(
     if after is None:
         return card
     stamps = after.stamps_expired - card.counters.stamps_expired
-    change = Change("expire", stamps, ACTOR, after)
+    change = Change("expire", stamps, ACTOR, after, notice=notices.silent("expired"))
     return await apply_change(conn, card, change, datetime.now(UTC))
 
 

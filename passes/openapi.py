@@ -359,6 +359,17 @@ _SCHEMAS: dict[str, Any] = {
             "recipients": {"type": "integer", "minimum": 0},
             "held_out": {"type": "integer", "minimum": 0},
             "over_limit": {"type": "integer", "minimum": 0},
+            "google": {
+                "type": "object",
+                "description": "Preview only: recipients in Google Wallet that Google will "
+                "notify, and those updated silently (their pass had Google's 3 notifications "
+                "in the last 24 hours)",
+                "required": ["notified", "silent"],
+                "properties": {
+                    "notified": {"type": "integer", "minimum": 0},
+                    "silent": {"type": "integer", "minimum": 0},
+                },
+            },
         },
     },
     "StampRequest": {

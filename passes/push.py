@@ -8,20 +8,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from passes.apple.apns import ApnsClient, backoff_seconds
+from passes.apple.apns import ApnsClient, backoff_seconds, short_token
 from passes.apple.identity import SigningIdentity
 from passes.config import Settings
 from passes.expiry import SWEEP_EVERY, ExpirySweep
+from passes.google.budget import ALREADY_SHOWN, NOT_LATEST, REFUSED, Plan, plan
 from passes.google.client import GoogleWalletClient
 from passes.google.config import load_google
-from passes.google.errors import GoogleAuthError, GoogleError, GoogleUnavailable
+from passes.google.errors import (
+    GoogleAuthError,
+    GoogleError,
+    GoogleQuotaExceeded,
+    GoogleUnavailable,
+)
+from passes.google.notify import Notifications, Reservation
 from passes.google.wallet import GoogleWallet
 from passes.store import Store
 from passes.store.campaigns import deliver_pending
 from passes.store.cards import CardRow
-from passes.store.google import GoogleCard, campaign_texts, google_cards
+from passes.store.google import CampaignMessage, GoogleCard, campaign_messages, google_cards
 from passes.store.outbox import (
     Attempt,
     OutboxRow,
@@ -29,7 +36,7 @@ from passes.store.outbox import (
     finish,
     forget_device,
     record_attempts,
-    retry_at,
+    retry_each,
 )
 
 log = logging.getLogger("passes.push")
@@ -37,6 +44,11 @@ log = logging.getLogger("passes.push")
 CERTIFICATE_PAUSE = timedelta(minutes=5)
 # Google objects updated at the same time by one worker.
 GOOGLE_CONCURRENCY = 8
+# Rows a running worker holds claimed and unsettled, in batches: enough that the next claim
+# is made while the pushes of earlier ones are in flight.
+WINDOW_BATCHES = 3
+# Campaign messages made into card changes per round at least (a few statements each batch).
+MESSAGE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class Delivery:
     device: str | None = None
     # The peer asked us to wait this long (Retry-After); honoured when longer than the back-off.
     retry_after: float | None = None
+    # APNs 410: the token is invalid since then (registrations renewed later are kept).
+    gone_since: datetime | None = None
 
 
 class Deliverer(Protocol):
@@ -84,7 +98,13 @@ def _now() -> datetime:
 
 
 class PushWorker:
-    """Claims outbox rows (a lease), delivers them, then finishes or reschedules them."""
+    """Claims outbox rows (a lease), delivers them, then finishes or reschedules them.
+
+    `run` overlaps the rounds: it claims the next rows while earlier ones are in flight (up to
+    `window` rows claimed and not yet settled), so the HTTP/2 connection always has pushes to
+    send, and settles the answers in batches, one transaction for whatever came back while
+    the previous one was written.
+    """
 
     def __init__(
         self,
@@ -98,6 +118,7 @@ class PushWorker:
         prepare: Callable[[datetime], Awaitable[int]] | None = None,
         expiry: ExpirySweep | None = None,
         sweep_every: timedelta = SWEEP_EVERY,
+        window: int | None = None,
     ) -> None:
         self.store = store
         # Work before each round, e.g. taking the segment of scheduled campaigns now due.
@@ -109,6 +130,7 @@ class PushWorker:
         self.deliverers = {deliverer.target: deliverer for deliverer in deliverers}
         self.backoff = backoff
         self.batch = batch
+        self.window = window or WINDOW_BATCHES * batch
         self.lease = lease
         self.poll_seconds = poll_seconds
         self.paused_until: dict[str, datetime] = {}
@@ -117,7 +139,17 @@ class PushWorker:
         return [t for t in self.deliverers if self.paused_until.get(t, now) <= now]
 
     async def run_once(self) -> int:
-        """Claim and deliver one batch; returns how many rows were handled."""
+        """Claim and deliver one batch, and settle it; returns how many rows were handled."""
+        rows, work = await self._take(self.batch)
+        if not rows:
+            return work
+        results = await asyncio.gather(*(self._deliver(t, group) for t, group in _by_target(rows)))
+        await self._settle([delivery for group in results for delivery in group])
+        return len(rows)
+
+    async def _take(self, limit: int) -> tuple[list[OutboxRow], int]:
+        """Due campaigns and expiries made into card changes, then up to `limit` rows claimed;
+        returns the rows and how much other work was done."""
         now = _now()
         targets = self._active_targets(now)
         prepared = await self.prepare(now) if self.prepare is not None else 0
@@ -127,18 +159,9 @@ class PushWorker:
             expired = await self.expiry.run()
         async with self.store.transaction() as conn:
             # Campaign messages become card changes here, which queue their pushes.
-            messages = await deliver_pending(conn, self.batch, now)
-            rows = await claim(conn, now, now + self.lease, self.batch, targets) if targets else []
-        if not rows:
-            return messages + prepared + expired
-        results = await asyncio.gather(
-            *(
-                self._deliver(target, [row for row in rows if row.target == target])
-                for target in targets
-            )
-        )
-        await self._settle([delivery for group in results for delivery in group])
-        return len(rows)
+            messages = await deliver_pending(conn, max(limit, MESSAGE_BATCH), now)
+            rows = await claim(conn, now, now + self.lease, limit, targets) if targets else []
+        return rows, messages + prepared + expired
 
     async def _deliver(self, target: str, rows: list[OutboxRow]) -> list[Delivery]:
         if not rows:
@@ -153,18 +176,20 @@ class PushWorker:
         now = _now()
         settled = ("delivered", "failed", "unregistered")
         done = [d.row.id for d in deliveries if d.outcome in settled]
-        gone = {d.row.device_id for d in deliveries if d.outcome == "unregistered"}
+        gone = {
+            d.row.device_id: d
+            for d in deliveries
+            if d.outcome == "unregistered" and d.row.device_id
+        }
         later = [d for d in deliveries if d.outcome not in settled]
         for delivery in later:
             if delivery.outcome == "certificate":
                 self._pause(delivery)
         async with self.store.transaction() as conn:
             await finish(conn, done)
-            for device_id in gone:
-                if device_id is not None:
-                    await forget_device(conn, device_id)
-            for delivery in later:
-                await retry_at(conn, [delivery.row.id], self._retry_time(delivery, now))
+            for device_id, delivery in gone.items():
+                await forget_device(conn, device_id, delivery.row.push_token, delivery.gone_since)
+            await retry_each(conn, [(d.row.id, self._retry_time(d, now)) for d in later])
             await record_attempts(conn, [_attempt(d) for d in deliveries], now)
 
     def _pause(self, delivery: Delivery) -> None:
@@ -186,18 +211,101 @@ class PushWorker:
         return now + timedelta(seconds=max(seconds, delivery.retry_after or 0.0))
 
     async def run(self, stop: asyncio.Event, wakeup: Wakeup | None = None) -> None:
-        """Deliver until `stop` is set; sleep when idle, wake early on a committed change."""
+        """Deliver until `stop` is set, then finish and settle what is in flight; sleeps when
+        idle and wakes early on a committed change."""
+        flight = _Flight(self)
         while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception:
-                log.exception("push worker round failed; retrying")
-                handled = 0
-            if handled == 0 and not stop.is_set():
-                if wakeup is None:
-                    await _sleep_or_stop(stop, self.poll_seconds)
-                else:
-                    await wakeup.wait(self.poll_seconds)
+            claimed = 0
+            if flight.room() >= max(1, self.batch // 4):
+                try:
+                    rows, work = await self._take(min(self.batch, flight.room()))
+                except Exception:
+                    log.exception("push worker round failed; retrying")
+                    rows, work = [], 0
+                flight.start(rows)
+                claimed = len(rows) + work
+            if stop.is_set() or claimed:
+                continue
+            if flight.room() < max(1, self.batch // 4):
+                await flight.wait_for_answers(stop)
+            elif wakeup is None:
+                await _sleep_or_stop(stop, self.poll_seconds)
+            else:
+                await wakeup.wait(self.poll_seconds)
+        await flight.finish()
+
+
+class _Flight:
+    """The rows a running worker has claimed and not yet settled, and the answers to settle."""
+
+    def __init__(self, worker: PushWorker) -> None:
+        self.worker = worker
+        self.rows = 0  # claimed and not yet settled
+        self.tasks: dict[asyncio.Task[list[Delivery]], int] = {}
+        self.answered: list[Delivery] = []
+        self.answered_rows = 0
+        self.settling: asyncio.Task[None] | None = None
+        self.changed = asyncio.Event()
+
+    def room(self) -> int:
+        return self.worker.window - self.rows
+
+    def start(self, rows: list[OutboxRow]) -> None:
+        """Deliver the rows in the background, a task per target."""
+        for target, group in _by_target(rows):
+            task = asyncio.create_task(self.worker._deliver(target, group))
+            self.rows += len(group)
+            self.tasks[task] = len(group)
+            task.add_done_callback(self._delivered)
+
+    def _delivered(self, task: asyncio.Task[list[Delivery]]) -> None:
+        self.answered_rows += self.tasks.pop(task)
+        if not task.cancelled():
+            self.answered.extend(task.result())
+        self._settle_soon()
+
+    def _settle_soon(self) -> None:
+        if self.answered_rows and self.settling is None:
+            batch, rows = self.answered, self.answered_rows
+            self.answered, self.answered_rows = [], 0
+            self.settling = asyncio.create_task(self._settle(batch, rows))
+
+    async def _settle(self, batch: list[Delivery], rows: int) -> None:
+        try:
+            await self.worker._settle(batch)
+        except Exception:  # the rows stay claimed; after their lease they are delivered again
+            log.exception("settling %d deliveries failed; retried after the lease", len(batch))
+        self.rows -= rows
+        self.settling = None
+        self.changed.set()
+        self._settle_soon()
+
+    async def wait_for_answers(self, stop: asyncio.Event) -> None:
+        """Until some rows are settled (room for more) or the worker stops."""
+        self.changed.clear()
+        waits = [asyncio.ensure_future(self.changed.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+
+    async def finish(self) -> None:
+        """Wait for every delivery in flight and settle it."""
+        while self.rows:
+            if self.tasks:
+                await asyncio.wait(set(self.tasks))
+            elif self.settling is not None:
+                await asyncio.shield(self.settling)
+            else:
+                break  # nothing in flight or settling, yet rows counted: never wait forever
+
+
+def _by_target(rows: list[OutboxRow]) -> list[tuple[str, list[OutboxRow]]]:
+    groups: dict[str, list[OutboxRow]] = {}
+    for row in rows:
+        groups.setdefault(row.target, []).append(row)
+    return list(groups.items())
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -226,14 +334,27 @@ class AppleDelivery:
                 by_token.setdefault(row.push_token, []).append(row)
         results = await self.apns.push_many(list(by_token))
         return orphans + [
-            Delivery(row, result.outcome, result.status, result.reason, result.token[:8] + "…")
+            Delivery(
+                row,
+                result.outcome,
+                result.status,
+                result.reason,
+                short_token(result.token),
+                gone_since=result.gone_at,
+            )
             for result in results
             for row in by_token[result.token]
         ]
 
 
 class GoogleDelivery:
-    """The Google target: one patch (or insert) per card, then each campaign's message."""
+    """The Google target: one patch (or insert) per card, then each campaign's message.
+
+    A card's newest notice notifies its holder once, within Google's budget of 3 a day
+    (google/budget.py): a stamp, reward or perk by a notifying patch, a campaign by a
+    TEXT_AND_NOTIFY message. Everything else, and anything over the budget or refused by
+    Google's quota, is still delivered, silently.
+    """
 
     target = "google"
 
@@ -243,25 +364,27 @@ class GoogleDelivery:
         wallet: GoogleWallet,
         card_url: Callable[[CardRow], str],
         concurrency: int = GOOGLE_CONCURRENCY,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         self.store = store
         self.wallet = wallet
         self.card_url = card_url
         self.concurrency = concurrency
+        self.notifications = Notifications(store, clock)
 
     async def deliver(self, rows: Sequence[OutboxRow]) -> list[Delivery]:
         """Bring each card's object up to date; rows of one card share the patch."""
         campaign_ids = [row.campaign_id for row in rows if row.campaign_id is not None]
         async with self.store.reading() as conn:
             found = await google_cards(conn, [row.card_id for row in rows])
-            texts = await campaign_texts(conn, campaign_ids)
+            messages = await campaign_messages(conn, campaign_ids)
         by_card: dict[int, list[OutboxRow]] = {}
         for row in rows:
             by_card.setdefault(row.card_id, []).append(row)
         limit = asyncio.Semaphore(self.concurrency)
         groups = await asyncio.gather(
             *(
-                self._card(found.get(card_id), group, texts, limit)
+                self._card(found.get(card_id), group, messages, limit)
                 for card_id, group in by_card.items()
             )
         )
@@ -271,31 +394,107 @@ class GoogleDelivery:
         self,
         target: GoogleCard | None,
         rows: list[OutboxRow],
-        texts: dict[int, str],
+        messages: dict[int, CampaignMessage],
         limit: asyncio.Semaphore,
     ) -> list[Delivery]:
         if target is None:
             return [Delivery(row, "failed", reason="card gone") for row in rows]
         async with limit:
+            plan = _plan(target, rows)
+            held = await self.notifications.reserve(target, plan) if plan.wanted else None
             try:
-                await self.wallet.publish(
-                    target.shop, target.card, self.card_url(target.card), target.locations
-                )
+                shown, reason = await self._patch(target, held if plan.by_patch else None)
             except GoogleError as exc:
+                if held is not None:
+                    await self.notifications.give_back(held)
                 return [_google_failure(row, exc) for row in rows]
-            return [await self._message(target, row, texts) for row in rows]
+            listed = shown.get("messages")
+            on_pass = {m.get("id") for m in listed if isinstance(m, dict)} if listed else set()
+            return [
+                Delivery(row, "delivered", 200, reason)
+                if row.campaign_id is None
+                else await self._message(
+                    target,
+                    row,
+                    messages.get(row.campaign_id),
+                    on_pass,
+                    held if plan.campaign_id == row.campaign_id else None,
+                )
+                for row in rows
+            ]
 
-    async def _message(self, target: GoogleCard, row: OutboxRow, texts: dict[int, str]) -> Delivery:
-        if row.campaign_id is None or row.campaign_id not in texts:
-            return Delivery(row, "delivered", 200)
-        message_id = f"campaign-{row.campaign_id}"
+    async def _patch(
+        self, target: GoogleCard, held: Reservation | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """Publish the card, notifying if `held` allows; Google's quota refusal of the
+        notification sends it again silently at once (never retried as a notification)."""
+        notify = held is not None and held.notify
         try:
-            await self.wallet.add_message(
-                target.shop, target.card, message_id, texts[row.campaign_id]
-            )
+            return await self._publish(target, notify), held.reason if held else None
+        except GoogleQuotaExceeded:
+            if held is None or not notify:
+                raise
+        await self.notifications.exhaust(held)
+        return await self._publish(target, False), REFUSED
+
+    async def _publish(self, target: GoogleCard, notify: bool) -> dict[str, Any]:
+        url = self.card_url(target.card)
+        return await self.wallet.publish(
+            target.shop, target.card, url, target.locations, notify=notify
+        )
+
+    async def _message(
+        self,
+        target: GoogleCard,
+        row: OutboxRow,
+        message: CampaignMessage | None,
+        on_pass: set[object],
+        held: Reservation | None,
+    ) -> Delivery:
+        """Add the campaign's message once (its id is the campaign's: a retry after a lost
+        answer finds it on the pass, or Google answers that it exists)."""
+        message_id = f"campaign-{row.campaign_id}"
+        if message is None:  # the campaign was deleted meanwhile
+            if held is not None:
+                await self.notifications.give_back(held)
+            return Delivery(row, "delivered", 200)
+        if message_id in on_pass:
+            return Delivery(row, "delivered", 200, ALREADY_SHOWN)
+        notify = held is not None and held.notify
+        reason = held.reason if held is not None else NOT_LATEST
+        try:
+            try:
+                added = await self._add(target, message_id, message, notify)
+            except GoogleQuotaExceeded:
+                if held is None or not notify:
+                    raise
+                await self.notifications.exhaust(held)
+                added, reason = await self._add(target, message_id, message, False), REFUSED
         except GoogleError as exc:
+            if held is not None:
+                await self.notifications.give_back(held)
             return _google_failure(row, exc)
-        return Delivery(row, "delivered", 200)
+        return Delivery(row, "delivered", 200, reason if added else ALREADY_SHOWN)
+
+    async def _add(
+        self, target: GoogleCard, message_id: str, message: CampaignMessage, notify: bool
+    ) -> bool:
+        shown = (message.starts, message.ends)
+        return await self.wallet.add_message(
+            target.shop, target.card, message_id, message.text, notify=notify, shown=shown
+        )
+
+
+def _plan(target: GoogleCard, rows: list[OutboxRow]) -> Plan:
+    # A silent notice (redeemed, undone, expired, voided) announces nothing on Google either.
+    notice = target.card.notice
+    return plan(
+        notice.kind if notice is not None and notice.announces else None,
+        notice.version if notice is not None else 0,
+        target.card.version,
+        target.notify.handled_version,
+        [row.campaign_id for row in rows if row.campaign_id is not None],
+    )
 
 
 def _google_failure(row: OutboxRow, exc: GoogleError) -> Delivery:

@@ -21,6 +21,12 @@ from passes.errors import ConfigError, InvalidInput
 RGB = tuple[int, int, int]
 
 STRIP_SIZE = (375, 123)
+# Google Wallet's recommendations: the hero image 1032×336 px; the program logo square, at
+# least 660×660 px, a full-bleed background, the mark inside a 15 % margin (Google masks it
+# into a circle).
+GOOGLE_HERO_SIZE = (1032, 336)
+GOOGLE_LOGO_SIZE = 660
+GOOGLE_LOGO_MARGIN = 0.15
 LOGO_BOX = (160, 50)
 ICON_SIZE = 29
 SCALES = (1, 2, 3)
@@ -183,8 +189,11 @@ def _png(image: Image.Image) -> bytes:
 
 
 def _draw_strip(style: StripStyle, count: int, scale: int) -> bytes:
+    return _draw_stamps(style, count, (STRIP_SIZE[0] * scale, STRIP_SIZE[1] * scale))
+
+
+def _draw_stamps(style: StripStyle, count: int, size: tuple[int, int]) -> bytes:
     paper, ink = parse_hex_colour(style.background), parse_hex_colour(style.stamp)
-    size = (STRIP_SIZE[0] * scale, STRIP_SIZE[1] * scale)
     canvas = Image.new("RGB", (size[0] * _SUPERSAMPLE, size[1] * _SUPERSAMPLE), paper)
     draw = ImageDraw.Draw(canvas)
     for index, slot in enumerate(stamp_layout(style.stamps_required, *canvas.size)):
@@ -230,6 +239,15 @@ def _draw_icon(data: bytes, scale: int) -> bytes:
     return _png(canvas)
 
 
+def _draw_google_logo(data: bytes, background: str) -> bytes:
+    side = GOOGLE_LOGO_SIZE
+    inner = round(side * (1 - 2 * GOOGLE_LOGO_MARGIN))
+    mark = _fit(_decode(data, "logo"), (inner, inner))
+    canvas = Image.new("RGB", (side, side), parse_hex_colour(background))
+    canvas.paste(mark, ((side - mark.width) // 2, (side - mark.height) // 2), mark)
+    return _png(canvas)
+
+
 def _file_name(kind: str, scale: int) -> str:
     return f"{kind}.png" if scale == 1 else f"{kind}@{scale}x.png"
 
@@ -270,6 +288,18 @@ class Artwork:
             )
             for scale in SCALES
         }
+
+    def google_hero(self, style: StripStyle, count: int) -> bytes:
+        """The stamp strip as Google's hero image (GOOGLE_HERO_SIZE)."""
+        count = min(max(count, 0), style.stamps_required)
+        draw = partial(_draw_stamps, style, count, GOOGLE_HERO_SIZE)
+        return self._cached(("google-hero", style, count), draw)
+
+    def google_logo(self, background: str, logo: bytes | None = None) -> bytes:
+        """The logo as Google's program logo: square, on `background`, inside a safe margin."""
+        data = self._default_logo if logo is None else logo
+        key = ("google-logo", hashlib.sha256(data).hexdigest(), background)
+        return self._cached(key, partial(_draw_google_logo, data, background))
 
     def brand(self, logo: bytes | None = None, icon: bytes | None = None) -> Mapping[str, bytes]:
         """Logo (fitted into 160×50 pt) and icon (29×29 pt) at 1x/2x/3x; None = default artwork."""

@@ -13,15 +13,27 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty
+from passes import loyalty, notices
 from passes.cache import TtlCache
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.expiry import expire_card, expired
 from passes.google.wallet import GoogleWallet
-from passes.render import parse_hex_colour
+from passes.program import DEFAULT_COLOURS as DEFAULT_COLOURS
+from passes.program import LONG_STANDING_LIMITS as LONG_STANDING_LIMITS
+from passes.program import OPTIONAL_LIMITS as OPTIONAL_LIMITS
+from passes.program import PROGRAM_LIMITS as PROGRAM_LIMITS
+from passes.program import (
+    ProgramChange,
+    Refresh,
+    check_colour,
+    check_name,
+    program_values,
+    refresh_for,
+)
 from passes.store import Store
 from passes.store.apple import Deliveries, deliveries
 from passes.store.campaigns import promotions_of
@@ -34,7 +46,6 @@ from passes.store.cards import (
     card_by_secret,
     card_by_serial,
     card_by_serial_any_shop,
-    cards_in_wallets,
     change_by_key,
     events_at,
     insert_card,
@@ -48,13 +59,14 @@ from passes.store.cards import (
 from passes.store.customers import customer_of, erase_customer, save_customer
 from passes.store.google import add_google_object, hold_google_update
 from passes.store.outbox import finish, retry_at
+from passes.store.refresh import Batch, count_in_wallets, note_outbox_growth, refresh_batch
 from passes.store.shops import (
     Location,
     ShopRow,
     add_location,
-    encode_tiers,
     insert_shop,
     locations_of,
+    rename_shop,
     shop_by_id,
     shop_by_key_hash,
     shop_by_slug,
@@ -82,34 +94,21 @@ OPTIMISTIC_TRIES = 3
 # How long a shop's promotions are known without asking again: a promotion made by another
 # process applies here within this time (this process's own ones at once).
 PROMOTION_CACHE_SECONDS = 30.0
-# Cards per transaction when a new location refreshes every pass in a wallet.
-REFRESH_BATCH = 200
-# Long-standing customers: what the owner may set, and the allowed range of each.
-LONG_STANDING_LIMITS = {
-    "loyal_after_cards": (0, loyalty.MAX_LOYAL_CARDS),
-    "loyal_after_months": (0, loyalty.MAX_LOYAL_MONTHS),
-    "loyal_bonus_stamps": (0, loyalty.MAX_LOYAL_BONUS),
-}
-# What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
-PROGRAM_LIMITS = {
-    "daily_cap": (1, 50),
-    "messages_per_week": (0, 14),
-    "holdout_percent": (0, 50),
-    "welcome_stamps": (0, 3),
-    "stamp_expiry_days": (1, loyalty.MAX_EXPIRY_DAYS),
-    "reward_expiry_days": (1, loyalty.MAX_EXPIRY_DAYS),
-}
-# Settings that may be None: no cap, no expiry.
-OPTIONAL_LIMITS = frozenset({"daily_cap", "stamp_expiry_days", "reward_expiry_days"})
-DEFAULT_COLOURS = {
-    "background_color": "#3B2A20",
-    "foreground_color": "#FFFFFF",
-    "label_color": "#F2C879",
-    "stamp_color": "#F2C879",
-}
+# A refresh batch that lost a deadlock (PostgreSQL) is run again, this often at most.
+REFRESH_TRIES = 3
+DEADLOCK = "40P01"
 
 
+LONG_STANDING_ACTOR = "loyalty:long-standing"
 Rule = Callable[[loyalty.CardState, int], loyalty.CardState]
+# A long refresh reports its way: cards done so far, and how many in all.
+Progress = Callable[[int, int], None]
+# What a change announces on the phone, from the card before and the counters after.
+Announce = Callable[[CardRow, loyalty.CardState], notices.Notice | None]
+
+
+def _silent(card: CardRow, after: loyalty.CardState) -> notices.Notice | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -134,6 +133,7 @@ class _Asked:
     rule: Rule
     since: datetime | None
     then: FollowUp | None = None
+    announce: Announce = _silent
 
     def decide(self, card: CardRow, stamped_today: int) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""
@@ -141,7 +141,8 @@ class _Asked:
             after = self.rule(card.counters, stamped_today)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        return Change(self.kind, self.count, self.actor, after, self.key)
+        notice = self.announce(card, after)
+        return Change(self.kind, self.count, self.actor, after, self.key, notice=notice)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,14 @@ class Customer:
 
     name: str | None
     email: str | None
+
+
+@dataclass(frozen=True)
+class ProgramChanged:
+    """The shop after a program change, and how many passes in wallets were refreshed."""
+
+    shop: ShopRow
+    refreshed: int
 
 
 @dataclass(frozen=True)
@@ -263,9 +272,7 @@ class Service:
         colours: dict[str, str] | None = None,
     ) -> tuple[ShopRow, str]:
         """Create a shop with its program; returns the shop and its API key (shown once)."""
-        name = name.strip()
-        if not 1 <= len(name) <= 200 or not name.isprintable():
-            raise InvalidInput("the shop name must be 1 to 200 printable characters")
+        name = check_name(name)
         slug = slugify(slug or name)
         if not slug:
             raise InvalidInput("the shop needs a slug of letters or digits (use --slug)")
@@ -273,12 +280,8 @@ class Service:
             loyalty.Program(stamps, reward.strip())
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
-        program = {**DEFAULT_COLOURS, **(colours or {})}
-        for key, value in program.items():
-            try:
-                parse_hex_colour(value)
-            except ValueError as exc:
-                raise InvalidInput(f"{key}: {exc}") from exc
+        given = {**DEFAULT_COLOURS, **(colours or {})}
+        program = {key: check_colour(key, value) for key, value in given.items()}
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         async with self.store.transaction() as conn:
             await insert_shop(
@@ -293,33 +296,81 @@ class Service:
             shop = await shop_by_slug(conn, slug)
         return shop, key
 
-    async def update_program(self, shop: ShopRow, **changes: int | None) -> ShopRow:
-        """Change the program's limits (see PROGRAM_LIMITS)."""
-        for name, value in changes.items():
-            low, high = PROGRAM_LIMITS[name]
-            if value is not None and not low <= value <= high:
-                raise InvalidInput(f"{name} must be {low} to {high}")
+    async def change_program(
+        self, shop: ShopRow, change: ProgramChange, progress: Progress | None = None
+    ) -> ProgramChanged:
+        """Change the program as a whole (every value checked first: a refusal, BadSetting,
+        changes nothing), then refresh the passes in wallets if what they show changed."""
+        values = program_values(shop, change)
+        name = None if change.name is None else check_name(change.name)
         async with self.store.transaction() as conn:
-            await update_program(conn, shop.id, dict(changes))
+            before = await shop_by_id(conn, shop.id)
+            if values:
+                await update_program(conn, shop.id, values)
+            if name is not None and name != before.name:
+                await rename_shop(conn, shop.id, name)
             updated = await shop_by_id(conn, shop.id)
         # Cached shops carry the old program; other processes see it within KEY_CACHE_SECONDS.
         self._keys.clear()
-        return updated
+        scope = refresh_for(before, updated)
+        if scope is Refresh.NONE:
+            return ProgramChanged(updated, 0)
+        refreshed = await self.refresh_passes(updated, scope is Refresh.LOYAL, progress)
+        return ProgramChanged(updated, refreshed)
+
+    async def update_program(self, shop: ShopRow, **changes: int | None) -> ShopRow:
+        """Change the program's limits and expiry (see PROGRAM_LIMITS)."""
+        return (await self.change_program(shop, ProgramChange(limits=changes))).shop
 
     async def set_tiers(self, shop: ShopRow, tiers: list[tuple[int, str]]) -> ShopRow:
         """Replace the program's intermediate rewards (stamp count, reward), e.g. [(5, "1 Cookie")]."""
-        ordered = tuple(sorted((at, reward.strip()) for at, reward in tiers))
-        try:
-            loyalty.check_tiers(
-                shop.program.stamps_required, [loyalty.Tier(at, r) for at, r in ordered]
-            )
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from exc
-        async with self.store.transaction() as conn:
-            await update_program(conn, shop.id, {"tiers": encode_tiers(ordered)})
-            updated = await shop_by_id(conn, shop.id)
-        self._keys.clear()
-        return updated
+        return (await self.change_program(shop, ProgramChange(tiers=tiers))).shop
+
+    async def passes_in_wallets(self, shop: ShopRow) -> int:
+        """How many of the shop's passes a program change refreshes."""
+        async with self.store.reading() as conn:
+            return await count_in_wallets(conn, shop.id)
+
+    async def refresh_passes(
+        self, shop: ShopRow, loyal_only: bool = False, progress: Progress | None = None
+    ) -> int:
+        """Every pass of the shop in a wallet (with `loyal_only`, a long-standing customer's)
+        shows the program anew: its card moves and its pushes are queued, a batch of
+        settings.refresh_batch cards per transaction (store/refresh.py). Returns how many."""
+        async with self.store.reading() as conn:
+            total = await count_in_wallets(conn, shop.id, loyal_only=loyal_only)
+        done, after = 0, 0
+        while total:
+            batch = await self._refresh_batch(shop.id, after, loyal_only)
+            if batch.last_id is None:
+                break
+            if done == 0 and total > batch.cards:
+                async with self.store.transaction() as conn:
+                    await note_outbox_growth(conn)
+            done, after = done + batch.cards, batch.last_id
+            self.on_commit()  # the worker pushes this batch while the next one is written
+            if progress is not None:
+                progress(done, max(total, done))
+        return done
+
+    async def _refresh_batch(self, shop_id: int, after: int, loyal_only: bool) -> Batch:
+        for attempt in range(1, REFRESH_TRIES + 1):
+            try:
+                async with self.store.transaction() as conn:
+                    return await refresh_batch(
+                        conn,
+                        shop_id,
+                        after,
+                        self.settings.refresh_batch,
+                        _now(),
+                        loyal_only=loyal_only,
+                    )
+            except DBAPIError as exc:
+                # A stamp of a referred card locks it, then its referrer: against our id
+                # order that can deadlock, and PostgreSQL gives up one side. Ours goes again.
+                if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == REFRESH_TRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     async def shop(self, slug: str) -> ShopRow:
         """The shop called `slug`."""
@@ -377,9 +428,8 @@ class Service:
             welcome = shop.program.welcome_stamps
             if welcome:
                 after = loyalty.stamp(program_of(shop), card.counters, welcome, now)
-                card = await apply_change(
-                    conn, card, Change("bonus", welcome, "welcome", after), now
-                )
+                change = bonus_change(shop, card, welcome, "welcome", after)
+                card = await apply_change(conn, card, change, now)
         if held is not None:
             await self._publish_new(shop, card, held)
         return self._view(shop, card)
@@ -414,21 +464,23 @@ class Service:
             if target.counters.voided:
                 continue
             after = loyalty.stamp(program, target.counters, bonus, now)
-            change = Change("bonus", bonus, f"referral:{card.serial}", after)
+            change = bonus_change(shop, target, bonus, f"referral:{card.serial}", after)
             moved = await apply_change(conn, target, change, now)
             card = moved if target is card else card
         return replace(card, referral_rewarded=True)
 
-    async def add_location(self, shop: ShopRow, location: Location) -> None:
-        """A place where the pass should surface on the lock screen."""
+    async def add_location(
+        self, shop: ShopRow, location: Location, progress: Progress | None = None
+    ) -> int:
+        """A place where the pass should surface on the lock screen; every pass in a wallet
+        gets it. Returns how many passes were refreshed."""
         if not (-90 <= location.latitude <= 90 and -180 <= location.longitude <= 180):
             raise InvalidInput("latitude must be -90 to 90 and longitude -180 to 180")
         if not 1 <= len(location.address.strip()) <= 200:
             raise InvalidInput("the address must be 1 to 200 characters")
         async with self.store.transaction() as conn:
             await add_location(conn, shop.id, location)
-            held = await cards_in_wallets(conn, shop.id)
-        await self._refresh_passes(held, "locations")
+        return await self.refresh_passes(shop, progress=progress)
 
     async def locations(self, shop: ShopRow) -> list[Location]:
         """The shop's places."""
@@ -507,6 +559,7 @@ class Service:
             rule,
             counts_today=cap is not None,
             then=then,
+            announce=lambda card, after: notices.stamped(program, card.counters, after),
         )
 
     async def redeem(
@@ -528,6 +581,7 @@ class Service:
             actor,
             idempotency_key,
             lambda state, _: loyalty.redeem(state, program, tier, self.clock()),
+            announce=lambda card, after: notices.silent("redeemed"),
         )
 
     async def _change(
@@ -542,6 +596,7 @@ class Service:
         *,
         counts_today: bool = False,
         then: FollowUp | None = None,
+        announce: Announce = _silent,
     ) -> CardView:
         asked = _Asked(
             serial=normalise_serial(serial),
@@ -553,6 +608,7 @@ class Service:
             # Only programs with a daily cap pay for counting today's stamps.
             since=_start_of_day() if counts_today else None,
             then=then,
+            announce=announce,
         )
         optimistic = self.store.optimistic
         if optimistic is not None:
@@ -636,7 +692,8 @@ class Service:
             if card.counters.voided:
                 return self._view(shop, card)
             after = loyalty.void(card.counters)
-            card = await apply_change(conn, card, Change("void", 0, actor, after), _now())
+            change = Change("void", 0, actor, after, notice=notices.silent("voided"))
+            card = await apply_change(conn, card, change, _now())
         self.on_commit()
         return self._view(shop, card)
 
@@ -662,8 +719,7 @@ class Service:
                 after = loyalty.undo_stamp(program, card.counters, entry.count)
             except loyalty.Refused as exc:
                 raise Conflict(str(exc), exc.code) from exc
-            change = Change("undo", entry.count, actor, after, undoes_event_id=entry.id)
-            card = await apply_change(conn, card, change, _now())
+            card = await apply_change(conn, card, _undo("undo", entry, actor, after), _now())
             if extra is not None:
                 card = await self._undo_bonus(conn, shop, card, extra, actor)
         self.on_commit()
@@ -755,7 +811,9 @@ class Service:
         now: datetime,
     ) -> CardRow:
         after = loyalty.add_bonus(program_of(shop), card.counters, count)
-        return await apply_change(conn, card, Change("bonus", count, actor, after), now)
+        perk = shop.program.loyal_perk if actor == LONG_STANDING_ACTOR else None
+        change = bonus_change(shop, card, count, actor, after, perk=perk)
+        return await apply_change(conn, card, change, now)
 
     async def _undo_bonus(
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
@@ -765,8 +823,7 @@ class Service:
             after = loyalty.remove_bonus(program_of(shop), card.counters, bonus.count)
         except loyalty.Refused as exc:
             raise Conflict(str(exc), exc.code) from exc
-        change = Change("undo_bonus", bonus.count, actor, after, undoes_event_id=bonus.id)
-        return await apply_change(conn, card, change, _now())
+        return await apply_change(conn, card, _undo("undo_bonus", bonus, actor, after), _now())
 
     async def _make_long_standing(
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, now: datetime
@@ -777,52 +834,44 @@ class Service:
         card = replace(card, loyal_since=now)
         bonus = shop.program.loyal_bonus_stamps
         if bonus > 0 and not card.counters.voided:
-            card = await self._bonus(conn, shop, card, bonus, "loyalty:long-standing", now)
+            card = await self._bonus(conn, shop, card, bonus, LONG_STANDING_ACTOR, now)
         return card
 
     async def update_long_standing(
         self, shop: ShopRow, *, perk: str | None = None, **changes: int
     ) -> ShopRow:
         """Set when cards become long-standing, their one-time bonus and their perk
-        (see LONG_STANDING_LIMITS; `perk` "" removes it, None leaves it)."""
-        values: dict[str, object] = {}
-        for name, value in changes.items():
-            low, high = LONG_STANDING_LIMITS[name]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise InvalidInput(f"{name} must be {low} to {high}")
-            values[name] = value
-        if perk is not None:
-            try:
-                values["loyal_perk"] = loyalty.check_perk(perk)
-            except loyalty.Refused as exc:
-                raise InvalidInput(str(exc)) from exc
-        async with self.store.transaction() as conn:
-            before = (await shop_by_id(conn, shop.id)).program.loyal_perk
-            if values:
-                await update_program(conn, shop.id, values)
-            updated = await shop_by_id(conn, shop.id)
-            # Cards already long-standing show a changed perk: their passes are refreshed.
-            changed = updated.program.loyal_perk != before
-            held = await cards_in_wallets(conn, shop.id) if changed else []
-        self._keys.clear()
-        await self._refresh_passes(held, "settings", loyal_only=True)
-        return updated
+        (see LONG_STANDING_LIMITS; `perk` "" removes it, None leaves it). A changed perk
+        refreshes the passes of the cards already long-standing."""
+        change = ProgramChange(standing=changes, perk=perk)
+        return (await self.change_program(shop, change)).shop
 
-    async def _refresh_passes(
-        self, card_ids: list[int], actor: str, loyal_only: bool = False
-    ) -> None:
-        """What every pass shows changed (a location, the perk): each card gets a `refresh`
-        ledger event (it moves the card's update tag and Last-Modified) and its pushes,
-        in short transactions."""
-        for start in range(0, len(card_ids), REFRESH_BATCH):
-            async with self.store.transaction() as conn:
-                for card_id in card_ids[start : start + REFRESH_BATCH]:
-                    card = await lock_card_by_id(conn, card_id)
-                    if loyal_only and card.loyal_since is None:
-                        continue
-                    change = Change("refresh", 0, actor, card.counters)
-                    await apply_change(conn, card, change, _now())
-            self.on_commit()
+
+def _undo(kind: str, entry: LedgerEntry, actor: str, after: loyalty.CardState) -> Change:
+    """Taking back a ledger entry (a stamp, its promotion bonus): recorded, not announced."""
+    notice = notices.silent("undone")
+    return Change(kind, entry.count, actor, after, undoes_event_id=entry.id, notice=notice)
+
+
+def bonus_change(
+    shop: ShopRow,
+    card: CardRow,
+    count: int,
+    actor: str,
+    after: loyalty.CardState,
+    *,
+    perk: str | None = None,
+) -> Change:
+    """Bonus stamps for `card`, announced as notices.bonus decides."""
+    notice = notices.bonus(
+        program_of(shop),
+        card.counters,
+        after,
+        previous=card.notice,
+        card_version=card.version,
+        perk=perk,
+    )
+    return Change("bonus", count, actor, after, notice=notice)
 
 
 def _rewards_referral(kind: str, card: CardRow) -> bool:

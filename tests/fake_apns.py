@@ -2,7 +2,9 @@
 
 In-process: ``async with FakeApns(cert, key, ca) as fake: ... fake.url ... fake.requests``.
 Another process: ``python -m tests.fake_apns --cert C --key K --ca CA --record out.jsonl``
-prints the port on its first line and serves until SIGINT/SIGTERM.
+prints the port on its first line and serves until SIGINT/SIGTERM; ``--delay 0.05`` answers
+each push after 50 ms (as a distant APNs does), ``--announce`` then prints each answered token
+on a line of its own (so simulated phones learn of their pushes).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 import uuid
@@ -70,6 +73,8 @@ class Replies:
     default: int = 200
     by_token: dict[str, int] = field(default_factory=dict)
     burst: list[int] = field(default_factory=list)
+    # For a 410: when the token stopped being valid (ms since the epoch; default: now).
+    gone_at: dict[str, int] = field(default_factory=dict)
 
     def status_for(self, token: str) -> int:
         if self.burst:
@@ -90,6 +95,7 @@ class FakeApns:
         record: Path | None = None,
         topic: str | None = None,
         server_ca: Path | None = None,
+        max_streams: int = 100,
     ) -> None:
         self.replies = Replies()
         # What clients must trust (SSL_CERT_FILE) to reach this fake.
@@ -97,10 +103,17 @@ class FakeApns:
         self.topic = topic
         # Seconds each answer waits, so a test can kill a worker while pushes are in flight.
         self.delay = 0.0
+        # Called with each token once its answer is sent (benchmarks tell their phones).
+        self.on_answer: Callable[[str], None] | None = None
         self._record = record
         self._requests: list[Received] = []
         self._lock = threading.Lock()
         self._config = _config(cert_file, key_file, client_ca_file)
+        # Our SETTINGS_MAX_CONCURRENT_STREAMS (APNs sends its own; clients must keep to it).
+        self._config.h2_max_concurrent_streams = max_streams
+        # Requests being answered right now, and the most there were at once.
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._socket = socket.create_server(("127.0.0.1", port))
         self.port: int = self._socket.getsockname()[1]
         self._stop = asyncio.Event()
@@ -124,6 +137,12 @@ class FakeApns:
         """Answer `token` with `status` from now on."""
         with self._lock:
             self.replies.by_token[token] = status
+
+    def gone(self, token: str, at: datetime) -> None:
+        """Answer `token` with 410 Unregistered, the token invalid since `at` (APNs' timestamp)."""
+        with self._lock:
+            self.replies.by_token[token] = 410
+            self.replies.gone_at[token] = int(at.timestamp() * 1000)
 
     def fail_next(self, count: int, status: int) -> None:
         """Answer the next `count` requests with `status`, whatever their token."""
@@ -174,9 +193,17 @@ class FakeApns:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         token, status, reason = self._decide(scope, headers, body)
         self._save(scope, token, headers, body, status)
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        await _respond(send, status, reason, headers.get("apns-id"))
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
+        gone_at = self.replies.gone_at.get(token or "") if status == 410 else None
+        await _respond(send, status, reason, headers.get("apns-id"), gone_at)
+        if token and self.on_answer is not None:
+            self.on_answer(token)
 
     def _decide(
         self, scope: Scope, headers: dict[str, str], body: bytes
@@ -227,6 +254,8 @@ def _config(cert_file: Path, key_file: Path, client_ca_file: Path) -> Config:
     config.alpn_protocols = ["h2"]
     config.graceful_timeout = 1.0
     config.accesslog = None
+    # APNs keeps a connection for hours; Hypercorn would close it after 1,000 requests.
+    config.keep_alive_max_requests = 1 << 40
     return config
 
 
@@ -249,13 +278,15 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, reason: str | None, apns_id: str | None) -> None:
+async def _respond(
+    send: Send, status: int, reason: str | None, apns_id: str | None, gone_at: int | None = None
+) -> None:
     headers = [(b"apns-id", (apns_id or str(uuid.uuid4()).upper()).encode())]
     body = b""
     if status != 200:
         payload: dict[str, object] = {"reason": reason or "BadRequest"}
         if status == 410:
-            payload["timestamp"] = int(time.time() * 1000)
+            payload["timestamp"] = gone_at if gone_at is not None else int(time.time() * 1000)
         body = json.dumps(payload).encode()
         headers.append((b"content-type", b"application/json"))
     headers.append((b"content-length", str(len(body)).encode()))
@@ -342,7 +373,15 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--topic", help="reject other apns-topic values with 400")
     parser.add_argument("--default-status", type=int, default=200)
     parser.add_argument(
-        "--reply", action="append", default=[], metavar="TOKEN=STATUS", help="per-token status"
+        "--reply",
+        action="append",
+        default=[],
+        metavar="TOKEN=STATUS[@MS]",
+        help="per-token status; a 410 may name its timestamp (ms since the epoch)",
+    )
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--announce", action="store_true", help="print each answered token on stdout"
     )
     return parser.parse_args()
 
@@ -352,15 +391,39 @@ async def _main(args: argparse.Namespace) -> None:
         args.cert, args.key, args.ca, port=args.port, record=args.record, topic=args.topic
     )
     fake.replies.default = args.default_status
+    fake.delay = args.delay
     for rule in args.reply:
-        token, _, status = rule.partition("=")
+        token, _, answer = rule.partition("=")
+        status, _, gone_at = answer.partition("@")
         fake.reply(token, int(status))
+        if gone_at:
+            fake.replies.gone_at[token] = int(gone_at)
+    if args.announce:
+        fake.on_answer = _announcer()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, fake.stop_soon)
     await fake.start()
     print(fake.port, flush=True)
     await fake.wait_stopped()
+
+
+def _announcer() -> Callable[[str], None]:
+    """Print answered tokens in lines, flushed at most every few ms (a write per push is slow)."""
+    pending: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def flush() -> None:
+        sys.stdout.write("".join(pending))
+        sys.stdout.flush()
+        pending.clear()
+
+    def announce(token: str) -> None:
+        if not pending:
+            loop.call_later(0.002, flush)
+        pending.append(token + "\n")
+
+    return announce
 
 
 if __name__ == "__main__":

@@ -33,6 +33,22 @@ KINDS = ("loyaltyClass", "loyaltyObject")
 SENDER_ID = "GooglePayPasses"
 PROTOCOL = "ECv2SigningOnly"
 SERVICE_ACCOUNT_EMAIL = "wallet@stempel-test.iam.gserviceaccount.com"
+# Google notifies a holder at most this often per pass in 24 hours (messages and field
+# updates together), and answers one more with 403 quotaExceeded.
+NOTIFY_LIMIT = 3
+NOTIFY_WINDOW = 24 * 3600.0
+# Fields whose change notifies when the PATCH asks (Google names loyaltyPoints.balance,
+# rewardsTier "and others"; these are the ones a stamp card changes).
+WATCHED = ("loyaltyPoints", "secondaryLoyaltyPoints", "rewardsTier")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A notification Google sent to the holders of a pass."""
+
+    object_id: str
+    via: str  # "update" | "message"
+    at: float
 
 
 @dataclass
@@ -59,6 +75,14 @@ class FakeGoogle:
     failures: list[int] = field(default_factory=list)
     token_requests: int = 0
     root_keys: list[dict[str, str]] = field(default_factory=list)
+    # Requests carried out, then answered with this status (the answer lost on the way):
+    # (status, part of the path it applies to).
+    lost: list[tuple[int, str]] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    # Notifying calls refused for quota however few were sent (another sender used it).
+    refusals: int = 0
+    refused: list[str] = field(default_factory=list)
+    clock: Any = time.time
 
     @property
     def token_url(self) -> str:
@@ -75,6 +99,19 @@ class FakeGoogle:
         """Answer the next `count` requests with `status` (500, 503, 429, …)."""
         self.failures.extend([status] * count)
 
+    def lose_next(self, count: int, status: int = 503, path: str = "") -> None:
+        """Carry out the next `count` requests (whose path contains `path`) but answer them
+        with `status`, as if the answer were lost on the way back."""
+        self.lost.extend([(status, path)] * count)
+
+    def refuse_notifications(self, count: int) -> None:
+        """Refuse the next `count` notifying calls for quota, as Google does over its limit."""
+        self.refusals += count
+
+    def notified(self, object_id: str, via: str | None = None) -> list[Notification]:
+        """The notifications sent for one object (`via` "update" or "message")."""
+        return [n for n in self.notifications if n.object_id == object_id and via in (None, n.via)]
+
     def forget(self, kind: str, rid: str) -> None:
         """Lose a class or object, as if it had been deleted at Google."""
         self.resources[kind].pop(rid, None)
@@ -82,6 +119,10 @@ class FakeGoogle:
     def reset(self) -> None:
         self.requests.clear()
         self.failures.clear()
+        self.lost.clear()
+        self.notifications.clear()
+        self.refused.clear()
+        self.refusals = 0
         for store in self.resources.values():
             store.clear()
 
@@ -176,8 +217,8 @@ class FakeGoogle:
             return _error(409, f"Resource with id {rid} already exists.")
         if "classId" in body and body["classId"] not in self.resources["loyaltyClass"]:
             return _error(400, f"Class {body['classId']} does not exist.")
-        store[rid] = body
-        return JSONResponse(body)
+        store[rid] = {k: v for k, v in body.items() if k != "notifyPreference"}
+        return self._answer(store[rid])
 
     async def _item(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
@@ -187,8 +228,14 @@ class FakeGoogle:
         if rid not in store:
             return _error(404, f"Resource {rid} not found.")
         if request.method == "PATCH":
-            store[rid] = {**store[rid], **(self.requests[-1].body or {})}
-        return JSONResponse(store[rid])
+            # notifyPreference is ephemeral: it asks for this update's notification only.
+            body = dict(self.requests[-1].body or {})
+            notify = body.pop("notifyPreference", None) == "NOTIFY_ON_UPDATE"
+            watched = any(k in body and body[k] != store[rid].get(k) for k in WATCHED)
+            if notify and watched and (quota := self._notify(rid, "update")) is not None:
+                return quota
+            store[rid] = {**store[rid], **body}
+        return self._answer(store[rid])
 
     async def _add_message(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
@@ -197,14 +244,46 @@ class FakeGoogle:
         rid = request.path_params["rid"]
         if rid not in store:
             return _error(404, f"Resource {rid} not found.")
-        message = (self.requests[-1].body or {}).get("message")
-        store[rid].setdefault("messages", []).append(message)
-        return JSONResponse({"resource": store[rid]})
+        message = (self.requests[-1].body or {}).get("message") or {}
+        listed = store[rid].setdefault("messages", [])
+        if any(m.get("id") == message.get("id") for m in listed):
+            return _error(409, f"Message with id {message.get('id')} already exists.")
+        if message.get("messageType") == "TEXT_AND_NOTIFY":
+            if (quota := self._notify(rid, "message")) is not None:
+                return quota
+        listed.append(message)
+        return self._answer({"resource": store[rid]})
+
+    def _notify(self, rid: str, via: str) -> Response | None:
+        """Notify the pass's holders, or Google's refusal when its budget is used up."""
+        now = self.clock()
+        recent = [n for n in self.notified(rid) if n.at > now - NOTIFY_WINDOW]
+        if self.refusals or len(recent) >= NOTIFY_LIMIT:
+            self.refusals = max(0, self.refusals - 1)
+            self.refused.append(rid)
+            what = "TEXT_AND_NOTIFY message" if via == "message" else "notifying update"
+            text = f"Quota exceeded for issuer when adding {what} to object {rid}."
+            return _error(403, text, reason="quotaExceeded")
+        self.notifications.append(Notification(rid, via, now))
+        return None
+
+    def _answer(self, body: Any) -> Response:
+        path = self.requests[-1].path
+        for index, (status, part) in enumerate(self.lost):
+            if part in path:
+                del self.lost[index]
+                return _error(status, "the answer was lost")
+        return JSONResponse(body)
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": status, "message": message}}
-    return JSONResponse(body, status_code=status, headers=headers)
+def _error(
+    status: int, message: str, headers: dict[str, str] | None = None, reason: str | None = None
+) -> JSONResponse:
+    """Google's error body; with `reason`, also its `errors` list (domain walletobjects)."""
+    error: dict[str, Any] = {"code": status, "message": message}
+    if reason is not None:
+        error["errors"] = [{"message": message, "domain": "walletobjects", "reason": reason}]
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 def write_account(path: Path, key: Any, token_uri: str, **overrides: Any) -> Path:

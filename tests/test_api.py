@@ -79,9 +79,14 @@ async def test_downloaded_pass_shows_the_new_state(env: Env) -> None:
     assert after["webServiceURL"] == "http://127.0.0.1:8000/wallet"
     fields = {f["key"]: f for group in after["storeCard"].values() for f in group}
     assert fields["stamps"]["value"] == "1 / 4"
+    # Five stamps on a card of four: the reward is what the lock screen announces, alone.
+    announcing = [key for key, field in fields.items() if "changeMessage" in field]
+    assert announcing == ["notice"]
+    assert fields["notice"]["value"] == "1 Vita Mix gratis"
     german = _strings(second.content, "de")
-    assert german[fields["stamps"]["changeMessage"]] == "Neuer Stempel: %@"
-    assert _strings(second.content, "en")[fields["stamps"]["changeMessage"]] == "New stamp: %@"
+    assert german[fields["notice"]["changeMessage"]] == "Ihre Prämie ist bereit: %@"
+    english = _strings(second.content, "en")
+    assert english[fields["notice"]["changeMessage"]] == "Your reward is ready: %@"
     before_fields = {f["key"]: f for group in before["storeCard"].values() for f in group}
     assert fields["reward"]["label"] != before_fields["reward"]["label"], (
         "reward line shows it is due"
@@ -496,12 +501,11 @@ async def test_locations_put_the_pass_on_the_lock_screen_nearby(env: Env) -> Non
     pkpass = (await env.client.get(card["urls"]["apple"])).content
     pass_json = verify_pkpass(pkpass, env.settings.certs_dir / "wwdr.pem")
     assert pass_json["locations"] == [
-        {
-            "latitude": 52.4862,
-            "longitude": 13.4319,
-            "relevantText": "Noch 2 Stempel bis: 1 Vita Mix gratis",
-        }
+        {"latitude": 52.4862, "longitude": 13.4319, "relevantText": "relevant_text"}
     ]
+    # The lock-screen text in the phone's language, from the pass's own strings.
+    assert _strings(pkpass, "de")["relevant_text"] == "Noch 2 Stempel bis: 1 Vita Mix gratis"
+    assert _strings(pkpass, "en")["relevant_text"] == "2 more stamps to: 1 Vita Mix gratis"
 
 
 async def test_repeated_wrong_keys_are_slowed_down(env: Env) -> None:

@@ -14,9 +14,11 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from passes.apple.apns import ApnsClient, backoff_seconds, classify
 from passes.apple.identity import SigningIdentity, load_identity
@@ -294,3 +296,39 @@ async def test_the_fake_runs_in_another_process_and_records_json_lines(
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert sorted(line["status"] for line in lines) == [200, 410]
     assert {line["http_version"] for line in lines} == {"2"}
+
+
+async def test_pushes_keep_to_the_streams_the_peer_allows(
+    identity: SigningIdentity, tls: TlsFiles, certs_dir: Path
+) -> None:
+    ca, cert, key = tls
+    async with FakeApns(cert, key, certs_dir / "wwdr.pem", max_streams=10) as narrow:
+        narrow.delay = 0.05
+        async with ApnsClient(identity, narrow.url, ca_file=str(ca), timeout=5) as apns:
+            results = await apns.push_many([token() for _ in range(60)])
+    assert {result.outcome for result in results} == {"delivered"}
+    assert 1 < narrow.most_in_flight <= 10, "SETTINGS_MAX_CONCURRENT_STREAMS of the peer"
+    assert narrow.connections == 1
+
+
+async def test_a_410_says_since_when_the_token_is_gone(client: ApnsClient, fake: FakeApns) -> None:
+    device, since = token(), datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    fake.gone(device, since)
+    result = await client.push(device)
+    assert (result.status, result.outcome, result.gone_at) == (410, "unregistered", since)
+    assert (await client.push(token())).gone_at is None
+
+
+def test_the_client_runs_on_uvloop_like_the_server(
+    identity: SigningIdentity, tls: TlsFiles, certs_dir: Path
+) -> None:
+    ca, cert, key = tls
+
+    async def push_two() -> list[str]:
+        async with (
+            FakeApns(cert, key, certs_dir / "wwdr.pem") as peer,
+            ApnsClient(identity, peer.url, ca_file=str(ca), timeout=5) as apns,
+        ):
+            return [result.outcome for result in await apns.push_many([token(), token()])]
+
+    assert uvloop.run(push_two()) == ["delivered", "delivered"]

@@ -32,7 +32,12 @@ async def test_a_campaign_reaches_the_segment_but_not_the_hold_out(
             phones = [await new_phone(client, key, certs_dir / "wwdr.pem") for _ in range(10)]
             preview = await _send(client, key, segment="all", preview=True)
             assert preview.status_code == 200
-            assert preview.json() == {"recipients": 9, "held_out": 1, "over_limit": 0}
+            assert preview.json() == {
+                "recipients": 9,
+                "held_out": 1,
+                "over_limit": 0,
+                "google": {"notified": 0, "silent": 0},
+            }
             apns.clear()
 
             sent = await _send(client, key, text="Heute doppelte Stempel!", segment="all")
@@ -45,9 +50,9 @@ async def test_a_campaign_reaches_the_segment_but_not_the_hold_out(
 
             shown = await reached[0].refresh()
             pass_json = _pass_json(reached[0], shown.content)
-            news = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}["news"]
+            news = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}["notice"]
             assert news["value"] == "Heute doppelte Stempel!"
-            assert news["changeMessage"] == "news_changed"
+            assert news["changeMessage"] == "notice_news_changed"
 
             history = (
                 await client.get("/api/v1/messages", headers={"Authorization": f"Bearer {key}"})
@@ -85,6 +90,7 @@ async def test_segments_and_bad_requests(tmp_path: Path, certs_dir: Path, apns: 
         env, "message", "send", "--shop", _slug(env), "--segment", "all", "--preview", "Hallo"
     )
     assert "recipients: 3" in out.stdout or "recipients: 2" in out.stdout
+    assert "android:    0 notified, 0 updated silently" in out.stdout
 
 
 def _slug(env: dict[str, str]) -> str:

@@ -15,15 +15,15 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from passes.config import Settings
 from passes.push import GoogleDelivery, PushWorker, open_google
 from passes.service import Service
 from passes.store import Store
+from passes.store.campaigns import create_campaign
 from passes.store.google import google_saved_count, record_callback
-from passes.store.outbox import enqueue_updates
-from passes.store.tables import campaigns, cards, push_attempts
+from passes.store.tables import cards, push_attempts
 from tests.fake_google import (
     SERVICE_ACCOUNT_EMAIL,
     CallbackSigner,
@@ -372,20 +372,16 @@ async def test_campaign_messages_and_refusals_in_the_worker(
         view = await service.issue_card(shop, "test")
         now = datetime.now(UTC)
         async with store.transaction() as conn:
-            campaign_id = (
-                await conn.execute(
-                    insert(campaigns)
-                    .values(
-                        shop_id=shop.id,
-                        text="Heute doppelte Stempel!",
-                        segment="all",
-                        recipients=1,
-                        created_at=now,
-                    )
-                    .returning(campaigns.c.id)
-                )
-            ).scalar_one()
-            await enqueue_updates(conn, view.card.id, now, campaign_id)
+            campaign_id = await create_campaign(
+                conn,
+                shop.id,
+                "Heute doppelte Stempel!",
+                "all",
+                recipients=[view.card.id],
+                held_out=[],
+                over_limit=0,
+                now=now,
+            )
         worker = PushWorker(
             store,
             [GoogleDelivery(store, google, lambda card: settings.card_page_url(card.page_secret))],
@@ -393,7 +389,9 @@ async def test_campaign_messages_and_refusals_in_the_worker(
         )
         assert await worker.run_once() == 1
         stored = fake.resources["loyaltyObject"][google.object_id(view.card)]
-        assert stored["messages"] == [
+        assert [
+            {k: v for k, v in m.items() if k != "displayInterval"} for m in stored["messages"]
+        ] == [
             {
                 "header": name,
                 "body": "Heute doppelte Stempel!",

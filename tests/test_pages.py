@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import secrets
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -493,7 +494,9 @@ async def test_dashboard_rules_set_the_daily_cap_and_locations_reach_the_pass(
     pass_json = verify_pkpass(pkpass.content, env.settings.certs_dir / "wwdr.pem")
     assert pass_json["locations"][0]["latitude"] == 52.52
     assert pass_json["locations"][0]["longitude"] == 13.405
-    assert "Noch 9 Stempel" in pass_json["locations"][0]["relevantText"]
+    assert pass_json["locations"][0]["relevantText"] == "relevant_text"
+    with zipfile.ZipFile(io.BytesIO(pkpass.content)) as archive:
+        assert "Noch 9 Stempel" in archive.read("de.lproj/pass.strings").decode()
 
 
 async def test_dashboard_sets_reward_tiers_and_expiry_and_the_card_page_shows_them(

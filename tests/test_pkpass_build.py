@@ -17,6 +17,7 @@ from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import SigningIdentity, load_identity
 from passes.apple.pkpass import PassBuilder, PassContent
 from passes.errors import ConfigError
+from passes.notices import ANNOUNCING, Notice
 from tests.pkpass_check import verify_pkpass
 
 TOKEN = "s3cr3t-token-0123456789abcdef"
@@ -104,10 +105,43 @@ def test_pass_verifies_and_carries_the_card(
     fields = _fields(pass_json)
     assert fields["stamps"]["value"] == "4 / 10"
     assert fields["stamps"]["label"] == "stamps_label"
-    assert fields["stamps"]["changeMessage"] == "stamps_changed"
     assert fields["reward"]["label"] == "next_reward_label"
-    assert "changeMessage" not in fields["reward"], "redeeming needs no lock-screen notice"
+    announcing = [key for key, field in fields.items() if "changeMessage" in field]
+    assert announcing == [], "a card with nothing to announce carries no change message"
+    assert fields["notice"]["value"] == "notice_none", "the notice is there before the first one"
+    assert pass_json["sharingProhibited"] is True
     assert fields["card"]["value"] == "https://stempel.example/c/abc"
+
+
+def test_only_the_notice_carries_a_change_message(
+    builder: PassBuilder, content: PassContent
+) -> None:
+    stamped = dataclasses.replace(
+        content, notice=Notice("stamp", "4 / 10", 7), announce=True, perk="10 % auf Kuchen"
+    )
+    fields = _fields(verify_pass_json(builder, dataclasses.replace(stamped, rewards_available=1)))
+    announcing = {
+        key: field["changeMessage"] for key, field in fields.items() if "changeMessage" in field
+    }
+    assert announcing == {"notice": "notice_stamp_changed"}
+    assert fields["notice"]["value"] == "4 / 10"
+    assert fields["notice"]["label"] == "notice_stamp_label"
+    silent = _fields(verify_pass_json(builder, dataclasses.replace(stamped, announce=False)))
+    assert "changeMessage" not in silent["notice"], "a silent update keeps the value, unannounced"
+    assert silent["notice"]["value"] == "4 / 10"
+
+
+def test_a_campaign_notice_is_not_repeated_as_news(
+    builder: PassBuilder, content: PassContent
+) -> None:
+    news = dataclasses.replace(
+        content, news="Heute doppelt!", notice=Notice("news", "Heute doppelt!", 3), announce=True
+    )
+    fields = _fields(verify_pass_json(builder, news))
+    assert fields["notice"]["changeMessage"] == "notice_news_changed"
+    assert "news" not in fields
+    later = dataclasses.replace(news, notice=Notice("stamp", "5 / 10", 4))
+    assert _fields(verify_pass_json(builder, later))["news"]["value"] == "Heute doppelt!"
 
 
 def test_archive_holds_images_and_translations(builder: PassBuilder, content: PassContent) -> None:
@@ -116,10 +150,10 @@ def test_archive_holds_images_and_translations(builder: PassBuilder, content: Pa
         assert archive.read("strip@2x.png") == content.images["strip@2x.png"]
         de = archive.read("de.lproj/pass.strings").decode()
         en = archive.read("en.lproj/pass.strings").decode()
-    assert '"stamps_changed" = "Neuer Stempel: %@";' in de
-    assert '"stamps_changed" = "New stamp: %@";' in en
+    assert '"notice_stamp_changed" = "Neuer Stempel: %@";' in de
+    assert '"notice_stamp_changed" = "New stamp: %@";' in en
     for strings in (de, en):
-        for key in ("stamps_label", "reward_changed", "how_text", "privacy_text"):
+        for key in ("stamps_label", "notice_reward_changed", "how_text", "privacy_text"):
             assert f'"{key}" = ' in strings
 
 
@@ -127,13 +161,15 @@ def test_change_messages_resolve_to_format_strings(
     builder: PassBuilder, content: PassContent
 ) -> None:
     with zipfile.ZipFile(io.BytesIO(builder.build(content))) as archive:
-        strings = archive.read("en.lproj/pass.strings").decode()
-    due = dataclasses.replace(content, rewards_available=1)
-    fields = _fields(verify_pass_json(builder, due))
-    for key in ("stamps", "reward"):
-        message_key = fields[key]["changeMessage"]
-        line = next(line for line in strings.splitlines() if line.startswith(f'"{message_key}"'))
-        assert "%@" in line
+        strings = {
+            lang: archive.read(f"{lang}.lproj/pass.strings").decode() for lang in ("de", "en")
+        }
+    for kind in ANNOUNCING:
+        noticed = dataclasses.replace(content, notice=Notice(kind, "x", 1), announce=True)
+        message_key = _fields(verify_pass_json(builder, noticed))["notice"]["changeMessage"]
+        for lines in strings.values():
+            line = next(line for line in lines.splitlines() if line.startswith(f'"{message_key}"'))
+            assert "%@" in line
 
 
 def verify_pass_json(builder: PassBuilder, content: PassContent) -> dict[str, Any]:
@@ -149,7 +185,6 @@ def test_reward_label_switches_when_due(builder: PassBuilder, content: PassConte
         "key": "reward",
         "value": "🎁 1 Vita Mix gratis",
         "label": "reward_due_label",
-        "changeMessage": "reward_changed",
         "textAlignment": "PKTextAlignmentLeft",
     }
     two = _fields(verify_pass_json(builder, dataclasses.replace(content, rewards_available=2)))

@@ -8,6 +8,7 @@ import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -203,6 +204,56 @@ async def test_gone_devices_are_forgotten(tmp_path: Path, certs_dir: Path, apns:
             await asyncio.sleep(1)
             assert len(pushes_to(apns, gone.push_token)) == 1
             assert len(pushes_to(apns, bad.push_token)) == 1
+
+
+async def _devices(client: httpx.AsyncClient, key: str, phone: Phone) -> int:
+    report = await client.get(
+        f"/api/v1/cards/{phone.serial}/deliveries", headers={"Authorization": f"Bearer {key}"}
+    )
+    return len(report.json()["devices"])
+
+
+async def test_a_410_forgets_only_registrations_not_renewed_since_the_token_went(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns)
+    key = create_shop(env)
+    ca = certs_dir / "wwdr.pem"
+    with server(env) as (base, _):
+        async with httpx.AsyncClient(base_url=base) as client:
+            stale, renewed = [await new_phone(client, key, ca) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            gone_at = datetime.now(UTC)  # APNs' 410 timestamp: the tokens went invalid now
+            await asyncio.sleep(0.05)
+            for phone in (stale, renewed):
+                apns.gone(phone.push_token, gone_at)
+            assert await renewed.register() == 200, "the device registered again since"
+            for phone in (stale, renewed):
+                await stamp(client, key, phone.serial)
+            await until(lambda: all(pushes_to(apns, p.push_token) for p in (stale, renewed)))
+            deadline = time.monotonic() + 10
+            while await _devices(client, key, stale) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert await _devices(client, key, stale) == 0, "not renewed since: forgotten"
+            assert await _devices(client, key, renewed) == 1, "renewed after the 410's moment"
+
+            apns.reply(renewed.push_token, 200)
+            await stamp(client, key, renewed.serial)
+            await until(lambda: len(pushes_to(apns, renewed.push_token)) == 2)
+            assert pushes_to(apns, renewed.push_token)[-1].status == 200
+
+
+async def test_the_worker_claims_more_while_pushes_are_in_flight(
+    tmp_path: Path, certs_dir: Path, apns: FakeApns
+) -> None:
+    env = live_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir, apns, PASSES_PUSH_BATCH="20")
+    phones = await _phones_with_pending_pushes(env, certs_dir, 90)
+    apns.delay = 0.3
+    with process(env, "worker"):
+        await until(lambda: all(pushes_to(apns, p.push_token) for p in phones), seconds=30)
+    # Batch by batch, 20 pushes at most would be in flight at once.
+    assert apns.most_in_flight > 40, apns.most_in_flight
+    assert [len(pushes_to(apns, p.push_token)) for p in phones] == [1] * len(phones)
 
 
 async def test_busy_and_failing_apns_is_retried_until_delivered(

@@ -179,7 +179,7 @@ async def test_a_scheduled_campaign_takes_its_segment_when_sent(env: Env) -> Non
     assert (history[0]["recipients"], history[0]["held_out"]) == (1, 0)
     assert history[0]["segment_taken_at"] is not None and history[0]["finished_at"] is not None
     news = {f["key"]: f for f in (await pass_json(env, first))["storeCard"]["backFields"]}
-    assert news["news"]["value"] == "Ihre Prämie wartet!"
+    assert news["notice"]["value"] == "Ihre Prämie wartet!"
     other = {f["key"] for f in (await pass_json(env, second))["storeCard"]["backFields"]}
     assert "news" not in other
     assert await worker.run_once() == 0, "taken once"
@@ -216,9 +216,13 @@ async def test_a_long_standing_card_gets_its_bonus_once_and_shows_the_perk(env: 
     assert "auxiliaryFields" not in fields, "one card full: not yet long-standing"
     turned = await stamp(env, key, card["serial"], 2)
     assert turned["total_stamps"] == 5, "the second full card brings the one-time bonus"
-    perk = {f["key"]: f for f in (await pass_json(env, card))["storeCard"]["auxiliaryFields"]}
+    shown = (await pass_json(env, card))["storeCard"]
+    perk = {f["key"]: f for f in shown["auxiliaryFields"]}
     assert perk["perk"]["value"] == "Immer 10 % auf Kuchen"
-    assert perk["perk"]["changeMessage"] == "perk_changed"
+    # The same stamp filled the card: the reward is the one thing the lock screen says.
+    notice = {f["key"]: f for f in shown["backFields"]}["notice"]
+    assert notice["changeMessage"] == "notice_reward_changed"
+    assert "changeMessage" not in perk["perk"]
     for _ in range(3):
         later_stamp = await stamp(env, key, card["serial"], 2)
     assert later_stamp["total_stamps"] == 11, "no second bonus"
@@ -324,3 +328,21 @@ async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> No
     assert await phones[1].changed_serials() == [], "not a regular: nothing to show"
     shown = verify_pkpass((await phones[0].refresh()).content, env.settings.certs_dir / "wwdr.pem")
     assert shown["storeCard"]["auxiliaryFields"][0]["value"] == "Immer 20 % auf Kuchen"
+
+
+async def test_two_campaigns_for_the_same_cards_land_in_one_round_in_order(env: Env) -> None:
+    key = await env.new_shop()
+    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    issued = [await new_card(env, key) for _ in range(3)]
+    for text in ("Erste Nachricht", "Zweite Nachricht"):
+        sent = await message(env, key, text=text, segment="all")
+        assert sent.status_code == 202 and sent.json()["recipients"] == 3
+    worker = PushWorker(env.service.store, [], backoff=lambda attempt: 0.0)
+    assert await worker.run_once() >= 6, "both campaigns' messages in one batch"
+    for card in issued:
+        read = (await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))).json()
+        assert read["version"] == card["version"] + 2, "one change per message, none lost"
+        back = {f["key"]: f for f in (await pass_json(env, card))["storeCard"]["backFields"]}
+        assert back["notice"]["value"] == "Zweite Nachricht", "the latest message shows"
+    history = (await env.client.get("/api/v1/messages", headers=auth(key))).json()["campaigns"]
+    assert [c["finished_at"] is not None for c in history] == [True, True]

@@ -1,4 +1,8 @@
-"""APNs client for Wallet pass updates: one HTTP/2 connection per identity, certificate TLS."""
+"""APNs client for Wallet pass updates: one HTTP/2 connection per identity, certificate TLS.
+
+HTTP/2 is spoken by passes/apple/http2.py (h2 directly over an asyncio TLS transport): at
+most `max_streams` pushes in flight, fewer when APNs's SETTINGS_MAX_CONCURRENT_STREAMS says so.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,16 @@ import ssl
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
+from urllib.parse import urlsplit
 
 import certifi
-import httpx
 from cryptography.hazmat.primitives import serialization
 
+from passes.apple.http2 import Http2Connection, Http2Error, Response, open_connection
 from passes.apple.identity import SigningIdentity
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,7 @@ GONE_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
 # OpenSSL reasons for an alert the peer sends when it rejects *our* certificate.
 REFUSED_CERT_MARKERS = ("ALERT_BAD_CERTIFICATE", "ALERT_UNKNOWN_CA", "ALERT_CERTIFICATE")
 MAX_STREAMS = 100
+PAYLOAD = b"{}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class PushResult:
     reason: str | None
     outcome: Outcome
     apns_id: str | None
+    # A 410's `timestamp`: since when the token is no longer valid for the topic.
+    gone_at: datetime | None = None
 
 
 class ApnsClient:
@@ -57,17 +66,25 @@ class ApnsClient:
         max_streams: int = MAX_STREAMS,
     ) -> None:
         self._topic = identity.pass_type_id
-        self._base_url = base_url.rstrip("/")
-        self._streams = asyncio.Semaphore(max_streams)
+        url = urlsplit(base_url)
+        self._host = url.hostname or "localhost"
+        self._port = url.port or 443
+        self._timeout = timeout
+        self._max_streams = max_streams
+        self._context = _tls_context(identity, ca_file)
+        self._context.set_alpn_protocols(["h2"])
+        self._connection: Http2Connection | None = None
+        self._opening: asyncio.Task[Http2Connection] | None = None
         self._refused = False
-        self._client = httpx.AsyncClient(
-            http1=False,
-            http2=True,
-            verify=_tls_context(identity, ca_file),
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=1, keepalive_expiry=3600.0),
-            trust_env=False,
-        )
+        self._headers = [
+            (b":method", b"POST"),
+            (b":scheme", b"https"),
+            (b":authority", url.netloc.encode()),
+            (b":path", b""),
+            (b"apns-topic", self._topic.encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(PAYLOAD)).encode()),
+        ]
 
     async def __aenter__(self) -> ApnsClient:
         return self
@@ -84,16 +101,13 @@ class ApnsClient:
         """Notify the device behind `token` that its pass changed; never raises for APNs errors."""
         if not TOKEN_PATTERN.fullmatch(token):
             return PushResult(token, None, "BadDeviceToken", "unregistered", None)
-        async with self._streams:
-            try:
-                response = await self._client.post(
-                    f"{self._base_url}/3/device/{token}",
-                    content=b"{}",
-                    headers={"apns-topic": self._topic, "content-type": "application/json"},
-                )
-            # anyio lets a TLS alert that arrives after the handshake escape as ssl.SSLError.
-            except (httpx.RequestError, OSError) as error:
-                return self._failed(token, error)
+        headers = self._headers.copy()
+        headers[3] = (b":path", b"/3/device/" + token.encode())
+        try:
+            connection = await self._connected()
+            response = await connection.request(headers, PAYLOAD)
+        except Http2Error as error:
+            return self._failed(token, error)
         return self._answered(token, response)
 
     async def push_many(self, tokens: Sequence[str]) -> list[PushResult]:
@@ -102,16 +116,45 @@ class ApnsClient:
 
     async def aclose(self) -> None:
         """Close the connection to APNs."""
-        await self._client.aclose()
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
-    def _answered(self, token: str, response: httpx.Response) -> PushResult:
-        reason = None if response.status_code == 200 else _reason(response)
-        outcome = classify(response.status_code, reason)
-        log.debug("APNs %s: %s %s", short_token(token), response.status_code, reason or "")
-        self._note_certificate(outcome, f"{response.status_code} {reason}")
-        return PushResult(
-            token, response.status_code, reason, outcome, response.headers.get("apns-id")
+    async def _connected(self) -> Http2Connection:
+        """The open connection, or one opened now; pushes that ask meanwhile share the attempt
+        (a dead APNs costs one failed attempt per round, not one per push)."""
+        connection = self._connection
+        if connection is not None and connection.error is None:
+            return connection
+        if self._opening is None or self._opening.done():
+            self._opening = asyncio.create_task(self._open())
+        return await asyncio.shield(self._opening)
+
+    async def _open(self) -> Http2Connection:
+        connection = await open_connection(
+            self._host,
+            self._port,
+            self._context,
+            max_streams=self._max_streams,
+            patience=self._timeout,
+            body_size=len(PAYLOAD),
         )
+        self._connection = connection
+        return connection
+
+    def _answered(self, token: str, response: Response) -> PushResult:
+        status = response.status
+        body = b"".join(response.body)
+        reason = None if status == 200 else _reason(body)
+        outcome = classify(status, reason)
+        log.debug("APNs %s: %s %s", short_token(token), status, reason or "")
+        self._note_certificate(outcome, f"{status} {reason}")
+        gone_at = _gone_at(body) if status == 410 else None
+        apns_id = response.headers.get(b"apns-id")
+        apns_id_text = apns_id.decode("latin-1") if apns_id else None
+        return PushResult(token, status, reason, outcome, apns_id_text, gone_at)
 
     def _failed(self, token: str, error: Exception) -> PushResult:
         reason = _describe(error)
@@ -164,13 +207,28 @@ def short_token(token: str) -> str:
     return f"{token[:8]}…"
 
 
-def _reason(response: httpx.Response) -> str | None:
+def _json(body: bytes) -> dict[str, object]:
     try:
-        body = json.loads(response.content)
+        found = json.loads(body)
     except ValueError:
-        return None
-    reason = body.get("reason") if isinstance(body, dict) else None
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _reason(body: bytes) -> str | None:
+    reason = _json(body).get("reason")
     return reason if isinstance(reason, str) else None
+
+
+def _gone_at(body: bytes) -> datetime | None:
+    """A 410's `timestamp` (ms since the epoch), if it carries a sensible one."""
+    stamp = _json(body).get("timestamp")
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(stamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _describe(error: BaseException) -> str:

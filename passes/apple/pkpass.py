@@ -18,9 +18,11 @@ from passes.apple.identity import SigningIdentity
 from passes.apple.signing import ManifestSigner
 from passes.errors import ConfigError
 from passes.loyalty import RewardSummary
+from passes.notices import Notice
 from passes.texts import LANGUAGES, TEXTS, to_go_key
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+RELEVANT_KEY = "relevant_text"
 MIN_TOKEN_LENGTH = 16
 REWARD_DUE_MARK = "🎁"
 _IMAGE_CACHE_SIZE = 512
@@ -53,13 +55,18 @@ class PassContent:
     news: str | None = None
     # Where the pass surfaces on the lock screen: (latitude, longitude), with one text.
     locations: tuple[tuple[float, float], ...] = ()
-    relevant_text: str | None = None
+    # The lock-screen text near those places, per language (pass.strings key RELEVANT_KEY).
+    relevant_text: Mapping[str, str] | None = None
     # After a redemption: the one-question feedback page.
     feedback_url: str | None = None
     # A long-standing customer's standing perk ("Immer 10 % auf Kuchen").
     perk: str | None = None
     # Tiers, due rewards, the next one, expiry dates.
     rewards: RewardSummary = field(default_factory=RewardSummary)
+    # The latest notice (passes/notices.py) and whether this update announces it: the one
+    # field with a change message, so the lock screen shows our text and never a generic one.
+    notice: Notice | None = None
+    announce: bool = False
 
 
 class _Member(NamedTuple):
@@ -95,13 +102,14 @@ class PassBuilder:
         self._strings = [
             _member(f"{lang}.lproj/pass.strings", strings_file(lang)) for lang in LANGUAGES
         ]
+        self._strings_text = {lang: strings_file(lang) for lang in LANGUAGES}
         self._images: dict[tuple[str, bytes], _Member] = {}
 
     def build(self, content: PassContent) -> bytes:
         """The signed .pkpass archive (zip bytes) for `content`."""
         check_content(content)
         pass_json = _member("pass.json", render_pass_json(content, self._identity))
-        members = [pass_json, *self._strings, *self._image_members(content.images)]
+        members = [pass_json, *self._strings_of(content), *self._image_members(content.images)]
         manifest = _manifest(members)
         signature = self._signer.sign(manifest)
         return zip_stored(
@@ -111,6 +119,19 @@ class PassBuilder:
                 _member("signature", signature, listed=False),
             ]
         )
+
+    def _strings_of(self, content: PassContent) -> list[_Member]:
+        """The pass.strings files: the shared texts, plus this pass's own lock-screen text."""
+        own = content.relevant_text
+        if not own:
+            return self._strings
+        return [
+            _member(
+                f"{lang}.lproj/pass.strings",
+                self._strings_text[lang] + _strings_line(RELEVANT_KEY, own[lang]),
+            )
+            for lang in LANGUAGES
+        ]
 
     def _image_members(self, images: Mapping[str, bytes]) -> list[_Member]:
         return [self._image(name, images[name]) for name in sorted(images)]
@@ -172,10 +193,12 @@ def pass_model(content: PassContent, identity: SigningIdentity) -> Any:
     model.labelColor = content.label_color
     model.barcode = Barcode(content.serial, BarcodeFormat.QR, content.serial, "iso-8859-1")
     model.voided = content.voided
+    # One pass, one phone: a copy AirDropped to a friend would become a second holder of the card.
+    model.sharingProhibited = True
     if content.locations:
         model.locations = [
             {"latitude": lat, "longitude": lon}
-            | ({"relevantText": content.relevant_text} if content.relevant_text else {})
+            | ({"relevantText": RELEVANT_KEY} if content.relevant_text else {})
             for lat, lon in content.locations[:10]
         ]
     if content.web_service_url is not None:
@@ -185,22 +208,21 @@ def pass_model(content: PassContent, identity: SigningIdentity) -> Any:
 
 
 def _stamps_field(content: PassContent) -> Any:
+    # No change message here, nor on any field but the notice (see _notice_field).
     value = f"{content.stamps} / {content.stamps_required}"
-    return _field("stamps", value, "stamps_label", change="stamps_changed")
+    return _field("stamps", value, "stamps_label")
 
 
 def _reward_field(content: PassContent) -> Any:
     due = content.rewards_available
     if due == 0:
-        # No changeMessage here: taking a reward at the counter needs no lock-screen notice.
         upcoming = content.rewards.next
         if content.rewards.tiers and upcoming is not None:
             return _field("reward", upcoming[1], to_go_key(upcoming[0]))
         return _field("reward", content.reward, "next_reward_label")
     label = "rewards_due_label" if due > 1 else "reward_due_label"
-    # The value itself must change when a reward falls due, or Wallet shows no notice.
     listed = content.rewards.due_text(content.reward, due)
-    return _field("reward", f"{REWARD_DUE_MARK} {listed}", label, change="reward_changed")
+    return _field("reward", f"{REWARD_DUE_MARK} {listed}", label)
 
 
 def _rule_fields(content: PassContent) -> list[Any]:
@@ -229,19 +251,33 @@ def _date_field(key: str, moment: datetime, label: str) -> Any:
 
 
 def _perk_field(perk: str) -> Any:
-    # "%@" on the lock screen when the card becomes long-standing.
-    return _field("perk", perk, "perk_label", change="perk_changed")
+    return _field("perk", perk, "perk_label")
+
+
+def _notice_field(content: PassContent) -> Any:
+    """The latest notice, first on the back. Only while this update announces it does it carry
+    its change message: a silent update (undo, redeem, expiry, refresh) keeps the value and
+    drops the message, and the next notice changes the value, which is what Wallet announces.
+    The field is there from the first pass on, so the first stamp has a value to change."""
+    notice = content.notice
+    if notice is None:
+        return _field("notice", "notice_none", "notice_label")
+    if not notice.announces:
+        return _field("notice", notice.value, "notice_latest_label")
+    change = f"notice_{notice.kind}_changed" if content.announce else ""
+    return _field("notice", notice.value, f"notice_{notice.kind}_label", change=change)
 
 
 def _back_fields(content: PassContent) -> list[Any]:
-    # The shop's latest message; "%@" makes its arrival a lock-screen notice.
-    news = (
-        [_field("news", content.news, "news_label", change="news_changed")] if content.news else []
-    )
+    # The shop's latest message, unless the notice shows it already.
+    notice = content.notice
+    repeated = notice is not None and notice.kind == "news" and notice.value == content.news
+    news = [_field("news", content.news, "news_label")] if content.news and not repeated else []
     feedback = (
         [_field("feedback", content.feedback_url, "feedback_label")] if content.feedback_url else []
     )
     return [
+        _notice_field(content),
         *news,
         *feedback,
         *_rule_fields(content),
@@ -276,8 +312,11 @@ def _json_dict(model: Any) -> Any:
 def strings_file(language: str) -> bytes:
     """`<language>.lproj/pass.strings`: every text key mapped to its translation."""
     texts = TEXTS[language]
-    lines = (f'"{_escape(key)}" = "{_escape(texts[key])}";\n' for key in sorted(texts))
-    return "".join(lines).encode()
+    return b"".join(_strings_line(key, texts[key]) for key in sorted(texts))
+
+
+def _strings_line(key: str, value: str) -> bytes:
+    return f'"{_escape(key)}" = "{_escape(value)}";\n'.encode()
 
 
 def _escape(text: str) -> str:

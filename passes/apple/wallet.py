@@ -10,7 +10,7 @@ from passes.apple.pkpass import PassBuilder, PassContent
 from passes.render import Artwork, StripStyle, css_rgb
 from passes.store.cards import CardRow
 from passes.store.shops import Location, ShopRow
-from passes.texts import text
+from passes.texts import LANGUAGES, text
 
 
 class AppleWallet:
@@ -59,6 +59,8 @@ class AppleWallet:
             feedback_url=f"{card_url}/feedback" if counters.rewards_redeemed else None,
             perk=program.loyal_perk if card.loyal_since is not None else None,
             rewards=loyalty.reward_summary(rules, state),
+            notice=card.notice,
+            announce=card.notice is not None and card.notice.current(card.version),
         )
 
     def pass_file(
@@ -68,14 +70,15 @@ class AppleWallet:
         return self.builder.build(self.content(shop, card, card_url, locations))
 
 
-def relevant_text(shop: ShopRow, card: CardRow) -> str:
-    """What the lock screen says near the shop: the reward that waits, or how close it is.
-
-    Apple offers no per-language text here, so it speaks the shop's language (German).
-    """
+def relevant_text(shop: ShopRow, card: CardRow) -> dict[str, str]:
+    """What the lock screen says near the shop, per language: the reward that waits, or how
+    close it is (the pass's own pass.strings carry it, so the phone picks its language)."""
     rules, state = shop.program.rules(), card.counters
     due = loyalty.due_list(rules, state)
     if due:
-        return text("page_reward_ready").format(reward=rules.reward_at(due[0][0]))
+        reward = rules.reward_at(due[0][0])
+        return {lang: text("page_reward_ready", lang).format(reward=reward) for lang in LANGUAGES}
     missing, reward = loyalty.next_reward(rules, state)
-    return text("page_to_go").format(missing=missing, reward=reward)
+    return {
+        lang: text("page_to_go", lang).format(missing=missing, reward=reward) for lang in LANGUAGES
+    }

@@ -6,6 +6,7 @@ from passes.google.config import GoogleAccount, GoogleConfig, load_google, publi
 from passes.google.errors import (
     GoogleAuthError,
     GoogleError,
+    GoogleQuotaExceeded,
     GoogleRequestError,
     GoogleUnavailable,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "GoogleConfig",
     "GoogleError",
     "GoogleProgramContent",
+    "GoogleQuotaExceeded",
     "GoogleRequestError",
     "GoogleUnavailable",
     "GoogleWalletClient",

@@ -6,6 +6,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -14,10 +15,19 @@ import httpx
 
 from passes.errors import ConfigError
 from passes.google.config import GoogleAccount
-from passes.google.errors import GoogleAuthError, GoogleRequestError, GoogleUnavailable
+from passes.google.errors import (
+    GoogleAuthError,
+    GoogleQuotaExceeded,
+    GoogleRequestError,
+    GoogleUnavailable,
+)
 from passes.google.token import AccessTokens
 
 Resource = dict[str, Any]
+# The `reason`s Google gives when a quota, not our credentials, refused a call.
+QUOTA_REASONS = frozenset(
+    {"quotaExceeded", "rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"}
+)
 
 
 class GoogleWalletClient:
@@ -76,15 +86,25 @@ class GoogleWalletClient:
         return await self._call("PATCH", f"loyaltyObject/{_quote(resource['id'])}", resource)
 
     async def add_message(
-        self, object_id: str, header: str, body: str, message_id: str | None = None
+        self,
+        object_id: str,
+        header: str,
+        body: str,
+        message_id: str | None = None,
+        *,
+        notify: bool = True,
+        shown: tuple[datetime, datetime] | None = None,
     ) -> Resource:
-        """Show a message on the pass and notify (Google allows 3 notifications a day per pass)."""
-        message = {
+        """Show a message on the pass; `notify` makes it TEXT_AND_NOTIFY (Google allows 3
+        notifications a day per pass), else plain TEXT. `shown` is its displayInterval."""
+        message: Resource = {
             "header": header,
             "body": body,
             "id": message_id or secrets.token_hex(8),
-            "messageType": "TEXT_AND_NOTIFY",
+            "messageType": "TEXT_AND_NOTIFY" if notify else "TEXT",
         }
+        if shown is not None:
+            message["displayInterval"] = {"start": _moment(shown[0]), "end": _moment(shown[1])}
         path = f"loyaltyObject/{_quote(object_id)}/addMessage"
         return await self._call("POST", path, {"message": message})
 
@@ -136,21 +156,38 @@ def _result(method: str, path: str, response: httpx.Response) -> Resource:
                 f"{method} {path}: {status} with a body that is not JSON", status
             ) from None
         return body if isinstance(body, dict) else {}
-    message = f"{method} {path}: {status} {_error_message(response)}"
+    text, reasons = _error_of(response)
+    message = f"{method} {path}: {status} {text}"
     if status == 429 or status >= 500:
         raise GoogleUnavailable(message, status, _retry_after(response))
+    if status == 403 and reasons & QUOTA_REASONS:
+        # Google's answer to a 4th notification in 24 h: 403, reason quotaExceeded.
+        raise GoogleQuotaExceeded(f"{message} ({', '.join(sorted(reasons))})", status)
     if status in (401, 403):
         raise GoogleAuthError(message, status)
     raise GoogleRequestError(message, status)
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_of(response: httpx.Response) -> tuple[str, set[str]]:
+    """Google's error message and the `reason`s of its `errors` list."""
     try:
         error = response.json().get("error", {})
-        text = str(error.get("message", "")) if isinstance(error, dict) else str(error)
     except (ValueError, AttributeError):
-        text = response.text
-    return text[:300]
+        return response.text[:300], set()
+    if not isinstance(error, dict):
+        return str(error)[:300], set()
+    listed = error.get("errors")
+    reasons = {
+        str(item.get("reason"))
+        for item in (listed if isinstance(listed, list) else [])
+        if isinstance(item, dict) and item.get("reason")
+    }
+    return str(error.get("message", ""))[:300], reasons
+
+
+def _moment(value: datetime) -> Resource:
+    """A walletobjects DateTime: ISO 8601 with its offset, so it is one instant everywhere."""
+    return {"date": value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
 
 
 def _retry_after(response: httpx.Response) -> float | None:

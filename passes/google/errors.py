@@ -27,6 +27,11 @@ class GoogleUnavailable(GoogleError):
         self.retry_after = retry_after
 
 
+class GoogleQuotaExceeded(GoogleUnavailable):
+    """Google refused for a quota (403 quotaExceeded and kin): a notifying call goes out again
+    silently at once; any other call backs off like a 429 (it is no credentials problem)."""
+
+
 class GoogleRequestError(GoogleError):
     """Google refused the request itself (4xx): retrying the same request cannot succeed."""
 

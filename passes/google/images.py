@@ -26,15 +26,31 @@ BRAND_IMAGES = frozenset(
 
 def strip_path(style: StripStyle, count: int) -> str:
     """The strip picture's path: /img/strip/{bg}/{stamp}/{required}/{count}@2x.png[?tiers=5.8]."""
+    stamps, tiers = _stamps_part(style, count)
+    return f"/img/strip/{stamps}@2x.png{tiers}"
+
+
+def _stamps_part(style: StripStyle, count: int) -> tuple[str, str]:
     count = min(max(count, 0), style.stamps_required)
     colours = f"{_path_colour(style.background)}/{_path_colour(style.stamp)}"
     tiers = f"?tiers={'.'.join(map(str, style.tiers))}" if style.tiers else ""
-    return f"/img/strip/{colours}/{style.stamps_required}/{count}@2x.png{tiers}"
+    return f"{colours}/{style.stamps_required}/{count}", tiers
 
 
 def logo_path() -> str:
     """The default logo (the shop's own logo will get a content-addressed path)."""
     return "/img/logo@2x.png"
+
+
+def hero_path(style: StripStyle, count: int) -> str:
+    """Google's hero image (1032×336): /img/google/hero/{bg}/{stamp}/{required}/{count}.png."""
+    stamps, tiers = _stamps_part(style, count)
+    return f"/img/google/hero/{stamps}.png{tiers}"
+
+
+def program_logo_path(background: str) -> str:
+    """Google's program logo (660×660 on the card's colour): /img/google/logo/{bg}.png."""
+    return f"/img/google/logo/{_path_colour(background)}.png"
 
 
 def _path_colour(value: str) -> str:
@@ -51,33 +67,47 @@ class PublicImages:
         """Routes under /img."""
         return [
             Route("/img/strip/{bg}/{stamp}/{required}/{count}@2x.png", self.strip),
+            Route("/img/google/hero/{bg}/{stamp}/{required}/{count}.png", self.hero),
+            Route("/img/google/logo/{bg}.png", self.google_logo),
             Route("/img/{name}", self.brand),
         ]
 
     async def strip(self, request: Request) -> Response:
-        params = request.path_params
-        background, stamp = params["bg"], params["stamp"]
-        required, count = _number(params["required"]), _number(params["count"])
-        if not (_COLOUR.fullmatch(background) and _COLOUR.fullmatch(stamp)):
-            raise NotFound("no such image: colours are six lower-case hex digits")
-        if not 1 <= required <= MAX_STAMPS or not 0 <= count <= required:
-            raise NotFound("no such image: stamp counts out of range")
-        try:
-            tiers = tuple(
-                _number(at) for at in request.query_params.get("tiers", "").split(".") if at
-            )
-            style = StripStyle(f"#{background}", f"#{stamp}", required, tiers)
-        except ValueError:
-            raise NotFound(
-                "no such image: tiers are ascending stamp counts below the total"
-            ) from None
+        style, count = _strip_of(request)
         return _png(self.artwork.strip(style, count)["strip@2x.png"])
+
+    async def hero(self, request: Request) -> Response:
+        style, count = _strip_of(request)
+        return _png(self.artwork.google_hero(style, count))
+
+    async def google_logo(self, request: Request) -> Response:
+        background = request.path_params["bg"]
+        if not _COLOUR.fullmatch(background):
+            raise NotFound("no such image: colours are six lower-case hex digits")
+        return _png(self.artwork.google_logo(f"#{background}"))
 
     async def brand(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in BRAND_IMAGES:
             raise NotFound("no such image")
         return _png(self.artwork.brand()[name])
+
+
+def _strip_of(request: Request) -> tuple[StripStyle, int]:
+    """The strip a path names (colours, stamps per reward, count, ?tiers=), or NotFound."""
+    params = request.path_params
+    background, stamp = params["bg"], params["stamp"]
+    required, count = _number(params["required"]), _number(params["count"])
+    if not (_COLOUR.fullmatch(background) and _COLOUR.fullmatch(stamp)):
+        raise NotFound("no such image: colours are six lower-case hex digits")
+    if not 1 <= required <= MAX_STAMPS or not 0 <= count <= required:
+        raise NotFound("no such image: stamp counts out of range")
+    try:
+        tiers = tuple(_number(at) for at in request.query_params.get("tiers", "").split(".") if at)
+        style = StripStyle(f"#{background}", f"#{stamp}", required, tiers)
+    except ValueError:
+        raise NotFound("no such image: tiers are ascending stamp counts below the total") from None
+    return style, count
 
 
 def _number(text: str) -> int:

@@ -16,6 +16,7 @@ from passes.render import parse_hex_colour
 from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, local_date, text, to_go_key
 
 REWARD_DUE_MARK = "🎁"
+ONE_HOLDER = "ONE_USER_ALL_DEVICES"
 MAX_SUFFIX = 64
 _ALLOWED = re.compile(r"[A-Za-z0-9._-]+")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
@@ -89,6 +90,9 @@ def loyalty_class(issuer_id: str, program: GoogleProgramContent) -> dict[str, An
         "programLogo": image(program.logo_url, localized_value(program.shop_name)),
         "hexBackgroundColor": hex_colour(program.background_color),
         "reviewStatus": "UNDER_REVIEW",
+        # One card, one holder: a shared save link must not put the card into a second
+        # person's wallet (they would see each other's stamps); all the holder's devices are fine.
+        "multipleDevicesAndHoldersAllowedStatus": ONE_HOLDER,
         "textModulesData": [_terms_module(program), _text_module("how", "how_label", "how_text")],
     }
     if program.callback_url is not None:
@@ -118,6 +122,13 @@ def loyalty_object(issuer_id: str, card: GoogleCardContent) -> dict[str, Any]:
             "label": text("stamps_label"),
             "localizedLabel": localized("stamps_label"),
             "balance": {"string": balance},
+        },
+        # Google notifies on a change of the points it watches, not of a text module: the
+        # rewards due are points too, so the stamp that makes one due notifies as well.
+        "secondaryLoyaltyPoints": {
+            "label": text("rewards_due_label"),
+            "localizedLabel": localized("rewards_due_label"),
+            "balance": {"int": card.rewards_available},
         },
         "heroImage": image(card.strip_image_url, _stamps_description(balance)),
         "barcode": {"type": "QR_CODE", "value": card.serial, "alternateText": card.serial},

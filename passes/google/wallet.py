@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from passes import loyalty
-from passes.google.client import GoogleWalletClient
+from passes.google.client import GoogleWalletClient, Resource
 from passes.google.config import GoogleAccount
 from passes.google.errors import GoogleAuthError, GoogleRequestError
-from passes.google.images import logo_path, strip_path
+from passes.google.images import hero_path, program_logo_path
 from passes.google.objects import (
     GoogleCardContent,
     GoogleProgramContent,
@@ -26,6 +28,7 @@ from passes.store.cards import CardRow
 from passes.store.shops import Location, ShopRow
 
 CALLBACK_PATH = "/wallet/google/callback"
+NOTIFY_ON_UPDATE = "NOTIFY_ON_UPDATE"
 # A save link is signed once and reused for a while: signing costs about a millisecond.
 LINK_SECONDS = 3600.0
 LINKS_KEPT = 10_000
@@ -47,6 +50,9 @@ class GoogleWallet:
         self._signer = SaveLinkSigner(account, clock)
         self._clock = clock
         self._classes: dict[str, dict[str, Any]] = {}
+        # One sender per class: after a program change the worker patches many objects of
+        # one shop at once, and the changed class should go to Google once, not per object.
+        self._class_locks: dict[str, asyncio.Lock] = {}
         self._links: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
     async def aclose(self) -> None:
@@ -67,7 +73,7 @@ class GoogleWallet:
             stamps_required=shop.program.stamps_required,
             reward=shop.program.reward,
             background_color=shop.program.background_color,
-            logo_url=self.base_url + logo_path(),
+            logo_url=self.base_url + program_logo_path(shop.program.background_color),
             callback_url=callback,
             locations=tuple((place.latitude, place.longitude) for place in locations),
         )
@@ -87,8 +93,8 @@ class GoogleWallet:
             reward=program.reward,
             background_color=program.background_color,
             card_url=card_url,
-            strip_image_url=self.base_url + strip_path(style, counters.stamps),
-            logo_url=self.base_url + logo_path(),
+            strip_image_url=self.base_url + hero_path(style, counters.stamps),
+            logo_url=self.base_url + program_logo_path(program.background_color),
             voided=counters.voided,
             perk=shop.program.loyal_perk if card.loyal_since is not None else None,
             rewards=loyalty.reward_summary(rules, state),
@@ -109,35 +115,64 @@ class GoogleWallet:
         return url
 
     async def publish(
-        self, shop: ShopRow, card: CardRow, card_url: str, locations: Sequence[Location] = ()
-    ) -> None:
-        """Make Google show the card as it is now: ensure the class, then patch or insert the object.
+        self,
+        shop: ShopRow,
+        card: CardRow,
+        card_url: str,
+        locations: Sequence[Location] = (),
+        *,
+        notify: bool = False,
+    ) -> Resource:
+        """Make Google show the card as it is now: ensure the class, then patch or insert the
+        object; returns the object as Google holds it. Silent unless `notify` (then Google
+        notifies the holder if a field it watches, like the stamp count, changed).
 
         Every caller passes the shop's `locations`, or the class would flip between versions.
         """
         resource = loyalty_object(self.issuer_id, self.content(shop, card, card_url))
+        if notify:
+            resource["notifyPreference"] = NOTIFY_ON_UPDATE
         fresh = await self._ensure_class(shop, locations)
         try:
-            await self.client.upsert_object(resource)
-        except GoogleAuthError:
-            raise
-        except GoogleRequestError:
-            if fresh:
+            return await self.client.upsert_object(resource)
+        except GoogleRequestError as exc:
+            if fresh or isinstance(exc, GoogleAuthError):
                 raise
-            # The class we remembered may be gone at Google: make it again, then retry once.
-            self._classes.pop(class_id(self.issuer_id, shop.slug), None)
-            await self._ensure_class(shop, locations)
-            await self.client.upsert_object(resource)
+        # The class we remembered may be gone at Google: make it again, then retry once.
+        self._classes.pop(class_id(self.issuer_id, shop.slug), None)
+        await self._ensure_class(shop, locations)
+        return await self.client.upsert_object(resource)
 
-    async def add_message(self, shop: ShopRow, card: CardRow, message_id: str, body: str) -> None:
-        """Show a message on the card and notify the phone (Google allows 3 a day per pass)."""
-        await self.client.add_message(self.object_id(card), shop.name, body, message_id)
+    async def add_message(
+        self,
+        shop: ShopRow,
+        card: CardRow,
+        message_id: str,
+        body: str,
+        *,
+        notify: bool,
+        shown: tuple[datetime, datetime] | None = None,
+    ) -> bool:
+        """Show a message on the card, TEXT_AND_NOTIFY if `notify` else TEXT; False when the
+        pass has a message with this id already (a retry after a lost answer)."""
+        try:
+            await self.client.add_message(
+                self.object_id(card), shop.name, body, message_id, notify=notify, shown=shown
+            )
+        except GoogleRequestError as exc:
+            if exc.conflict:
+                return False
+            raise
+        return True
 
     async def _ensure_class(self, shop: ShopRow, locations: Sequence[Location] = ()) -> bool:
-        """Insert or patch the shop's class unless this process sent the same one; True if sent."""
+        """Insert or patch the shop's class unless this process sent the same one (a changed
+        program differs, so it is sent again); True if sent."""
         resource = loyalty_class(self.issuer_id, self.program(shop, locations))
-        if self._classes.get(resource["id"]) == resource:
-            return False
-        await self.client.ensure_class(resource)
-        self._classes[resource["id"]] = resource
-        return True
+        key = resource["id"]
+        async with self._class_locks.setdefault(key, asyncio.Lock()):
+            if self._classes.get(key) == resource:
+                return False
+            await self.client.ensure_class(resource)
+            self._classes[key] = resource
+            return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, literal_column, select
+from sqlalchemy import ColumnElement, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,7 +30,7 @@ def _insert(conn: AsyncConnection):  # type: ignore[no-untyped-def]
 async def register(
     conn: AsyncConnection, library_id: str, push_token: str, card_id: int, now: datetime
 ) -> bool:
-    """Remember the device (its newest push token) for this card; True when new."""
+    """Remember the device (its newest push token) for this card, renewed now; True when new."""
     upsert = _insert(conn)(apple_devices).values(
         library_id=library_id, push_token=push_token, created_at=now
     )
@@ -38,8 +38,18 @@ async def register(
         index_elements=["library_id"], set_={"push_token": push_token}
     ).returning(apple_devices.c.id)
     device_id = (await conn.execute(upsert)).scalar_one()
+    renewed = await conn.execute(
+        update(apple_registrations)
+        .where(
+            apple_registrations.c.device_id == device_id,
+            apple_registrations.c.card_id == card_id,
+        )
+        .values(renewed_at=now)
+    )
+    if renewed.rowcount:
+        return False
     link = _insert(conn)(apple_registrations).values(
-        device_id=device_id, card_id=card_id, created_at=now
+        device_id=device_id, card_id=card_id, created_at=now, renewed_at=now
     )
     created = await conn.execute(link.on_conflict_do_nothing())
     return bool(created.rowcount)

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes.store.cards import Change, apply_change, lock_card_by_id
+from passes import notices
+from passes.store.cards import Change, apply_changes, lock_cards_by_id
 from passes.store.tables import (
     apple_registrations,
     campaign_members,
@@ -192,29 +193,52 @@ async def pending_messages(
     return [PendingMessage(*row) for row in (await conn.execute(query)).all()]
 
 
-async def deliver_message(conn: AsyncConnection, message: PendingMessage, now: datetime) -> None:
-    """Put the message on the card (a ledger event, pushes queued) and mark it sent, at once."""
-    marked = await conn.execute(
-        update(campaign_members)
-        .where(
-            campaign_members.c.campaign_id == message.campaign_id,
-            campaign_members.c.card_id == message.card_id,
-            campaign_members.c.sent_at.is_(None),
+async def deliver_messages(
+    conn: AsyncConnection, messages: Sequence[PendingMessage], now: datetime
+) -> int:
+    """Put the messages on their cards (ledger events, pushes queued) and mark them sent, at
+    once and in a few statements however many there are; returns how many were delivered.
+
+    A message another worker marked first is left to it (PostgreSQL: its row lock makes us
+    wait, then we see it sent).
+    """
+    texts: dict[int, str] = {}
+    by_campaign: dict[int, list[int]] = {}
+    for message in messages:
+        texts[message.campaign_id] = message.text
+        by_campaign.setdefault(message.campaign_id, []).append(message.card_id)
+    marked: list[tuple[int, int]] = []
+    for campaign_id, card_ids in by_campaign.items():
+        sent = await conn.execute(
+            update(campaign_members)
+            .where(
+                campaign_members.c.campaign_id == campaign_id,
+                campaign_members.c.card_id.in_(card_ids),
+                campaign_members.c.sent_at.is_(None),
+            )
+            .values(sent_at=now)
+            .returning(campaign_members.c.card_id)
         )
-        .values(sent_at=now)
-    )
-    if marked.rowcount != 1:  # another worker got there first
-        return
-    card = await lock_card_by_id(conn, message.card_id)
-    change = Change(
-        "message",
-        0,
-        f"campaign:{message.campaign_id}",
-        card.counters,
-        news=message.text,
-        campaign_id=message.campaign_id,
-    )
-    await apply_change(conn, card, change, now)
+        marked += [(campaign_id, card_id) for card_id in sent.scalars()]
+    locked = await lock_cards_by_id(conn, {card_id for _, card_id in marked})
+    changes = [
+        (
+            locked[card_id],
+            Change(
+                "message",
+                0,
+                f"campaign:{campaign_id}",
+                locked[card_id].counters,
+                news=texts[campaign_id],
+                campaign_id=campaign_id,
+                notice=notices.message(texts[campaign_id]),
+            ),
+        )
+        for campaign_id, card_id in marked
+        if card_id in locked
+    ]
+    await apply_changes(conn, changes, now)
+    return len(changes)
 
 
 async def finish_campaigns(conn: AsyncConnection, now: datetime) -> None:
@@ -291,8 +315,8 @@ async def history(conn: AsyncConnection, shop_id: int) -> list[dict[str, Any]]:
 async def deliver_pending(conn: AsyncConnection, limit: int, now: datetime) -> int:
     """Put waiting campaign messages on their cards (ledger + pushes); returns how many."""
     waiting = await pending_messages(conn, limit, now)
-    for message in waiting:
-        await deliver_message(conn, message, now)
+    if waiting:
+        await deliver_messages(conn, waiting, now)
     await finish_campaigns(conn, now)
     return len(waiting)
 

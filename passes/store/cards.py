@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,10 +22,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty
+from passes import loyalty, notices
 from passes.errors import NotFound
-from passes.store.outbox import ENQUEUE, ENQUEUE_LOCKING, enqueue_params
-from passes.store.tables import apple_registrations, card_events, cards, google_objects
+from passes.store.outbox import (
+    ENQUEUE,
+    ENQUEUE_LOCKING,
+    ENQUEUE_LOCKING_MANY,
+    ENQUEUE_MANY,
+    enqueue_params,
+)
+from passes.store.tables import card_events, cards
 
 # A card's counters as stored (on the card, and after each ledger event) are exactly the
 # rules' state of it: one type, so a change needs no conversion on its way in or out.
@@ -52,6 +59,7 @@ class CardRow:
     referrer_id: int | None = None
     referral_rewarded: bool = False
     loyal_since: datetime | None = None
+    notice: notices.Notice | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class Change:
     # A campaign message: shown on the pass as news, and sent to Google as a message.
     news: str | None = None
     campaign_id: int | None = None
+    # What the phone announces (notices.py); None: nothing, the card keeps its last notice.
+    notice: notices.Notice | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ def card_from(row: Row) -> CardRow:
         referrer_id=row["referrer_id"],
         referral_rewarded=row["referral_rewarded"],
         loyal_since=row["loyal_since"],
+        notice=notices.decode(row["notice"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
@@ -210,6 +221,7 @@ async def insert_card(
         pass_modified_at=whole_second(now),
         last_fetched_at=None,
         news=None,
+        notice=None,
         referrer_id=referrer_id,
         referral_rewarded=False,
         loyal_since=None,
@@ -291,6 +303,17 @@ async def lock_card_by_id(conn: AsyncConnection, card_id: int) -> CardRow:
     return card_from(row)
 
 
+async def lock_cards_by_id(conn: AsyncConnection, card_ids: Iterable[int]) -> dict[int, CardRow]:
+    """The cards with these ids (those that exist), locked in id order until the transaction
+    ends (one order for every locker: no deadlock between two of them)."""
+    ids = sorted(set(card_ids))
+    if not ids:
+        return {}
+    query = select(*_CARD_COLUMNS).where(cards.c.id.in_(ids)).order_by(cards.c.id)
+    found = await conn.execute(query.with_for_update())
+    return {row["id"]: card_from(row) for row in found.mappings()}
+
+
 def stamped_since_query(card_id: Any, since: Any) -> Select[Any]:
     """The stamps given to a card since a moment, less those undone (for daily caps)."""
     events = card_events.c
@@ -365,6 +388,33 @@ async def apply_change(
     return moved_card(card, change, params, event_id)
 
 
+async def apply_changes(
+    conn: AsyncConnection, changes: Sequence[tuple[CardRow, Change]], now: datetime
+) -> None:
+    """apply_change for many cards (locked by the caller) in three statements, whatever their
+    number: the ledger rows, the cards' moves and their pushes, each sent as one batch.
+    A card named twice gets its changes in the order given."""
+    if not changes:
+        return
+    params: list[dict[str, Any]] = []
+    latest: dict[int, CardRow] = {}
+    for card, change in changes:
+        card = latest.get(card.id, card)
+        values = change_params(card, change, now)
+        latest[card.id] = moved_card(card, change, values, 0)
+        params.append(values)
+    rows = [
+        {key[2:]: value for key, value in values.items() if key.startswith("e_")}
+        for values in params
+    ]
+    inserted = await conn.execute(_EVENT_IDS, rows)
+    for values, event_id in zip(params, inserted.scalars().all(), strict=True):
+        values["m_event_id"] = values["m_tag"] = event_id
+    postgres = conn.dialect.name == "postgresql"
+    await conn.execute(_CARD_MOVE_PG if postgres else _CARD_MOVE, params)
+    await conn.execute(ENQUEUE_LOCKING_MANY if postgres else ENQUEUE_MANY, params)
+
+
 def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any]:
     """The bind parameters of writing `change`: ledger event, card move and outbox."""
     version = card.version + 1
@@ -387,7 +437,16 @@ def change_params(card: CardRow, change: Change, now: datetime) -> dict[str, Any
         "m_modified": modified,
         "m_now": now,
         "m_news": change.news if change.news is not None else card.news,
+        "m_notice": notices.encode(_notice_after(card, change, version)),
     }
+
+
+def _notice_after(card: CardRow, change: Change, version: int) -> notices.Notice | None:
+    """The card's notice after `change`: its own, stamped with the version it makes, or the
+    card's last one unchanged."""
+    if change.notice is None:
+        return card.notice
+    return replace(change.notice, version=version)
 
 
 def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: int) -> CardRow:
@@ -400,6 +459,7 @@ def moved_card(card: CardRow, change: Change, params: dict[str, Any], event_id: 
         pass_modified_at=params["m_modified"],
         updated_at=params["m_now"],
         news=params["m_news"],
+        notice=_notice_after(card, change, params["m_version"]),
     )
 
 
@@ -437,6 +497,7 @@ CARD_MOVES = {
     "version": "m_version",
     "pass_modified_at": "m_modified",
     "news": "m_news",
+    "notice": "m_notice",
     "updated_at": "m_now",
     "rewards_due": "m_rewards_due",
     "rewards_due_since": "m_rewards_due_since",
@@ -487,6 +548,9 @@ EVENT_INSERT = (
     .returning(card_events.c.id)
 )
 _CARD_MOVE = card_move(bindparam("m_event_id"), bindparam("m_tag"))
+_CARD_MOVE_PG = card_move(bindparam("m_event_id"), PG_TAG)
+# Many ledger rows in one INSERT, their ids in the order of the rows (apply_changes).
+_EVENT_IDS = insert(card_events).returning(card_events.c.id, sort_by_parameter_order=True)
 _APPENDED = EVENT_INSERT.cte("appended")
 _CHANGE_AT_ONCE = (
     select(_APPENDED.c.id)
@@ -547,16 +611,6 @@ async def mark_long_standing(conn: AsyncConnection, card_id: int, now: datetime)
         .values(loyal_since=now)
     )
     return bool(marked.rowcount)
-
-
-async def cards_in_wallets(conn: AsyncConnection, shop_id: int) -> list[int]:
-    """Ids of the shop's cards that some phone holds (an Apple registration or a Google object)."""
-    apple = select(apple_registrations.c.card_id).join(
-        cards, cards.c.id == apple_registrations.c.card_id
-    )
-    google = select(google_objects.c.card_id).join(cards, cards.c.id == google_objects.c.card_id)
-    query = apple.where(cards.c.shop_id == shop_id).union(google.where(cards.c.shop_id == shop_id))
-    return sorted(int(row[0]) for row in (await conn.execute(query)).all())
 
 
 async def events_at(

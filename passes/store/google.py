@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,12 +30,22 @@ NONCES_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
+class NotifyState:
+    """What a Google object has notified: the notice version handled last, and when its
+    notifying calls went out (google/budget.py reads and writes `times`)."""
+
+    handled_version: int = 0
+    times: str = ""
+
+
+@dataclass(frozen=True)
 class GoogleCard:
     """A card with its shop, as the Google deliverer needs it."""
 
     shop: ShopRow
     card: CardRow
     locations: tuple[Location, ...] = ()
+    notify: NotifyState = NotifyState()
 
 
 async def add_google_object(
@@ -66,12 +77,14 @@ async def google_cards(conn: AsyncConnection, card_ids: Sequence[int]) -> dict[i
     """The cards (by id) with their shops; cards deleted meanwhile are missing."""
     if not card_ids:
         return {}
-    found = (
-        (await conn.execute(select(*_CARD_COLUMNS).where(cards.c.id.in_(set(card_ids)))))
-        .mappings()
-        .all()
+    query = (
+        select(*_CARD_COLUMNS, *_NOTIFY_COLUMNS)
+        .outerjoin(google_objects, google_objects.c.card_id == cards.c.id)
+        .where(cards.c.id.in_(set(card_ids)))
     )
+    found = (await conn.execute(query)).mappings().all()
     rows = [card_from(row) for row in found]
+    states = {row["id"]: _notify_state(row) for row in found}
     shop_query = (
         select(*_SHOP_COLUMNS)
         .join(programs, programs.c.shop_id == shops.c.id)
@@ -81,7 +94,7 @@ async def google_cards(conn: AsyncConnection, card_ids: Sequence[int]) -> dict[i
     by_id = {shop.id: shop for shop in map(_shop, shop_rows)}
     places = await _locations(conn, set(by_id))
     return {
-        row.id: GoogleCard(by_id[row.shop_id], row, places.get(row.shop_id, ()))
+        row.id: GoogleCard(by_id[row.shop_id], row, places.get(row.shop_id, ()), states[row.id])
         for row in rows
         if row.shop_id in by_id
     }
@@ -107,12 +120,85 @@ async def _locations(conn: AsyncConnection, shop_ids: set[int]) -> dict[int, tup
     return {shop_id: tuple(places) for shop_id, places in found.items()}
 
 
-async def campaign_texts(conn: AsyncConnection, campaign_ids: Sequence[int]) -> dict[int, str]:
-    """The message text of each campaign."""
+_NOTIFY_COLUMNS = (google_objects.c.notified_version, google_objects.c.notify_times)
+
+
+def _notify_state(row: Any) -> NotifyState:
+    return NotifyState(row["notified_version"] or 0, row["notify_times"] or "")
+
+
+async def notify_state(conn: AsyncConnection, card_id: int) -> NotifyState | None:
+    """The object's notify state as stored now (None: the card has no Google object)."""
+    query = select(*_NOTIFY_COLUMNS).where(google_objects.c.card_id == card_id)
+    row = (await conn.execute(query)).mappings().first()
+    return None if row is None else _notify_state(row)
+
+
+async def swap_notify_state(
+    conn: AsyncConnection, card_id: int, seen: NotifyState, new: NotifyState
+) -> bool:
+    """Compare-and-set: store `new` if the object still holds `seen`; False if another
+    worker changed it first (read it again and decide anew)."""
+    changed = await conn.execute(
+        update(google_objects)
+        .where(
+            google_objects.c.card_id == card_id,
+            google_objects.c.notified_version == seen.handled_version,
+            google_objects.c.notify_times == seen.times,
+        )
+        .values(notified_version=new.handled_version, notify_times=new.times)
+    )
+    return bool(changed.rowcount)
+
+
+async def set_notify_times(conn: AsyncConnection, card_id: int, times: str) -> None:
+    """Overwrite the object's notifying calls' times (Google said its budget is used up)."""
+    await conn.execute(
+        update(google_objects).where(google_objects.c.card_id == card_id).values(notify_times=times)
+    )
+
+
+async def saved_notify_times(conn: AsyncConnection, shop_id: int) -> dict[int, str]:
+    """The shop's cards saved in a Google Wallet (by card id), with their notifying calls'
+    times (a campaign preview counts who can still be notified)."""
+    query = (
+        select(google_objects.c.card_id, google_objects.c.notify_times)
+        .join(cards, cards.c.id == google_objects.c.card_id)
+        .where(cards.c.shop_id == shop_id, google_objects.c.saved.is_(True))
+    )
+    return {card_id: times for card_id, times in (await conn.execute(query)).all()}
+
+
+@dataclass(frozen=True)
+class CampaignMessage:
+    """A campaign's message and when the pass shows it (a promotion's: until it ends)."""
+
+    text: str
+    starts: datetime
+    ends: datetime
+
+
+# A campaign message without a promotion stays on the pass this long, so they do not pile up.
+MESSAGE_SHOWN = timedelta(days=7)
+
+
+async def campaign_messages(
+    conn: AsyncConnection, campaign_ids: Sequence[int]
+) -> dict[int, CampaignMessage]:
+    """The message of each campaign, shown from its send time for MESSAGE_SHOWN or until
+    its promotion ends."""
     if not campaign_ids:
         return {}
-    query = select(campaigns.c.id, campaigns.c.text).where(campaigns.c.id.in_(set(campaign_ids)))
-    return {row.id: row.text for row in await conn.execute(query)}
+    c = campaigns.c
+    query = select(c.id, c.text, c.created_at, c.send_at, c.ends_at).where(
+        c.id.in_(set(campaign_ids))
+    )
+    found = {}
+    for row in await conn.execute(query):
+        starts = row.send_at or row.created_at
+        ends = max(row.ends_at, starts) if row.ends_at is not None else starts + MESSAGE_SHOWN
+        found[row.id] = CampaignMessage(row.text, starts, ends)
+    return found
 
 
 async def record_callback(

@@ -59,7 +59,13 @@ class Attempt:
     outcome: str
 
 
-def build_enqueue(*, locking: bool, moved: CTE | None = None) -> ReturningInsert[Any]:
+def build_enqueue(
+    *,
+    locking: bool,
+    moved: CTE | None = None,
+    at: ColumnElement[Any] | None = None,
+    returning: bool = True,
+) -> ReturningInsert[Any]:
     """One outbox row per registered device and one for Google, unless such a row still waits.
 
     Built once with bind parameters (q_card_id, q_now, q_campaign_id): building
@@ -74,6 +80,7 @@ def build_enqueue(*, locking: bool, moved: CTE | None = None) -> ReturningInsert
     With `moved` (a CTE of the `card_id`s a batch of changes moved in the same
     statement, store/optimistic.py) rows are queued for each of those cards, at
     the statement's time and for no campaign, instead of for q_card_id.
+    Without `returning` it can run as an executemany (one parameter set per change).
     """
     columns = push_outbox.c
     if moved is None:
@@ -86,7 +93,8 @@ def build_enqueue(*, locking: bool, moved: CTE | None = None) -> ReturningInsert
 
     else:
         batch = select(moved.c.card_id)
-        now, campaign_id = func.now(), literal(None, columns.campaign_id.type)
+        now = func.now() if at is None else at
+        campaign_id = literal(None, columns.campaign_id.type)
 
         def of_cards(column: ColumnElement[Any]) -> ColumnElement[bool]:
             return column.in_(batch)
@@ -134,11 +142,14 @@ def build_enqueue(*, locking: bool, moved: CTE | None = None) -> ReturningInsert
         of_cards(google_objects.c.card_id), ~google_waits
     )
     names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
-    return insert(push_outbox).from_select(names, apple.union_all(google)).returning(columns.id)
+    statement = insert(push_outbox).from_select(names, apple.union_all(google))
+    return statement.returning(columns.id) if returning else statement  # type: ignore[return-value]
 
 
 ENQUEUE = build_enqueue(locking=False)
 ENQUEUE_LOCKING = build_enqueue(locking=True)
+ENQUEUE_MANY = build_enqueue(locking=False, returning=False)
+ENQUEUE_LOCKING_MANY = build_enqueue(locking=True, returning=False)
 
 
 def enqueue_params(card_id: int, now: datetime, campaign_id: int | None = None) -> dict[str, Any]:
@@ -214,21 +225,65 @@ async def finish(conn: AsyncConnection, ids: Sequence[int]) -> None:
         await conn.execute(delete(push_outbox).where(push_outbox.c.id.in_(ids)))
 
 
+_RETRY_AT = (
+    update(push_outbox)
+    .where(push_outbox.c.id == bindparam("r_id"))
+    .values(claimed_until=bindparam("r_when", type_=push_outbox.c.claimed_until.type))
+)
+
+
 async def retry_at(conn: AsyncConnection, ids: Sequence[int], when: datetime) -> None:
     """Leave the rows for a later try (back-off, or a paused target)."""
-    if ids:
+    await retry_each(conn, [(row_id, when) for row_id in ids])
+
+
+async def retry_each(conn: AsyncConnection, retries: Sequence[tuple[int, datetime]]) -> None:
+    """Leave each row for a later try at its own time, in one batch."""
+    if retries:
         await conn.execute(
-            update(push_outbox).where(push_outbox.c.id.in_(ids)).values(claimed_until=when)
+            _RETRY_AT, [{"r_id": row_id, "r_when": when} for row_id, when in retries]
         )
 
 
-async def forget_device(conn: AsyncConnection, device_id: int) -> None:
-    """APNs says the token is gone: drop the device, its registrations and its queued pushes."""
-    await conn.execute(delete(push_outbox).where(push_outbox.c.device_id == device_id))
-    await conn.execute(
-        delete(apple_registrations).where(apple_registrations.c.device_id == device_id)
+async def forget_device(
+    conn: AsyncConnection,
+    device_id: int,
+    token: str | None = None,
+    gone_since: datetime | None = None,
+) -> None:
+    """APNs says the device's `token` is gone (since `gone_since`, a 410's timestamp): drop
+    its registrations not renewed after that moment (all of them without one), their queued
+    pushes, and the device once it has none left. A device that sent another token
+    meanwhile keeps everything: the answer was about the old one."""
+    if token is not None:
+        current = await conn.execute(
+            select(apple_devices.c.push_token).where(apple_devices.c.id == device_id)
+        )
+        if current.scalar_one_or_none() not in (token, None):
+            return
+    registrations = apple_registrations.c
+    stale = registrations.device_id == device_id
+    if gone_since is not None:
+        renewed = func.coalesce(registrations.renewed_at, registrations.created_at)
+        stale = and_(stale, renewed <= gone_since)
+    dropped = await conn.execute(
+        delete(apple_registrations).where(stale).returning(registrations.card_id)
     )
-    await conn.execute(delete(apple_devices).where(apple_devices.c.id == device_id))
+    cards = list(dropped.scalars())
+    if cards:
+        await conn.execute(
+            delete(push_outbox).where(
+                push_outbox.c.device_id == device_id, push_outbox.c.card_id.in_(cards)
+            )
+        )
+    kept = exists().where(registrations.device_id == device_id)
+    gone = await conn.execute(
+        delete(apple_devices)
+        .where(apple_devices.c.id == device_id, ~kept)
+        .returning(apple_devices.c.id)
+    )
+    if gone.first() is not None:
+        await conn.execute(delete(push_outbox).where(push_outbox.c.device_id == device_id))
 
 
 async def record_attempts(

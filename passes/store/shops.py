@@ -203,6 +203,11 @@ async def update_program(conn: AsyncConnection, shop_id: int, changes: dict[str,
     )
 
 
+async def rename_shop(conn: AsyncConnection, shop_id: int, name: str) -> None:
+    """The name passes and pages show (the slug, in every URL, stays)."""
+    await conn.execute(shops.update().where(shops.c.id == shop_id).values(name=name))
+
+
 MAX_LOCATIONS = 10
 
 

@@ -143,8 +143,12 @@ cards = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     # When the card became long-standing (its bonus given, its perk shown); NULL: not yet.
     Column("loyal_since", UtcDateTime()),
-    # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010).
-    Index("ix_cards_shop", "shop_id"),
+    # The latest notice ("kind|version|value", passes/notices.py): the one field of the pass
+    # that carries a change message. NULL: nothing announced yet.
+    Column("notice", Text),
+    # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010);
+    # with the id, a program change walks a shop's cards a batch at a time (0015).
+    Index("ix_cards_shop", "shop_id", "id"),
     postgresql_with={"fillfactor": 80},
 )
 
@@ -174,6 +178,9 @@ card_events = Table(
     Column("rewards_expired_after", Integer),
     UniqueConstraint("card_id", "idempotency_key", name="uq_card_events_idempotency"),
     Index("ix_card_events_shop_created", "shop_id", "created_at"),
+    # SQLite never hands out an id twice, so a program change can take one as its update tag
+    # without an event (store/refresh.py, migration 0015).
+    sqlite_autoincrement=True,
 )
 
 apple_devices = Table(
@@ -192,6 +199,8 @@ apple_registrations = Table(
     Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), primary_key=True),
     _created(),
     Column("last_pushed_at", UtcDateTime()),
+    # The device's latest POST of this registration: an APNs 410 drops it only if older.
+    Column("renewed_at", UtcDateTime()),
     Index("ix_apple_registrations_card", "card_id"),
 )
 
@@ -203,6 +212,12 @@ google_objects = Table(
     Column("saved", Boolean, nullable=False, default=False),
     _created(),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # The card version whose notice (passes/notices.py) Google was last asked about: a newer
+    # notice may notify the phone, once.
+    Column("notified_version", Integer, nullable=False, server_default="0"),
+    # When the object's notifying calls of the last 24 h were sent (Google allows 3): epoch
+    # seconds, comma-separated; workers change it by compare-and-set (store/google.py).
+    Column("notify_times", Text, nullable=False, server_default=""),
 )
 
 campaigns = Table(

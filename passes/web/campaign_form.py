@@ -52,6 +52,7 @@ class CampaignForm:
                 target = f"/dashboard/{shop.slug}?sent={campaign_id}#campaigns"
                 return RedirectResponse(target, status_code=303)
             audience = await self.campaigns.audience(shop, draft["segment"])
+            google = await self.campaigns.google_reach(shop, audience.recipients)
         except InvalidInput:
             # The text is checked first: with a good text, the promotion was refused.
             promotion_fault = promotion is not None and _good_text(draft["text"])
@@ -61,6 +62,8 @@ class CampaignForm:
             "recipients": len(audience.recipients),
             "held_out": len(audience.held_out),
             "over_limit": len(audience.over_limit),
+            "google_notified": google.notified,
+            "google_silent": google.silent,
         }
         return await self.dashboard.show(request, shop, draft=draft, preview=preview)
 

@@ -18,6 +18,7 @@ from passes import loyalty
 from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
+from passes.program import DEFAULT_COLOURS, check_colour
 from passes.ratelimit import RateLimiter
 from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS, hash_api_key
 from passes.staff import StaffPins
@@ -111,6 +112,9 @@ class DashboardPages:
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
             "max_tiers": loyalty.MAX_TIERS,
             "places": await self.service.locations(shop),
+            "look": _look(shop),
+            "colours": list(DEFAULT_COLOURS),
+            "in_wallets": await self.service.passes_in_wallets(shop),
             "notice": None,
         }
         return self.site.render(request, "dashboard.html", status, **(context | extra))
@@ -122,6 +126,9 @@ class DashboardPages:
         if query.get("pin") == "saved":
             return t("pin_saved")
         saved = query.get("saved")
+        refreshed = query.get("refreshed", "")
+        if saved == "settings" and refreshed.isascii() and refreshed.isdigit() and refreshed != "0":
+            return t("settings_saved_refreshed").format(n=int(refreshed))
         if saved in ("settings", "location"):
             return t("settings_saved" if saved == "settings" else "location_added")
         sent = query.get("sent", "")
@@ -203,6 +210,13 @@ def _rules(shop: ShopRow) -> dict[str, str]:
     program = shop.program
     values = {name: getattr(program, name) for name in PROGRAM_LIMITS}
     return {name: "" if value is None else str(value) for name, value in values.items()}
+
+
+def _look(shop: ShopRow) -> dict[str, str]:
+    """The card's name and colours as the form shows them."""
+    # As "#RRGGBB": a colour input shows nothing for the short form older shops may have.
+    colours = {key: check_colour(key, getattr(shop.program, key)) for key in DEFAULT_COLOURS}
+    return {"shop_name": shop.name, **colours}
 
 
 def _loyal(shop: ShopRow) -> dict[str, str]:

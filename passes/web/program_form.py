@@ -1,5 +1,6 @@
 """The dashboard's rules form (daily cap, message limit, hold-out, welcome stamps, reward tiers,
-expiry) and locations."""
+expiry, the card's name and colours) and locations. A change of what passes show refreshes
+every pass in a wallet; the form says how many."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.routing import Route
 
 from passes.errors import Conflict, InvalidInput
 from passes.loyalty import MAX_TIERS
+from passes.program import DEFAULT_COLOURS, BadSetting, ProgramChange
 from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
 from passes.store.shops import Location, ShopRow
 from passes.web.dashboard import DashboardPages
@@ -19,12 +21,11 @@ from passes.web.dashboard import DashboardPages
 OPTIONAL = OPTIONAL_LIMITS
 
 
-class BadField(InvalidInput):
+class BadField(BadSetting):
     """A rules field that is not a whole number in its range."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is out of range")
-        self.name = name
+        super().__init__(name, f"{name} is out of range")
 
 
 def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
@@ -73,6 +74,12 @@ def parse_tiers(rows: list[tuple[str, str]]) -> list[tuple[int, str]]:
     return tiers
 
 
+def look_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
+    """The name and colours the form sent; a form without them (an older page) changes none."""
+    colours = {key: fields[key] for key in DEFAULT_COLOURS if key in fields}
+    return fields.get("shop_name"), colours
+
+
 def parse_location(fields: dict[str, str]) -> Location:
     """An address and coordinates; a decimal comma is fine."""
     try:
@@ -115,22 +122,22 @@ class ProgramForm:
         # A form without tier rows (an older page) leaves the tiers as they are.
         has_tiers = "tier_at_1" in fields
         rows = tier_fields(fields)
-        refused = "loyal_perk"  # what a refusal not tied to one field is about, so far
+        name, colours = look_fields(fields)
         try:
-            rules, standing = parse_rules(fields), parse_long_standing(fields)
-            tiers = parse_tiers(rows)
-            perk = fields.get("loyal_perk")
-            # The perk is checked there, so it goes first: a refusal leaves everything as it was.
-            if standing or perk is not None:
-                await self.service.update_long_standing(shop, perk=perk, **standing)
-            refused = "tiers"  # what a refusal from here on is about
-            if has_tiers:
-                shop = await self.service.set_tiers(shop, tiers)
-            await self.service.update_program(shop, **rules)
-        except InvalidInput as exc:
-            name = exc.name if isinstance(exc, BadField) else refused
-            return await self._refused(request, shop, fields, rows, name)
-        return RedirectResponse(f"/dashboard/{shop.slug}?saved=settings#rules", status_code=303)
+            change = ProgramChange(
+                limits=parse_rules(fields),
+                standing=parse_long_standing(fields),
+                perk=fields.get("loyal_perk"),
+                tiers=parse_tiers(rows) if has_tiers else None,
+                name=name,
+                colours=colours,
+            )
+            # Checked as a whole first: a refusal leaves everything as it was.
+            changed = await self.service.change_program(shop, change)
+        except BadSetting as exc:
+            return await self._refused(request, shop, fields, rows, exc.name)
+        saved = f"saved=settings&refreshed={changed.refreshed}"
+        return RedirectResponse(f"/dashboard/{shop.slug}?{saved}#rules", status_code=303)
 
     async def _refused(
         self,
@@ -149,16 +156,22 @@ class ProgramForm:
         elif name in limits:
             low, high = limits[name]
             error = t("settings_range").format(field=t(name), low=low, high=high)
+        elif name == "name":
+            name, error = "shop_name", t("shop_name_invalid")
+        elif name in DEFAULT_COLOURS:
+            error = t("colour_invalid").format(field=t(name))
         else:
             error = t("loyal_perk_invalid")
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
+        look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
         return await self.dashboard.show(
             request,
             shop,
             422,
             rules=draft,
             loyal=loyal,
+            look=look,
             tiers=rows,
             rules_error=error,
             rules_field=name,

@@ -28,6 +28,7 @@ JSQR = Path(__file__).resolve().parent / "node_modules" / "jsqr" / "dist" / "jsQ
 def web_routes(service: Service, wallet: AppleWallet, campaigns: Campaigns) -> list[BaseRoute]:
     """Card, feedback, join, poster, staff and dashboard pages, and the locally served QR decoder."""
     site = Site(service)
+    site.badges.log_sources()
     pins = StaffPins(service.store)
     feedback = FeedbackBox(service.store)
     dashboard = DashboardPages(site, pins, campaigns, feedback)
@@ -39,6 +40,7 @@ def web_routes(service: Service, wallet: AppleWallet, campaigns: Campaigns) -> l
         *dashboard.routes(),
         *CampaignForm(dashboard, campaigns).routes(),
         *ProgramForm(dashboard).routes(),
+        *site.badges.routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),
     ]
 

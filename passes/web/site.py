@@ -17,6 +17,7 @@ from passes.http import HttpError, read_body
 from passes.service import Service
 from passes.store.shops import ShopRow
 from passes.texts import LANGUAGES, pick_language, text
+from passes.web.badges import Badges
 from passes.web.session import Sessions, load_secret
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -45,6 +46,7 @@ class Site:
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         self.secure = self.settings.base_url.startswith("https://")
         self.sessions = Sessions(load_secret(self.settings.certs_dir), secure=self.secure)
+        self.badges = Badges.from_settings(self.settings)
 
     def language(self, request: Request) -> str:
         """?lang= first, then the remembered choice, then Accept-Language."""
@@ -66,6 +68,7 @@ class Site:
             "t": lambda key: text(key, lang),
             "csrf": token,
             "base_url": self.settings.base_url,
+            "badge": lambda wallet: self.badges.badge(wallet, lang),
         }
         response = self.templates.TemplateResponse(request, name, context, status_code=status)
         response.headers["Cache-Control"] = "no-store"

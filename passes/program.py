@@ -1,0 +1,149 @@
+"""A shop's program as the owner changes it: what may be set, checked as a whole, and which
+changes every pass in a wallet must show (the service then refreshes them, store/refresh.py).
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from passes import loyalty
+from passes.errors import InvalidInput
+from passes.render import parse_hex_colour
+from passes.store.shops import ShopRow, encode_tiers
+
+# Long-standing customers: what the owner may set, and the allowed range of each.
+LONG_STANDING_LIMITS = {
+    "loyal_after_cards": (0, loyalty.MAX_LOYAL_CARDS),
+    "loyal_after_months": (0, loyalty.MAX_LOYAL_MONTHS),
+    "loyal_bonus_stamps": (0, loyalty.MAX_LOYAL_BONUS),
+}
+# What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
+PROGRAM_LIMITS = {
+    "daily_cap": (1, 50),
+    "messages_per_week": (0, 14),
+    "holdout_percent": (0, 50),
+    "welcome_stamps": (0, 3),
+    "stamp_expiry_days": (1, loyalty.MAX_EXPIRY_DAYS),
+    "reward_expiry_days": (1, loyalty.MAX_EXPIRY_DAYS),
+}
+# Settings that may be None: no cap, no expiry.
+OPTIONAL_LIMITS = frozenset({"daily_cap", "stamp_expiry_days", "reward_expiry_days"})
+# The pass's colours: background, text, labels, and the stamps drawn on the strip.
+DEFAULT_COLOURS = {
+    "background_color": "#3B2A20",
+    "foreground_color": "#FFFFFF",
+    "label_color": "#F2C879",
+    "stamp_color": "#F2C879",
+}
+MAX_NAME = 200
+
+
+class BadSetting(InvalidInput):
+    """A setting the program cannot take; `name` says which (the dashboard marks that field)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class Refresh(Enum):
+    """Which passes in wallets a program change must update."""
+
+    NONE = "none"
+    LOYAL = "loyal"  # only the perk changed: it shows on long-standing customers' passes
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class ProgramChange:
+    """What the owner changes at once; absent (empty, None) parts stay as they are."""
+
+    limits: Mapping[str, int | None] = field(default_factory=dict)
+    standing: Mapping[str, int] = field(default_factory=dict)
+    # A long-standing customer's perk; "" removes it.
+    perk: str | None = None
+    # Intermediate rewards (stamp count, reward); [] removes them.
+    tiers: Sequence[tuple[int, str]] | None = None
+    name: str | None = None
+    colours: Mapping[str, str] = field(default_factory=dict)
+
+
+def check_name(name: str) -> str:
+    """The shop's name as shown on passes and pages: 1 to 200 printable characters."""
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_NAME or not name.isprintable():
+        raise BadSetting("name", f"the shop name must be 1 to {MAX_NAME} printable characters")
+    return name
+
+
+def check_colour(key: str, value: str) -> str:
+    """A colour of the pass as stored: "#RRGGBB"."""
+    if key not in DEFAULT_COLOURS:
+        raise BadSetting(key, f"{key}: not a colour of the pass ({', '.join(DEFAULT_COLOURS)})")
+    try:
+        red, green, blue = parse_hex_colour(value.strip())
+    except ValueError as exc:
+        raise BadSetting(key, f"{key}: {exc}") from exc
+    return f"#{red:02X}{green:02X}{blue:02X}"
+
+
+def program_values(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
+    """The program's columns to write, every value checked; BadSetting names the first
+    one refused, and then nothing is written."""
+    values: dict[str, object] = {}
+    for name, value in change.limits.items():
+        low, high = PROGRAM_LIMITS[name]
+        if value is None and name in OPTIONAL_LIMITS:
+            values[name] = None
+        elif isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            values[name] = value
+        else:
+            raise BadSetting(name, f"{name} must be {low} to {high}")
+    for name, number in change.standing.items():
+        low, high = LONG_STANDING_LIMITS[name]
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+            raise BadSetting(name, f"{name} must be {low} to {high}")
+        values[name] = number
+    if change.perk is not None:
+        try:
+            values["loyal_perk"] = loyalty.check_perk(change.perk)
+        except loyalty.Refused as exc:
+            raise BadSetting("loyal_perk", str(exc)) from exc
+    if change.tiers is not None:
+        values["tiers"] = encode_tiers(_checked_tiers(shop, change.tiers))
+    for key, colour in change.colours.items():
+        values[key] = check_colour(key, colour)
+    return values
+
+
+def _checked_tiers(shop: ShopRow, tiers: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+    ordered = tuple(sorted((at, reward.strip()) for at, reward in tiers))
+    try:
+        loyalty.check_tiers(
+            shop.program.stamps_required, [loyalty.Tier(at, r) for at, r in ordered]
+        )
+    except ValueError as exc:
+        raise BadSetting("tiers", str(exc)) from exc
+    return ordered
+
+
+def shown(shop: ShopRow) -> tuple[object, ...]:
+    """What every pass of the shop shows of its program (places apart, which are rows of
+    their own): its name and colours, the rewards and when things expire."""
+    program = shop.program
+    colours = tuple(getattr(program, key) for key in DEFAULT_COLOURS)
+    rewards = (program.stamps_required, program.reward, program.tiers)
+    return (shop.name, *colours, *rewards, program.stamp_expiry_days, program.reward_expiry_days)
+
+
+def refresh_for(before: ShopRow, after: ShopRow) -> Refresh:
+    """Which passes must show the change from `before` to `after`."""
+    if shown(before) != shown(after):
+        return Refresh.ALL
+    if before.program.loyal_perk != after.program.loyal_perk:
+        return Refresh.LOYAL
+    return Refresh.NONE
