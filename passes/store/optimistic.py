@@ -242,6 +242,42 @@ async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
     pool's default reset, a round trip per release, would buy nothing."""
 
 
+class RawPool:
+    """A small asyncpg pool opened on first use, for the hot paths that skip SQLAlchemy."""
+
+    def __init__(self, dsn: str, max_size: int) -> None:
+        self.dsn = dsn
+        self.max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def get(self) -> asyncpg.Pool:
+        """The pool, opened now if it is not yet; Unavailable when the server is not there."""
+        if self._pool is not None:
+            return self._pool
+        async with self._opening:
+            if self._pool is None:
+                try:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=0,
+                        max_size=self.max_size,
+                        max_inactive_connection_lifetime=300,
+                        reset=_nothing_to_reset,
+                        # The same few statements all day: plan them once per connection.
+                        server_settings={"plan_cache_mode": "force_generic_plan"},
+                    )
+                except CONNECTION_LOST as exc:
+                    raise Unavailable("the database is briefly unavailable; retry") from exc
+            return self._pool
+
+    async def close(self) -> None:
+        """Close the pool's connections."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
 @dataclass(frozen=True)
 class _Read:
     serial: str
@@ -267,8 +303,7 @@ class OptimisticCards:
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._pool = RawPool(dsn, POOL_SIZE)
         self._reads = _batcher(self._read_batch)
         self._writes = _batcher(self._write_batch)
         self._remembered: TtlCache[CardRow] = TtlCache(REMEMBERED_SECONDS, REMEMBERED_CARDS)
@@ -373,7 +408,7 @@ class OptimisticCards:
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        pool = self._pool or await self._open()
+        pool = await self._pool.get()
         async with pool.acquire() as conn:
             try:
                 yield conn
@@ -383,25 +418,6 @@ class OptimisticCards:
                 conn.terminate()
                 raise
 
-    async def _open(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:
-                try:
-                    self._pool = await asyncpg.create_pool(
-                        self.dsn,
-                        min_size=0,
-                        max_size=POOL_SIZE,
-                        max_inactive_connection_lifetime=300,
-                        reset=_nothing_to_reset,
-                        # The same few statements all day: plan them once per connection.
-                        server_settings={"plan_cache_mode": "force_generic_plan"},
-                    )
-                except CONNECTION_LOST as exc:
-                    raise Unavailable("the database is briefly unavailable; retry") from exc
-            return self._pool
-
     async def close(self) -> None:
         """Close the pool's connections."""
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._pool.close()

@@ -7,16 +7,14 @@ where one will do. Requests that arrive while a read is in flight share the next
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import String, select
 
 from passes.errors import Unavailable
 from passes.store.batches import Batcher
-from passes.store.optimistic import CONNECTION_LOST, Statement, _nothing_to_reset, _unnest
+from passes.store.optimistic import CONNECTION_LOST, RawPool, Statement, _unnest
 from passes.store.pass_reads import (
     BATCH_PATIENCE_SECONDS,
     BATCH_SIZE,
@@ -44,8 +42,7 @@ class PostgresPassReads:
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        self._pool = RawPool(dsn, BATCH_LANES)
         self._shops = ShopParts()
         self._by_serial = self._batcher(BY_SERIAL)
         self._by_secret = self._batcher(BY_SECRET)
@@ -71,7 +68,7 @@ class PostgresPassReads:
 
     def _batcher(self, statement: Statement) -> Batcher[str, Any]:
         async def run(values: Sequence[str]) -> list[Any]:
-            pool = self._pool or await self._open()
+            pool = await self._pool.get()
             async with pool.acquire() as conn:
                 try:
                     rows = await conn.fetch(statement.sql, *statement.args({"value": values}))
@@ -83,27 +80,9 @@ class PostgresPassReads:
 
         return Batcher(run, size=BATCH_SIZE, lanes=BATCH_LANES, patience=BATCH_PATIENCE_SECONDS)
 
-    async def _open(self) -> asyncpg.Pool:
-        async with self._opening:
-            if self._pool is None:
-                try:
-                    self._pool = await asyncpg.create_pool(
-                        self.dsn,
-                        min_size=0,
-                        max_size=BATCH_LANES,
-                        max_inactive_connection_lifetime=300,
-                        reset=_nothing_to_reset,
-                        server_settings={"plan_cache_mode": "force_generic_plan"},
-                    )
-                except CONNECTION_LOST as exc:
-                    raise Unavailable("the database is briefly unavailable; retry") from exc
-            return self._pool
-
     async def close(self) -> None:
         """Close the pool's connections."""
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._pool.close()
 
 
 BY_SERIAL = _batch_statement("serial")
