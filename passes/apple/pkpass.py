@@ -99,10 +99,10 @@ class PassBuilder:
     def __init__(self, identity: SigningIdentity) -> None:
         self._identity = identity
         self._signer = ManifestSigner(identity)
-        self._strings = [
-            _member(f"{lang}.lproj/pass.strings", strings_file(lang)) for lang in LANGUAGES
-        ]
         self._strings_text = {lang: strings_file(lang) for lang in LANGUAGES}
+        self._strings = [
+            _member(f"{lang}.lproj/pass.strings", self._strings_text[lang]) for lang in LANGUAGES
+        ]
         self._images: dict[tuple[str, bytes], _Member] = {}
 
     def build(self, content: PassContent) -> bytes:
