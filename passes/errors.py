@@ -13,6 +13,14 @@ class NotFound(PassesError):
     """The thing asked for does not exist (or belongs to another shop)."""
 
 
+class UnknownCard(NotFound):
+    """No card has this serial (in the caller's shop)."""
+
+    def __init__(self, serial: str, message: str | None = None) -> None:
+        super().__init__(message or f"no card {serial!r}")
+        self.serial = serial
+
+
 class InvalidInput(PassesError):
     """A request or command carries values the product cannot accept."""
 

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from passes import loyalty, notices
 from passes.cache import TtlCache
 from passes.config import Settings
-from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized, UnknownCard
 from passes.expiry import expire_card, expired
 from passes.google.wallet import GoogleWallet
 from passes.program import DEFAULT_COLOURS as DEFAULT_COLOURS
@@ -190,6 +190,37 @@ def normalise_serial(typed: str) -> str:
     """Accept what staff type: lower case, spaces and dashes, O for 0, I/L for 1."""
     cleaned = re.sub(r"[\s-]", "", typed).upper()
     return cleaned.translate(str.maketrans("OIL", "011"))
+
+
+def unknown_serial(typed: str, serial: str) -> str:
+    """Why no card matched; says how letters were read when folding changed them."""
+    cleaned = re.sub(r"[\s-]", "", typed).upper()
+    folded = sorted({f"{a} as {b}" for a, b in zip(cleaned, serial, strict=False) if a != b})
+    if not folded:
+        return f"no card {serial!r}"
+    return (
+        f"no card {serial!r} (typed {typed!r}; serials have no O, I or L: read {', '.join(folded)})"
+    )
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def naming_typed_serial(
+    method: Callable[Concatenate[Service, ShopRow, str, _P], Awaitable[_T]],
+) -> Callable[Concatenate[Service, ShopRow, str, _P], Awaitable[_T]]:
+    """A miss on the serial staff typed says what was typed, not only how it was read."""
+
+    async def looking_up(
+        self: Service, shop: ShopRow, serial: str, /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        try:
+            return await method(self, shop, serial, *args, **kwargs)
+        except UnknownCard as exc:
+            raise UnknownCard(exc.serial, unknown_serial(serial, exc.serial)) from exc
+
+    return looking_up
 
 
 def check_idempotency_key(key: str | None) -> str | None:
@@ -487,6 +518,7 @@ class Service:
         async with self.store.reading() as conn:
             return await locations_of(conn, shop.id)
 
+    @naming_typed_serial
     async def personal_data(self, shop: ShopRow, serial: str) -> dict[str, Any]:
         """Everything personal we hold about a card's holder (usually nothing)."""
         async with self.store.reading() as conn:
@@ -494,12 +526,14 @@ class Service:
             found = await customer_of(conn, card.id)
         return {"serial": card.serial, "personal_data": found}
 
+    @naming_typed_serial
     async def erase_personal_data(self, shop: ShopRow, serial: str) -> bool:
         """Delete the holder's personal data; the anonymous ledger stays."""
         async with self.store.transaction() as conn:
             card = await card_by_serial(conn, shop.id, normalise_serial(serial))
             return await erase_customer(conn, card.id)
 
+    @naming_typed_serial
     async def card(self, shop: ShopRow, serial: str) -> CardView:
         """The shop's card `serial`."""
         async with self.store.reading() as conn:
@@ -522,7 +556,10 @@ class Service:
     async def find_card(self, serial: str) -> CardView:
         """Any shop's card `serial` (for the operator's command line only)."""
         async with self.store.reading() as conn:
-            card = await card_by_serial_any_shop(conn, normalise_serial(serial))
+            try:
+                card = await card_by_serial_any_shop(conn, normalise_serial(serial))
+            except UnknownCard as exc:
+                raise UnknownCard(exc.serial, unknown_serial(serial, exc.serial)) from exc
             shop = await shop_by_id(conn, card.shop_id)
         return await self.fresh(shop, card)
 
@@ -584,6 +621,7 @@ class Service:
             announce=lambda card, after: notices.silent("redeemed"),
         )
 
+    @naming_typed_serial
     async def _change(
         self,
         shop: ShopRow,
@@ -685,6 +723,7 @@ class Service:
             )
         return self._view(shop, _as_of(card, earlier))
 
+    @naming_typed_serial
     async def void(self, shop: ShopRow, serial: str, *, actor: str) -> CardView:
         """Void the card; voiding twice changes nothing more."""
         async with self.store.transaction() as conn:
@@ -697,6 +736,7 @@ class Service:
         self.on_commit()
         return self._view(shop, card)
 
+    @naming_typed_serial
     async def undo_stamp(
         self, shop: ShopRow, serial: str, event_id: int, *, actor: str
     ) -> CardView:
@@ -725,6 +765,7 @@ class Service:
         self.on_commit()
         return self._view(shop, card)
 
+    @naming_typed_serial
     async def deliveries(self, shop: ShopRow, serial: str) -> tuple[CardView, Deliveries]:
         """The card with what we know of getting its updates onto phones."""
         await self.store.fetches.flush()  # this process's fetch times, written behind

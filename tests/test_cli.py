@@ -187,3 +187,16 @@ def test_the_embedded_default_needs_no_postgresql_driver(
     assert serial, issued.stdout
     stamped = run(env, "card", "stamp", serial.group(1), "--count", "2")
     assert "stamps:  2 / 5" in stamped.stdout
+
+
+def test_a_missed_serial_says_how_typed_letters_were_read(cli_env: dict[str, str]) -> None:
+    run(cli_env, "init")
+    run(cli_env, "shop", "create", "--name", "Eck", "--reward", "r")
+    folded = run(cli_env, "card", "stamp", "nope-123", ok=False)
+    assert folded.returncode == 1 and "Traceback" not in folded.stderr
+    assert "no card 'N0PE123' (typed 'nope-123'" in folded.stderr
+    assert "O as 0" in folded.stderr
+    shown = run(cli_env, "card", "show", "LIO9", ok=False)
+    assert "I as 1, L as 1, O as 0" in shown.stderr
+    plain = run(cli_env, "card", "redeem", "ABC234", ok=False)
+    assert plain.stderr.strip().endswith("no card 'ABC234'")

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty, notices
-from passes.errors import NotFound
+from passes.errors import NotFound, UnknownCard
 from passes.store.outbox import (
     ENQUEUE,
     ENQUEUE_LOCKING,
@@ -255,24 +255,26 @@ async def card_by_serial(conn: AsyncConnection, shop_id: int, serial: str) -> Ca
     found = await conn.execute(_CARD_BY_SERIAL, {"shop_id": shop_id, "serial": serial})
     row = found.mappings().first()
     if row is None:
-        raise NotFound(f"no card {serial!r}")
+        raise UnknownCard(serial)
     return card_from(row)
 
 
 async def card_by_secret(conn: AsyncConnection, page_secret: str) -> CardRow:
     """The card whose page secret this is."""
-    return await _one_card(conn, cards.c.page_secret == page_secret, "no such card")
+    return await _one_card(conn, cards.c.page_secret == page_secret, NotFound("no such card"))
 
 
 async def card_by_serial_any_shop(conn: AsyncConnection, serial: str) -> CardRow:
     """The card `serial`, whatever its shop (operator tools only)."""
-    return await _one_card(conn, cards.c.serial == serial, f"no card {serial!r}")
+    return await _one_card(conn, cards.c.serial == serial, UnknownCard(serial))
 
 
-async def _one_card(conn: AsyncConnection, where: ColumnElement[bool], missing: str) -> CardRow:
+async def _one_card(
+    conn: AsyncConnection, where: ColumnElement[bool], missing: NotFound
+) -> CardRow:
     row = (await conn.execute(select(*_CARD_COLUMNS).where(where))).mappings().first()
     if row is None:
-        raise NotFound(missing)
+        raise missing
     return card_from(row)
 
 
@@ -288,7 +290,7 @@ async def lock_card(conn: AsyncConnection, shop_id: int, serial: str) -> CardRow
     found = await conn.execute(_LOCK_CARD, {"shop_id": shop_id, "serial": serial})
     row = found.mappings().first()
     if row is None:
-        raise NotFound(f"no card {serial!r}")
+        raise UnknownCard(serial)
     return card_from(row)
 
 

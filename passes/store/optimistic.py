@@ -50,7 +50,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import CTE, TableValuedAlias
 
 from passes.cache import TtlCache
-from passes.errors import NotFound, Unavailable
+from passes.errors import Unavailable, UnknownCard
 from passes.store.batches import Batcher
 from passes.store.cards import (
     CARD_MOVES,
@@ -336,7 +336,7 @@ class OptimisticCards:
             except CONNECTION_LOST as exc:
                 raise Unavailable("the database is briefly unavailable; retry") from exc
         if row is None or row["shop_id"] != shop_id:
-            raise NotFound(f"no card {serial!r}")
+            raise UnknownCard(serial)
         earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
         card = card_from(row)
         self._remembered.put(_remember_as(shop_id, serial), card)
