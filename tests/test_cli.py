@@ -93,13 +93,16 @@ def test_serve_runs_the_real_server(cli_env: dict[str, str], tmp_path: Path) -> 
             card = client.post("/api/v1/cards").json()
             client.post(f"/api/v1/cards/{card['serial']}/stamps", json={"count": 2})
             pkpass = client.get(card["urls"]["apple"])
+            client.get("/static/site.css")
         verify_pkpass(pkpass.content, tmp_path / "certs" / "wwdr.pem")
         proc.terminate()
         _, stderr = proc.communicate(timeout=30)
     assert card["serial"] in pkpass.content.decode("latin-1")
     assert key not in stderr, "API keys never appear in logs"
     assert card["urls"]["card"].rsplit("/", 1)[1] not in stderr, "card secrets never appear in logs"
-    assert "/api/v1/cards/{serial}/stamps 200" in stderr
+    assert "POST /api/v1/cards/{serial}/stamps 200" in stderr, "the mount prefix once"
+    assert "GET /static/site.css 200" in stderr
+    assert "/api/v1/api/" not in stderr and "/static/static/" not in stderr
 
 
 def test_python_server_py_is_importable(cli_env: dict[str, str], tmp_path: Path) -> None:
