@@ -12,7 +12,7 @@ from passes.errors import NotFound
 from passes.ratelimit import RateLimiter
 from passes.service import CardView
 from passes.store.shops import ShopRow
-from passes.texts import text
+from passes.texts import counted, text
 from passes.web.poster import PosterText, poster_png
 from passes.web.qr import qr_svg
 from passes.web.site import Site
@@ -133,7 +133,9 @@ class JoinPages:
         program = shop.program
         words = PosterText(
             shop=shop.name,
-            offer=text("offer", lang).format(stamps=program.stamps_required, reward=program.reward),
+            offer=counted("offer", program.stamps_required, lang).format(
+                stamps=program.stamps_required, reward=program.reward
+            ),
             scan=text("poster_scan", lang),
             small=text("poster_small", lang),
             url=self.join_url(shop),
