@@ -90,7 +90,12 @@ class DashboardPages:
             "shop": shop,
             "stats": stats,
             "days": WINDOW_DAYS,
-            "chart": bar_chart(stats.stamps_per_day, t("stamps_per_day").format(days=WINDOW_DAYS)),
+            "chart": bar_chart(
+                stats.stamps_per_day,
+                t("stamps_per_day").format(days=WINDOW_DAYS),
+                self.site.language(request),
+                stats.bonus_per_day,
+            ),
             "wallets": wallets,
             "wallet_bar": split_bar(wallets, t("wallets")),
             "feedback": feedback,
