@@ -112,7 +112,12 @@ def test_a_promotion_stamp_says_what_was_given_and_why(live: Live) -> None:
     sent = httpx.post(
         f"{live.base}/api/v1/messages",
         headers={"Authorization": f"Bearer {key}"},
-        json={"text": "Doppelte Stempel heute!", "segment": "all", "multiplier": 2, "ends_at": ends},
+        json={
+            "text": "Doppelte Stempel heute!",
+            "segment": "all",
+            "multiplier": 2,
+            "ends_at": ends,
+        },
         timeout=10,
     )
     assert sent.status_code == 202 and sent.json()["recipients"] == 1, sent.text
@@ -182,7 +187,7 @@ def test_the_printed_poster_is_one_a4_page_laid_out_like_the_png(live: Live) -> 
     expect(page.get_by_role("heading", name="Café Sonne")).to_be_visible()
     page.emulate_media(media="print")
     for paper in ({"prefer_css_page_size": True}, {"format": "A4"}):
-        sizes = pdf_pages(page.pdf(print_background=True, **paper))  # type: ignore[arg-type]
+        sizes = pdf_pages(page.pdf(print_background=True, **paper))
         assert len(sizes) == 1, f"{paper}: {len(sizes)} pages"
         assert all(abs(side - a4) < 2 for side, a4 in zip(sizes[0], A4_POINTS, strict=True)), sizes
     # The same elements as the PNG poster, in the same order, places and colours.
