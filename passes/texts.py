@@ -155,7 +155,7 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "sign_out": "Abmelden",
         "wrong_pin": "Falsche PIN. Verbleibende Versuche: {left}. Danach ist die Anmeldung 15 Minuten "
         "gesperrt.",
-        "pin_locked": "Zu viele falsche PINs: Die Anmeldung ist gesperrt (noch {minutes} Min.).",
+        "pin_locked": "Zu viele falsche PINs: Die Anmeldung ist für {minutes} Min. gesperrt.",
         "no_pin": "Für diesen Laden ist noch keine Personal-PIN gesetzt. Die Inhaberin setzt sie "
         "im Dashboard oder mit „passes shop pin“.",
         "scan": "Mit der Kamera scannen",
@@ -381,7 +381,7 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "sign_in": "Sign in",
         "sign_out": "Sign out",
         "wrong_pin": "Wrong PIN. Tries left: {left}. Then sign-in is locked for 15 minutes.",
-        "pin_locked": "Too many wrong PINs: sign-in is locked (for {minutes} min).",
+        "pin_locked": "Too many wrong PINs: sign-in is locked for {minutes} min.",
         "no_pin": "This shop has no staff PIN yet. The owner sets it on the dashboard "
         "or with “passes shop pin”.",
         "scan": "Scan with the camera",
