@@ -246,3 +246,38 @@ async def _wrong_pins(env: Env, opened: list[httpx.AsyncClient], slug: str) -> s
             break
     assert "Tries left: 1." in "".join(said)
     return "".join(said)
+
+
+async def test_the_staff_stamp_answer_says_what_was_given_on_either_database(
+    env: Env, browsers: list[httpx.AsyncClient]
+) -> None:
+    key = await env.new_shop(stamps=30)
+    shop = await env.service.authenticate(key)
+    await env.service.update_program(shop, holdout_percent=0)
+    await StaffPins(env.service.store).set_pin(shop, PIN)
+    friend = await new_card(env, key)
+    made = await env.client.post("/api/v1/cards", json={"referrer": friend}, headers=auth(key))
+    referred = str(made.json()["serial"])
+    staff = browser(env, browsers, "de")
+    token = csrf_of(await staff.get(f"/staff/{shop.slug}"))
+    signed = await staff.post(f"/staff/{shop.slug}/login", data={"csrf": token, "pin": PIN})
+    assert signed.status_code == 303, signed.text
+
+    async def staff_stamp(serial: str, count: int = 1) -> dict[str, Any]:
+        done = await staff.post(
+            f"/staff/{shop.slug}/cards/{serial}/stamps",
+            json={"count": count},
+            headers={"X-CSRF-Token": token, "Idempotency-Key": secrets.token_hex(8)},
+        )
+        assert done.status_code == 200, done.text
+        return dict(done.json())
+
+    first = await staff_stamp(referred)  # the referral bonus comes with the first stamp
+    assert first["said"] == "+2 gestempelt (1 + 1 Bonus)" and first["stamps"] == 2
+    assert first["given"] == {"stamps": 1, "promotion": 0, "multiplier": 1, "bonus": 1}
+    await promote(env, key, multiplier=3)
+    promoted = await staff_stamp(friend, 2)
+    assert promoted["said"] == "+6 gestempelt (2 + 4 Aktion ×3)", promoted
+    assert promoted["stamps"] == 1 + 6, "the referral bonus, then 2 stamps counting 3 times"
+    plain = await staff_stamp(await new_card(env, key))
+    assert plain["said"] == "+1 gestempelt" and plain["given"]["promotion"] == 0
