@@ -237,6 +237,7 @@ _SCHEMAS: dict[str, Any] = {
             "active_cards",
             "returning_customers",
             "stamps_total",
+            "bonus_stamps_total",
             "rewards_redeemed",
             "rewards_redeemed_recently",
             "wallets",
@@ -257,7 +258,11 @@ _SCHEMAS: dict[str, Any] = {
                 ],
                 "properties": {
                     "redemption_rate": {"type": ["number", "null"]},
-                    "visits_per_active_card": {"type": ["number", "null"]},
+                    "visits_per_active_card": {
+                        "type": ["number", "null"],
+                        "description": "Stamping occasions in the window (one stamp request, "
+                        "whatever its count; bonus stamps are no visit) per active card",
+                    },
                     "returning_customer_rate": {"type": ["number", "null"]},
                     "repeat_visits": {"type": "integer"},
                     "campaigns": {"type": "array", "items": {"type": "object"}},
@@ -276,7 +281,17 @@ _SCHEMAS: dict[str, Any] = {
                 "minimum": 0,
                 "description": "Cards stamped on two or more days within the window",
             },
-            "stamps_total": {"type": "integer", "minimum": 0},
+            "stamps_total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "All stamps cards gained, bonus stamps included",
+            },
+            "bonus_stamps_total": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Of stamps_total: bonus stamps (welcome, referral, promotion, "
+                "long-standing, campaign), less those taken back",
+            },
             "rewards_redeemed": {"type": "integer", "minimum": 0},
             "rewards_redeemed_recently": {"type": "integer", "minimum": 0},
             "wallets": {
@@ -291,10 +306,19 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["date", "stamps"],
+                    "required": ["date", "stamps", "bonus"],
                     "properties": {
                         "date": {"type": "string", "format": "date"},
-                        "stamps": {"type": "integer", "minimum": 0},
+                        "stamps": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Stamps given at the counter (undos netted out)",
+                        },
+                        "bonus": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Bonus stamps given that day, counted apart",
+                        },
                     },
                 },
             },

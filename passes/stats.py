@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,16 +19,20 @@ class CardTotals:
     redeemed: int
     apple: int
     google: int
+    # Of `stamps`: the bonus stamps (welcome, referral, promotion, long-standing, campaign).
+    bonus: int = 0
 
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One stamp, undo or redeem event."""
+    """One stamp, bonus, undo or redeem event (`undoes`: the event an undo takes back)."""
 
     card_id: int
     kind: str
     count: int
     at: datetime
+    id: int = 0
+    undoes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ class Stats:
     returning: int
     redeemed_recently: int
     stamps_per_day: list[tuple[date, int]]
+    # Bonus stamps per day, apart from the stamps given at the counter.
+    bonus_per_day: list[tuple[date, int]] = field(default_factory=list)
+    # Stamping occasions (one stamp event, whatever its count; undone ones not).
+    visits: int = 0
 
 
 def window_start(today: date) -> date:
@@ -52,6 +60,7 @@ def figures(totals: CardTotals, rows: list[LedgerRow], today: date) -> Stats:
     first = window_start(today)
     recent = [row for row in rows if row.at.date() >= first]
     per_day: Counter[date] = Counter()
+    bonus_day: Counter[date] = Counter()
     stamp_days: defaultdict[int, set[date]] = defaultdict(set)
     for row in recent:
         if row.kind == "stamp":
@@ -59,6 +68,10 @@ def figures(totals: CardTotals, rows: list[LedgerRow], today: date) -> Stats:
             stamp_days[row.card_id].add(row.at.date())
         elif row.kind == "undo":
             per_day[row.at.date()] -= row.count
+        elif row.kind == "bonus":
+            bonus_day[row.at.date()] += row.count
+        elif row.kind == "undo_bonus":
+            bonus_day[row.at.date()] -= row.count
     days = [first + timedelta(days=n) for n in range(WINDOW_DAYS)]
     return Stats(
         totals=totals,
@@ -66,23 +79,34 @@ def figures(totals: CardTotals, rows: list[LedgerRow], today: date) -> Stats:
         returning=sum(1 for seen in stamp_days.values() if len(seen) >= 2),
         redeemed_recently=sum(row.count for row in recent if row.kind == "redeem"),
         stamps_per_day=[(day, max(per_day[day], 0)) for day in days],
+        bonus_per_day=[(day, max(bonus_day[day], 0)) for day in days],
+        visits=visits(recent),
     )
+
+
+def visits(rows: list[LedgerRow]) -> int:
+    """Stamp events not taken back: one visit each, however many stamps it gave."""
+    undone = {row.undoes for row in rows if row.kind == "undo"}
+    return sum(1 for row in rows if row.kind == "stamp" and row.id not in undone)
 
 
 def stats_json(stats: Stats) -> dict[str, Any]:
     """The figures as GET /api/v1/stats answers them."""
     totals = stats.totals
+    bonus = dict(stats.bonus_per_day)
     return {
         "window_days": WINDOW_DAYS,
         "cards_issued": totals.issued,
         "active_cards": stats.active,
         "returning_customers": stats.returning,
         "stamps_total": totals.stamps,
+        "bonus_stamps_total": totals.bonus,
         "rewards_redeemed": totals.redeemed,
         "rewards_redeemed_recently": stats.redeemed_recently,
         "wallets": {"apple": totals.apple, "google": totals.google},
         "stamps_per_day": [
-            {"date": day.isoformat(), "stamps": count} for day, count in stats.stamps_per_day
+            {"date": day.isoformat(), "stamps": count, "bonus": bonus.get(day, 0)}
+            for day, count in stats.stamps_per_day
         ],
     }
 
@@ -147,12 +171,11 @@ def success_json(
 ) -> dict[str, Any]:
     """Redemption rate, visits per active card, returning rate, campaign response and a
     simple return-on-investment estimate the owner can read."""
-    window_visits = sum(count for _, count in stats.stamps_per_day)
     repeat_visits = totals.visits - totals.visiting_cards
     campaigns = [campaign_json(response) for response in responses]
     result: dict[str, Any] = {
         "redemption_rate": rate(totals.rewards_redeemed, totals.rewards_earned),
-        "visits_per_active_card": rate(window_visits, stats.active),
+        "visits_per_active_card": rate(stats.visits, stats.active),
         "returning_customer_rate": rate(stats.returning, stats.active),
         "repeat_visits": repeat_visits,
         "campaigns": campaigns,

@@ -5,7 +5,7 @@ Keys are stable identifiers; pass.json carries the keys and each
 """
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
@@ -153,8 +153,9 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "pin": "PIN",
         "sign_in": "Anmelden",
         "sign_out": "Abmelden",
-        "wrong_pin": "Falsche PIN. Noch {left} Versuche, dann ist die Anmeldung 15 Minuten gesperrt.",
-        "pin_locked": "Zu viele falsche PINs: Die Anmeldung ist für {minutes} Minuten gesperrt.",
+        "wrong_pin": "Falsche PIN. Verbleibende Versuche: {left}. Danach ist die Anmeldung 15 Minuten "
+        "gesperrt.",
+        "pin_locked": "Zu viele falsche PINs: Die Anmeldung ist für {minutes} Min. gesperrt.",
         "no_pin": "Für diesen Laden ist noch keine Personal-PIN gesetzt. Die Inhaberin setzt sie "
         "im Dashboard oder mit „passes shop pin“.",
         "scan": "Mit der Kamera scannen",
@@ -345,6 +346,15 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "dem Handy.",
         "settings_saved_refreshed": "Regeln gespeichert. Karten in Wallets, die aktualisiert "
         "werden: {n}.",
+        # the staff page's answer to a stamp: what was given, and why
+        "stamped_with": "+{n} gestempelt ({parts})",
+        "given_promotion": "{n} Aktion ×{multiplier}",
+        "given_bonus": "{n} Bonus",
+        # the dashboard's stamp figures: bonus stamps counted apart
+        "stamps_bonus": "davon {n} Bonusstempel",
+        "chart_stamps": "Stempel",
+        "chart_bonus": "Bonusstempel",
+        "chart_day": "{date}: Stempel {stamps}, Bonus {bonus}",
     },
     "en": {
         "offer": "{stamps} stamps = {reward}",
@@ -370,8 +380,8 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "pin": "PIN",
         "sign_in": "Sign in",
         "sign_out": "Sign out",
-        "wrong_pin": "Wrong PIN. {left} tries left, then sign-in is locked for 15 minutes.",
-        "pin_locked": "Too many wrong PINs: sign-in is locked for {minutes} minutes.",
+        "wrong_pin": "Wrong PIN. Tries left: {left}. Then sign-in is locked for 15 minutes.",
+        "pin_locked": "Too many wrong PINs: sign-in is locked for {minutes} min.",
         "no_pin": "This shop has no staff PIN yet. The owner sets it on the dashboard "
         "or with “passes shop pin”.",
         "scan": "Scan with the camera",
@@ -424,7 +434,7 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "shop_not_found": "There is no such shop here.",
         # referral
         "share_heading": "Recommend us",
-        "share_text": "Whoever gets a card through your link receives {bonus} bonus stamp(s) at "
+        "share_text": "Whoever gets a card through your link receives {bonus} bonus stamps at "
         "their first stamp – and so do you.",
         "share_link": "Your referral link",
         "share_button": "Share",
@@ -433,7 +443,7 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "copy_failed": "Copying did not work – please select the link above and copy it.",
         "share_message": "The stamp card of {shop}: {offer}",
         "join_referred": "You were recommended: at your first stamp, you and the person who "
-        "recommended you each get {bonus} bonus stamp(s).",
+        "recommended you each get {bonus} bonus stamps.",
         # feedback
         "feedback_title": "How was it?",
         "feedback_question": "How happy are you with {shop}?",
@@ -554,8 +564,56 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "refresh_hint": "Name, colours, rewards, expiry and locations are on every card. A "
         "change updates every card in a wallet (now {n}), without a notification on the phone.",
         "settings_saved_refreshed": "Rules saved. Cards in wallets being updated: {n}.",
+        "stamped_with": "+{n} stamped ({parts})",
+        "given_promotion": "{n} promotion ×{multiplier}",
+        "given_bonus": "{n} bonus",
+        "stamps_bonus": "of which {n} bonus stamps",
+        "chart_stamps": "Stamps",
+        "chart_bonus": "Bonus stamps",
+        "chart_day": "{date}: stamps {stamps}, bonus {bonus}",
     },
 }
+
+
+# Singular forms of texts that carry a count: `counted` picks them for 1, and the text
+# itself (the plural) for any other number. Texts that read right for every number have none.
+SINGULAR_TEXTS: Mapping[str, Mapping[str, str]] = {
+    "de": {
+        "page_stamps": "{stamps} von {required} Stempel",
+        "campaign_sent": "Die Nachricht geht an {recipients} Karte ({held_out} zum Vergleich "
+        "zurückgehalten).",
+        "campaign_hint": "Erscheint auf dem Sperrbildschirm. Höchstens {per_week} Nachricht pro "
+        "Karte und Woche; {holdout} % der Gruppe bekommen zum Vergleich nichts.",
+        "tiers_hint": "Kleine Prämien auf dem Weg, z. B. bei 5 Stempeln „1 Cookie“. "
+        "Die Hauptprämie bleibt bei {stamps} Stempel: {reward}.",
+    },
+    "en": {
+        "offer": "{stamps} stamp = {reward}",
+        "page_stamps": "{stamps} of {required} stamp",
+        "page_to_go": "{missing} more stamp to: {reward}",
+        "share_text": "Whoever gets a card through your link receives {bonus} bonus stamp at "
+        "their first stamp – and so do you.",
+        "join_referred": "You were recommended: at your first stamp, you and the person who "
+        "recommended you each get {bonus} bonus stamp.",
+        "campaign_sent": "The message goes to {recipients} card ({held_out} held out for "
+        "comparison).",
+        "campaign_hint": "Shows on the lock screen. At most {per_week} message per card and "
+        "week; {holdout} % of the group get nothing, for comparison.",
+        "tiers_hint": "Small rewards on the way, e.g. “1 Cookie” at 5 stamps. "
+        "The main reward stays at {stamps} stamp: {reward}.",
+        "stamps_bonus": "of which {n} bonus stamp",
+    },
+}
+
+
+def counted(key: str, count: int, language: str = DEFAULT_LANGUAGE) -> str:
+    """The text for `key` in the grammatical number of `count` (German and English both
+    use the singular for exactly 1 and the plural otherwise, 0 included)."""
+    if count == 1:
+        singular = SINGULAR_TEXTS.get(language, SINGULAR_TEXTS[DEFAULT_LANGUAGE]).get(key)
+        if singular:
+            return singular
+    return text(key, language)
 
 
 def pick_language(accept_language: str, chosen: str | None = None) -> str:
@@ -585,3 +643,11 @@ def local_date(moment: datetime, language: str = DEFAULT_LANGUAGE) -> str:
         return f"{day.day:02d}.{day.month:02d}.{day.year}"
     months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
     return f"{day.day} {months[day.month - 1]} {day.year}"
+
+
+def local_day(day: date, language: str = DEFAULT_LANGUAGE) -> str:
+    """A day without its year, for chart axes: 27.02. in German, 27 Feb in English."""
+    if language == "de":
+        return f"{day.day:02d}.{day.month:02d}."
+    months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+    return f"{day.day} {months[day.month - 1]}"

@@ -10,7 +10,7 @@ from passes.apple.pkpass import PassBuilder, PassContent
 from passes.render import Artwork, StripStyle, css_rgb
 from passes.store.cards import CardRow
 from passes.store.shops import Location, ShopRow
-from passes.texts import LANGUAGES, text
+from passes.texts import LANGUAGES, counted, text
 
 
 class AppleWallet:
@@ -80,5 +80,6 @@ def relevant_text(shop: ShopRow, card: CardRow) -> dict[str, str]:
         return {lang: text("page_reward_ready", lang).format(reward=reward) for lang in LANGUAGES}
     missing, reward = loyalty.next_reward(rules, state)
     return {
-        lang: text("page_to_go", lang).format(missing=missing, reward=reward) for lang in LANGUAGES
+        lang: counted("page_to_go", missing, lang).format(missing=missing, reward=reward)
+        for lang in LANGUAGES
     }

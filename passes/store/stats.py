@@ -61,6 +61,7 @@ async def card_totals(conn: AsyncConnection, shop_id: int) -> CardTotals:
         func.coalesce(func.sum(cards.c.rewards_redeemed), 0),
     ).where(cards.c.shop_id == shop_id)
     issued, stamps, redeemed = (await conn.execute(query)).one()
+    bonus = await bonus_total(conn, shop_id)
     apple_query = (
         select(func.count(distinct(apple_registrations.c.card_id)))
         .select_from(apple_registrations.join(cards, cards.c.id == apple_registrations.c.card_id))
@@ -68,20 +69,35 @@ async def card_totals(conn: AsyncConnection, shop_id: int) -> CardTotals:
     )
     apple = int((await conn.execute(apple_query)).scalar_one())
     google = await google_saved_count(conn, shop_id)
-    return CardTotals(int(issued), int(stamps), int(redeemed), apple, google)
+    return CardTotals(int(issued), int(stamps), int(redeemed), apple, google, bonus)
+
+
+async def bonus_total(conn: AsyncConnection, shop_id: int) -> int:
+    """Bonus stamps given over all time, less those taken back with their stamp."""
+    events = card_events.c
+    signed = case((events.kind == "bonus", events.count), else_=-events.count)
+    query = select(func.coalesce(func.sum(signed), 0)).where(
+        events.shop_id == shop_id, events.kind.in_(("bonus", "undo_bonus"))
+    )
+    return int((await conn.execute(query)).scalar_one())
 
 
 async def ledger_since(conn: AsyncConnection, shop_id: int, since: datetime) -> list[LedgerRow]:
-    """The shop's stamp, undo and redeem events since `since`."""
+    """The shop's stamp, bonus, undo and redeem events since `since`."""
+    events = card_events.c
     query = select(
-        card_events.c.card_id, card_events.c.kind, card_events.c.count, card_events.c.created_at
+        events.card_id,
+        events.kind,
+        events.count,
+        events.created_at,
+        events.id,
+        events.undoes_event_id,
     ).where(
-        card_events.c.shop_id == shop_id,
-        card_events.c.created_at >= since,
-        card_events.c.kind.in_(("stamp", "undo", "redeem")),
+        events.shop_id == shop_id,
+        events.created_at >= since,
+        events.kind.in_(("stamp", "undo", "redeem", "bonus", "undo_bonus")),
     )
-    rows = (await conn.execute(query)).mappings().all()
-    return [LedgerRow(row["card_id"], row["kind"], row["count"], row["created_at"]) for row in rows]
+    return [LedgerRow(*row) for row in (await conn.execute(query)).all()]
 
 
 async def ledger_export(conn: AsyncConnection, shop_id: int) -> AsyncIterator[tuple[object, ...]]:

@@ -6,13 +6,22 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from passes.texts import DEFAULT_LANGUAGE, local_day, text
+
 WIDTH, HEIGHT = 400, 200
 LEFT, BOTTOM, TOP = 34, 30, 14
 
 
-def bar_chart(days: list[tuple[date, int]], label: str) -> Markup:
-    """Stamps per day as bars, with the peak and the first and last dates labelled."""
-    peak = max((count for _, count in days), default=0)
+def bar_chart(
+    days: list[tuple[date, int]],
+    label: str,
+    language: str = DEFAULT_LANGUAGE,
+    bonus: list[tuple[date, int]] | None = None,
+) -> Markup:
+    """Stamps per day as bars (each day's bonus stamps stacked on top, apart), with the peak
+    and the first and last dates labelled in the page's language."""
+    extra = dict(bonus or [])
+    peak = max((count + extra.get(day, 0) for day, count in days), default=0)
     scale = max(peak, 1)
     plot_height = HEIGHT - BOTTOM - TOP
     step = (WIDTH - LEFT) / max(len(days), 1)
@@ -25,20 +34,35 @@ def bar_chart(days: list[tuple[date, int]], label: str) -> Markup:
         f'<text x="{LEFT - 6}" y="{TOP + plot_height}" text-anchor="end" class="tick">0</text>',
     ]
     for index, (day, count) in enumerate(days):
-        bar = plot_height * count / scale
+        added = extra.get(day, 0)
+        bar, top = plot_height * count / scale, plot_height * added / scale
         x = LEFT + index * step + step * 0.15
+        said = escape(_day_title(day, count, added if bonus is not None else None, language))
         parts.append(
             f'<rect class="bar" x="{x:.1f}" y="{TOP + plot_height - bar:.1f}" '
-            f'width="{step * 0.7:.1f}" height="{bar:.1f}"><title>{day.isoformat()}: {count}</title></rect>'
+            f'width="{step * 0.7:.1f}" height="{bar:.1f}"><title>{said}</title></rect>'
         )
+        if added:
+            parts.append(
+                f'<rect class="bonus" x="{x:.1f}" y="{TOP + plot_height - bar - top:.1f}" '
+                f'width="{step * 0.7:.1f}" height="{top:.1f}"><title>{said}</title></rect>'
+            )
     if days:
         baseline = HEIGHT - 8
-        parts.append(f'<text x="{LEFT}" y="{baseline}" class="tick">{days[0][0]:%d.%m.}</text>')
+        first, last = local_day(days[0][0], language), local_day(days[-1][0], language)
+        parts.append(f'<text x="{LEFT}" y="{baseline}" class="tick">{first}</text>')
         parts.append(
-            f'<text x="{WIDTH}" y="{baseline}" text-anchor="end" class="tick">{days[-1][0]:%d.%m.}</text>'
+            f'<text x="{WIDTH}" y="{baseline}" text-anchor="end" class="tick">{last}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - numbers and escaped labels only
+
+
+def _day_title(day: date, count: int, bonus: int | None, language: str) -> str:
+    shown = local_day(day, language)
+    if bonus is None:
+        return f"{shown}: {count}"
+    return text("chart_day", language).format(date=shown, stamps=count, bonus=bonus)
 
 
 def split_bar(parts: list[tuple[str, int]], label: str) -> Markup:

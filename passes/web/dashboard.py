@@ -26,6 +26,7 @@ from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
 from passes.store.shops import ShopRow, shop_by_key_hash
 from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
+from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
 from passes.web.site import Site
 
@@ -89,7 +90,12 @@ class DashboardPages:
             "shop": shop,
             "stats": stats,
             "days": WINDOW_DAYS,
-            "chart": bar_chart(stats.stamps_per_day, t("stamps_per_day").format(days=WINDOW_DAYS)),
+            "chart": bar_chart(
+                stats.stamps_per_day,
+                t("stamps_per_day").format(days=WINDOW_DAYS),
+                self.site.language(request),
+                stats.bonus_per_day,
+            ),
             "wallets": wallets,
             "wallet_bar": split_bar(wallets, t("wallets")),
             "feedback": feedback,
@@ -133,7 +139,10 @@ class DashboardPages:
             return t("settings_saved" if saved == "settings" else "location_added")
         sent = query.get("sent", "")
         found = [row for row in await self.campaigns.history(shop) if str(row["id"]) == sent]
-        return t("campaign_sent").format(**found[0]) if found else None
+        if not found:
+            return None
+        said = counted("campaign_sent", int(found[0]["recipients"]), self.site.language(request))
+        return said.format(**found[0])
 
     async def login(self, request: Request) -> Response:
         found = await self.site.shop(request)

@@ -12,8 +12,8 @@ from passes.errors import NotFound
 from passes.ratelimit import RateLimiter
 from passes.service import CardView
 from passes.store.shops import ShopRow
-from passes.texts import text
-from passes.web.poster import PosterText, poster_png
+from passes.texts import counted, text
+from passes.web.poster import PosterText, poster_png, poster_svg
 from passes.web.qr import qr_svg
 from passes.web.site import Site
 
@@ -118,26 +118,35 @@ class JoinPages:
             return None
         return view if view.shop.id == shop.id else None
 
+    def _poster_words(self, request: Request, shop: ShopRow) -> PosterText:
+        """What the poster says (the page and the PNG alike), in the visitor's language."""
+        lang = self.site.language(request)
+        program = shop.program
+        return PosterText(
+            shop=shop.name,
+            offer=counted("offer", program.stamps_required, lang).format(
+                stamps=program.stamps_required, reward=program.reward
+            ),
+            scan=text("poster_scan", lang),
+            small=text("poster_small", lang),
+            url=self.join_url(shop),
+        )
+
     async def poster(self, request: Request) -> Response:
         shop = await self.site.shop(request)
         if shop is None:
             return self.site.no_shop(request)
-        url = self.join_url(shop)
-        return self.site.render(request, "poster.html", shop=shop, url=url, qr=qr_svg(url, url))
+        program = shop.program
+        words = self._poster_words(request, shop)
+        sheet = poster_svg(words, program.background_color, program.label_color)
+        return self.site.render(request, "poster.html", shop=shop, sheet=sheet)
 
     async def poster_png(self, request: Request) -> Response:
         shop = await self.site.shop(request)
         if shop is None:
             return self.site.no_shop(request)
-        lang = self.site.language(request)
         program = shop.program
-        words = PosterText(
-            shop=shop.name,
-            offer=text("offer", lang).format(stamps=program.stamps_required, reward=program.reward),
-            scan=text("poster_scan", lang),
-            small=text("poster_small", lang),
-            url=self.join_url(shop),
-        )
+        words = self._poster_words(request, shop)
         data = poster_png(words, program.background_color, program.label_color)
         return Response(
             data,

@@ -14,7 +14,7 @@ from passes.feedback import FeedbackBox
 from passes.render import StripStyle
 from passes.service import CardView
 from passes.store.shops import ProgramRow
-from passes.texts import local_date
+from passes.texts import counted, local_date
 from passes.web.qr import qr_svg
 from passes.web.site import Site
 
@@ -72,9 +72,12 @@ class CardPages:
             return self.site.message(request, 404, "page_not_found")
         t = self.site.translator(request)
         program, counters = view.shop.program, view.card.counters
-        label = t("page_stamps").format(stamps=counters.stamps, required=program.stamps_required)
-        rules, state = program.rules(), view.card.counters
         language = self.site.language(request)
+        required = program.stamps_required
+        label = counted("page_stamps", required, language).format(
+            stamps=counters.stamps, required=required
+        )
+        rules, state = program.rules(), view.card.counters
         dates = {
             key: local_date(moment, language)
             for key, moment in (
@@ -95,7 +98,9 @@ class CardPages:
             share_url=self.referral_url(view),
             share_message=t("share_message").format(
                 shop=view.shop.name,
-                offer=t("offer").format(stamps=program.stamps_required, reward=program.reward),
+                offer=counted("offer", required, language).format(
+                    stamps=required, reward=program.reward
+                ),
             ),
             feedback=FeedbackBox.may_answer(view.card),
             lines=loyalty.reward_lines(rules, state),

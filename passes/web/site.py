@@ -16,7 +16,7 @@ from passes.errors import NotFound
 from passes.http import HttpError, read_body
 from passes.service import Service
 from passes.store.shops import ShopRow
-from passes.texts import LANGUAGES, pick_language, text
+from passes.texts import LANGUAGES, counted, pick_language, text
 from passes.web.badges import Badges
 from passes.web.session import Sessions, load_secret
 
@@ -66,6 +66,7 @@ class Site:
             "lang": lang,
             "other_lang": next(code for code in LANGUAGES if code != lang),
             "t": lambda key: text(key, lang),
+            "tn": lambda key, count: counted(key, count, lang),
             "csrf": token,
             "base_url": self.settings.base_url,
             "badge": lambda wallet: self.badges.badge(wallet, lang),

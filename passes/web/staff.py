@@ -17,8 +17,9 @@ from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.http import JsonResponse, error_response, read_body
 from passes.service import CardView, check_tier
 from passes.staff import NoPin, PinLocked, StaffPins, WrongPin
+from passes.store.receipts import StampReceipt, stamp_receipt
 from passes.store.shops import ShopRow
-from passes.texts import PAGE_TEXTS, text
+from passes.texts import PAGE_TEXTS, counted, text
 from passes.web.site import Site
 
 COOKIE = "passes_staff"
@@ -29,6 +30,8 @@ SCRIPT_TEXTS = (
     *("stamp_n", "stamped", "redeemed", "undone", "reward_due", "network_error"),
     *("camera_unavailable", "signed_out", "page_stamps", "scan", "scan_stop", "redeem_tier"),
 )
+# Texts staff.js picks by a count: their singular forms go along as "<key>_one".
+SCRIPT_COUNTED = ("page_stamps",)
 
 
 def staff_card_json(view: CardView) -> dict[str, Any]:
@@ -84,7 +87,9 @@ class StaffPages:
         if not await self._signed_in(request, shop):
             return self.site.render(request, "staff_login.html", shop=shop, error=None)
         t = self.site.translator(request)
-        texts = json.dumps({key: t(key) for key in SCRIPT_TEXTS})
+        lang = self.site.language(request)
+        singular = {f"{key}_one": counted(key, 1, lang) for key in SCRIPT_COUNTED}
+        texts = json.dumps({key: t(key) for key in SCRIPT_TEXTS} | singular)
         return self.site.render(request, "staff.html", shop=shop, texts=texts)
 
     async def login(self, request: Request) -> Response:
@@ -153,7 +158,7 @@ class StaffPages:
             actor=ACTOR,
             idempotency_key=request.headers.get("idempotency-key"),
         )
-        return await self._answer(request, change)
+        return await self._answer(request, change, receipt=True)
 
     async def redeem(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=True)
@@ -179,8 +184,11 @@ class StaffPages:
         change = self.service.undo_stamp(shop, request.path_params["serial"], int(raw), actor=ACTOR)
         return await self._answer(request, change)
 
-    async def _answer(self, request: Request, change: Awaitable[CardView]) -> Response:
-        """The card as JSON, or the refusal in the staff's language."""
+    async def _answer(
+        self, request: Request, change: Awaitable[CardView], *, receipt: bool = False
+    ) -> Response:
+        """The card as JSON (with what a stamp gave, when `receipt`), or the refusal in the
+        staff's language."""
         lang = self.site.language(request)
         try:
             view = await change
@@ -192,7 +200,27 @@ class StaffPages:
             return error_response(404, "not_found", text("no_such_card", lang))
         except InvalidInput as exc:
             return error_response(422, "invalid", str(exc))
-        return JsonResponse(staff_card_json(view))
+        found = staff_card_json(view)
+        if receipt and view.card.last_event_id is not None:
+            async with self.service.store.reading() as conn:
+                given = await stamp_receipt(conn, view.card.id, view.card.last_event_id)
+            if given is not None:
+                found |= {"given": given.__dict__, "said": stamped_text(given, lang)}
+        return JsonResponse(found)
+
+
+def stamped_text(given: StampReceipt, lang: str) -> str:
+    """ "+2 gestempelt (1 + 1 Aktion ×2)": what the card gained, and why when it is more
+    than the stamps asked for."""
+    parts = [str(given.stamps)]
+    if given.promotion:
+        promoted = text("given_promotion", lang)
+        parts.append(promoted.format(n=given.promotion, multiplier=given.multiplier))
+    if given.bonus:
+        parts.append(text("given_bonus", lang).format(n=given.bonus))
+    if len(parts) == 1:
+        return text("stamped", lang).format(n=given.total)
+    return text("stamped_with", lang).format(n=given.total, parts=" + ".join(parts))
 
 
 async def _missing() -> CardView:

@@ -45,7 +45,7 @@
 
   function setBusy(value) {
     busy = value;
-    for (const id of ["stamp1", "stampn", "redeem", "undo"]) $(id).disabled = value;
+    for (const id of ["stamp1", "stampn", "undo"]) $(id).disabled = value;
     for (const button of $("redeem-tiers").querySelectorAll("button")) button.disabled = value;
   }
 
@@ -58,14 +58,14 @@
     current = card.serial;
     $("card").hidden = false;
     $("card-serial").textContent = card.serial;
-    $("answer").textContent = fmt(T.page_stamps, { stamps: card.stamps, required: card.stamps_required });
+    const stamps = card.stamps_required === 1 ? T.page_stamps_one : T.page_stamps;
+    $("answer").textContent = fmt(stamps, { stamps: card.stamps, required: card.stamps_required });
     const due = card.due || [];
     const listed = due.map((line) => line.reward + (line.due > 1 ? ` ×${line.due}` : "")).join(" + ");
     $("reward").textContent = due.length ? fmt(T.reward_due, { reward: listed }) : "";
-    // Several kinds due (reward tiers): one button each; the main button takes the oldest.
+    // One button per due reward, named after it; none when nothing is due.
     const tiers = $("redeem-tiers");
     tiers.replaceChildren();
-    if (due.length < 2) return;
     for (const line of due) {
       const button = document.createElement("button");
       button.type = "button";
@@ -76,6 +76,15 @@
       });
       tiers.appendChild(button);
     }
+  }
+
+  // After a failed lookup no card may be acted on: the one shown before is gone too.
+  function forget() {
+    current = null;
+    pending = null;
+    hideUndo();
+    $("card").hidden = true;
+    $("redeem-tiers").replaceChildren();
   }
 
   function offerUndo(changeId) {
@@ -115,9 +124,10 @@
         say("", "");
         show(card);
       } else {
-        $("card").hidden = false;
+        forget();
       }
     } catch {
+      forget();
       say("", T.network_error);
     } finally {
       setBusy(false);
@@ -138,7 +148,8 @@
       if (!card) return;
       show(card);
       if (kind === "stamp") {
-        say(fmt(T.stamped, { n: body.count }));
+        // The server says what the card gained (a promotion's or other bonus stamps included).
+        say(card.said || fmt(T.stamped, { n: body.count }));
         offerUndo(card.last_change_id);
       } else {
         say(kind === "redeem" ? T.redeemed : T.undone);
@@ -169,9 +180,6 @@
   $("stampn").addEventListener("click", () => stamp(countValue()));
   $("count").addEventListener("input", () => {
     $("stampn").textContent = fmt(T.stamp_n, { n: countValue() });
-  });
-  $("redeem").addEventListener("click", () => {
-    if (current) act("redeem", "POST", `${cardPath(current)}/redeem`, {});
   });
   $("undo").addEventListener("click", () => {
     if (current && undoId) act("undo", "DELETE", `${cardPath(current)}/stamps/${undoId}`);
