@@ -446,7 +446,8 @@ def check_daily_cap(stamped_today: int, count: int, cap: int | None) -> None:
         left = max(cap - stamped_today, 0)
         raise Refused(
             "daily_cap",
-            f"at most {cap} stamps per card and day; {left} left today, more from tomorrow",
+            f"at most {cap} {'stamp' if cap == 1 else 'stamps'} per card and day; "
+            f"{left} left today, more from tomorrow",
         )
 
 

@@ -276,7 +276,7 @@ def test_dashboard_campaign_rules_and_locations(live: Live) -> None:
     screenshot(page, "dashboard-forms-phone")
     run(live.env, "card", "stamp", serials[0])
     refused = run(live.env, "card", "stamp", serials[0], ok=False)
-    assert "at most 1 stamps per card and day" in refused.stderr
+    assert "at most 1 stamp per card and day; 0 left today" in refused.stderr
     card = open_phone(live, card_path(live.env, serials[0]))
     with card.expect_download() as download:
         card.get_by_role("link", name=re.compile("Apple Wallet")).click()
