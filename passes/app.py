@@ -36,6 +36,7 @@ from passes.google.images import PublicImages
 from passes.google.wallet import GoogleWallet
 from passes.google.webhook import GoogleCallbacks, RootKeys
 from passes.http import error_response, response_for
+from passes.proxies import TrustedProxies, parse_networks
 from passes.push import Wakeup, open_google, push_worker
 from passes.render import Artwork
 from passes.service import Service
@@ -197,6 +198,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     app = Starlette(
         routes=routes,
         middleware=[
+            *_trusted_proxies(settings),
             Middleware(AccessLog, quiet=[route.path for route in passes]),
             Middleware(FastRoutes, routes=passes, handlers=handlers),
         ],
@@ -206,6 +208,12 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     app.state.service = service
     app.state.wallet = wallet
     return app
+
+
+def _trusted_proxies(settings: Settings) -> list[Middleware]:
+    """X-Forwarded-For from the proxies in PASSES_TRUSTED_PROXIES (none: no middleware)."""
+    networks = parse_networks(settings.trusted_proxies)
+    return [Middleware(TrustedProxies, networks=networks)] if networks else []
 
 
 def _route(routes: Sequence[BaseRoute], path: str) -> Route:

@@ -25,7 +25,8 @@ class TtlCache(Generic[T]):
     def get(self, key: str) -> T | None:
         """The live value for `key`, if any."""
         found = self._items.get(key)
-        if found is None or found[0] < self.clock():
+        # Expired at its deadline: an entry kept for 0 seconds is never served.
+        if found is None or found[0] <= self.clock():
             return None
         return found[1]
 

@@ -21,6 +21,7 @@ from passes.apple.identity import describe, load_identity
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
 from passes.config import Settings
 from passes.errors import PassesError
+from passes.keys import ShopKeys
 from passes.loyalty import SEGMENTS, Audience
 from passes.program import ProgramChange
 from passes.service import CardView, ProgramChanged, Service
@@ -133,7 +134,11 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(replace(settings, run_worker=not no_worker), identity)
     click.echo(f"serving on http://{host}:{port}  (public URL {settings.base_url})")
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    # X-Forwarded-For is ours to judge (PASSES_TRUSTED_PROXIES), not uvicorn's: by default
+    # it trusts the header from 127.0.0.1, where anyone on the machine could send it.
+    uvicorn.run(
+        app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=False
+    )
 
 
 @cli.group()
@@ -186,7 +191,28 @@ def shop_pin(slug: str, pin: str) -> None:
         await StaffPins(service.store).set_pin(await service.shop(slug), pin)
 
     _with_service(work)
-    click.echo(f"staff PIN set for {slug}; staff devices signed in before must sign in again")
+    click.echo(
+        f"staff PIN set for {slug}; staff devices signed in before must sign in again "
+        "(any sign-in lock is lifted)"
+    )
+
+
+@shop.command("key")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@clear_errors
+def shop_key(slug: str) -> None:
+    """A new API key for a lost or leaked one: the old key stops at once (every server)."""
+
+    async def work(service: Service) -> str:
+        return await ShopKeys(service.store).rotate(await service.shop(slug))
+
+    key = _with_service(work)
+    click.echo(f"api key: {key}")
+    click.echo(
+        "The old key no longer works and dashboard sign-ins with it have ended. Keep the new "
+        "key safe: it is stored hashed and cannot be shown again.",
+        err=True,
+    )
 
 
 @shop.command("settings")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from passes.errors import ConfigError
+from passes.proxies import parse_networks
 
 N = TypeVar("N", int, float)
 
@@ -50,6 +51,9 @@ class Settings:
     push_lease_seconds: float = 60.0
     # Cards moved per transaction when a program change refreshes every pass in a wallet.
     refresh_batch: int = 2000
+    # Reverse proxies whose X-Forwarded-For names the client (PASSES_TRUSTED_PROXIES: IPs or
+    # networks, comma-separated); none by default, so the header is ignored.
+    trusted_proxies: str = ""
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
     # an operator's own copies in {certs_dir}/badges/ come first.
@@ -67,6 +71,7 @@ class Settings:
                 f"PASSES_BASE_URL={self.base_url!r}: wallets only talk to https; "
                 "use an https URL (http is allowed on 127.0.0.1/localhost only)"
             )
+        parse_networks(self.trusted_proxies)
         if not self.database_url.startswith(("sqlite", "postgresql", "postgres://")):
             raise ConfigError(
                 f"PASSES_DATABASE_URL={self.database_url!r}: use sqlite:///path or postgresql://…"
@@ -104,6 +109,7 @@ class Settings:
                 "PASSES_PUSH_LEASE_SECONDS", get("PUSH_LEASE_SECONDS"), 60.0, float
             ),
             refresh_batch=_number("PASSES_REFRESH_BATCH", get("REFRESH_BATCH"), 2000, int),
+            trusted_proxies=get("TRUSTED_PROXIES") or "",
         )
 
     @property

@@ -1,4 +1,4 @@
-"""Staff PINs: scrypt hashes, constant-time checks, and a lock after repeated wrong tries."""
+"""Staff PINs: scrypt hashes, constant-time checks, sign-in within the lock-out limits."""
 
 from __future__ import annotations
 
@@ -6,16 +6,27 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from passes.errors import InvalidInput, PassesError, Unauthorized
+from passes.lockout import (
+    LOCK_TIME,
+    SHOP_BUCKET,
+    SHOP_WINDOW,
+    Client,
+    PinLocked,
+    Tries,
+    after_wrong_pin,
+    client_verdict,
+    shop_verdict,
+)
+from passes.sessions import STAFF, open_session
 from passes.store import Store
+from passes.store.sessions import end_sessions
 from passes.store.shops import ShopRow
-from passes.store.staff import PinRow, pin_of, save_attempts, save_pin
+from passes.store.sign_in_limits import count_try, lift_locks, signed_in
+from passes.store.staff import PinRow, pin_of, save_pin
 
-MAX_TRIES = 5
-LOCK_TIME = timedelta(minutes=15)
 PIN_LENGTH = (4, 12)
 # scrypt at n=2**14, r=8 takes ~16 MiB and a few tens of milliseconds: cheap for one
 # sign-in, expensive for someone trying every four-digit PIN offline.
@@ -32,14 +43,6 @@ class WrongPin(Unauthorized):
     def __init__(self, tries_left: int) -> None:
         super().__init__(f"wrong PIN ({tries_left} tries left)")
         self.tries_left = tries_left
-
-
-class PinLocked(PassesError):
-    """Too many wrong PINs: no sign-in until `until`."""
-
-    def __init__(self, until: datetime) -> None:
-        super().__init__(f"too many wrong PINs: locked until {until:%H:%M} UTC")
-        self.until = until
 
 
 def check_pin_format(pin: str) -> str:
@@ -74,31 +77,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """The failed-try count and lock to store, before and after checking one PIN."""
-
-    failed: int
-    locked_until: datetime | None
-
-
-def reserve(row: PinRow, now: datetime) -> Attempt:
-    """Count this try as failed up front, or refuse while the lock holds."""
-    if row.locked_until is not None and row.locked_until > now:
-        raise PinLocked(row.locked_until)
-    failed = 0 if row.locked_until is not None else row.failed_attempts
-    return Attempt(failed + 1, None)
-
-
-def settle(reserved: Attempt, correct: bool, now: datetime) -> Attempt:
-    """A right PIN clears the count; the last allowed wrong one starts the lock."""
-    if correct:
-        return Attempt(0, None)
-    if reserved.failed >= MAX_TRIES:
-        return Attempt(0, now + LOCK_TIME)
-    return reserved
-
-
 class StaffPins:
     """Setting and checking shops' staff PINs."""
 
@@ -106,34 +84,50 @@ class StaffPins:
         self.store = store
 
     async def set_pin(self, shop: ShopRow, pin: str) -> None:
-        """Set or replace the shop's PIN (signs every staff device out)."""
+        """Set or replace the shop's PIN: signs every staff device out and lifts every lock."""
         pin_hash = hash_pin(check_pin_format(pin))
         async with self.store.transaction() as conn:
             await save_pin(conn, shop.id, pin_hash, datetime.now(UTC))
+            await end_sessions(conn, shop.id, STAFF)
+            await lift_locks(conn, shop.id)
 
-    async def sign_in(self, shop: ShopRow, pin: str) -> int:
-        """The PIN's version for the session, or WrongPin / PinLocked / NoPin."""
+    async def sign_in(self, shop: ShopRow, pin: str, client: Client) -> str:
+        """A staff session's token, or WrongPin / PinLocked / PinsSlowed / NoPin.
+
+        The try is counted (and refused past the limits) in the database before the PIN is
+        hashed, so no number of parallel tries gets more than the allowed checks.
+        """
+        tries, row = await self._count(shop, client)
+        # Hash outside the transaction: SQLite's single writer should not wait on scrypt.
+        if pin_matches(pin, row.pin_hash):
+            async with self.store.transaction() as conn:
+                now_row = await pin_of(conn, shop.id, lock=True)
+                if now_row is not None and now_row.version == row.version:
+                    if client.device_bucket is not None:
+                        await signed_in(conn, shop.id, client.device_bucket)
+                    return await open_session(conn, shop.id, STAFF)
+        left, locked_until = after_wrong_pin(tries)
+        if locked_until is not None:
+            raise PinLocked(locked_until)
+        raise WrongPin(left)
+
+    async def _count(self, shop: ShopRow, client: Client) -> tuple[Tries, PinRow]:
         now = datetime.now(UTC)
+        ends = now + LOCK_TIME
         async with self.store.transaction() as conn:
-            row = await pin_of(conn, shop.id, lock=True)
+            row = await pin_of(conn, shop.id)
             if row is None:
                 raise NoPin(f"no staff PIN set: run `passes shop pin --shop {shop.slug}`")
-            reserved = reserve(row, now)
-            await save_attempts(conn, shop.id, reserved.failed, None)
-        # Hash outside the transaction: SQLite's single writer should not wait on scrypt.
-        correct = pin_matches(pin, row.pin_hash)
-        result = settle(reserved, correct, now)
-        if result != reserved:
-            async with self.store.transaction() as conn:
-                await save_attempts(conn, shop.id, result.failed, result.locked_until)
-        if result.locked_until is not None:
-            raise PinLocked(result.locked_until)
-        if not correct:
-            raise WrongPin(MAX_TRIES - result.failed)
-        return row.version
-
-    async def version(self, shop: ShopRow) -> int | None:
-        """The current PIN version (None without a PIN), to check a staff session against."""
-        async with self.store.reading() as conn:
-            row = await pin_of(conn, shop.id)
-        return None if row is None else row.version
+            device = client.device_bucket
+            count = None if device is None else await count_try(conn, shop.id, device, now, ends)
+            address = None
+            if count is None or not count.known:
+                address = await count_try(conn, shop.id, client.address_bucket, now, ends)
+            tries = Tries(count, address)
+            refusal: PassesError | None = client_verdict(tries)
+            if refusal is None and not tries.known:
+                window = now + SHOP_WINDOW
+                refusal = shop_verdict(await count_try(conn, shop.id, SHOP_BUCKET, now, window))
+        if refusal is not None:
+            raise refusal
+        return tries, row

@@ -153,9 +153,19 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "pin": "PIN",
         "sign_in": "Anmelden",
         "sign_out": "Abmelden",
-        "wrong_pin": "Falsche PIN. Verbleibende Versuche: {left}. Danach ist die Anmeldung 15 Minuten "
-        "gesperrt.",
-        "pin_locked": "Zu viele falsche PINs: Die Anmeldung ist für {minutes} Min. gesperrt.",
+        "wrong_pin": "Falsche PIN. Noch {left} Versuche, dann ist die Anmeldung 15 Minuten gesperrt.",
+        # Sign-in locks (passes/lockout.py): what happened, how long, what to do.
+        "pin_locked": "Zu viele falsche PINs von diesem Gerät oder Netz: Die Anmeldung ist hier "
+        "für {minutes} Minuten gesperrt. Bitte so lange warten – oder die Inhaberin setzt eine "
+        "neue PIN (im Dashboard oder mit „passes shop pin --shop {slug}“), das hebt die Sperre "
+        "auf. Geräte, die hier schon angemeldet waren, sind nicht gesperrt.",
+        "pins_slowed": "Gerade wurden bei diesem Laden viele falsche PINs versucht, deshalb warten "
+        "neue Geräte kurz: Bitte in {seconds} Sekunden noch einmal versuchen. Geräte, die hier "
+        "schon angemeldet waren, können sich sofort anmelden; eine neue PIN (im Dashboard oder "
+        "mit „passes shop pin --shop {slug}“) hebt jede Sperre auf.",
+        "too_many_keys": "Zu viele falsche Schlüssel aus diesem Netz: Bitte {seconds} Sekunden "
+        "warten und noch einmal versuchen. Schlüssel verloren? „passes shop key --shop {slug}“ "
+        "erzeugt einen neuen (der alte gilt dann nicht mehr).",
         "no_pin": "Für diesen Laden ist noch keine Personal-PIN gesetzt. Die Inhaberin setzt sie "
         "im Dashboard oder mit „passes shop pin“.",
         "scan": "Mit der Kamera scannen",
@@ -380,8 +390,19 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "pin": "PIN",
         "sign_in": "Sign in",
         "sign_out": "Sign out",
-        "wrong_pin": "Wrong PIN. Tries left: {left}. Then sign-in is locked for 15 minutes.",
-        "pin_locked": "Too many wrong PINs: sign-in is locked for {minutes} min.",
+        "wrong_pin": "Wrong PIN. {left} tries left, then sign-in is locked for 15 minutes.",
+        # Sign-in locks (passes/lockout.py): what happened, how long, what to do.
+        "pin_locked": "Too many wrong PINs from this device or network: sign-in here is locked "
+        "for {minutes} minutes. Please wait that long, or the owner sets a new PIN (on the "
+        "dashboard or with “passes shop pin --shop {slug}”), which lifts the lock. Devices that "
+        "signed in here before are not locked.",
+        "pins_slowed": "Many wrong PINs were just tried at this shop, so new devices wait a "
+        "little: please try again in {seconds} seconds. Devices that signed in here before can "
+        "sign in now; a new PIN (on the dashboard or with “passes shop pin --shop {slug}”) "
+        "lifts every lock.",
+        "too_many_keys": "Too many wrong keys from this network: please wait {seconds} seconds "
+        "and try again. Lost the key? “passes shop key --shop {slug}” makes a new one (the old "
+        "one stops working).",
         "no_pin": "This shop has no staff PIN yet. The owner sets it on the dashboard "
         "or with “passes shop pin”.",
         "scan": "Scan with the camera",
@@ -579,6 +600,15 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
 # itself (the plural) for any other number. Texts that read right for every number have none.
 SINGULAR_TEXTS: Mapping[str, Mapping[str, str]] = {
     "de": {
+        "wrong_pin": "Falsche PIN. Noch 1 Versuch, dann ist die Anmeldung 15 Minuten gesperrt.",
+        "pin_locked": "Zu viele falsche PINs von diesem Gerät oder Netz: Die Anmeldung ist "
+        "hier für 1 Minute gesperrt. Bitte so lange warten – oder die Inhaberin setzt eine neue "
+        "PIN (im Dashboard oder mit „passes shop pin --shop {slug}“), das hebt die Sperre auf. "
+        "Geräte, die hier schon angemeldet waren, sind nicht gesperrt.",
+        "pins_slowed": "Gerade wurden bei diesem Laden viele falsche PINs versucht, deshalb "
+        "warten neue Geräte kurz: Bitte in 1 Sekunde noch einmal versuchen. Geräte, die hier "
+        "schon angemeldet waren, können sich sofort anmelden; eine neue PIN (im Dashboard oder "
+        "mit „passes shop pin --shop {slug}“) hebt jede Sperre auf.",
         "page_stamps": "{stamps} von {required} Stempel",
         "campaign_sent": "Die Nachricht geht an {recipients} Karte ({held_out} zum Vergleich "
         "zurückgehalten).",
@@ -588,6 +618,15 @@ SINGULAR_TEXTS: Mapping[str, Mapping[str, str]] = {
         "Die Hauptprämie bleibt bei {stamps} Stempel: {reward}.",
     },
     "en": {
+        "wrong_pin": "Wrong PIN. 1 try left, then sign-in is locked for 15 minutes.",
+        "pin_locked": "Too many wrong PINs from this device or network: sign-in here is "
+        "locked for 1 minute. Please wait that long, or the owner sets a new PIN (on the "
+        "dashboard or with “passes shop pin --shop {slug}”), which lifts the lock. Devices that "
+        "signed in here before are not locked.",
+        "pins_slowed": "Many wrong PINs were just tried at this shop, so new devices wait a "
+        "little: please try again in 1 second. Devices that signed in here before can sign in "
+        "now; a new PIN (on the dashboard or with “passes shop pin --shop {slug}”) lifts every "
+        "lock.",
         "offer": "{stamps} stamp = {reward}",
         "page_stamps": "{stamps} of {required} stamp",
         "page_to_go": "{missing} more stamp to: {reward}",

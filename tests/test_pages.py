@@ -9,7 +9,7 @@ import secrets
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -20,21 +20,12 @@ from starlette.applications import Starlette
 
 from passes.app import create_app
 from passes.errors import InvalidInput
+from passes.lockout import LOCK_TIME, PinLocked, Tries, after_wrong_pin, client_verdict
 from passes.service import Service
-from passes.staff import (
-    LOCK_TIME,
-    Attempt,
-    PinLocked,
-    StaffPins,
-    check_pin_format,
-    hash_pin,
-    pin_matches,
-    reserve,
-    settle,
-)
+from passes.staff import StaffPins, check_pin_format, hash_pin, pin_matches
 from passes.stats import CardTotals, LedgerRow, figures, stats_json
 from passes.store.shops import ShopRow
-from passes.store.staff import PinRow
+from passes.store.sign_in_limits import Count
 from tests.conftest import BASE_URL, Env, auth
 from tests.live import passes_env, run
 from tests.pkpass_check import verify_pkpass
@@ -219,8 +210,8 @@ async def test_wrong_pins_are_refused_then_locked_out(pages: Pages) -> None:
             for _ in range(5)
         ]
         assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
-        assert "Wrong PIN. Tries left: 4" in answers[0].text
-        assert "locked for 15 min." in answers[4].text
+        assert "Wrong PIN. 4 tries left" in answers[0].text
+        assert "locked for 15 minutes" in answers[4].text
         right = await client.post(f"/staff/{shop.slug}/login", data={"csrf": token, "pin": PIN})
         assert right.status_code == 429, "the right PIN waits for the lock too"
 
@@ -268,15 +259,13 @@ def test_pin_hash_checks_in_constant_time_and_locks_after_five_wrong_tries() -> 
     assert pin_matches("4711", stored) and not pin_matches("4712", stored)
     assert not pin_matches("4711", "garbage")
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    row = PinRow(stored, failed_attempts=4, locked_until=None, version=1)
-    fifth = reserve(row, now)
-    locked = settle(fifth, correct=False, now=now)
-    assert locked == Attempt(0, now + LOCK_TIME)
-    with pytest.raises(PinLocked):
-        reserve(PinRow(stored, 0, locked.locked_until, 1), now + timedelta(minutes=14))
-    after = reserve(PinRow(stored, 0, locked.locked_until, 1), now + LOCK_TIME)
-    assert after == Attempt(1, None), "the lock lapses and counting starts again"
-    assert settle(after, correct=True, now=now) == Attempt(0, None)
+    ends = now + LOCK_TIME
+    fifth = Tries(device=None, address=Count(5, ends, known=False))
+    assert client_verdict(fifth) is None, "the fifth try is still checked"
+    assert after_wrong_pin(fifth) == (0, ends), "and when wrong, it starts the lock"
+    sixth = Tries(device=None, address=Count(6, ends, known=False))
+    assert isinstance(client_verdict(sixth), PinLocked)
+    assert after_wrong_pin(Tries(None, Count(1, ends, False))) == (4, None)
     for bad in ("123", "abcd", "1234567890123", "１２３４"):
         with pytest.raises(InvalidInput):
             check_pin_format(bad)

@@ -122,10 +122,11 @@ def test_wrong_pin_is_refused_and_repeated_wrong_pins_lock_out(live: Live) -> No
     for left in (4, 3, 2, 1):
         page.get_by_label("PIN").fill("0000")
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("alert")).to_contain_text(f"Wrong PIN. Tries left: {left}")
+        tries = "1 try" if left == 1 else f"{left} tries"
+        expect(page.get_by_role("alert")).to_contain_text(f"Wrong PIN. {tries} left")
     page.get_by_label("PIN").fill("0000")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("alert")).to_contain_text("locked for 15 min.")
+    expect(page.get_by_role("alert")).to_contain_text("locked for 15 minutes")
     page.get_by_label("PIN").fill("1357")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("locked")

@@ -171,10 +171,12 @@ def test_no_text_leaves_its_plural_to_the_reader() -> None:
         ("offer", 0, "en", "0 stamps = Kaffee"),
         ("page_stamps", 1, "de", "0 von 1 Stempel"),
         ("page_stamps", 10, "de", "0 von 10 Stempeln"),
-        ("wrong_pin", 1, "en", "Wrong PIN. Tries left: 1."),
-        ("wrong_pin", 1, "de", "Falsche PIN. Verbleibende Versuche: 1."),
-        ("pin_locked", 1, "en", "Too many wrong PINs: sign-in is locked for 1 min."),
-        ("pin_locked", 1, "de", "Die Anmeldung ist für 1 Min. gesperrt."),
+        ("wrong_pin", 1, "en", "Wrong PIN. 1 try left,"),
+        ("wrong_pin", 2, "en", "Wrong PIN. 2 tries left,"),
+        ("wrong_pin", 1, "de", "Falsche PIN. Noch 1 Versuch,"),
+        ("wrong_pin", 2, "de", "Falsche PIN. Noch 2 Versuche,"),
+        ("pin_locked", 1, "en", "sign-in here is locked for 1 minute."),
+        ("pin_locked", 1, "de", "Die Anmeldung ist hier für 1 Minute gesperrt."),
         ("campaign_sent", 1, "de", "Die Nachricht geht an 1 Karte (0 zum"),
         ("campaign_sent", 1, "en", "The message goes to 1 card (0 held"),
         ("share_text", 1, "en", "receives 1 bonus stamp at"),
@@ -195,6 +197,7 @@ def test_counted_texts_agree_with_their_number(
         "recipients": count,
         "held_out": 0,
         "bonus": count,
+        "slug": "eck",
     }
     assert said in counted(key, count, language).format(**values)
     if count != 1:
@@ -244,7 +247,7 @@ async def _wrong_pins(env: Env, opened: list[httpx.AsyncClient], slug: str) -> s
         said.append(answer.text)
         if answer.status_code == 429:
             break
-    assert "Tries left: 1." in "".join(said)
+    assert "1 try left," in "".join(said)
     return "".join(said)
 
 

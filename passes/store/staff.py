@@ -1,4 +1,4 @@
-"""Queries about staff PINs: the hash, failed tries and the lock."""
+"""Queries about staff PINs: the hash and its version."""
 
 from __future__ import annotations
 
@@ -43,15 +43,4 @@ async def save_pin(conn: AsyncConnection, shop_id: int, pin_hash: str, now: date
         update(staff_pins)
         .where(staff_pins.c.shop_id == shop_id)
         .values(pin_version=current.version + 1, **values)
-    )
-
-
-async def save_attempts(
-    conn: AsyncConnection, shop_id: int, failed: int, locked_until: datetime | None
-) -> None:
-    """Record the failed-try count and the lock."""
-    await conn.execute(
-        update(staff_pins)
-        .where(staff_pins.c.shop_id == shop_id)
-        .values(failed_attempts=failed, locked_until=locked_until)
     )

@@ -309,12 +309,37 @@ staff_pins = Table(
     metadata,
     Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
     Column("pin_hash", String(200), nullable=False),
-    # Every try counts as failed until the PIN checks out, so parallel guesses cannot race the lock.
+    # Unused since 0018: tries are counted per client in sign_in_limits.
     Column("failed_attempts", Integer, nullable=False, default=0),
     Column("locked_until", UtcDateTime()),
-    # Staff sessions carry this; setting a new PIN signs every device out.
+    # Moves with every new PIN; a sign-in checked against the old one opens no session.
     Column("pin_version", Integer, nullable=False, default=1),
     Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Staff and owner sign-ins: the cookie carries a random token, this its SHA-256, so logout,
+# a new PIN (staff) and a new API key (owner) end sessions at once, in every process.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    _created(),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index("ix_sessions_shop_kind", "shop_id", "kind"),
+)
+
+# Sign-in tries counted before the PIN is checked, per bucket (a client address, a device,
+# the whole shop) until `window_ends`; `known` marks a device that signed in before.
+sign_in_limits = Table(
+    "sign_in_limits",
+    metadata,
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("bucket", String(80), primary_key=True),
+    Column("tries", Integer, nullable=False),
+    Column("window_ends", UtcDateTime(), nullable=False),
+    Column("known", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 

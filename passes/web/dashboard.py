@@ -18,13 +18,15 @@ from passes import loyalty
 from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
+from passes.keys import ShopKeys
 from passes.program import DEFAULT_COLOURS, check_colour
 from passes.ratelimit import RateLimiter
-from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS, hash_api_key
+from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
+from passes.sessions import OWNER, SessionBook
 from passes.staff import StaffPins
 from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
-from passes.store.shops import ShopRow, shop_by_key_hash
+from passes.store.shops import ShopRow
 from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
 from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
@@ -32,6 +34,8 @@ from passes.web.site import Site
 
 COOKIE = "passes_owner"
 SESSION_SECONDS = 12 * 3600
+# After too many wrong keys from one address, one more try every this many seconds.
+KEY_RETRY_SECONDS = 10
 
 
 class DashboardPages:
@@ -46,7 +50,9 @@ class DashboardPages:
         self.campaigns = campaigns
         self.feedback = feedback
         # Wrong keys per address: API keys are long, this only keeps the logs quiet.
-        self.failures = RateLimiter(1 / 10, 10)
+        self.failures = RateLimiter(1 / KEY_RETRY_SECONDS, 10)
+        self.keys = ShopKeys(site.service.store)
+        self.book = SessionBook(site.service.store)
 
     def routes(self) -> list[Route]:
         """The dashboard's routes."""
@@ -63,11 +69,11 @@ class DashboardPages:
         session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
         if session is None:
             return None
-        async with self.service.store.reading() as conn:
-            shop = await shop_by_key_hash(conn, str(session.get("key")))
-        if shop is None or shop.slug != request.path_params["shop"]:
+        shop_id = await self.book.shop_id(session.get("sid"), OWNER)
+        if shop_id is None:
             return None
-        return shop
+        shop = await self.site.shop(request)
+        return shop if shop is not None and shop.id == shop_id else None
 
     async def page(self, request: Request) -> Response:
         shop = await self.owner(request)
@@ -154,20 +160,21 @@ class DashboardPages:
         t = self.site.translator(request)
         client = request.client.host if request.client else "unknown"
         if not self.failures.allow(client):
-            return self._login_error(request, found, 429, t("too_many_tries"))
-        key = fields.get("key", "").strip()
+            said = t("too_many_keys").format(seconds=KEY_RETRY_SECONDS, slug=found.slug)
+            refused = self._login_error(request, found, 429, said)
+            refused.headers["Retry-After"] = str(KEY_RETRY_SECONDS)
+            return refused
         try:
-            shop = await self.service.authenticate(key)
+            token = await self.keys.sign_in(found, fields.get("key", "").strip())
         except Unauthorized:
             return self._login_error(request, found, 401, t("wrong_key"))
-        if shop.id != found.id:
-            return self._login_error(request, found, 401, t("wrong_key"))
-        response = RedirectResponse(f"/dashboard/{shop.slug}", status_code=303)
+        response = RedirectResponse(f"/dashboard/{found.slug}", status_code=303)
+        # The cookie names a session, never the key or its hash.
         self.site.sessions.write(
             response,
             COOKIE,
-            {"key": hash_api_key(key)},
-            path=f"/dashboard/{shop.slug}",
+            {"sid": token},
+            path=f"/dashboard/{found.slug}",
             max_age=SESSION_SECONDS,
         )
         return response
@@ -179,6 +186,9 @@ class DashboardPages:
         slug = request.path_params["shop"]
         if await self.site.form(request) is None:
             return self.site.message(request, 403, "form_expired")
+        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
+        if session is not None:
+            await self.book.end(session.get("sid"))
         response = RedirectResponse(f"/dashboard/{slug}", status_code=303)
         self.site.sessions.clear(response, COOKIE, path=f"/dashboard/{slug}")
         return response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +16,10 @@ from starlette.routing import Route
 from passes import loyalty
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from passes.http import JsonResponse, error_response, read_body
+from passes.lockout import Client, PinLocked, PinsSlowed
 from passes.service import CardView, check_tier
-from passes.staff import NoPin, PinLocked, StaffPins, WrongPin
+from passes.sessions import STAFF, SessionBook
+from passes.staff import NoPin, StaffPins, WrongPin
 from passes.store.receipts import StampReceipt, stamp_receipt
 from passes.store.shops import ShopRow
 from passes.texts import PAGE_TEXTS, counted, text
@@ -24,6 +27,9 @@ from passes.web.site import Site
 
 COOKIE = "passes_staff"
 SESSION_SECONDS = 12 * 3600
+# A random id per browser, so wrong PINs lock out the device that typed them (lockout.py).
+DEVICE_COOKIE = "passes_device"
+DEVICE_SECONDS = 400 * 24 * 3600
 ACTOR = "staff"
 # What staff.js says, handed over in the page's language.
 SCRIPT_TEXTS = (
@@ -60,6 +66,7 @@ class StaffPages:
         self.site = site
         self.service = site.service
         self.pins = pins
+        self.book = SessionBook(site.service.store)
 
     def routes(self) -> list[Route]:
         """The staff page, its sign-in and its card actions."""
@@ -76,16 +83,17 @@ class StaffPages:
 
     async def _signed_in(self, request: Request, shop: ShopRow) -> bool:
         session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
-        if session is None or session.get("shop") != shop.id:
+        if session is None:
             return False
-        return session.get("pin") == await self.pins.version(shop)
+        return await self.book.shop_id(session.get("sid"), STAFF) == shop.id
 
     async def page(self, request: Request) -> Response:
         shop = await self.site.shop(request)
         if shop is None:
             return self.site.no_shop(request)
         if not await self._signed_in(request, shop):
-            return self.site.render(request, "staff_login.html", shop=shop, error=None)
+            device = request.cookies.get(DEVICE_COOKIE) or new_device()
+            return self._login_page(request, shop, 200, None, device)
         t = self.site.translator(request)
         lang = self.site.language(request)
         singular = {f"{key}_one": counted(key, 1, lang) for key in SCRIPT_COUNTED}
@@ -100,32 +108,75 @@ class StaffPages:
         if fields is None:
             return self.site.message(request, 403, "form_expired")
         t = self.site.translator(request)
+        lang = self.site.language(request)
+        device = request.cookies.get(DEVICE_COOKIE) or new_device()
+        client = Client(request.client.host if request.client else "unknown", device)
         try:
-            version = await self.pins.sign_in(shop, fields.get("pin", ""))
+            token = await self.pins.sign_in(shop, fields.get("pin", ""), client)
         except WrongPin as exc:
-            return self._login_error(request, shop, 401, t("wrong_pin").format(left=exc.tries_left))
+            said = counted("wrong_pin", exc.tries_left, lang).format(left=exc.tries_left)
+            return self._login_error(request, shop, device, 401, said)
         except PinLocked as exc:
-            minutes = math.ceil((exc.until - datetime.now(UTC)).total_seconds() / 60)
-            return self._login_error(request, shop, 429, t("pin_locked").format(minutes=minutes))
+            minutes = max(1, math.ceil(_seconds_until(exc.until) / 60))
+            said = counted("pin_locked", minutes, lang).format(minutes=minutes, slug=shop.slug)
+            return self._login_error(request, shop, device, 429, said, exc.until)
+        except PinsSlowed as exc:
+            seconds = max(1, math.ceil(_seconds_until(exc.until)))
+            said = counted("pins_slowed", seconds, lang).format(seconds=seconds, slug=shop.slug)
+            return self._login_error(request, shop, device, 429, said, exc.until)
         except NoPin:
-            return self._login_error(request, shop, 409, t("no_pin"))
+            return self._login_error(request, shop, device, 409, t("no_pin"))
         response = RedirectResponse(f"/staff/{shop.slug}", status_code=303)
         self.site.sessions.write(
-            response,
-            COOKIE,
-            {"shop": shop.id, "pin": version},
-            path=f"/staff/{shop.slug}",
-            max_age=SESSION_SECONDS,
+            response, COOKIE, {"sid": token}, path=f"/staff/{shop.slug}", max_age=SESSION_SECONDS
         )
+        self._remember_device(request, response, shop, device)
         return response
 
-    def _login_error(self, request: Request, shop: ShopRow, status: int, error: str) -> Response:
-        return self.site.render(request, "staff_login.html", status, shop=shop, error=error)
+    def _login_error(
+        self,
+        request: Request,
+        shop: ShopRow,
+        device: str,
+        status: int,
+        error: str,
+        until: datetime | None = None,
+    ) -> Response:
+        response = self._login_page(request, shop, status, error, device)
+        if until is not None:
+            response.headers["Retry-After"] = str(max(1, math.ceil(_seconds_until(until))))
+        return response
+
+    def _login_page(
+        self, request: Request, shop: ShopRow, status: int, error: str | None, device: str
+    ) -> Response:
+        """The sign-in form; it gives the browser its device id if it has none yet."""
+        response = self.site.render(request, "staff_login.html", status, shop=shop, error=error)
+        self._remember_device(request, response, shop, device)
+        return response
+
+    def _remember_device(
+        self, request: Request, response: Response, shop: ShopRow, device: str
+    ) -> None:
+        if request.cookies.get(DEVICE_COOKIE) == device:
+            return
+        response.set_cookie(
+            DEVICE_COOKIE,
+            device,
+            max_age=DEVICE_SECONDS,
+            path=f"/staff/{shop.slug}",
+            secure=self.site.secure,
+            httponly=True,
+            samesite="strict",
+        )
 
     async def logout(self, request: Request) -> Response:
         slug = request.path_params["shop"]
         if await self.site.form(request) is None:
             return self.site.message(request, 403, "form_expired")
+        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
+        if session is not None:
+            await self.book.end(session.get("sid"))
         response = RedirectResponse(f"/staff/{slug}", status_code=303)
         self.site.sessions.clear(response, COOKIE, path=f"/staff/{slug}")
         return response
@@ -221,6 +272,15 @@ def stamped_text(given: StampReceipt, lang: str) -> str:
     if len(parts) == 1:
         return text("stamped", lang).format(n=given.total)
     return text("stamped_with", lang).format(n=given.total, parts=" + ".join(parts))
+
+
+def new_device() -> str:
+    """A fresh device id for the device cookie."""
+    return secrets.token_urlsafe(18)
+
+
+def _seconds_until(moment: datetime) -> float:
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 async def _missing() -> CardView:
