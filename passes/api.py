@@ -14,6 +14,7 @@ from passes import loyalty
 from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import HttpError, JsonResponse, allow_fields, read_json_object
+from passes.inputs import whole_number
 from passes.loyalty import MAX_MULTIPLIER, Audience
 from passes.openapi import openapi_document
 from passes.ratelimit import RateLimiter
@@ -58,7 +59,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
-    """Why a phone did or did not update: devices, push answers, fetches, device logs."""
+    """Why a phone did or did not update: devices, push answers, fetches, device logs (those
+    from a sender that proved the card, and apart from them the unverified ones)."""
     fetched = view.card.last_fetched_at
     return {
         "serial": view.card.serial,
@@ -68,6 +70,8 @@ def deliveries_json(view: CardView, found: Deliveries) -> dict[str, Any]:
         "devices": found.devices,
         "attempts": found.attempts,
         "device_logs": found.logs,
+        # Lines naming this card from senders that never proved it: anyone may post them.
+        "unverified_device_logs": found.unverified_logs,
     }
 
 
@@ -275,11 +279,11 @@ class ShopApi:
 
     async def undo_stamp(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
-        raw = request.path_params["change_id"]
-        if not raw.isdigit() or len(raw) > 18:
+        change_id = whole_number(request.path_params["change_id"])
+        if change_id is None:
             raise NotFound("no such change")
         view = await self.service.undo_stamp(
-            shop, request.path_params["serial"], int(raw), actor=actor
+            shop, request.path_params["serial"], change_id, actor=actor
         )
         return JsonResponse(card_json(view))
 

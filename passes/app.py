@@ -35,9 +35,10 @@ from passes.google.config import public_base_warning
 from passes.google.images import PublicImages
 from passes.google.wallet import GoogleWallet
 from passes.google.webhook import GoogleCallbacks, RootKeys
-from passes.http import error_response, response_for
+from passes.http import PathGuard, error_response, response_for
 from passes.proxies import TrustedProxies, parse_networks
 from passes.push import Wakeup, open_google, push_worker
+from passes.redact import redact_path
 from passes.render import Artwork
 from passes.service import Service
 from passes.store import Store
@@ -108,7 +109,8 @@ def _route_template(scope: Scope) -> str:
     path: str = scope["path"]
     for name, value in scope.get("path_params", {}).items():
         path = path.replace(str(value), "{" + name + "}")
-    return path
+    # Unmatched: the path as sent, which may carry a card page's secret.
+    return redact_path(path)
 
 
 async def _passes_error(request: Request, exc: Exception) -> Response:
@@ -200,6 +202,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
         middleware=[
             *_trusted_proxies(settings),
             Middleware(AccessLog, quiet=[route.path for route in passes]),
+            Middleware(PathGuard),
             Middleware(FastRoutes, routes=passes, handlers=handlers),
         ],
         exception_handlers=handlers,

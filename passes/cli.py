@@ -21,6 +21,7 @@ from passes.apple.identity import describe, load_identity
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
 from passes.config import Settings
 from passes.errors import PassesError
+from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.loyalty import SEGMENTS, Audience
 from passes.program import ProgramChange
@@ -365,9 +366,10 @@ def _progress() -> Callable[[int, int], None]:
 def parse_tier(raw: str) -> tuple[int, str]:
     """'5=1 Cookie' as (5, "1 Cookie")."""
     at, sep, reward = raw.partition("=")
-    if not sep or not at.strip().isdigit() or not reward.strip():
+    stamps = whole_number(at.strip(), 9)
+    if not sep or stamps is None or not reward.strip():
         raise click.BadParameter(f'{raw!r}: write a tier as 5="1 Cookie"', param_hint="--tier")
-    return int(at), reward.strip()
+    return stamps, reward.strip()
 
 
 @shop.command("refresh")
@@ -511,6 +513,8 @@ def card_show(serial: str, as_json: bool) -> None:
         )
     for line in found.logs[:5]:
         click.echo(f"  device log {line['at']}: {line['message']}")
+    for line in found.unverified_logs[:5]:
+        click.echo(f"  unverified device log {line['at']}: {line['message']}")
 
 
 @cli.command()

@@ -218,6 +218,7 @@ _SCHEMAS: dict[str, Any] = {
             "devices",
             "attempts",
             "device_logs",
+            "unverified_device_logs",
         ],
         "properties": {
             "serial": {"type": "string"},
@@ -226,7 +227,16 @@ _SCHEMAS: dict[str, Any] = {
             "pending_pushes": {"type": "integer", "minimum": 0},
             "devices": {"type": "array", "items": {"type": "object"}},
             "attempts": {"type": "array", "items": {"type": "object"}},
-            "device_logs": {"type": "array", "items": {"type": "object"}},
+            "device_logs": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Lines from a device that proved the card (its pass token) lately",
+            },
+            "unverified_device_logs": {
+                "type": "array",
+                "items": {"type": "object"},
+                "description": "Lines naming the card from any other sender: anyone may post them",
+            },
         },
     },
     "Stats": {

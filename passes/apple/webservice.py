@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from passes.apple.senders import KnownSenders
 from passes.apple.wallet import AppleWallet
 from passes.errors import NotFound
 from passes.http import HttpError, JsonResponse, read_json_object
+from passes.inputs import whole_number
 from passes.ratelimit import RateLimiter
 from passes.store import Store
 from passes.store.apple import add_device_log, register, serials_since, unregister
@@ -62,6 +64,7 @@ class WalletWebService:
         self.body_limit = body_limit
         self.pass_type_id = wallet.identity.pass_type_id
         self.log_limiter = RateLimiter(rate=1.0, burst=20)
+        self.senders = KnownSenders()
 
     def routes(self) -> list[Route]:
         """Routes relative to /wallet."""
@@ -87,6 +90,7 @@ class WalletWebService:
             except NotFound as exc:
                 raise Unauthorized() from exc
         _check_token(request, card)
+        self.senders.proved(_client(request), card.id)
         return card
 
     def _device(self, request: Request) -> str:
@@ -116,8 +120,10 @@ class WalletWebService:
     async def updated(self, request: Request) -> Response:
         device = self._device(request)
         self._check_pass_type(request)
-        since = request.query_params.get("passesUpdatedSince")
-        tag = int(since) if since is not None and since.isdigit() and len(since) < 19 else None
+        since = request.query_params.get("passesUpdatedSince") or None
+        tag = None if since is None else whole_number(since)
+        if since is not None and tag is None:
+            raise HttpError(400, "bad_tag", "passesUpdatedSince must be a lastUpdated we sent")
         async with self.store.reading() as conn:
             serials, last_updated = await serials_since(conn, device, tag)
         if not serials:
@@ -131,6 +137,7 @@ class WalletWebService:
         if found is None:
             raise Unauthorized()
         _check_token(request, found.card)
+        self.senders.proved(_client(request), found.card.id)
         card = await self.fresh(found.shop, found.card)
         self.store.fetches.note(card.id, _now())
         modified = card.pass_modified_at
@@ -145,18 +152,26 @@ class WalletWebService:
         return Response(data, media_type=PKPASS, headers=headers)
 
     async def log(self, request: Request) -> Response:
-        client = request.client.host if request.client else "unknown"
+        """Device log lines (no token): the card's own only from an address that proved it."""
+        client = _client(request)
         if not self.log_limiter.allow(client):
             raise HttpError(429, "rate_limited", "too many log messages")
-        body = await read_json_object(request, self.body_limit)
+        # Lines are made printable below, so any text is taken.
+        body = await read_json_object(request, self.body_limit, any_text=True)
         lines = body.get("logs")
         if not isinstance(lines, list):
             raise HttpError(400, "bad_logs", 'send {"logs": ["…"]}')
         messages = [_clean(line) for line in lines[:MAX_LOG_LINES] if isinstance(line, str)]
         async with self.store.transaction() as conn:
             for message in messages:
-                await add_device_log(conn, await _card_in(conn, message), message, _now())
+                card_id = await _card_in(conn, message)
+                verified = card_id is not None and self.senders.knows(client, card_id)
+                await add_device_log(conn, card_id, message, _now(), verified=verified)
         return Response(status_code=200)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _check_token(request: Request, card: CardRow) -> None:

@@ -22,6 +22,7 @@ from passes.google.errors import (
     GoogleUnavailable,
 )
 from passes.google.token import AccessTokens
+from passes.inputs import whole_number
 
 Resource = dict[str, Any]
 # The `reason`s Google gives when a quota, not our credentials, refused a call.
@@ -191,8 +192,8 @@ def _moment(value: datetime) -> Resource:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.isdigit() else None
+    seconds = whole_number(response.headers.get("retry-after", ""), 9)
+    return None if seconds is None else float(seconds)
 
 
 def _quote(resource_id: str) -> str:

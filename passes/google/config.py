@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from passes.errors import ConfigError
+from passes.inputs import whole_number
 
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
 KEY_HINT = (
@@ -49,7 +50,7 @@ def load_google(
     """The account, or None when Google Wallet is not configured; ConfigError when unusable."""
     if not issuer_id or service_account is None:
         return None
-    if not issuer_id.isdigit():
+    if whole_number(issuer_id, 30) is None:
         raise ConfigError(
             f"PASSES_GOOGLE_ISSUER_ID={issuer_id!r}: expected the numeric issuer id shown "
             "in the Google Pay & Wallet Console"

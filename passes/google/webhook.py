@@ -23,6 +23,7 @@ from passes.google.callbacks import PROTOCOL, CallbackVerifier, fetch_root_keys
 from passes.google.errors import GoogleUnavailable
 from passes.google.wallet import CALLBACK_PATH
 from passes.http import JsonResponse, error_response, read_body
+from passes.inputs import whole_number
 from passes.store import Store
 from passes.store.google import record_callback
 
@@ -72,11 +73,12 @@ class RootKeys:
 
 
 def _lifetime(keys: list[dict[str, Any]], now: float) -> float:
-    expiries = [
-        int(key["keyExpiration"]) / 1000 - now
+    millis = [
+        whole_number(str(key.get("keyExpiration", "")))
         for key in keys
-        if key.get("protocolVersion") == PROTOCOL and str(key.get("keyExpiration", "")).isdigit()
+        if key.get("protocolVersion") == PROTOCOL
     ]
+    expiries = [value / 1000 - now for value in millis if value is not None]
     live = [seconds for seconds in expiries if seconds > 0]
     return min([KEYS_MAX_AGE, *live]) if live else KEYS_RETRY
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, literal_column, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -98,14 +100,26 @@ async def serials_since(
 
 
 async def add_device_log(
-    conn: AsyncConnection, card_id: int | None, message: str, now: datetime
+    conn: AsyncConnection,
+    card_id: int | None,
+    message: str,
+    now: datetime,
+    *,
+    verified: bool = False,
 ) -> None:
-    """Keep a device's log line, and only the newest few per card."""
+    """Keep a device's log line, and only the newest few per card: the verified ones (from a
+    sender that proved the card) and the unverified ones each, so anyone's lines never push
+    out the card's own."""
     await conn.execute(
-        device_logs.insert().values(card_id=card_id, message=message, created_at=now)
+        device_logs.insert().values(
+            card_id=card_id, message=message, created_at=now, verified=verified
+        )
     )
-    owner = (
-        device_logs.c.card_id == card_id if card_id is not None else device_logs.c.card_id.is_(None)
+    owner = and_(
+        device_logs.c.card_id == card_id
+        if card_id is not None
+        else device_logs.c.card_id.is_(None),
+        device_logs.c.verified == verified,
     )
     keep = (
         select(device_logs.c.id)
@@ -126,6 +140,7 @@ class Deliveries:
     attempts: list[dict[str, object]]
     logs: list[dict[str, object]]
     pending: int
+    unverified_logs: list[dict[str, object]] = field(default_factory=list)
 
 
 async def deliveries(conn: AsyncConnection, card_id: int) -> Deliveries:
@@ -146,11 +161,13 @@ async def deliveries(conn: AsyncConnection, card_id: int) -> Deliveries:
         .order_by(push_attempts.c.id.desc())
         .limit(ATTEMPTS_SHOWN)
     )
-    logs = await conn.execute(
-        select(device_logs.c.message, device_logs.c.created_at)
-        .where(device_logs.c.card_id == card_id)
-        .order_by(device_logs.c.id.desc())
-    )
+    logs = (
+        await conn.execute(
+            select(device_logs.c.message, device_logs.c.created_at, device_logs.c.verified)
+            .where(device_logs.c.card_id == card_id)
+            .order_by(device_logs.c.id.desc())
+        )
+    ).all()
     waiting = await conn.execute(
         select(func.count()).select_from(push_outbox).where(push_outbox.c.card_id == card_id)
     )
@@ -174,9 +191,14 @@ async def deliveries(conn: AsyncConnection, card_id: int) -> Deliveries:
             }
             for row in attempts
         ],
-        logs=[{"at": row.created_at.isoformat(), "message": row.message} for row in logs],
+        logs=_log_lines(row for row in logs if row.verified),
         pending=int(waiting.scalar_one()),
+        unverified_logs=_log_lines(row for row in logs if not row.verified),
     )
+
+
+def _log_lines(rows: Iterable[Any]) -> list[dict[str, object]]:
+    return [{"at": row.created_at.isoformat(), "message": row.message} for row in rows]
 
 
 def _short(secretish: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from passes.errors import ConfigError
 from passes.store.fetches import FetchTimes
+from passes.store.files import private_database
 from passes.store.pass_reads import PassReads
 from passes.store.pass_reads_sqlite import SqlitePassReads
 
@@ -52,7 +53,10 @@ def _sqlite_path(url: str) -> Path | None:
 
 class Store:
     """The database: one write engine, one read engine, migrations; the reads that serve
-    passes and the fetch times written behind them."""
+    passes and the fetch times written behind them.
+
+    Engines hide bound parameters from their errors: a database traceback in the log showed
+    card page secrets, tokens and personal data."""
 
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
@@ -60,7 +64,7 @@ class Store:
         path = _sqlite_path(self.url) if self.sqlite else None
         if self.sqlite:
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_database(path)
             self.writer = _sqlite_engine(self.url, immediate=True)
             self.reader = _sqlite_engine(self.url, immediate=False)
         else:
@@ -72,6 +76,7 @@ class Store:
                 max_overflow=20,
                 pool_pre_ping=True,
                 pool_recycle=1800,
+                hide_parameters=True,
             )
             self.reader = self.writer
         # Compare-and-set changes over raw asyncpg: PostgreSQL only (SQLite has one writer).
@@ -123,7 +128,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # One writer connection: writers queue in the pool instead of spinning on
     # SQLite's busy handler; other processes still wait through busy_timeout.
     pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if immediate else {}
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

@@ -292,6 +292,8 @@ device_logs = Table(
     Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE")),
     Column("message", String(500), nullable=False),
     _created(),
+    # True when the sender had proved the card (its ApplePass token) from the same address.
+    Column("verified", Boolean, nullable=False, server_default=false()),
     Index("ix_device_logs_card", "card_id", "id"),
 )
 

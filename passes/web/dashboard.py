@@ -18,6 +18,7 @@ from passes import loyalty
 from passes.campaigns import Campaigns
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
+from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.program import DEFAULT_COLOURS, check_colour
 from passes.ratelimit import RateLimiter
@@ -138,9 +139,9 @@ class DashboardPages:
         if query.get("pin") == "saved":
             return t("pin_saved")
         saved = query.get("saved")
-        refreshed = query.get("refreshed", "")
-        if saved == "settings" and refreshed.isascii() and refreshed.isdigit() and refreshed != "0":
-            return t("settings_saved_refreshed").format(n=int(refreshed))
+        refreshed = whole_number(query.get("refreshed", ""), 9)
+        if saved == "settings" and refreshed:
+            return t("settings_saved_refreshed").format(n=refreshed)
         if saved in ("settings", "location"):
             return t("settings_saved" if saved == "settings" else "location_added")
         sent = query.get("sent", "")

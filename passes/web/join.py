@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes.errors import NotFound
+from passes.inputs import storable
 from passes.ratelimit import RateLimiter
 from passes.service import CardView
 from passes.store.shops import ShopRow
@@ -110,7 +111,8 @@ class JoinPages:
     async def _my_card(self, request: Request, shop: ShopRow) -> CardView | None:
         """The card this browser got here before, so a second tap adds the same card."""
         secret = request.cookies.get(CARD_COOKIE)
-        if not secret:
+        # A quoted cookie may spell any character ("\\000"): only text a database keeps is looked up.
+        if not secret or not storable(secret):
             return None
         try:
             view = await self.service.card_by_secret(secret)

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes.errors import Conflict, InvalidInput
+from passes.inputs import whole_number
 from passes.loyalty import MAX_TIERS
 from passes.program import DEFAULT_COLOURS, BadSetting, ProgramChange
 from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
@@ -19,6 +20,8 @@ from passes.web.dashboard import DashboardPages
 
 # Settings that may be left empty: no daily cap, no expiry.
 OPTIONAL = OPTIONAL_LIMITS
+# Every setting's range fits in this many digits; longer numbers are out of range unread.
+DIGITS = 9
 
 
 class BadField(BadSetting):
@@ -35,8 +38,8 @@ def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
         raw = fields.get(name, "").strip()
         if not raw and name in OPTIONAL:
             rules[name] = None
-        elif raw.isascii() and raw.isdigit() and low <= int(raw) <= high:
-            rules[name] = int(raw)
+        elif (value := whole_number(raw, DIGITS)) is not None and low <= value <= high:
+            rules[name] = value
         else:
             raise BadField(name)
     return rules
@@ -48,10 +51,10 @@ def parse_long_standing(fields: dict[str, str]) -> dict[str, int]:
     for name, (low, high) in LONG_STANDING_LIMITS.items():
         if name not in fields:
             continue
-        raw = fields[name].strip() or "0"
-        if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        value = whole_number(fields[name].strip() or "0", DIGITS)
+        if value is None or not low <= value <= high:
             raise BadField(name)
-        found[name] = int(raw)
+        found[name] = value
     return found
 
 
@@ -68,9 +71,10 @@ def parse_tiers(rows: list[tuple[str, str]]) -> list[tuple[int, str]]:
     """Tier rows as (stamp count, reward); BadField("tiers") for a half-filled or odd row."""
     tiers = []
     for at, reward in rows:
-        if not (at.isascii() and at.isdigit() and reward):
+        stamps = whole_number(at, DIGITS)
+        if stamps is None or not reward:
             raise BadField("tiers")
-        tiers.append((int(at), reward))
+        tiers.append((stamps, reward))
     return tiers
 
 

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from passes.errors import NotFound
 from passes.http import HttpError, read_body
+from passes.inputs import check_text
 from passes.service import Service
 from passes.store.shops import ShopRow
 from passes.texts import LANGUAGES, counted, pick_language, text
@@ -27,6 +28,8 @@ CSRF_HEADER = "x-csrf-token"
 LANG_COOKIE = "passes_lang"
 # The feedback form carries up to 500 characters, each up to 12 bytes percent-encoded.
 FORM_LIMIT = 8192
+# The largest form, the dashboard's rules with every tier row, has 26 fields.
+FORM_FIELDS = 40
 YEAR = 365 * 24 * 3600
 
 
@@ -100,8 +103,16 @@ class Site:
         if media_type != "application/x-www-form-urlencoded":
             raise HttpError(415, "unsupported_media_type", "send the form urlencoded")
         body = await read_body(request, FORM_LIMIT)
-        fields = dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=20))
+        try:
+            fields = dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=FORM_FIELDS))
+        except ValueError:
+            raise HttpError(
+                400, "too_many_fields", f"a form has at most {FORM_FIELDS} fields"
+            ) from None
         self._check_token(request, fields.get(CSRF_FIELD, ""))
+        for name, value in fields.items():
+            check_text(f"field name {name[:40]!r}", name)
+            check_text(name, value)
         return fields
 
     def check_header(self, request: Request) -> None:

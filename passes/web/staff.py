@@ -15,7 +15,8 @@ from starlette.routing import Route
 
 from passes import loyalty
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from passes.http import JsonResponse, error_response, read_body
+from passes.http import JsonResponse, error_response, json_body, read_body
+from passes.inputs import whole_number
 from passes.lockout import Client, PinLocked, PinsSlowed
 from passes.service import CardView, check_tier
 from passes.sessions import STAFF, SessionBook
@@ -195,11 +196,8 @@ class StaffPages:
 
     async def stamp(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=True)
-        body = await read_body(request, 1024)
-        try:
-            count = json.loads(body or b"{}").get("count", 1)
-        except (ValueError, AttributeError):
-            count = None
+        body = await _json(request)
+        count = body.get("count", 1) if isinstance(body, dict) else None
         if isinstance(count, bool) or not isinstance(count, int):
             return error_response(422, "invalid", "count must be a whole number")
         change = self.service.stamp(
@@ -213,10 +211,10 @@ class StaffPages:
 
     async def redeem(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=True)
-        body = await read_body(request, 1024)
+        body = await _json(request)
         try:
-            tier = check_tier(json.loads(body or b"{}").get("tier"))
-        except (ValueError, AttributeError, InvalidInput):
+            tier = check_tier(body.get("tier") if isinstance(body, dict) else "")
+        except InvalidInput:
             return error_response(422, "invalid", "tier must be the stamp count of a reward")
         change = self.service.redeem(
             shop,
@@ -229,10 +227,12 @@ class StaffPages:
 
     async def undo(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=True)
-        raw = request.path_params["change_id"]
-        if not raw.isdigit() or len(raw) > 18:
+        change_id = whole_number(request.path_params["change_id"])
+        if change_id is None:
             return await self._answer(request, _missing())
-        change = self.service.undo_stamp(shop, request.path_params["serial"], int(raw), actor=ACTOR)
+        change = self.service.undo_stamp(
+            shop, request.path_params["serial"], change_id, actor=ACTOR
+        )
         return await self._answer(request, change)
 
     async def _answer(
@@ -281,6 +281,12 @@ def new_device() -> str:
 
 def _seconds_until(moment: datetime) -> float:
     return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+async def _json(request: Request) -> Any:
+    """The small JSON body of a staff action ({} when empty); 400 when it is not JSON."""
+    body = await read_body(request, 1024)
+    return json_body(body) if body.strip() else {}
 
 
 async def _missing() -> CardView:
