@@ -50,6 +50,12 @@ class Settings:
     push_lease_seconds: float = 60.0
     # Cards moved per transaction when a program change refreshes every pass in a wallet.
     refresh_batch: int = 2000
+    # Devices a card's updates go to: the newest registrations, a phone and maybe a watch.
+    devices_per_card: int = 5
+    # New device registrations one card may make in an hour, and one client address in a
+    # minute (mobile carriers put many phones behind one address). Renewals are not counted.
+    card_registrations_per_hour: int = 10
+    client_registrations_per_minute: int = 120
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
     # an operator's own copies in {certs_dir}/badges/ come first.
@@ -104,6 +110,16 @@ class Settings:
                 "PASSES_PUSH_LEASE_SECONDS", get("PUSH_LEASE_SECONDS"), 60.0, float
             ),
             refresh_batch=_number("PASSES_REFRESH_BATCH", get("REFRESH_BATCH"), 2000, int),
+            devices_per_card=_number("PASSES_DEVICES_PER_CARD", get("DEVICES_PER_CARD"), 5, int),
+            card_registrations_per_hour=_number(
+                "PASSES_CARD_REGISTRATIONS_PER_HOUR", get("CARD_REGISTRATIONS_PER_HOUR"), 10, int
+            ),
+            client_registrations_per_minute=_number(
+                "PASSES_CLIENT_REGISTRATIONS_PER_MINUTE",
+                get("CLIENT_REGISTRATIONS_PER_MINUTE"),
+                120,
+                int,
+            ),
         )
 
     @property
