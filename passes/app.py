@@ -41,6 +41,7 @@ from passes.push import Wakeup, open_google, push_worker
 from passes.render import Artwork
 from passes.service import Service
 from passes.store import Store
+from passes.store.styles import StylesInUse
 from passes.web.pages import PKPASS_FILE_ROUTE
 from passes.web.routes import web_routes
 
@@ -184,7 +185,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
         Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,
         Mount("/wallet", routes=wallet_routes),
-        *PublicImages(artwork).routes(),
+        *PublicImages(artwork, StylesInUse(store)).routes(),
         *pages,
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", _health, methods=["GET"]),
