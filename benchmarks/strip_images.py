@@ -77,7 +77,9 @@ async def prepare(database_url: str, certs_dir: Path, shops: int) -> list[str]:
     store = Store(database_url)
     try:
         await store.migrate()
-        settings = Settings(database_url=database_url, base_url=f"http://{HOST}", certs_dir=certs_dir)
+        settings = Settings(
+            database_url=database_url, base_url=f"http://{HOST}", certs_dir=certs_dir
+        )
         service = Service(settings, store)
         await service.create_shop(name="Default Café", stamps=10, reward="1 Vita Mix gratis")
         paths = []
@@ -218,7 +220,12 @@ def main() -> None:
         with server(env, port, work / "server.log"):
             phases = [
                 phase("idle", port, options.seconds, None),
-                phase("new pairs", port, options.seconds, wrk_command(port, "new", paths_file, options)),
+                phase(
+                    "new pairs",
+                    port,
+                    options.seconds,
+                    wrk_command(port, "new", paths_file, options),
+                ),
                 phase(
                     f"known styles ({len(paths)} strips)",
                     port,
@@ -227,7 +234,9 @@ def main() -> None:
                 ),
             ]
         idle = phases[0].median_ms
-        print(f"/healthz with {options.clients} clients on strip URLs ({options.seconds:.0f} s each)")
+        print(
+            f"/healthz with {options.clients} clients on strip URLs ({options.seconds:.0f} s each)"
+        )
         for result in phases:
             print(
                 f"  {result.name:<28} median {result.median_ms:8.1f} ms  p90 {result.p90_ms:8.1f} ms"
