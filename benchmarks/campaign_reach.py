@@ -89,6 +89,8 @@ def passes_env(database_url: str, tls: Tls, peer: Peer, base_url: str) -> dict[s
         "PASSES_APNS_URL": peer.url,
         "PASSES_BASE_URL": base_url,
         "SSL_CERT_FILE": str(peer.server_ca),
+        # Every simulated phone registers from 127.0.0.1.
+        "PASSES_CLIENT_REGISTRATIONS_PER_MINUTE": "1000000",
     }
 
 

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passes.api import ShopApi
 from passes.apple.identity import SigningIdentity, load_identity
+from passes.apple.registrations import RegistrationLimits
 from passes.apple.wallet import AppleWallet
 from passes.apple.webservice import LATEST_PKPASS_ROUTE, WalletWebService
 from passes.campaigns import Campaigns
@@ -42,6 +43,7 @@ from passes.redact import redact_path
 from passes.render import Artwork
 from passes.service import Service
 from passes.store import Store
+from passes.store.styles import StylesInUse
 from passes.web.pages import PKPASS_FILE_ROUTE
 from passes.web.routes import web_routes
 
@@ -153,6 +155,10 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
         lambda card: settings.card_page_url(card.page_secret),
         settings.max_body_bytes,
         service.fresh_card,
+        devices_per_card=settings.devices_per_card,
+        limits=RegistrationLimits(
+            settings.card_registrations_per_hour, settings.client_registrations_per_minute
+        ),
     )
     callbacks, keys_http = _google_callbacks(settings, google, store)
 
@@ -182,7 +188,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
         Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,
         Mount("/wallet", routes=wallet_routes),
-        *PublicImages(artwork).routes(),
+        *PublicImages(artwork, StylesInUse(store)).routes(),
         *pages,
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", _health, methods=["GET"]),

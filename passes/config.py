@@ -54,6 +54,12 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For names the client (PASSES_TRUSTED_PROXIES: IPs or
     # networks, comma-separated); none by default, so the header is ignored.
     trusted_proxies: str = ""
+    # Devices a card's updates go to: the newest registrations, a phone and maybe a watch.
+    devices_per_card: int = 5
+    # New device registrations one card may make in an hour, and one client address in a
+    # minute (mobile carriers put many phones behind one address). Renewals are not counted.
+    card_registrations_per_hour: int = 10
+    client_registrations_per_minute: int = 120
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
     # an operator's own copies in {certs_dir}/badges/ come first.
@@ -110,6 +116,16 @@ class Settings:
             ),
             refresh_batch=_number("PASSES_REFRESH_BATCH", get("REFRESH_BATCH"), 2000, int),
             trusted_proxies=get("TRUSTED_PROXIES") or "",
+            devices_per_card=_number("PASSES_DEVICES_PER_CARD", get("DEVICES_PER_CARD"), 5, int),
+            card_registrations_per_hour=_number(
+                "PASSES_CARD_REGISTRATIONS_PER_HOUR", get("CARD_REGISTRATIONS_PER_HOUR"), 10, int
+            ),
+            client_registrations_per_minute=_number(
+                "PASSES_CLIENT_REGISTRATIONS_PER_MINUTE",
+                get("CLIENT_REGISTRATIONS_PER_MINUTE"),
+                120,
+                int,
+            ),
         )
 
     @property

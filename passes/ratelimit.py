@@ -1,4 +1,5 @@
-"""A small in-process token bucket per client key (join page, auth failures, device logs)."""
+"""A small in-process token bucket per client key (join page, auth failures, device logs,
+device registrations)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,10 @@ class RateLimiter:
         if len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
         return allowed
+
+    def wait(self, key: str) -> float:
+        """Seconds until `key` may take a token (0.0: now); takes none."""
+        now = self.clock()
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate

@@ -281,13 +281,16 @@ class Artwork:
 
     def strip(self, style: StripStyle, count: int) -> Mapping[str, bytes]:
         """Strip images at 1x/2x/3x with `count` stamps filled (clamped to 0..stamps_required)."""
-        count = min(max(count, 0), style.stamps_required)
         return {
-            _file_name("strip", scale): self._cached(
-                ("strip", style, count, scale), partial(_draw_strip, style, count, scale)
-            )
-            for scale in SCALES
+            _file_name("strip", scale): self.strip_image(style, count, scale) for scale in SCALES
         }
+
+    def strip_image(self, style: StripStyle, count: int, scale: int) -> bytes:
+        """One strip image at `scale` (1, 2 or 3); only that size is drawn."""
+        count = min(max(count, 0), style.stamps_required)
+        return self._cached(
+            ("strip", style, count, scale), partial(_draw_strip, style, count, scale)
+        )
 
     def google_hero(self, style: StripStyle, count: int) -> bytes:
         """The stamp strip as Google's hero image (GOOGLE_HERO_SIZE)."""

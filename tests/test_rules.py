@@ -292,6 +292,7 @@ async def test_the_worker_sweeps_and_the_phone_gets_the_new_pass(env: Env) -> No
 
 
 async def test_public_strip_images_mark_tiers(env: Env) -> None:
+    await _shop(env, tiers=[(5, "1 Cookie"), (8, "1 Muffin")])  # only programs' looks are drawn
     base = "/img/strip/3b2a20/f2c879/10/4@2x.png"
     plain, tiered = await env.client.get(base), await env.client.get(f"{base}?tiers=5.8")
     assert plain.status_code == tiered.status_code == 200

@@ -13,14 +13,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from passes.apple.registrations import RegistrationLimits, retry_after
 from passes.apple.senders import KnownSenders
 from passes.apple.wallet import AppleWallet
 from passes.errors import NotFound
-from passes.http import HttpError, JsonResponse, read_json_object
+from passes.http import HttpError, JsonResponse, error_response, read_json_object
 from passes.inputs import whole_number
 from passes.ratelimit import RateLimiter
 from passes.store import Store
-from passes.store.apple import add_device_log, register, serials_since, unregister
+from passes.store.apple import (
+    DEVICES_PER_CARD,
+    add_device_log,
+    is_registered,
+    register,
+    serials_since,
+    unregister,
+)
 from passes.store.cards import CardRow, card_by_serial_any_shop
 from passes.store.shops import ShopRow
 
@@ -41,6 +49,14 @@ class Unauthorized(HttpError):
         super().__init__(401, "unauthorized", "wrong or missing ApplePass token")
 
 
+class _TooManyDevices(Exception):
+    """A new registration over the limits: raised inside the transaction to undo it."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait)
+        self.wait = wait
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -55,6 +71,9 @@ class WalletWebService:
         card_url: Callable[[CardRow], str],
         body_limit: int,
         fresh: Callable[[ShopRow, CardRow], Awaitable[CardRow]],
+        *,
+        devices_per_card: int = DEVICES_PER_CARD,
+        limits: RegistrationLimits | None = None,
     ) -> None:
         self.store = store
         self.wallet = wallet
@@ -65,6 +84,8 @@ class WalletWebService:
         self.pass_type_id = wallet.identity.pass_type_id
         self.log_limiter = RateLimiter(rate=1.0, burst=20)
         self.senders = KnownSenders()
+        self.devices_per_card = devices_per_card
+        self.limits = limits or RegistrationLimits()
 
     def routes(self) -> list[Route]:
         """Routes relative to /wallet."""
@@ -106,9 +127,25 @@ class WalletWebService:
         token = body.get("pushToken")
         if not isinstance(token, str) or not PUSH_TOKEN.match(token):
             raise HttpError(400, "bad_push_token", "pushToken must be the device's hex token")
-        async with self.store.transaction() as conn:
-            created = await register(conn, device, token, card.id, _now())
+        client = _client(request)
+        # Over the limits, only a device the card already has may renew (read, nothing written).
+        wait = self.limits.wait(card.id, client)
+        if wait and not await self._registered(device, card.id):
+            return _too_many(wait)
+        try:
+            async with self.store.transaction() as conn:
+                created = await register(
+                    conn, device, token, card.id, _now(), keep=self.devices_per_card
+                )
+                if created and (wait := self.limits.take(card.id, client)):
+                    raise _TooManyDevices(wait)
+        except _TooManyDevices as refused:
+            return _too_many(refused.wait)
         return Response(status_code=201 if created else 200)
+
+    async def _registered(self, device: str, card_id: int) -> bool:
+        async with self.store.reading() as conn:
+            return await is_registered(conn, device, card_id)
 
     async def unregister(self, request: Request) -> Response:
         device = self._device(request)
@@ -172,6 +209,15 @@ class WalletWebService:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def _too_many(wait: float) -> Response:
+    return error_response(
+        429,
+        "rate_limited",
+        "too many new devices for this pass or from this address; retry later",
+        **{"Retry-After": retry_after(wait)},
+    )
 
 
 def _check_token(request: Request, card: CardRow) -> None:

@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,6 +33,11 @@ from passes.store.tables import (
 
 DEVICE_LOGS_KEPT = 20
 ATTEMPTS_SHOWN = 50
+# Devices a card's updates go to: a real person has a phone and maybe a watch.
+DEVICES_PER_CARD = 5
+_LOCK_CARD = (
+    select(cards.c.id).where(cards.c.id == bindparam("card_id")).with_for_update(key_share=True)
+)
 
 
 def _insert(conn: AsyncConnection):  # type: ignore[no-untyped-def]
@@ -30,9 +45,21 @@ def _insert(conn: AsyncConnection):  # type: ignore[no-untyped-def]
 
 
 async def register(
-    conn: AsyncConnection, library_id: str, push_token: str, card_id: int, now: datetime
+    conn: AsyncConnection,
+    library_id: str,
+    push_token: str,
+    card_id: int,
+    now: datetime,
+    keep: int = DEVICES_PER_CARD,
 ) -> bool:
-    """Remember the device (its newest push token) for this card, renewed now; True when new."""
+    """Remember the device (its newest push token) for this card, renewed now; True when new.
+
+    The card keeps this device and its `keep - 1` most recently renewed others: older ones
+    are dropped with their pushes, so no card fans a stamp out to thousands of devices.
+    """
+    # One registration of a card at a time (PostgreSQL), so concurrent ones cannot each see
+    # room and together pass the limit; SQLite's single writer already serialises them.
+    await conn.execute(_LOCK_CARD, {"card_id": card_id})
     upsert = _insert(conn)(apple_devices).values(
         library_id=library_id, push_token=push_token, created_at=now
     )
@@ -48,13 +75,67 @@ async def register(
         )
         .values(renewed_at=now)
     )
-    if renewed.rowcount:
-        return False
-    link = _insert(conn)(apple_registrations).values(
-        device_id=device_id, card_id=card_id, created_at=now, renewed_at=now
+    created = False
+    if not renewed.rowcount:
+        link = _insert(conn)(apple_registrations).values(
+            device_id=device_id, card_id=card_id, created_at=now, renewed_at=now
+        )
+        created = bool((await conn.execute(link.on_conflict_do_nothing())).rowcount)
+    await _keep_newest(conn, card_id, device_id, keep)
+    return created
+
+
+async def is_registered(conn: AsyncConnection, library_id: str, card_id: int) -> bool:
+    """The device is registered for this card (a registration now would renew it)."""
+    found = await conn.execute(
+        select(apple_registrations.c.device_id)
+        .join(apple_devices, apple_devices.c.id == apple_registrations.c.device_id)
+        .where(apple_devices.c.library_id == library_id, apple_registrations.c.card_id == card_id)
     )
-    created = await conn.execute(link.on_conflict_do_nothing())
-    return bool(created.rowcount)
+    return found.first() is not None
+
+
+async def _keep_newest(conn: AsyncConnection, card_id: int, device_id: int, keep: int) -> None:
+    """Drop the card's registrations beyond `device_id` and the `keep - 1` newest others."""
+    links = apple_registrations.c
+    renewed = func.coalesce(links.renewed_at, links.created_at)
+    others = and_(links.card_id == card_id, links.device_id != device_id)
+    newest = (
+        select(links.device_id)
+        .where(others)
+        .order_by(renewed.desc(), links.device_id.desc())
+        .limit(max(keep - 1, 0))
+    )
+    dropped = await conn.execute(
+        delete(apple_registrations)
+        .where(others, links.device_id.not_in(newest.scalar_subquery()))
+        .returning(links.device_id)
+    )
+    gone = list(dropped.scalars())
+    if not gone:
+        return
+    await conn.execute(
+        delete(push_outbox).where(
+            push_outbox.c.card_id == card_id, push_outbox.c.device_id.in_(gone)
+        )
+    )
+    await _forget_unused_devices(conn, gone)
+
+
+async def _forget_unused_devices(conn: AsyncConnection, device_ids: list[int]) -> None:
+    """Delete those of the devices no card holds any more. Devices another transaction has
+    locked (it is registering them) are left alone, and the lock comes before the check:
+    a registration committed meanwhile is seen, none can start until we commit."""
+    devices = apple_devices.c
+    unused = ~exists().where(apple_registrations.c.device_id == devices.id)
+    locked = await conn.execute(
+        select(devices.id)
+        .where(devices.id.in_(device_ids))
+        .with_for_update(of=apple_devices, skip_locked=True)
+    )
+    ids = list(locked.scalars())
+    if ids:
+        await conn.execute(delete(apple_devices).where(devices.id.in_(ids), unused))
 
 
 async def unregister(conn: AsyncConnection, library_id: str, card_id: int) -> None:

@@ -129,7 +129,5 @@ class CardPages:
         view = await self.service.card_by_secret(request.path_params["secret"])
         program = view.shop.program
         style = StripStyle.of(program)
-        images = self.wallet.artwork.strip(style, view.card.counters.stamps)
-        return Response(
-            images["strip@2x.png"], media_type="image/png", headers={"Cache-Control": "no-cache"}
-        )
+        image = self.wallet.artwork.strip_image(style, view.card.counters.stamps, 2)
+        return Response(image, media_type="image/png", headers={"Cache-Control": "no-cache"})
