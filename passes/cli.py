@@ -24,9 +24,11 @@ from passes.errors import PassesError
 from passes.loyalty import SEGMENTS, Audience
 from passes.program import ProgramChange
 from passes.service import CardView, ProgramChanged, Service
+from passes.serving import refuse_accidental_dev_identity
 from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
 from passes.store.apple import Deliveries
+from passes.store.instance import single_instance
 from passes.store.shops import Location, ShopRow
 
 P = ParamSpec("P")
@@ -93,6 +95,7 @@ def _ensure_identity(settings: Settings) -> bool:
     certs = settings.certs_dir
     if any((certs / name).exists() for name in ("pass.p12", "pass.pem")):
         return False
+    refuse_accidental_dev_identity(settings)
     create_dev_identity(certs)
     click.echo(f"made a dev signing identity in {certs}/")
     click.echo(DEV_WARNING, err=True)
@@ -116,24 +119,32 @@ async def _migrate(settings: Settings) -> None:
 @clear_errors
 def serve(host: str, port: int, no_worker: bool) -> None:
     """Run the server with its push worker (init first when needed)."""
-    import uvicorn
-
+    from passes import serving
     from passes.app import create_app
 
     settings = _settings()
     if not settings.base_url_set:
         # Without PASSES_BASE_URL, passes point at where this server really listens.
-        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        settings = replace(settings, base_url=f"http://{local}:{port}")
-    made = _ensure_identity(settings)
-    asyncio.run(_migrate(settings))
-    identity = load_identity(settings.certs_dir, settings.cert_password)
-    if identity.is_dev and not made:
-        click.echo(DEV_WARNING, err=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app(replace(settings, run_worker=not no_worker), identity)
-    click.echo(f"serving on http://{host}:{port}  (public URL {settings.base_url})")
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+        settings = replace(settings, base_url=serving.local_base_url(host, port))
+    with single_instance(settings.database_url, server=True, worker=not no_worker):
+        sock = serving.bind(host, port)
+        made = _ensure_identity(settings)
+        asyncio.run(_migrate(settings))
+        identity = load_identity(settings.certs_dir, settings.cert_password)
+        if identity.is_dev and not made:
+            click.echo(DEV_WARNING, err=True)
+        for line in serving.base_url_notes(settings, host):
+            click.echo(line, err=True)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        app = create_app(replace(settings, run_worker=not no_worker), identity)
+        where = f"[{host}]" if ":" in host else host
+        serving.run(
+            app,
+            sock,
+            lambda: click.echo(
+                f"serving on http://{where}:{port}  (public URL {settings.base_url})"
+            ),
+        )
 
 
 @cli.group()
@@ -512,7 +523,8 @@ def worker() -> None:
         finally:
             await store.close()
 
-    asyncio.run(run())
+    with single_instance(settings.database_url, server=False, worker=True):
+        asyncio.run(run())
 
 
 # CLI times are this machine's local time, as people type them.

@@ -62,10 +62,13 @@ class Settings:
         _check_url("PASSES_APNS_URL", self.apns_url)
         _check_url("PASSES_GOOGLE_API_URL", self.google_api_url)
         _check_url("PASSES_GOOGLE_CALLBACK_KEYS_URL", self.google_callback_keys_url)
-        if not self.base_url.startswith("https://") and not self.is_loopback:
+        if not self.base_url.startswith("https://") and not (
+            self.is_loopback or self.on_local_network
+        ):
             raise ConfigError(
                 f"PASSES_BASE_URL={self.base_url!r}: wallets only talk to https; "
-                "use an https URL (http is allowed on 127.0.0.1/localhost only)"
+                "use an https URL (http is allowed on 127.0.0.1/localhost, and on a private "
+                "address such as 192.168.1.20 to try the pages on a phone)"
             )
         if not self.database_url.startswith(("sqlite", "postgresql", "postgres://")):
             raise ConfigError(
@@ -116,6 +119,20 @@ class Settings:
         return f"{self.base_url}/c/{page_secret}"
 
     @property
+    def wallet_service_url(self) -> str | None:
+        """The webServiceURL passes carry: None on a plain-http local network address, where
+        wallets would refuse the pass (they take https, or http on loopback for development)."""
+        if self.base_url.startswith("https://") or self.is_loopback:
+            return self.web_service_url
+        return None
+
+    @property
+    def on_local_network(self) -> bool:
+        """True when the base URL is a private address (192.168.x.y, 10.x.y.z, ...): phones on
+        the same network reach its pages, nobody else does."""
+        return is_private_address(urlsplit(self.base_url).hostname or "")
+
+    @property
     def is_loopback(self) -> bool:
         """True when the base URL points at this machine only."""
         return is_loopback_host(urlsplit(self.base_url).hostname or "")
@@ -129,6 +146,15 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_private_address(host: str) -> bool:
+    """An IP address of a private network (not loopback, not a name)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private and not (address.is_loopback or address.is_unspecified)
 
 
 def _number(name: str, raw: str | None, default: N, kind: Callable[[str], N]) -> N:
