@@ -21,6 +21,7 @@ from passes.apple.identity import describe, load_identity
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
 from passes.config import Settings
 from passes.errors import PassesError
+from passes.links import shop_links
 from passes.loyalty import SEGMENTS, Audience
 from passes.program import ProgramChange
 from passes.service import CardView, ProgramChanged, Service
@@ -29,7 +30,7 @@ from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
 from passes.store.apple import Deliveries
 from passes.store.instance import single_instance
-from passes.store.shops import Location, ShopRow
+from passes.store.shops import Location, ShopRow, ShopSummary
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -176,7 +177,30 @@ def shop_create(name: str, stamps: int, reward: str, slug: str | None, pin: str 
     click.echo(f"api key: {key}")
     if pin is not None:
         click.echo(f"staff:   PIN set; stamping page {_settings().base_url}/staff/{created.slug}")
+    _print_links(created.slug)
     click.echo("Keep the API key safe: it is stored hashed and cannot be shown again.", err=True)
+
+
+def _print_links(slug: str) -> None:
+    for name, url in shop_links(_settings().base_url, slug).items():
+        click.echo(f"  {name + ':':<11}{url}")
+
+
+@shop.command("list")
+@clear_errors
+def shop_list() -> None:
+    """Every shop: slug, name, cards, and the links to its pages."""
+
+    async def work(service: Service) -> list[ShopSummary]:
+        return await service.shops()
+
+    found = _with_service(work)
+    if not found:
+        click.echo('no shops yet: passes shop create --name "Café Sonne" --reward "1 Kaffee"')
+    for summary in found:
+        cards = f"{summary.cards} card{'' if summary.cards == 1 else 's'}"
+        click.echo(f"{summary.slug}  {summary.name}  ({cards})")
+        _print_links(summary.slug)
 
 
 @shop.command("pin")
@@ -228,6 +252,13 @@ def shop_pin(slug: str, pin: str) -> None:
 @click.option("--reward-expiry", type=int, help="A due reward expires after this many days.")
 @click.option("--no-reward-expiry", is_flag=True, help="Rewards never expire.")
 @click.option("--name", help="The shop's name on passes and pages (the slug stays).")
+@click.option(
+    "--stamps",
+    type=int,
+    help="Stamps for the main reward. Cards keep their stamps; at or past the new number, "
+    "the reward is due at once.",
+)
+@click.option("--reward", help='The main reward, e.g. "1 Vita Mix gratis".')
 @click.option("--background", help="The pass's background colour, e.g. '#3B2A20'.")
 @click.option("--foreground", help="The pass's text colour, e.g. '#FFFFFF'.")
 @click.option("--label", help="The pass's label colour, e.g. '#F2C879'.")
@@ -255,6 +286,8 @@ def shop_settings(
     foreground: str | None,
     label: str | None,
     stamp_colour: str | None,
+    stamps: int | None,
+    reward: str | None,
 ) -> None:
     """Change the program's limits, reward tiers, expiry, name and colours; prints them.
 
@@ -298,6 +331,8 @@ def shop_settings(
         tiers=new_tiers if tiers or no_tiers else None,
         name=name,
         colours={key: value for key, value in given if value is not None},
+        stamps_required=stamps,
+        reward=reward,
     )
 
     async def work(service: Service) -> ProgramChanged:
@@ -326,6 +361,11 @@ def shop_settings(
     click.echo(f"stamps expire:     {f'after {days} days without a visit' if days else 'never'}")
     days = program.reward_expiry_days
     click.echo(f"rewards expire:    {f'{days} days after they fall due' if days else 'never'}")
+    if stamps is not None:
+        click.echo(
+            "cards in progress: keep their stamps; at or past the new number the reward is due "
+            f"at once: {changed.rewards_due_now} card(s) got it now"
+        )
     click.echo(f"passes refreshed:  {changed.refreshed}")
 
 
@@ -370,23 +410,43 @@ def shop_refresh(slug: str) -> None:
 
 @shop.command("location")
 @click.option("--shop", "slug", required=True, help="The shop's slug.")
-@click.option("--address", required=True, help='e.g. "Sonnenallee 1, Berlin".')
-@click.option("--lat", "latitude", required=True, type=float, help="Latitude, e.g. 52.4862.")
-@click.option("--lon", "longitude", required=True, type=float, help="Longitude, e.g. 13.4319.")
+@click.option("--address", help='e.g. "Sonnenallee 1, Berlin".')
+@click.option("--lat", "latitude", type=float, help="Latitude, e.g. 52.4862.")
+@click.option("--lon", "longitude", type=float, help="Longitude, e.g. 13.4319.")
+@click.option("--delete", "position", type=int, help="Remove the place numbered N in the list.")
 @clear_errors
-def shop_location(slug: str, address: str, latitude: float, longitude: float) -> None:
-    """Add a place of the shop: passes surface on the lock screen nearby (up to 10)."""
+def shop_location(
+    slug: str,
+    address: str | None,
+    latitude: float | None,
+    longitude: float | None,
+    position: int | None,
+) -> None:
+    """The shop's places, where passes surface on the lock screen (up to 10): with --address,
+    --lat and --lon add one, with --delete N remove one, with neither list them."""
+    place_given = [value is not None for value in (address, latitude, longitude)]
+    if any(place_given) and not all(place_given):
+        raise click.UsageError("a place needs --address, --lat and --lon")
+    if all(place_given) and position is not None:
+        raise click.UsageError("add a place or --delete one, not both")
 
-    async def work(service: Service) -> tuple[list[Location], int]:
+    async def work(service: Service) -> tuple[list[Location], int | None]:
         found = await service.shop(slug)
-        place = Location(address.strip(), latitude, longitude)
-        refreshed = await service.add_location(found, place, _progress())
+        refreshed = None
+        if address is not None and latitude is not None and longitude is not None:
+            place = Location(address.strip(), latitude, longitude)
+            refreshed = await service.add_location(found, place, _progress())
+        elif position is not None:
+            _, refreshed = await service.remove_location(found, position, progress=_progress())
         return await service.locations(found), refreshed
 
     places, refreshed = _with_service(work)
-    for place in places:
-        click.echo(f"{place.latitude:.5f}, {place.longitude:.5f}  {place.address}")
-    click.echo(f"passes refreshed: {refreshed}")
+    for number, place in enumerate(places, 1):
+        click.echo(f"{number:>2}. {place.latitude:.5f}, {place.longitude:.5f}  {place.address}")
+    if not places:
+        click.echo("no locations")
+    if refreshed is not None:
+        click.echo(f"passes refreshed: {refreshed}")
 
 
 @cli.group()

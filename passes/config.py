@@ -50,6 +50,8 @@ class Settings:
     push_lease_seconds: float = 60.0
     # Cards moved per transaction when a program change refreshes every pass in a wallet.
     refresh_batch: int = 2000
+    # The root page lists every shop with its join page (off: shop names stay unlisted).
+    list_shops: bool = False
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
     # an operator's own copies in {certs_dir}/badges/ come first.
@@ -107,6 +109,7 @@ class Settings:
                 "PASSES_PUSH_LEASE_SECONDS", get("PUSH_LEASE_SECONDS"), 60.0, float
             ),
             refresh_batch=_number("PASSES_REFRESH_BATCH", get("REFRESH_BATCH"), 2000, int),
+            list_shops=_flag("PASSES_LIST_SHOPS", get("LIST_SHOPS")),
         )
 
     @property
@@ -155,6 +158,14 @@ def is_private_address(host: str) -> bool:
     except ValueError:
         return False
     return address.is_private and not (address.is_loopback or address.is_unspecified)
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    if raw is None or raw.lower() in ("0", "false", "no", "off"):
+        return False
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r}: expected true or false")
 
 
 def _number(name: str, raw: str | None, default: N, kind: Callable[[str], N]) -> N:

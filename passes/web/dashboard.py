@@ -129,6 +129,8 @@ class DashboardPages:
         refreshed = query.get("refreshed", "")
         if saved == "settings" and refreshed.isascii() and refreshed.isdigit() and refreshed != "0":
             return t("settings_saved_refreshed").format(n=int(refreshed))
+        if saved == "location_removed":
+            return t("location_removed")
         if saved in ("settings", "location"):
             return t("settings_saved" if saved == "settings" else "location_added")
         sent = query.get("sent", "")

@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from passes.errors import NotFound
 from passes.http import HttpError, read_body
+from passes.loyalty import MAX_STAMPS_REQUIRED
 from passes.service import Service
 from passes.store.shops import ShopRow
 from passes.texts import LANGUAGES, pick_language, text
@@ -44,6 +45,7 @@ class Site:
         self.service = service
         self.settings = service.settings
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.templates.env.globals["max_stamps_required"] = MAX_STAMPS_REQUIRED
         self.secure = self.settings.base_url.startswith("https://")
         self.sessions = Sessions(load_secret(self.settings.certs_dir), secure=self.secure)
         self.badges = Badges.from_settings(self.settings)
