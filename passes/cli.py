@@ -289,7 +289,8 @@ def shop_settings(
     stamps: int | None,
     reward: str | None,
 ) -> None:
-    """Change the program's limits, reward tiers, expiry, name and colours; prints them.
+    """Change the program's main reward, limits, reward tiers, expiry, name and colours;
+    prints them.
 
     A change of what passes show (tiers, expiry, perk, name, colours) updates every pass
     in a wallet: the command says how many, with progress for a large shop."""
@@ -362,9 +363,10 @@ def shop_settings(
     days = program.reward_expiry_days
     click.echo(f"rewards expire:    {f'{days} days after they fall due' if days else 'never'}")
     if stamps is not None:
+        due = changed.rewards_due_now
         click.echo(
             "cards in progress: keep their stamps; at or past the new number the reward is due "
-            f"at once: {changed.rewards_due_now} card(s) got it now"
+            f"at once: {due} card{'' if due == 1 else 's'} got it now"
         )
     click.echo(f"passes refreshed:  {changed.refreshed}")
 

@@ -138,7 +138,7 @@ def test_the_command_line_changes_stamps_and_reward(cli_env: dict[str, str]) -> 
         cli_env, "shop", "settings", "--shop", "teeladen", "--stamps", "5", "--reward", "1 Chai"
     ).stdout
     assert "reward at  5:      1 Chai" in changed
-    assert "cards in progress: keep their stamps" in changed and "1 card(s) got it now" in changed
+    assert "cards in progress: keep their stamps" in changed and "1 card got it now" in changed
     shown = run(cli_env, "card", "show", serial).stdout
     assert "stamps:  2 / 5" in shown and "rewards: 1 due" in shown
     bad = run(cli_env, "shop", "settings", "--shop", "teeladen", "--stamps", "0", ok=False)
@@ -267,3 +267,22 @@ def test_a_card_stamped_under_the_old_goal_gets_its_reward_with_the_next_stamp()
     assert loyalty.next_reward(program, behind) == (1, "1 Smoothie")
     after = loyalty.stamp(program, behind, 1)
     assert (after.stamps, after.rewards_available, after.total_stamps) == (3, 1, 9)
+
+
+async def test_the_whole_rules_form_with_every_tier_row_is_taken(pages: Pages) -> None:
+    shop, key = await pages.shop(stamps=12)
+    owner, token = await signed_in_owner(pages, shop, key)
+    look = {"shop_name": "Café Sonne", "background_color": "#3B2A20", "foreground_color": "#FFFFFF"}
+    look |= {"label_color": "#F2C879", "stamp_color": "#F2C879"}
+    loyal = {"loyal_after_cards": "0", "loyal_after_months": "0", "loyal_bonus_stamps": "0"}
+    loyal |= {"loyal_perk": ""}
+    tiers = {f"tier_at_{i}": str(i * 2) for i in range(1, 6)}
+    tiers |= {f"tier_reward_{i}": f"{i} Keks" for i in range(1, 6)}
+    form = {"csrf": token, **RULES, **look, **loyal, **tiers, "stamps_required": "11"}
+    saved = await owner.post(f"/dashboard/{shop.slug}/program", data={**form, "reward": "1 Tee"})
+    assert saved.status_code == 303, saved.text
+    program = (await pages.service.shop(shop.slug)).program
+    assert (program.stamps_required, len(program.tiers)) == (11, 5)
+    flood = {**form, **{f"x{i}": "1" for i in range(40)}}
+    refused = await owner.post(f"/dashboard/{shop.slug}/program", data=flood)
+    assert refused.status_code == 413, "too many fields: refused, not a server error"

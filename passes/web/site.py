@@ -28,6 +28,8 @@ CSRF_HEADER = "x-csrf-token"
 LANG_COOKIE = "passes_lang"
 # The feedback form carries up to 500 characters, each up to 12 bytes percent-encoded.
 FORM_LIMIT = 8192
+# The rules form is the largest: 28 fields with all five reward tiers shown.
+FORM_FIELDS = 40
 YEAR = 365 * 24 * 3600
 
 
@@ -101,7 +103,10 @@ class Site:
         if media_type != "application/x-www-form-urlencoded":
             raise HttpError(415, "unsupported_media_type", "send the form urlencoded")
         body = await read_body(request, FORM_LIMIT)
-        fields = dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=20))
+        try:
+            fields = dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=FORM_FIELDS))
+        except ValueError:
+            raise HttpError(413, "too_many_fields", "the form has too many fields") from None
         self._check_token(request, fields.get(CSRF_FIELD, ""))
         return fields
 
