@@ -146,7 +146,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     wakeup = Wakeup()
     service = Service(settings, store, wakeup.notify, google)
     artwork = Artwork(settings.assets_dir)
-    wallet = AppleWallet(identity, artwork, settings.web_service_url)
+    wallet = AppleWallet(identity, artwork, settings.wallet_service_url)
 
     # Only the card page's URL: the card's other URLs (a signed Google link) are not needed.
     web_service = WalletWebService(

@@ -23,13 +23,16 @@ from passes.config import Settings
 from passes.errors import PassesError
 from passes.inputs import whole_number
 from passes.keys import ShopKeys
+from passes.links import shop_links
 from passes.loyalty import SEGMENTS, Audience
 from passes.program import ProgramChange
 from passes.service import CardView, ProgramChanged, Service
+from passes.serving import refuse_accidental_dev_identity
 from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
 from passes.store.apple import Deliveries
-from passes.store.shops import Location, ShopRow
+from passes.store.instance import single_instance
+from passes.store.shops import Location, ShopRow, ShopSummary
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -95,6 +98,7 @@ def _ensure_identity(settings: Settings) -> bool:
     certs = settings.certs_dir
     if any((certs / name).exists() for name in ("pass.p12", "pass.pem")):
         return False
+    refuse_accidental_dev_identity(settings)
     create_dev_identity(certs)
     click.echo(f"made a dev signing identity in {certs}/")
     click.echo(DEV_WARNING, err=True)
@@ -118,28 +122,32 @@ async def _migrate(settings: Settings) -> None:
 @clear_errors
 def serve(host: str, port: int, no_worker: bool) -> None:
     """Run the server with its push worker (init first when needed)."""
-    import uvicorn
-
+    from passes import serving
     from passes.app import create_app
 
     settings = _settings()
     if not settings.base_url_set:
         # Without PASSES_BASE_URL, passes point at where this server really listens.
-        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        settings = replace(settings, base_url=f"http://{local}:{port}")
-    made = _ensure_identity(settings)
-    asyncio.run(_migrate(settings))
-    identity = load_identity(settings.certs_dir, settings.cert_password)
-    if identity.is_dev and not made:
-        click.echo(DEV_WARNING, err=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app(replace(settings, run_worker=not no_worker), identity)
-    click.echo(f"serving on http://{host}:{port}  (public URL {settings.base_url})")
-    # X-Forwarded-For is ours to judge (PASSES_TRUSTED_PROXIES), not uvicorn's: by default
-    # it trusts the header from 127.0.0.1, where anyone on the machine could send it.
-    uvicorn.run(
-        app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=False
-    )
+        settings = replace(settings, base_url=serving.local_base_url(host, port))
+    with single_instance(settings.database_url, server=True, worker=not no_worker):
+        sock = serving.bind(host, port)
+        made = _ensure_identity(settings)
+        asyncio.run(_migrate(settings))
+        identity = load_identity(settings.certs_dir, settings.cert_password)
+        if identity.is_dev and not made:
+            click.echo(DEV_WARNING, err=True)
+        for line in serving.base_url_notes(settings, host):
+            click.echo(line, err=True)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        app = create_app(replace(settings, run_worker=not no_worker), identity)
+        where = f"[{host}]" if ":" in host else host
+        serving.run(
+            app,
+            sock,
+            lambda: click.echo(
+                f"serving on http://{where}:{port}  (public URL {settings.base_url})"
+            ),
+        )
 
 
 @cli.group()
@@ -171,7 +179,30 @@ def shop_create(name: str, stamps: int, reward: str, slug: str | None, pin: str 
     click.echo(f"api key: {key}")
     if pin is not None:
         click.echo(f"staff:   PIN set; stamping page {_settings().base_url}/staff/{created.slug}")
+    _print_links(created.slug)
     click.echo("Keep the API key safe: it is stored hashed and cannot be shown again.", err=True)
+
+
+def _print_links(slug: str) -> None:
+    for name, url in shop_links(_settings().base_url, slug).items():
+        click.echo(f"  {name + ':':<11}{url}")
+
+
+@shop.command("list")
+@clear_errors
+def shop_list() -> None:
+    """Every shop: slug, name, cards, and the links to its pages."""
+
+    async def work(service: Service) -> list[ShopSummary]:
+        return await service.shops()
+
+    found = _with_service(work)
+    if not found:
+        click.echo('no shops yet: passes shop create --name "Café Sonne" --reward "1 Kaffee"')
+    for summary in found:
+        cards = f"{summary.cards} card{'' if summary.cards == 1 else 's'}"
+        click.echo(f"{summary.slug}  {summary.name}  ({cards})")
+        _print_links(summary.slug)
 
 
 @shop.command("pin")
@@ -244,6 +275,13 @@ def shop_key(slug: str) -> None:
 @click.option("--reward-expiry", type=int, help="A due reward expires after this many days.")
 @click.option("--no-reward-expiry", is_flag=True, help="Rewards never expire.")
 @click.option("--name", help="The shop's name on passes and pages (the slug stays).")
+@click.option(
+    "--stamps",
+    type=int,
+    help="Stamps for the main reward. Cards keep their stamps; at or past the new number, "
+    "the reward is due at once.",
+)
+@click.option("--reward", help='The main reward, e.g. "1 Vita Mix gratis".')
 @click.option("--background", help="The pass's background colour, e.g. '#3B2A20'.")
 @click.option("--foreground", help="The pass's text colour, e.g. '#FFFFFF'.")
 @click.option("--label", help="The pass's label colour, e.g. '#F2C879'.")
@@ -271,8 +309,11 @@ def shop_settings(
     foreground: str | None,
     label: str | None,
     stamp_colour: str | None,
+    stamps: int | None,
+    reward: str | None,
 ) -> None:
-    """Change the program's limits, reward tiers, expiry, name and colours; prints them.
+    """Change the program's main reward, limits, reward tiers, expiry, name and colours;
+    prints them.
 
     A change of what passes show (tiers, expiry, perk, name, colours) updates every pass
     in a wallet: the command says how many, with progress for a large shop."""
@@ -314,6 +355,8 @@ def shop_settings(
         tiers=new_tiers if tiers or no_tiers else None,
         name=name,
         colours={key: value for key, value in given if value is not None},
+        stamps_required=stamps,
+        reward=reward,
     )
 
     async def work(service: Service) -> ProgramChanged:
@@ -342,6 +385,12 @@ def shop_settings(
     click.echo(f"stamps expire:     {f'after {days} days without a visit' if days else 'never'}")
     days = program.reward_expiry_days
     click.echo(f"rewards expire:    {f'{days} days after they fall due' if days else 'never'}")
+    if stamps is not None:
+        due = changed.rewards_due_now
+        click.echo(
+            "cards in progress: keep their stamps; at or past the new number the reward is due "
+            f"at once: {due} card{'' if due == 1 else 's'} got it now"
+        )
     click.echo(f"passes refreshed:  {changed.refreshed}")
 
 
@@ -387,23 +436,43 @@ def shop_refresh(slug: str) -> None:
 
 @shop.command("location")
 @click.option("--shop", "slug", required=True, help="The shop's slug.")
-@click.option("--address", required=True, help='e.g. "Sonnenallee 1, Berlin".')
-@click.option("--lat", "latitude", required=True, type=float, help="Latitude, e.g. 52.4862.")
-@click.option("--lon", "longitude", required=True, type=float, help="Longitude, e.g. 13.4319.")
+@click.option("--address", help='e.g. "Sonnenallee 1, Berlin".')
+@click.option("--lat", "latitude", type=float, help="Latitude, e.g. 52.4862.")
+@click.option("--lon", "longitude", type=float, help="Longitude, e.g. 13.4319.")
+@click.option("--delete", "position", type=int, help="Remove the place numbered N in the list.")
 @clear_errors
-def shop_location(slug: str, address: str, latitude: float, longitude: float) -> None:
-    """Add a place of the shop: passes surface on the lock screen nearby (up to 10)."""
+def shop_location(
+    slug: str,
+    address: str | None,
+    latitude: float | None,
+    longitude: float | None,
+    position: int | None,
+) -> None:
+    """The shop's places, where passes surface on the lock screen (up to 10): with --address,
+    --lat and --lon add one, with --delete N remove one, with neither list them."""
+    place_given = [value is not None for value in (address, latitude, longitude)]
+    if any(place_given) and not all(place_given):
+        raise click.UsageError("a place needs --address, --lat and --lon")
+    if all(place_given) and position is not None:
+        raise click.UsageError("add a place or --delete one, not both")
 
-    async def work(service: Service) -> tuple[list[Location], int]:
+    async def work(service: Service) -> tuple[list[Location], int | None]:
         found = await service.shop(slug)
-        place = Location(address.strip(), latitude, longitude)
-        refreshed = await service.add_location(found, place, _progress())
+        refreshed = None
+        if address is not None and latitude is not None and longitude is not None:
+            place = Location(address.strip(), latitude, longitude)
+            refreshed = await service.add_location(found, place, _progress())
+        elif position is not None:
+            _, refreshed = await service.remove_location(found, position, progress=_progress())
         return await service.locations(found), refreshed
 
     places, refreshed = _with_service(work)
-    for place in places:
-        click.echo(f"{place.latitude:.5f}, {place.longitude:.5f}  {place.address}")
-    click.echo(f"passes refreshed: {refreshed}")
+    for number, place in enumerate(places, 1):
+        click.echo(f"{number:>2}. {place.latitude:.5f}, {place.longitude:.5f}  {place.address}")
+    if not places:
+        click.echo("no locations")
+    if refreshed is not None:
+        click.echo(f"passes refreshed: {refreshed}")
 
 
 @cli.group()
@@ -542,7 +611,8 @@ def worker() -> None:
         finally:
             await store.close()
 
-    asyncio.run(run())
+    with single_instance(settings.database_url, server=False, worker=True):
+        asyncio.run(run())
 
 
 # CLI times are this machine's local time, as people type them.

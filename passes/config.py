@@ -60,6 +60,8 @@ class Settings:
     # minute (mobile carriers put many phones behind one address). Renewals are not counted.
     card_registrations_per_hour: int = 10
     client_registrations_per_minute: int = 120
+    # The root page lists every shop with its join page (off: shop names stay unlisted).
+    list_shops: bool = False
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
     # an operator's own copies in {certs_dir}/badges/ come first.
@@ -72,10 +74,13 @@ class Settings:
         _check_url("PASSES_APNS_URL", self.apns_url)
         _check_url("PASSES_GOOGLE_API_URL", self.google_api_url)
         _check_url("PASSES_GOOGLE_CALLBACK_KEYS_URL", self.google_callback_keys_url)
-        if not self.base_url.startswith("https://") and not self.is_loopback:
+        if not self.base_url.startswith("https://") and not (
+            self.is_loopback or self.on_local_network
+        ):
             raise ConfigError(
                 f"PASSES_BASE_URL={self.base_url!r}: wallets only talk to https; "
-                "use an https URL (http is allowed on 127.0.0.1/localhost only)"
+                "use an https URL (http is allowed on 127.0.0.1/localhost, and on a private "
+                "address such as 192.168.1.20 to try the pages on a phone)"
             )
         parse_networks(self.trusted_proxies)
         if not self.database_url.startswith(("sqlite", "postgresql", "postgres://")):
@@ -126,6 +131,7 @@ class Settings:
                 120,
                 int,
             ),
+            list_shops=_flag("PASSES_LIST_SHOPS", get("LIST_SHOPS")),
         )
 
     @property
@@ -136,6 +142,20 @@ class Settings:
     def card_page_url(self, page_secret: str) -> str:
         """The customer's card page (`urls.card`); Apple and Google passes link to it."""
         return f"{self.base_url}/c/{page_secret}"
+
+    @property
+    def wallet_service_url(self) -> str | None:
+        """The webServiceURL passes carry: None on a plain-http local network address, where
+        wallets would refuse the pass (they take https, or http on loopback for development)."""
+        if self.base_url.startswith("https://") or self.is_loopback:
+            return self.web_service_url
+        return None
+
+    @property
+    def on_local_network(self) -> bool:
+        """True when the base URL is a private address (192.168.x.y, 10.x.y.z, ...): phones on
+        the same network reach its pages, nobody else does."""
+        return is_private_address(urlsplit(self.base_url).hostname or "")
 
     @property
     def is_loopback(self) -> bool:
@@ -151,6 +171,23 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_private_address(host: str) -> bool:
+    """An IP address of a private network (not loopback, not a name)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private and not (address.is_loopback or address.is_unspecified)
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    if raw is None or raw.lower() in ("0", "false", "no", "off"):
+        return False
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r}: expected true or false")
 
 
 def _number(name: str, raw: str | None, default: N, kind: Callable[[str], N]) -> N:

@@ -145,6 +145,7 @@ def stamp(
 
 def _add_stamps(program: Program, card: CardState, count: int, now: datetime | None) -> CardState:
     _refuse_voided(card)
+    card = _settled(program, card, now)
     reached = (_earned_at(program, k) for k in range(card.stamps + 1, card.stamps + count + 1))
     earned = tuple((at, now) for at in reached if at is not None)
     dues = due_list(program, card) + earned
@@ -156,6 +157,30 @@ def _add_stamps(program: Program, card: CardState, count: int, now: datetime | N
         total_stamps=card.total_stamps + count,
         last_visit=now,
     )
+
+
+def _settled(program: Program, card: CardState, now: datetime | None) -> CardState:
+    """A card with stamps at or past the goal (it was lowered since they were given): each
+    full goal makes the main reward due, the rest carry over."""
+    full, stamps = divmod(card.stamps, program.stamps_required)
+    if not full:
+        return card
+    dues = due_list(program, card) + ((program.stamps_required, now),) * full
+    return replace(card, stamps=stamps, rewards_available=len(dues), rewards_due=dues)
+
+
+def move_goal(program: Program, card: CardState, old_goal: int) -> CardState:
+    """A card in progress when the stamps required moved from `old_goal` to the program's:
+    it keeps its stamps; a main reward already due stays the main reward; at or past the
+    new goal, the main reward is due at once (extra stamps carry over). Returns `card`
+    itself when nothing changes."""
+    goal = program.stamps_required
+    if card.voided or goal == old_goal:
+        return card
+    dues = due_list(program, card)
+    moved = tuple((goal if at == old_goal else at, since) for at, since in dues)
+    after = _settled(program, replace(card, rewards_due=moved), None)
+    return card if moved == dues and after.stamps == card.stamps else after
 
 
 def redeem(
@@ -276,8 +301,10 @@ def reward_lines(program: Program, card: CardState) -> list[RewardLine]:
 
 def next_reward(program: Program, card: CardState) -> tuple[int, str]:
     """How many stamps are missing to the next reward, and what it is."""
-    at = min(t for t in program.thresholds if t > card.stamps)
-    return at - card.stamps, program.reward_at(at)
+    # A card not yet moved to a lowered goal (a moment after the change) gets the main
+    # reward with its next stamp at the latest.
+    at = min((t for t in program.thresholds if t > card.stamps), default=program.stamps_required)
+    return max(at - card.stamps, 1), program.reward_at(at)
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,11 @@ def _made_due(
     # reward due in a row is a new value.
     summary = loyalty.reward_summary(program, after)
     return summary.due_text(program.reward, after.rewards_available)
+
+
+def goal_moved(
+    program: loyalty.Program, before: loyalty.CardState, after: loyalty.CardState
+) -> Notice | None:
+    """The stamps required moved: the reward it made due at once, else nothing to announce."""
+    made_due = _made_due(program, before, after)
+    return None if made_due is None else Notice("reward", made_due)

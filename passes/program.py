@@ -70,6 +70,9 @@ class ProgramChange:
     tiers: Sequence[tuple[int, str]] | None = None
     name: str | None = None
     colours: Mapping[str, str] = field(default_factory=dict)
+    # The main reward: the stamps it takes (cards in progress: loyalty.move_goal) and what it is.
+    stamps_required: int | None = None
+    reward: str | None = None
 
 
 def check_name(name: str) -> str:
@@ -113,19 +116,51 @@ def program_values(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
             values["loyal_perk"] = loyalty.check_perk(change.perk)
         except loyalty.Refused as exc:
             raise BadSetting("loyal_perk", str(exc)) from exc
+    values.update(_main_reward(shop, change))
     if change.tiers is not None:
-        values["tiers"] = encode_tiers(_checked_tiers(shop, change.tiers))
+        values["tiers"] = encode_tiers(_checked_tiers(_goal(shop, change), change.tiers))
     for key, colour in change.colours.items():
         values[key] = check_colour(key, colour)
     return values
 
 
-def _checked_tiers(shop: ShopRow, tiers: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+def _goal(shop: ShopRow, change: ProgramChange) -> int:
+    """The stamps required after the change."""
+    return (
+        shop.program.stamps_required if change.stamps_required is None else change.stamps_required
+    )
+
+
+def _main_reward(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
+    """The main reward's columns to write: its stamps (below which every tier that stays
+    must lie) and its text."""
+    values: dict[str, object] = {}
+    goal = change.stamps_required
+    if goal is not None:
+        high = loyalty.MAX_STAMPS_REQUIRED
+        if isinstance(goal, bool) or not isinstance(goal, int) or not 1 <= goal <= high:
+            raise BadSetting("stamps_required", f"stamps required must be 1 to {high}")
+        if change.tiers is None and any(at >= goal for at in shop.program.tier_stamps):
+            raise BadSetting(
+                "stamps_required",
+                f"the reward tiers ({', '.join(map(str, shop.program.tier_stamps))} stamps) "
+                f"must lie below the {goal} stamps required: change or remove them too",
+            )
+        values["stamps_required"] = goal
+    if change.reward is not None:
+        reward = change.reward.strip()
+        try:
+            loyalty.Program(_goal(shop, change), reward)
+        except ValueError as exc:
+            raise BadSetting("reward", str(exc)) from exc
+        values["reward"] = reward
+    return values
+
+
+def _checked_tiers(goal: int, tiers: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
     ordered = tuple(sorted((at, reward.strip()) for at, reward in tiers))
     try:
-        loyalty.check_tiers(
-            shop.program.stamps_required, [loyalty.Tier(at, r) for at, r in ordered]
-        )
+        loyalty.check_tiers(goal, [loyalty.Tier(at, r) for at, r in ordered])
     except ValueError as exc:
         raise BadSetting("tiers", str(exc)) from exc
     return ordered

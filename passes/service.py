@@ -21,6 +21,7 @@ from passes.cache import TtlCache
 from passes.config import Settings
 from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized, UnknownCard
 from passes.expiry import expire_card, expired
+from passes.goal import move_goal
 from passes.google.wallet import GoogleWallet
 from passes.program import DEFAULT_COLOURS as DEFAULT_COLOURS
 from passes.program import LONG_STANDING_LIMITS as LONG_STANDING_LIMITS
@@ -63,13 +64,16 @@ from passes.store.refresh import Batch, count_in_wallets, note_outbox_growth, re
 from passes.store.shops import (
     Location,
     ShopRow,
+    ShopSummary,
     add_location,
     insert_shop,
     locations_of,
+    remove_location,
     rename_shop,
     shop_by_id,
     shop_by_key_hash,
     shop_by_slug,
+    shop_summaries,
     update_program,
 )
 
@@ -161,6 +165,8 @@ class ProgramChanged:
 
     shop: ShopRow
     refreshed: int
+    # Cards whose main reward fell due at once because the stamps required went down.
+    rewards_due_now: int = 0
 
 
 @dataclass(frozen=True)
@@ -343,13 +349,15 @@ class Service:
             if name is not None and name != before.name:
                 await rename_shop(conn, shop.id, name)
             updated = await shop_by_id(conn, shop.id)
+            goal = before.program.stamps_required
+            rewarded = await move_goal(conn, updated, goal, _now())
         # Cached shops carry the old program; other processes see it within KEY_CACHE_SECONDS.
         self._keys.clear()
         scope = refresh_for(before, updated)
         if scope is Refresh.NONE:
             return ProgramChanged(updated, 0)
         refreshed = await self.refresh_passes(updated, scope is Refresh.LOYAL, progress)
-        return ProgramChanged(updated, refreshed)
+        return ProgramChanged(updated, refreshed, rewarded)
 
     async def update_program(self, shop: ShopRow, **changes: int | None) -> ShopRow:
         """Change the program's limits and expiry (see PROGRAM_LIMITS)."""
@@ -514,6 +522,24 @@ class Service:
         async with self.store.transaction() as conn:
             await add_location(conn, shop.id, location)
         return await self.refresh_passes(shop, progress=progress)
+
+    async def remove_location(
+        self,
+        shop: ShopRow,
+        position: int,
+        address: str | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[Location, int]:
+        """Remove the shop's place at `position` (1-based, as listed); every pass in a wallet
+        loses it. Returns the place and how many passes were refreshed."""
+        async with self.store.transaction() as conn:
+            removed = await remove_location(conn, shop.id, position, address)
+        return removed, await self.refresh_passes(shop, progress=progress)
+
+    async def shops(self) -> list[ShopSummary]:
+        """Every shop with its number of cards (the operator's list)."""
+        async with self.store.reading() as conn:
+            return await shop_summaries(conn)
 
     async def locations(self, shop: ShopRow) -> list[Location]:
         """The shop's places."""

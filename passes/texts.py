@@ -365,6 +365,34 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "chart_stamps": "Stempel",
         "chart_bonus": "Bonusstempel",
         "chart_day": "{date}: Stempel {stamps}, Bonus {bonus}",
+        # the main reward, removing a location (passes/web/program_form.py)
+        "goal_heading": "Hauptprämie",
+        "stamps_required": "Stempel für die Hauptprämie",
+        "main_reward": "Hauptprämie (z. B. „1 Kaffee gratis“)",
+        "goal_hint": "Laufende Karten behalten ihre Stempel. Wer die neue Zahl schon erreicht "
+        "hat, bekommt die Prämie sofort; übrige Stempel zählen weiter. Fällige Prämien bleiben "
+        "fällig und heißen wie die neue Hauptprämie.",
+        "reward_invalid": "Die Prämie braucht 1 bis 200 Zeichen.",
+        "goal_below_tiers": "Die Zwischenprämien müssen unter der Stempelzahl der Hauptprämie "
+        "liegen: bitte auch sie ändern oder entfernen.",
+        "remove_location": "Entfernen",
+        "remove_location_named": "Standort {address} entfernen",
+        "location_removed": "Standort entfernt. Karten verlieren ihn beim nächsten Update.",
+        "locations_changed": "Die Standorte haben sich inzwischen geändert. Bitte die Seite neu "
+        "laden und noch einmal versuchen.",
+        # the root page (passes/web/home.py)
+        "home_title": "Digitale Stempelkarten",
+        "home_intro": "Dieser Server gibt Stempelkarten für Apple Wallet und Google Wallet aus. "
+        "Ohne App und ohne Konto.",
+        "home_customers_heading": "Sie möchten eine Karte?",
+        "home_customers": "Scannen Sie den QR-Code an der Theke Ihres Geschäfts: er führt zur "
+        "Karte. Ihre Karte öffnen Sie danach in der Wallet oder über den Link, den Sie bekommen "
+        "haben.",
+        "home_shops_heading": "Sie führen ein Geschäft?",
+        "home_shops": "Das Stempeln finden Sie unter /staff/…, die Übersicht unter "
+        "/dashboard/…, jeweils mit dem Kürzel Ihres Geschäfts. Wer den Server betreibt, sieht alle "
+        "Links mit „passes shop list“.",
+        "home_list_heading": "Geschäfte",
     },
     "en": {
         "offer": "{stamps} stamps = {reward}",
@@ -592,6 +620,32 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "chart_stamps": "Stamps",
         "chart_bonus": "Bonus stamps",
         "chart_day": "{date}: stamps {stamps}, bonus {bonus}",
+        # the main reward, removing a location (passes/web/program_form.py)
+        "goal_heading": "Main reward",
+        "stamps_required": "Stamps for the main reward",
+        "main_reward": 'Main reward (e.g. "1 free coffee")',
+        "goal_hint": "Cards in progress keep their stamps. Cards that already have the new "
+        "number get the reward at once; extra stamps carry over. Rewards already due stay due "
+        "and read as the new main reward.",
+        "reward_invalid": "The reward needs 1 to 200 characters.",
+        "goal_below_tiers": "The intermediate rewards must lie below the main reward's stamps: "
+        "please change or remove them too.",
+        "remove_location": "Remove",
+        "remove_location_named": "Remove location {address}",
+        "location_removed": "Location removed. Cards drop it with their next update.",
+        "locations_changed": "The locations have changed in the meantime. Please reload the "
+        "page and try again.",
+        # the root page (passes/web/home.py)
+        "home_title": "Digital stamp cards",
+        "home_intro": "This server issues stamp cards for Apple Wallet and Google Wallet. "
+        "No app, no account.",
+        "home_customers_heading": "Looking for a card?",
+        "home_customers": "Scan the QR code at your shop's counter: it leads to the card. "
+        "Afterwards open your card in your wallet or with the link you were given.",
+        "home_shops_heading": "Running a shop?",
+        "home_shops": "Stamping is at /staff/…, the overview at /dashboard/…, each with your "
+        "shop's short name. Whoever runs this server sees every link with `passes shop list`.",
+        "home_list_heading": "Shops",
     },
 }
 

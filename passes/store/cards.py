@@ -635,3 +635,16 @@ async def events_at(
         )
         for row in (await conn.execute(query)).mappings()
     ]
+
+
+async def cards_for_goal(conn: AsyncConnection, shop_id: int, goal: int) -> list[CardRow]:
+    """The shop's cards a new goal of `goal` stamps may change (stamps at or past it, or a
+    reward due), locked in id order."""
+    query = (
+        select(*_CARD_COLUMNS)
+        .where(cards.c.shop_id == shop_id, ~cards.c.voided)
+        .where((cards.c.stamps >= goal) | (cards.c.rewards_available > 0))
+        .order_by(cards.c.id)
+        .with_for_update()
+    )
+    return [card_from(row) for row in (await conn.execute(query)).mappings()]

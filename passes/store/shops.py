@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty
 from passes.errors import Conflict, NotFound
-from passes.store.tables import api_keys, programs, shop_locations, shops
+from passes.store.tables import api_keys, cards, programs, shop_locations, shops
 
 
 @dataclass(frozen=True)
@@ -238,6 +238,50 @@ async def locations_of(conn: AsyncConnection, shop_id: int) -> list[Location]:
         .order_by(shop_locations.c.id)
     )
     return [Location(*row) for row in (await conn.execute(query)).all()]
+
+
+async def remove_location(
+    conn: AsyncConnection, shop_id: int, position: int, address: str | None = None
+) -> Location:
+    """Remove the shop's place at `position` (1-based, in the order listed); NotFound when
+    there is none, Conflict when `address` is given and the place there is another (the list
+    changed since it was shown)."""
+    query = (
+        select(shop_locations.c.id, shop_locations.c.address, shop_locations.c.latitude)
+        .add_columns(shop_locations.c.longitude)
+        .where(shop_locations.c.shop_id == shop_id)
+        .order_by(shop_locations.c.id)
+    )
+    rows = (await conn.execute(query)).all()
+    if not 1 <= position <= len(rows):
+        raise NotFound(f"no location {position} (the shop has {len(rows)})")
+    row_id, *place = rows[position - 1]
+    found = Location(*place)
+    if address is not None and found.address != address:
+        raise Conflict("the locations changed since they were shown", "locations_changed")
+    await conn.execute(shop_locations.delete().where(shop_locations.c.id == row_id))
+    return found
+
+
+@dataclass(frozen=True)
+class ShopSummary:
+    """A shop as the operator's list shows it."""
+
+    slug: str
+    name: str
+    cards: int
+
+
+async def shop_summaries(conn: AsyncConnection) -> list[ShopSummary]:
+    """Every shop with its number of cards, by slug."""
+    count = (
+        select(func.count())
+        .select_from(cards)
+        .where(cards.c.shop_id == shops.c.id)
+        .scalar_subquery()
+    )
+    query = select(shops.c.slug, shops.c.name, count).order_by(shops.c.slug)
+    return [ShopSummary(*row) for row in (await conn.execute(query)).all()]
 
 
 async def expiring_programs(conn: AsyncConnection) -> list[ShopRow]:

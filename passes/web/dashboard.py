@@ -142,6 +142,8 @@ class DashboardPages:
         refreshed = whole_number(query.get("refreshed", ""), 9)
         if saved == "settings" and refreshed:
             return t("settings_saved_refreshed").format(n=refreshed)
+        if saved == "location_removed":
+            return t("location_removed")
         if saved in ("settings", "location"):
             return t("settings_saved" if saved == "settings" else "location_added")
         sent = query.get("sent", "")

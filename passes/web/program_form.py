@@ -1,5 +1,5 @@
-"""The dashboard's rules form (daily cap, message limit, hold-out, welcome stamps, reward tiers,
-expiry, the card's name and colours) and locations. A change of what passes show refreshes
+"""The dashboard's rules form (the main reward and its stamps, daily cap, message limit, hold-out,
+welcome stamps, reward tiers, expiry, the card's name and colours) and locations. A change of what passes show refreshes
 every pass in a wallet; the form says how many."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from passes.errors import Conflict, InvalidInput
+from passes.errors import Conflict, InvalidInput, NotFound
 from passes.inputs import whole_number
-from passes.loyalty import MAX_TIERS
+from passes.loyalty import MAX_STAMPS_REQUIRED, MAX_TIERS
 from passes.program import DEFAULT_COLOURS, BadSetting, ProgramChange
 from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
 from passes.store.shops import Location, ShopRow
@@ -78,6 +78,17 @@ def parse_tiers(rows: list[tuple[str, str]]) -> list[tuple[int, str]]:
     return tiers
 
 
+def parse_goal(fields: dict[str, str]) -> int | None:
+    """The stamps for the main reward, when the form sent them (an older page: None)."""
+    raw = fields.get("stamps_required")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_STAMPS_REQUIRED):
+        raise BadField("stamps_required")
+    return int(raw)
+
+
 def look_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
     """The name and colours the form sent; a form without them (an older page) changes none."""
     colours = {key: fields[key] for key in DEFAULT_COLOURS if key in fields}
@@ -111,6 +122,7 @@ class ProgramForm:
         return [
             Route("/dashboard/{shop}/program", self.rules, methods=["POST"]),
             Route("/dashboard/{shop}/locations", self.add_location, methods=["POST"]),
+            Route("/dashboard/{shop}/locations/delete", self.remove_location, methods=["POST"]),
         ]
 
     async def _signed_in(self, request: Request) -> tuple[ShopRow, dict[str, str]] | None:
@@ -135,11 +147,13 @@ class ProgramForm:
                 tiers=parse_tiers(rows) if has_tiers else None,
                 name=name,
                 colours=colours,
+                stamps_required=parse_goal(fields),
+                reward=fields.get("reward"),
             )
             # Checked as a whole first: a refusal leaves everything as it was.
             changed = await self.service.change_program(shop, change)
         except BadSetting as exc:
-            return await self._refused(request, shop, fields, rows, exc.name)
+            return await self._refused(request, shop, fields, rows, exc)
         saved = f"saved=settings&refreshed={changed.refreshed}"
         return RedirectResponse(f"/dashboard/{shop.slug}?{saved}#rules", status_code=303)
 
@@ -149,12 +163,20 @@ class ProgramForm:
         shop: ShopRow,
         fields: dict[str, str],
         rows: list[tuple[str, str]],
-        name: str,
+        refused: BadSetting,
     ) -> Response:
         """The form again, as typed, with what was refused marked."""
         t = self.site.translator(request)
         limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS}
-        if name == "tiers":
+        name = refused.name
+        if name == "stamps_required" and not isinstance(refused, BadField):
+            error = t("goal_below_tiers")
+        elif name == "stamps_required":
+            high = MAX_STAMPS_REQUIRED
+            error = t("settings_range").format(field=t(name), low=1, high=high)
+        elif name == "reward":
+            error = t("reward_invalid")
+        elif name == "tiers":
             high = shop.program.stamps_required - 1
             error = t("tiers_invalid").format(high=high, most=MAX_TIERS)
         elif name in limits:
@@ -169,6 +191,7 @@ class ProgramForm:
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
         look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
+        look |= {key: fields[key] for key in ("stamps_required", "reward") if key in fields}
         return await self.dashboard.show(
             request,
             shop,
@@ -194,3 +217,18 @@ class ProgramForm:
             place = {name: fields.get(name, "") for name in ("address", "latitude", "longitude")}
             return await self.dashboard.show(request, shop, 422, place=place, location_error=error)
         return RedirectResponse(f"/dashboard/{shop.slug}?saved=location#locations", status_code=303)
+
+    async def remove_location(self, request: Request) -> Response:
+        found = await self._signed_in(request)
+        if found is None:
+            return self.site.message(request, 403, "form_expired")
+        shop, fields = found
+        position = fields.get("position", "")
+        if not (position.isascii() and position.isdigit()):
+            return self.site.message(request, 422, "locations_changed")
+        try:
+            await self.service.remove_location(shop, int(position), fields.get("address"))
+        except (NotFound, Conflict):
+            return self.site.message(request, 409, "locations_changed")
+        target = f"/dashboard/{shop.slug}?saved=location_removed#locations"
+        return RedirectResponse(target, status_code=303)

@@ -16,6 +16,7 @@ from passes.staff import StaffPins
 from passes.web.campaign_form import CampaignForm
 from passes.web.dashboard import DashboardPages
 from passes.web.feedback import FeedbackPages
+from passes.web.home import HomePage
 from passes.web.join import JoinPages
 from passes.web.pages import CardPages
 from passes.web.program_form import ProgramForm
@@ -41,6 +42,7 @@ def web_routes(service: Service, wallet: AppleWallet, campaigns: Campaigns) -> l
         *CampaignForm(dashboard, campaigns).routes(),
         *ProgramForm(dashboard).routes(),
         *site.badges.routes(),
+        *HomePage(site).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),
     ]
 

@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from passes.errors import NotFound
 from passes.http import HttpError, read_body
 from passes.inputs import check_text
+from passes.loyalty import MAX_STAMPS_REQUIRED
 from passes.service import Service
 from passes.store.shops import ShopRow
 from passes.texts import LANGUAGES, counted, pick_language, text
@@ -28,7 +29,7 @@ CSRF_HEADER = "x-csrf-token"
 LANG_COOKIE = "passes_lang"
 # The feedback form carries up to 500 characters, each up to 12 bytes percent-encoded.
 FORM_LIMIT = 8192
-# The largest form, the dashboard's rules with every tier row, has 26 fields.
+# The rules form is the largest: 28 fields with all five reward tiers shown.
 FORM_FIELDS = 40
 YEAR = 365 * 24 * 3600
 
@@ -47,6 +48,7 @@ class Site:
         self.service = service
         self.settings = service.settings
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.templates.env.globals["max_stamps_required"] = MAX_STAMPS_REQUIRED
         self.secure = self.settings.base_url.startswith("https://")
         self.sessions = Sessions(load_secret(self.settings.certs_dir), secure=self.secure)
         self.badges = Badges.from_settings(self.settings)
@@ -107,7 +109,7 @@ class Site:
             fields = dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=FORM_FIELDS))
         except ValueError:
             raise HttpError(
-                400, "too_many_fields", f"a form has at most {FORM_FIELDS} fields"
+                413, "too_many_fields", f"a form has at most {FORM_FIELDS} fields"
             ) from None
         self._check_token(request, fields.get(CSRF_FIELD, ""))
         for name, value in fields.items():
