@@ -48,6 +48,7 @@ from passes.store.cards import (
     stamped_since_query,
 )
 from passes.store.outbox import ENQUEUE_MANY
+from passes.store.sqlite_checkpoints import Checkpoints
 from passes.store.sqlite_statements import SqliteStatement
 from passes.store.tables import UtcDateTime, card_events, cards
 from passes.store.writers import Snapshot
@@ -60,6 +61,8 @@ REMEMBERED_CARDS = 10_000
 REMEMBERED_SECONDS = 120.0
 # Another process holding the write lock is waited for this long (as the engines do).
 BUSY_TIMEOUT_MS = 30_000
+# The write-ahead log is copied into the database beside the writer this often at most.
+CHECKPOINT_SECONDS = 0.5
 
 
 def _snapshot_query() -> Any:
@@ -130,6 +133,7 @@ class SqliteCards:
             self._write_batch, size=BATCH_SIZE, lanes=1, patience=BATCH_PATIENCE_SECONDS
         )
         self._remembered: TtlCache[CardRow] = TtlCache(REMEMBERED_SECONDS, REMEMBERED_CARDS)
+        self._checkpoints = Checkpoints(path, CHECKPOINT_SECONDS)
 
     async def snapshot(
         self,
@@ -197,6 +201,7 @@ class SqliteCards:
             await loop.run_in_executor(self._thread, self._close_writer)
             self._thread.shutdown()
             self._thread = None
+        await self._checkpoints.close()
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -225,7 +230,9 @@ class SqliteCards:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="passes-sqlite-writer")
         async with self._turns.turn():
-            return await loop.run_in_executor(self._thread, self._write_now, writes)
+            done = await loop.run_in_executor(self._thread, self._write_now, writes)
+        self._checkpoints.after_commit()
+        return done
 
     def _write_now(self, writes: Sequence[dict[str, Any]]) -> list[tuple[int, int] | None]:
         """(event id, pushes the batch queued) per change written, None per change not."""
@@ -282,6 +289,7 @@ def _open_writer(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # see store/sqlite_checkpoints.py
     return conn
 
 
