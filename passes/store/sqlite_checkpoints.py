@@ -2,10 +2,11 @@
 
 By default the connection whose commit fills the log past 1,000 pages copies it back
 (a checkpoint, with its fsyncs) inside that COMMIT: every few hundred stamps one batch
-took tens of milliseconds longer, and every stamp waiting behind it too. The card writer
-turns that off for its connection; instead, at most once a `every` seconds after a commit,
-this runs a PASSIVE checkpoint on a connection and thread of its own. A passive checkpoint
-takes no lock writers or readers wait for; the writer starts the log over once it is copied.
+took tens of milliseconds longer, and every stamp waiting behind it too. The card writer's
+connection checkpoints only at a much larger log; instead, at most once a `every` seconds
+after a commit, this runs a PASSIVE checkpoint on a connection and thread of its own. A
+passive checkpoint takes no lock writers or readers wait for; the writer starts the log
+over once it is copied.
 """
 
 from __future__ import annotations

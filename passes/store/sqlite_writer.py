@@ -63,6 +63,10 @@ REMEMBERED_SECONDS = 120.0
 BUSY_TIMEOUT_MS = 30_000
 # The write-ahead log is copied into the database beside the writer this often at most.
 CHECKPOINT_SECONDS = 0.5
+# Under load without pause those copies never catch up with the writer, and only a
+# checkpoint by the writer itself lets the log start over: at this many pages (~40 MB)
+# its commit does one (cheap by then, most pages are copied already).
+WRITER_CHECKPOINT_PAGES = 10_000
 
 
 def _snapshot_query() -> Any:
@@ -289,7 +293,7 @@ def _open_writer(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA wal_autocheckpoint=0")  # see store/sqlite_checkpoints.py
+    conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
     return conn
 
 
