@@ -9,6 +9,8 @@ JSON: the most this server can do over HTTP. wrk (with stamp_api.lua) sends
 POST /api/v1/cards/{serial}/stamps with a unique Idempotency-Key per request, round-robin over
 the cards. Ceiling and stamp runs alternate and medians are reported, so a noisy machine slows
 both alike. Afterwards the cards' total_stamps must add up to what wrk saw answered.
+It prints whether issue #14's targets are met: stamps/ceiling >= 0.25 and stamp p99 < 100 ms
+on SQLite, >= 0.4 and < 50 ms on PostgreSQL (TARGETS).
 
 --scale (stamp_scale.py) compares two PostgreSQL databases served side by side: an empty shop
 and a shop bulk-loaded with 100,000 cards and 1,000,000 ledger events (the 500 benchmark cards
