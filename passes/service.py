@@ -78,7 +78,7 @@ from passes.store.shops import (
 )
 
 if TYPE_CHECKING:
-    from passes.store.optimistic import OptimisticCards
+    from passes.store.writers import CardWriter
 
 log = logging.getLogger("passes.service")
 
@@ -685,9 +685,9 @@ class Service:
         return await self._change_locked(shop, asked)
 
     async def _change_optimistically(
-        self, optimistic: OptimisticCards, shop: ShopRow, asked: _Asked
+        self, optimistic: CardWriter, shop: ShopRow, asked: _Asked
     ) -> CardView | None:
-        """Read, decide, write if unchanged (PostgreSQL); None leaves it to the locked path.
+        """Read, decide, write if unchanged (store/writers.py); None leaves it to the locked path.
 
         The first read may answer a card remembered from this process's last change of
         it; any doubt about such a card (the rules refuse, a lost race) reads it afresh.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -18,9 +18,8 @@ from passes.store.fetches import FetchTimes
 from passes.store.files import private_database
 from passes.store.pass_reads import PassReads
 from passes.store.pass_reads_sqlite import SqlitePassReads
-
-if TYPE_CHECKING:
-    from passes.store.optimistic import OptimisticCards
+from passes.store.sqlite_writer import SqliteCards, WriteTurns
+from passes.store.writers import CardWriter
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -79,12 +78,18 @@ class Store:
                 hide_parameters=True,
             )
             self.reader = self.writer
-        # Compare-and-set changes over raw asyncpg: PostgreSQL only (SQLite has one writer).
-        self.optimistic: OptimisticCards | None = None
+        # In this process SQLite's writers take turns here (the engine's transactions
+        # and the card writer), instead of spinning on SQLite's busy handler.
+        self._turns = WriteTurns() if self.sqlite else None
+        # Compare-and-set card changes: batched raw asyncpg statements on PostgreSQL, a
+        # group-committing writer on a SQLite file (an in-memory one has no second connection).
+        self.optimistic: CardWriter | None = None
         # A card with its shop and places in one round trip, for serving passes.
         self.passes: PassReads
         if self.sqlite:
             self.passes = SqlitePassReads(path, self.reading)
+            if path is not None and self._turns is not None:
+                self.optimistic = SqliteCards(path, self._turns, self.reading)
         else:
             # Imported here: asyncpg comes with the postgres extra, not the embedded default.
             from passes.store.optimistic import OptimisticCards
@@ -97,8 +102,13 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One write transaction; on SQLite it takes the write lock up front."""
-        async with self.writer.begin() as conn:
+        """One write transaction; on SQLite it takes the write lock up front, in turn
+        with this process's card writer."""
+        if self._turns is None:
+            async with self.writer.begin() as conn:
+                yield conn
+            return
+        async with self._turns.turn(), self.writer.begin() as conn:
             yield conn
 
     @asynccontextmanager

@@ -58,7 +58,6 @@ from passes.store.cards import (
     PG_TAG,
     CardRow,
     Change,
-    PastChange,
     card_from,
     change_params,
     moved_card,
@@ -70,6 +69,7 @@ from passes.store.tables import (
     card_events,
     cards,
 )
+from passes.store.writers import Snapshot
 
 # What a dropped or restarting database looks like to asyncpg.
 CONNECTION_LOST = (
@@ -103,20 +103,6 @@ class Statement:
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         """Positional arguments for asyncpg; a missing parameter is a KeyError, not NULL."""
         return [params[name] if name in params else self.literals[name] for name in self.names]
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A card as read, the change its Idempotency-Key made before, today's stamps.
-
-    A `remembered` snapshot comes from memory, not the database: the card may have
-    changed since, and its key's earlier change was not looked up (see the module).
-    """
-
-    card: CardRow
-    earlier: PastChange | None
-    stamped_today: int
-    remembered: bool = False
 
 
 def _unnest(name: str, fields: Mapping[str, Any]) -> TableValuedAlias:
