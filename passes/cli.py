@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -20,9 +21,11 @@ from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
 from passes.config import Settings
+from passes.design import ShopLogos, change_design
 from passes.errors import PassesError
 from passes.loyalty import SEGMENTS, Audience
 from passes.program import ProgramChange
+from passes.render import SYMBOLS
 from passes.service import CardView, ProgramChanged, Service
 from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
@@ -221,6 +224,7 @@ def shop_pin(slug: str, pin: str) -> None:
 @click.option("--foreground", help="The pass's text colour, e.g. '#FFFFFF'.")
 @click.option("--label", help="The pass's label colour, e.g. '#F2C879'.")
 @click.option("--stamp-colour", help="The colour of the stamps on the strip, e.g. '#F2C879'.")
+@click.option("--stamp-symbol", type=click.Choice(SYMBOLS), help="What a stamp on the strip shows.")
 @clear_errors
 def shop_settings(
     slug: str,
@@ -244,6 +248,7 @@ def shop_settings(
     foreground: str | None,
     label: str | None,
     stamp_colour: str | None,
+    stamp_symbol: str | None,
 ) -> None:
     """Change the program's limits, reward tiers, expiry, name and colours; prints them.
 
@@ -287,6 +292,7 @@ def shop_settings(
         tiers=new_tiers if tiers or no_tiers else None,
         name=name,
         colours={key: value for key, value in given if value is not None},
+        symbol=stamp_symbol,
     )
 
     async def work(service: Service) -> ProgramChanged:
@@ -300,6 +306,7 @@ def shop_settings(
         f"text {program.foreground_color}, labels {program.label_color}, "
         f"stamps {program.stamp_color}"
     )
+    click.echo(f"stamp symbol:      {program.stamp_symbol}")
     click.echo(f"daily cap:         {program.daily_cap or 'none'}")
     click.echo(f"messages per week: {program.messages_per_week}")
     click.echo(f"hold-out:          {program.holdout_percent}%")
@@ -342,6 +349,32 @@ def parse_tier(raw: str) -> tuple[int, str]:
     if not sep or not at.strip().isdigit() or not reward.strip():
         raise click.BadParameter(f'{raw!r}: write a tier as 5="1 Cookie"', param_hint="--tier")
     return int(at), reward.strip()
+
+
+@shop.command("logo")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option("--remove", is_flag=True, help="Go back to the default logo.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@clear_errors
+def shop_logo(slug: str, remove: bool, file: str | None) -> None:
+    """Put FILE (a PNG at least 300 px wide or tall, or an SVG; at most 2 MB) on the shop's
+    passes: scaled for Apple's logo and icon and Google's 660×660 logo. Every pass in a
+    wallet is updated."""
+    if (file is None) == (not remove):
+        raise click.UsageError("give the logo FILE, or --remove for the default logo")
+    upload = None if file is None else Path(file).read_bytes()
+
+    async def work(service: Service) -> ProgramChanged:
+        found = await service.shop(slug)
+        logos = ShopLogos(service.store)
+        if upload is None:
+            return await service.change_program(found, ProgramChange(logo=""), _progress())
+        return await change_design(service, logos, found, ProgramChange(), upload, _progress())
+
+    changed = _with_service(work)
+    digest = changed.shop.program.logo_digest
+    click.echo(f"logo:             {digest[:12] if digest else 'default'}")
+    click.echo(f"passes refreshed: {changed.refreshed}")
 
 
 @shop.command("refresh")
