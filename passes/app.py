@@ -176,7 +176,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
             await store.close()
 
     campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions)
-    wallet_routes, pages = web_service.routes(), web_routes(service, wallet, campaigns)
+    wallet_routes, pages = web_service.routes(), web_routes(service, wallet, campaigns, logos)
     routes = [
         Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,

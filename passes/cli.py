@@ -19,7 +19,7 @@ import click
 from passes.api import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
-from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
+from passes.campaigns import Campaigns, GoogleReach, PromotionRequest, counts, nobody_reason
 from passes.config import Settings
 from passes.design import ShopLogos, change_design
 from passes.errors import PassesError
@@ -585,6 +585,7 @@ def message() -> None:
 )
 @click.option("--from", "starts", type=_LOCAL_TIME, help="The promotion's start (default now).")
 @click.option("--until", "ends", type=_LOCAL_TIME, help="The promotion's end (up to 14 days).")
+@click.option("--yes", is_flag=True, help="Send even if it reaches nobody, without asking.")
 @click.argument("text")
 @clear_errors
 def message_send(
@@ -596,30 +597,39 @@ def message_send(
     multiplier: int | None,
     starts: datetime | None,
     ends: datetime | None,
+    yes: bool,
     text: str,
 ) -> None:
-    """Send TEXT to the segment's cards (it appears on the pass and the lock screen)."""
+    """Send TEXT to the segment's cards (it appears on the pass and the lock screen).
+
+    A message that would reach no card says why and asks first (without a terminal to ask
+    on, it is not sent unless --yes)."""
     if multiplier is None and (starts or ends):
         raise click.UsageError("--from and --until belong to a promotion: add --multiplier")
     promotion = (
         None if multiplier is None else PromotionRequest(multiplier, _aware(starts), _aware(ends))
     )
 
-    async def work(service: Service) -> tuple[int | None, Audience, GoogleReach | None]:
+    async def work(service: Service) -> tuple[int | None, Audience, GoogleReach | None, str]:
         shop = await service.shop(slug)
         campaigns = Campaigns(service.store, lambda: None)
+        chosen = await campaigns.audience(shop, segment)
+        why = "" if chosen.recipients else nobody_reason(counts(segment, chosen), shop, "en")
         if preview:
-            chosen = await campaigns.audience(shop, segment)
-            return None, chosen, await campaigns.google_reach(shop, chosen.recipients)
-        return (
-            *await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion),
-            None,
-        )
+            return None, chosen, await campaigns.google_reach(shop, chosen.recipients), why
+        # A scheduled campaign takes its segment when it goes out: 0 now may be more then.
+        if why and send_at is None and not yes:
+            campaigns.check(text, None, bonus, promotion)  # a refusal first, then the question
+            await asyncio.to_thread(_confirm_nobody, why)
+        sent = await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion)
+        return (*sent, None, why)
 
-    campaign_id, chosen, google = _with_service(work)
+    campaign_id, chosen, google, why = _with_service(work)
     click.echo(f"recipients: {len(chosen.recipients)}")
     click.echo(f"held out:   {len(chosen.held_out)} (get nothing: the comparison group)")
     click.echo(f"at limit:   {len(chosen.over_limit)} (had their weekly messages already)")
+    if why:
+        click.echo(f"why:        {why}")
     if google is not None:
         click.echo(
             f"android:    {google.notified} notified, {google.silent} updated silently "
@@ -633,6 +643,15 @@ def message_send(
             f"promotion: stamps count {multiplier}x until {ends:%Y-%m-%d %H:%M} "
             "(servers started elsewhere apply it within 30 s)"
         )
+
+
+def _confirm_nobody(why: str) -> None:
+    """Ask before sending a campaign that reaches no card; ClickException when not confirmed."""
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"not sent: {why} Add --yes to send it anyway.")
+    click.echo(why, err=True)
+    if not click.confirm("Send it anyway, to nobody?", default=False, err=True):
+        raise click.ClickException("not sent")
 
 
 @cli.group()

@@ -15,11 +15,12 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from passes import loyalty
-from passes.campaigns import Campaigns
+from passes.campaigns import Campaigns, nobody_reason
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
 from passes.program import DEFAULT_COLOURS, check_colour
 from passes.ratelimit import RateLimiter
+from passes.render import SYMBOLS
 from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS, hash_api_key
 from passes.staff import StaffPins
 from passes.stats import WINDOW_DAYS
@@ -27,6 +28,7 @@ from passes.store.feedback import FeedbackSummary
 from passes.store.shops import ShopRow, shop_by_key_hash
 from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
 from passes.web.charts import bar_chart, split_bar
+from passes.web.designer import design_view
 from passes.web.site import Site
 
 COOKIE = "passes_owner"
@@ -75,7 +77,8 @@ class DashboardPages:
             if found is None:
                 return self.site.no_shop(request)
             return self.site.render(request, "dashboard_login.html", shop=found, error=None)
-        return await self.show(request, shop, notice=await self._notice(request, shop))
+        notice, notice_at = await self._notice(request, shop)
+        return await self.show(request, shop, notice=notice, notice_at=notice_at)
 
     async def show(
         self, request: Request, shop: ShopRow, status: int = 200, **extra: object
@@ -116,24 +119,36 @@ class DashboardPages:
             "colours": list(DEFAULT_COLOURS),
             "in_wallets": await self.service.passes_in_wallets(shop),
             "notice": None,
+            # The section whose form the notice answers: it shows there, where the page lands.
+            "notice_at": None,
+            "design": design_view(shop),
+            "symbols": SYMBOLS,
         }
         return self.site.render(request, "dashboard.html", status, **(context | extra))
 
-    async def _notice(self, request: Request, shop: ShopRow) -> str | None:
-        """What the last form achieved, named in the redirect's query."""
+    async def _notice(self, request: Request, shop: ShopRow) -> tuple[str | None, str | None]:
+        """What the last form achieved, named in the redirect's query, and the section of
+        that form (the notice shows there)."""
         t = self.site.translator(request)
         query = request.query_params
         if query.get("pin") == "saved":
-            return t("pin_saved")
+            return t("pin_saved"), "staff-pin"
         saved = query.get("saved")
         refreshed = query.get("refreshed", "")
-        if saved == "settings" and refreshed.isascii() and refreshed.isdigit() and refreshed != "0":
-            return t("settings_saved_refreshed").format(n=int(refreshed))
-        if saved in ("settings", "location"):
-            return t("settings_saved" if saved == "settings" else "location_added")
+        count = int(refreshed) if refreshed.isascii() and refreshed.isdigit() else 0
+        if saved in ("settings", "design") and count:
+            return t(f"{saved}_saved_refreshed").format(n=count), _SECTIONS[saved]
+        if saved in ("settings", "location", "design"):
+            key = "location_added" if saved == "location" else f"{saved}_saved"
+            return t(key), _SECTIONS[saved]
         sent = query.get("sent", "")
         found = [row for row in await self.campaigns.history(shop) if str(row["id"]) == sent]
-        return t("campaign_sent").format(**found[0]) if found else None
+        if not found:
+            return None, None
+        said = t("campaign_sent").format(**found[0])
+        if not found[0]["recipients"]:
+            said += " " + nobody_reason(found[0], shop, self.site.language(request))
+        return said, "campaigns"
 
     async def login(self, request: Request) -> Response:
         found = await self.site.shop(request)
@@ -183,7 +198,7 @@ class DashboardPages:
             await self.pins.set_pin(shop, fields.get("pin", ""))
         except InvalidInput:
             return self.site.message(request, 422, "new_pin")
-        return RedirectResponse(f"/dashboard/{shop.slug}?pin=saved", status_code=303)
+        return RedirectResponse(f"/dashboard/{shop.slug}?pin=saved#staff-pin", status_code=303)
 
     async def ledger(self, request: Request) -> Response:
         shop = await self.owner(request)
@@ -203,6 +218,10 @@ class DashboardPages:
         async with self.service.store.reading() as conn:
             async for row in ledger_export(conn, shop.id):
                 yield _csv_line(_cell(value) for value in row)
+
+
+# The section of each saved form.
+_SECTIONS = {"settings": "rules", "location": "locations", "design": "design"}
 
 
 def _rules(shop: ShopRow) -> dict[str, str]:

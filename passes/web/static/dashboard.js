@@ -1,0 +1,8 @@
+// The dashboard: a form's outcome is read out where the page landed. The page scrolls to the
+// form's section (the URL's fragment); the notice sits at its top and takes the focus, so a
+// screen reader reads it, without moving the page again.
+"use strict";
+(() => {
+  const notice = document.getElementById("notice");
+  if (notice) notice.focus({ preventScroll: true });
+})();
