@@ -16,7 +16,7 @@
   const remove = document.getElementById("remove-logo");
   const names = JSON.parse(form.dataset.names);
   const needed = { foreground_color: 4.5, label_color: 4.5, stamp_color: 3 };
-  let chosen = null; // an object URL of the picked file
+  let chosen = null; // the picked file, as a data: URL
   let timer = 0;
 
   const colour = (key) => form.elements[key].value.toLowerCase();
@@ -83,16 +83,25 @@
     timer = setTimeout(() => pictures(background), 150);
   }
 
+  // The picked file is shown as a data: URL (the page's content security policy allows
+  // those for pictures); inside <img> an SVG runs no script.
   file.addEventListener("change", () => {
-    if (chosen) URL.revokeObjectURL(chosen);
     const picked = file.files && file.files[0];
-    chosen = picked ? URL.createObjectURL(picked) : null;
-    if (chosen) {
+    chosen = null;
+    google.classList.remove("picked");
+    if (!picked) {
+      update();
+      return;
+    }
+    const reader = new FileReader();
+    reader.addEventListener("load", () => {
+      chosen = reader.result;
       appleLogo.src = chosen;
       googleLogo.src = chosen;
-    }
-    google.classList.toggle("picked", Boolean(chosen));
-    update();
+      google.classList.add("picked");
+      update();
+    });
+    reader.readAsDataURL(picked);
   });
   form.addEventListener("input", update);
   form.addEventListener("change", update);
