@@ -55,10 +55,11 @@ class LowContrast(BadSetting):
     """A colour too close to the background to read (WCAG): `ratio` and `needed`, as x:1."""
 
     def __init__(self, name: str, ratio: float, needed: float) -> None:
+        shown = name.removesuffix("_color").replace("foreground", "text")
         super().__init__(
             name,
-            f"{name} on the background has a contrast of {ratio}:1, it needs at least "
-            f"{needed}:1 to be readable: choose a lighter or darker colour",
+            f"the {shown} colour on the background has a contrast of {ratio}:1, it needs at "
+            f"least {needed}:1 to be readable: choose a lighter or darker one",
         )
         self.ratio = ratio
         self.needed = needed

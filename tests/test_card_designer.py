@@ -22,6 +22,7 @@ from playwright.sync_api import expect, sync_playwright
 from passes.app import create_app
 from passes.config import Settings
 from passes.design import ShopLogos, change_design
+from passes.logos import read_logo
 from passes.program import ProgramChange
 from passes.service import Service
 from tests.browser import launch, new_shop, screenshot
@@ -229,7 +230,8 @@ def test_cli_sets_the_logo_and_refuses_bad_files_and_low_contrast(
     assert re.search(r"logo:\s+default", removed.stdout)
     low = run(env, "shop", "settings", "--shop", "eck", "--label", "#4A3A30", ok=False)
     assert low.returncode == 1 and re.search(
-        r"contrast of 1\.\d+:1, it needs at least 4\.5:1", low.stderr
+        r"the label colour on the background has a contrast of 1\.\d+:1, it needs at least 4\.5:1",
+        low.stderr,
     )
     star = run(env, "shop", "settings", "--shop", "eck", "--stamp-symbol", "paw")
     assert "stamp symbol:      paw" in star.stdout
@@ -278,6 +280,20 @@ async def test_the_google_class_shows_the_shops_logo(
     assert logo.size == (660, 660)
     assert logo.getpixel((330, 330)) == RED, "the shop's logo in the middle"
     assert logo.getpixel((5, 5)) == (0x3B, 0x2A, 0x20), "on the card's colour"
+
+
+async def test_the_logo_in_use_outlives_newer_uploads(env: Env) -> None:
+    shop, _ = await env.service.create_shop(
+        name="Eck", stamps=10, reward="1 Kaffee", slug=f"eck-{secrets.token_hex(3)}"
+    )
+    logos = ShopLogos(env.service.store)
+    used = await change_design(env.service, logos, shop, ProgramChange(), png((400, 400)))
+    digest = used.shop.program.logo_digest
+    for n in range(3):  # uploads whose change was then not made
+        await logos.save(used.shop, read_logo(png((400, 400), (n, 0, 0, 255))))
+    elsewhere = ShopLogos(env.service.store)  # another server process
+    stored = await elsewhere.image(digest)
+    assert stored is not None and picture(stored).getpixel((200, 200)) == RED
 
 
 # --- the live preview, in Chromium ---

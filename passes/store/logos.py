@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes.store.tables import shop_logos
+from passes.store.tables import programs, shop_logos
 
-# A shop's logos kept besides the one in use: passes built a moment ago may still ask for it.
+# A shop's newest logos kept, besides the one its program shows: the newest may be about to
+# be shown, the one before may still be on passes built a moment ago.
 KEPT = 2
 
 
@@ -42,8 +43,15 @@ async def save_logo(
         .limit(KEPT)
     )
     kept = [row[0] for row in (await conn.execute(newest)).all()]
+    # The logo the program shows stays, however many uploads were refused after it.
+    in_use = select(programs.c.logo_digest).where(programs.c.shop_id == shop_id)
+    in_use_digest = (await conn.execute(in_use)).scalar()
     await conn.execute(
-        delete(shop_logos).where(shop_logos.c.shop_id == shop_id, shop_logos.c.id.not_in(kept))
+        delete(shop_logos).where(
+            shop_logos.c.shop_id == shop_id,
+            shop_logos.c.id.not_in(kept),
+            shop_logos.c.digest != (in_use_digest or ""),
+        )
     )
 
 
