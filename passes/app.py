@@ -29,6 +29,7 @@ from passes.apple.wallet import AppleWallet
 from passes.apple.webservice import LATEST_PKPASS_ROUTE, WalletWebService
 from passes.campaigns import Campaigns
 from passes.config import Settings
+from passes.design import ShopLogos
 from passes.errors import PassesError
 from passes.fast_routes import FastRoutes, Handler, full_path
 from passes.google.client import trust
@@ -146,7 +147,8 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     wakeup = Wakeup()
     service = Service(settings, store, wakeup.notify, google)
     artwork = Artwork(settings.assets_dir)
-    wallet = AppleWallet(identity, artwork, settings.wallet_service_url)
+    logos = ShopLogos(store)
+    wallet = AppleWallet(identity, artwork, settings.wallet_service_url, logos)
 
     # Only the card page's URL: the card's other URLs (a signed Google link) are not needed.
     web_service = WalletWebService(
@@ -183,12 +185,12 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
             await store.close()
 
     campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions)
-    wallet_routes, pages = web_service.routes(), web_routes(service, wallet, campaigns)
+    wallet_routes, pages = web_service.routes(), web_routes(service, wallet, campaigns, logos)
     routes = [
         Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,
         Mount("/wallet", routes=wallet_routes),
-        *PublicImages(artwork, StylesInUse(store)).routes(),
+        *PublicImages(artwork, StylesInUse(store), logos).routes(),
         *pages,
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         Route("/healthz", _health, methods=["GET"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +24,7 @@ from passes.store.campaigns import (
 from passes.store.cards import Change, apply_change, lock_card_by_id
 from passes.store.google import saved_notify_times
 from passes.store.shops import ShopRow, shop_by_id
+from passes.texts import text
 
 Pick = Callable[[list[int], int], list[int]]
 MAX_SCHEDULE = timedelta(days=30)
@@ -50,6 +51,35 @@ class PromotionRequest:
     multiplier: int
     starts: datetime | None
     ends: datetime | None
+
+
+def counts(segment: str, chosen: loyalty.Audience) -> dict[str, Any]:
+    """An audience as the figures a campaign keeps (see nobody_reason)."""
+    return {
+        "segment": segment,
+        "recipients": len(chosen.recipients),
+        "held_out": len(chosen.held_out),
+        "over_limit": len(chosen.over_limit),
+    }
+
+
+def nobody_reason(figures: Mapping[str, Any], shop: ShopRow, lang: str) -> str:
+    """Why a campaign reaches no card ("0 cards: 12 in the group, all 12 reached the weekly
+    limit of 2 messages."), from its segment, held_out and over_limit counts."""
+    held, over = int(figures["held_out"]), int(figures["over_limit"])
+    members = held + over + int(figures["recipients"])
+    per_week = shop.program.messages_per_week
+    limit = text("n_messages_one" if per_week == 1 else "n_messages", lang).format(n=per_week)
+    if members == 0:
+        key = "nobody_empty"
+    elif over == members:
+        key = "nobody_at_limit_one" if members == 1 else "nobody_at_limit"
+    else:
+        key = "nobody_mixed"
+    segment = str(figures["segment"])
+    named = text(f"segment_{segment}", lang) if segment in loyalty.SEGMENTS else segment
+    said = text(key, lang).format(members=members, over=over, held=held, limit=limit, segment=named)
+    return f"{said} {text('nobody_limit_hint', lang)}" if over else said
 
 
 def _now() -> datetime:
@@ -122,15 +152,7 @@ class Campaigns:
         events of their own, so the pass and the figures show them like any stamp.
         A `promotion` multiplies the recipients' stamps during its window.
         """
-        try:
-            message = loyalty.check_message(text)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
-        if send_at is not None and not _now() <= send_at <= _now() + MAX_SCHEDULE:
-            raise InvalidInput("send_at must be in the future, at most 30 days ahead")
-        if not 0 <= bonus <= MAX_BONUS or (bonus and send_at is not None):
-            raise InvalidInput(f"bonus stamps must be 0 to {MAX_BONUS}, and are given at once")
-        window = self._window(promotion, send_at)
+        message, window = self.check(text, send_at, bonus, promotion)
         chosen = await self.audience(shop, segment)
         later = send_at is not None
         async with self.store.transaction() as conn:
@@ -153,6 +175,24 @@ class Campaigns:
             self.on_promotion(shop.id)
         self.on_commit()
         return campaign_id, chosen
+
+    def check(
+        self,
+        text: str,
+        send_at: datetime | None = None,
+        bonus: int = 0,
+        promotion: PromotionRequest | None = None,
+    ) -> tuple[str, PromotionWindow | None]:
+        """The message and promotion window `send` would record; InvalidInput if refused."""
+        try:
+            message = loyalty.check_message(text)
+        except loyalty.Refused as exc:
+            raise InvalidInput(str(exc)) from exc
+        if send_at is not None and not _now() <= send_at <= _now() + MAX_SCHEDULE:
+            raise InvalidInput("send_at must be in the future, at most 30 days ahead")
+        if not 0 <= bonus <= MAX_BONUS or (bonus and send_at is not None):
+            raise InvalidInput(f"bonus stamps must be 0 to {MAX_BONUS}, and are given at once")
+        return message, self._window(promotion, send_at)
 
     @staticmethod
     def _window(

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -18,14 +19,16 @@ import click
 from passes.api import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
-from passes.campaigns import Campaigns, GoogleReach, PromotionRequest
+from passes.campaigns import Campaigns, GoogleReach, PromotionRequest, counts, nobody_reason
 from passes.config import Settings
+from passes.design import ShopLogos, change_design
 from passes.errors import PassesError
 from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.links import shop_links
 from passes.loyalty import SEGMENTS, Audience
 from passes.program import ProgramChange
+from passes.render import SYMBOLS
 from passes.service import CardView, ProgramChanged, Service
 from passes.serving import refuse_accidental_dev_identity
 from passes.staff import StaffPins, check_pin_format
@@ -286,6 +289,7 @@ def shop_key(slug: str) -> None:
 @click.option("--foreground", help="The pass's text colour, e.g. '#FFFFFF'.")
 @click.option("--label", help="The pass's label colour, e.g. '#F2C879'.")
 @click.option("--stamp-colour", help="The colour of the stamps on the strip, e.g. '#F2C879'.")
+@click.option("--stamp-symbol", type=click.Choice(SYMBOLS), help="What a stamp on the strip shows.")
 @clear_errors
 def shop_settings(
     slug: str,
@@ -311,6 +315,7 @@ def shop_settings(
     stamp_colour: str | None,
     stamps: int | None,
     reward: str | None,
+    stamp_symbol: str | None,
 ) -> None:
     """Change the program's main reward, limits, reward tiers, expiry, name and colours;
     prints them.
@@ -357,6 +362,7 @@ def shop_settings(
         colours={key: value for key, value in given if value is not None},
         stamps_required=stamps,
         reward=reward,
+        symbol=stamp_symbol,
     )
 
     async def work(service: Service) -> ProgramChanged:
@@ -370,6 +376,7 @@ def shop_settings(
         f"text {program.foreground_color}, labels {program.label_color}, "
         f"stamps {program.stamp_color}"
     )
+    click.echo(f"stamp symbol:      {program.stamp_symbol}")
     click.echo(f"daily cap:         {program.daily_cap or 'none'}")
     click.echo(f"messages per week: {program.messages_per_week}")
     click.echo(f"hold-out:          {program.holdout_percent}%")
@@ -419,6 +426,32 @@ def parse_tier(raw: str) -> tuple[int, str]:
     if not sep or stamps is None or not reward.strip():
         raise click.BadParameter(f'{raw!r}: write a tier as 5="1 Cookie"', param_hint="--tier")
     return stamps, reward.strip()
+
+
+@shop.command("logo")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option("--remove", is_flag=True, help="Go back to the default logo.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+@clear_errors
+def shop_logo(slug: str, remove: bool, file: str | None) -> None:
+    """Put FILE (a PNG at least 300 px wide or tall, or an SVG; at most 2 MB) on the shop's
+    passes: scaled for Apple's logo and icon and Google's 660×660 logo. Every pass in a
+    wallet is updated."""
+    if (file is None) == (not remove):
+        raise click.UsageError("give the logo FILE, or --remove for the default logo")
+    upload = None if file is None else Path(file).read_bytes()
+
+    async def work(service: Service) -> ProgramChanged:
+        found = await service.shop(slug)
+        logos = ShopLogos(service.store)
+        if upload is None:
+            return await service.change_program(found, ProgramChange(logo=""), _progress())
+        return await change_design(service, logos, found, ProgramChange(), upload, _progress())
+
+    changed = _with_service(work)
+    digest = changed.shop.program.logo_digest
+    click.echo(f"logo:             {digest[:12] if digest else 'default'}")
+    click.echo(f"passes refreshed: {changed.refreshed}")
 
 
 @shop.command("refresh")
@@ -652,6 +685,7 @@ def message() -> None:
 )
 @click.option("--from", "starts", type=_LOCAL_TIME, help="The promotion's start (default now).")
 @click.option("--until", "ends", type=_LOCAL_TIME, help="The promotion's end (up to 14 days).")
+@click.option("--yes", is_flag=True, help="Send even if it reaches nobody, without asking.")
 @click.argument("text")
 @clear_errors
 def message_send(
@@ -663,30 +697,39 @@ def message_send(
     multiplier: int | None,
     starts: datetime | None,
     ends: datetime | None,
+    yes: bool,
     text: str,
 ) -> None:
-    """Send TEXT to the segment's cards (it appears on the pass and the lock screen)."""
+    """Send TEXT to the segment's cards (it appears on the pass and the lock screen).
+
+    A message that would reach no card says why and asks first (without a terminal to ask
+    on, it is not sent unless --yes)."""
     if multiplier is None and (starts or ends):
         raise click.UsageError("--from and --until belong to a promotion: add --multiplier")
     promotion = (
         None if multiplier is None else PromotionRequest(multiplier, _aware(starts), _aware(ends))
     )
 
-    async def work(service: Service) -> tuple[int | None, Audience, GoogleReach | None]:
+    async def work(service: Service) -> tuple[int | None, Audience, GoogleReach | None, str]:
         shop = await service.shop(slug)
         campaigns = Campaigns(service.store, lambda: None)
+        chosen = await campaigns.audience(shop, segment)
+        why = "" if chosen.recipients else nobody_reason(counts(segment, chosen), shop, "en")
         if preview:
-            chosen = await campaigns.audience(shop, segment)
-            return None, chosen, await campaigns.google_reach(shop, chosen.recipients)
-        return (
-            *await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion),
-            None,
-        )
+            return None, chosen, await campaigns.google_reach(shop, chosen.recipients), why
+        # A scheduled campaign takes its segment when it goes out: 0 now may be more then.
+        if why and send_at is None and not yes:
+            campaigns.check(text, None, bonus, promotion)  # a refusal first, then the question
+            await asyncio.to_thread(_confirm_nobody, why)
+        sent = await campaigns.send(shop, text, segment, _aware(send_at), bonus, promotion)
+        return (*sent, None, why)
 
-    campaign_id, chosen, google = _with_service(work)
+    campaign_id, chosen, google, why = _with_service(work)
     click.echo(f"recipients: {len(chosen.recipients)}")
     click.echo(f"held out:   {len(chosen.held_out)} (get nothing: the comparison group)")
     click.echo(f"at limit:   {len(chosen.over_limit)} (had their weekly messages already)")
+    if why:
+        click.echo(f"why:        {why}")
     if google is not None:
         click.echo(
             f"android:    {google.notified} notified, {google.silent} updated silently "
@@ -700,6 +743,15 @@ def message_send(
             f"promotion: stamps count {multiplier}x until {ends:%Y-%m-%d %H:%M} "
             "(servers started elsewhere apply it within 30 s)"
         )
+
+
+def _confirm_nobody(why: str) -> None:
+    """Ask before sending a campaign that reaches no card; ClickException when not confirmed."""
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"not sent: {why} Add --yes to send it anyway.")
+    click.echo(why, err=True)
+    if not click.confirm("Send it anyway, to nobody?", default=False, err=True):
+        raise click.ClickException("not sent")
 
 
 @cli.group()

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from passes import loyalty
+from passes.contrast import shortfall
 from passes.errors import InvalidInput
-from passes.render import parse_hex_colour
+from passes.render import SYMBOLS, parse_hex_colour
 from passes.store.shops import ShopRow, encode_tiers
 
 # Long-standing customers: what the owner may set, and the allowed range of each.
@@ -50,6 +51,20 @@ class BadSetting(InvalidInput):
         self.name = name
 
 
+class LowContrast(BadSetting):
+    """A colour too close to the background to read (WCAG): `ratio` and `needed`, as x:1."""
+
+    def __init__(self, name: str, ratio: float, needed: float) -> None:
+        shown = name.removesuffix("_color").replace("foreground", "text")
+        super().__init__(
+            name,
+            f"the {shown} colour on the background has a contrast of {ratio}:1, it needs at "
+            f"least {needed}:1 to be readable: choose a lighter or darker one",
+        )
+        self.ratio = ratio
+        self.needed = needed
+
+
 class Refresh(Enum):
     """Which passes in wallets a program change must update."""
 
@@ -73,6 +88,10 @@ class ProgramChange:
     # The main reward: the stamps it takes (cards in progress: loyalty.move_goal) and what it is.
     stamps_required: int | None = None
     reward: str | None = None
+    # The card designer: the stamps' symbol (render.SYMBOLS) and the logo in use, by the
+    # digest of a stored logo (passes/design.py); "" goes back to the default logo.
+    symbol: str | None = None
+    logo: str | None = None
 
 
 def check_name(name: str) -> str:
@@ -121,6 +140,30 @@ def program_values(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
         values["tiers"] = encode_tiers(_checked_tiers(_goal(shop, change), change.tiers))
     for key, colour in change.colours.items():
         values[key] = check_colour(key, colour)
+    _check_contrast(shop, values)
+    return values | _design_values(change)
+
+
+def _check_contrast(shop: ShopRow, values: Mapping[str, object]) -> None:
+    """New colours must be readable together (an unchanged pass is left as it is)."""
+    current = {key: check_colour(key, getattr(shop.program, key)) for key in DEFAULT_COLOURS}
+    after = {key: str(values.get(key, colour)) for key, colour in current.items()}
+    if after != current and (low := shortfall(after)) is not None:
+        raise LowContrast(low.key, low.ratio, low.needed)
+
+
+def _design_values(change: ProgramChange) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if change.symbol is not None:
+        if change.symbol not in SYMBOLS:
+            raise BadSetting(
+                "stamp_symbol", f"the stamp symbol must be one of {', '.join(SYMBOLS)}"
+            )
+        values["stamp_symbol"] = change.symbol
+    if change.logo is not None:
+        if change.logo and not (len(change.logo) == 64 and change.logo.isalnum()):
+            raise BadSetting("logo", "the logo must be a stored logo's digest")
+        values["logo_digest"] = change.logo or None
     return values
 
 
@@ -172,7 +215,8 @@ def shown(shop: ShopRow) -> tuple[object, ...]:
     program = shop.program
     colours = tuple(getattr(program, key) for key in DEFAULT_COLOURS)
     rewards = (program.stamps_required, program.reward, program.tiers)
-    return (shop.name, *colours, *rewards, program.stamp_expiry_days, program.reward_expiry_days)
+    expiry = (program.stamp_expiry_days, program.reward_expiry_days)
+    return (shop.name, *colours, *rewards, *expiry, program.stamp_symbol, program.logo_digest)
 
 
 def refresh_for(before: ShopRow, after: ShopRow) -> Refresh:

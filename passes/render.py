@@ -32,6 +32,8 @@ ICON_SIZE = 29
 SCALES = (1, 2, 3)
 MAX_STAMPS = 30
 STAMPS_PER_ROW = 10
+# What a filled stamp shows (the card designer's choice); "check" is the first design's.
+SYMBOLS = ("check", "cup", "star", "heart", "paw", "dot")
 
 # Shapes are drawn this many times larger, then downsampled: Pillow draws without antialiasing.
 _SUPERSAMPLE = 3
@@ -73,8 +75,11 @@ class StripStyle:
     stamp: str
     stamps_required: int
     tiers: tuple[int, ...] = ()
+    symbol: str = "check"
 
     def __post_init__(self) -> None:
+        if self.symbol not in SYMBOLS:
+            raise ValueError(f"symbol must be one of {', '.join(SYMBOLS)}, got {self.symbol!r}")
         parse_hex_colour(self.background)
         parse_hex_colour(self.stamp)
         required = self.stamps_required
@@ -95,6 +100,7 @@ class StripStyle:
             program.stamp_color,
             program.stamps_required,
             program.tier_stamps,
+            program.stamp_symbol,
         )
 
 
@@ -109,6 +115,8 @@ class ProgramColours(Protocol):
     def stamps_required(self) -> int: ...
     @property
     def tier_stamps(self) -> tuple[int, ...]: ...
+    @property
+    def stamp_symbol(self) -> str: ...
 
 
 def stamp_layout(
@@ -152,8 +160,69 @@ def _check_mark(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, in
         _disc(draw, px, py, stroke / 2, ink)
 
 
+def _dot(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
+    _disc(draw, x, y, radius * 0.32, ink)
+
+
+def _star(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
+    points = []
+    for corner in range(10):
+        reach = radius * (0.6 if corner % 2 == 0 else 0.25)
+        angle = math.pi * corner / 5 - math.pi / 2
+        points.append((x + reach * math.cos(angle), y + reach * math.sin(angle)))
+    draw.polygon(points, fill=ink)
+
+
+def _heart(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
+    lobe = radius * 0.25
+    for side in (-1, 1):
+        _disc(draw, x + side * radius * 0.22, y - radius * 0.14, lobe, ink)
+    tip = [(x - radius * 0.46, y - radius * 0.06), (x + radius * 0.46, y - radius * 0.06)]
+    draw.polygon([*tip, (x, y + radius * 0.5)], fill=ink)
+
+
+def _paw(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
+    pad = (x - radius * 0.3, y - radius * 0.02, x + radius * 0.3, y + radius * 0.44)
+    draw.ellipse(pad, fill=ink)
+    for dx, dy in ((-0.4, -0.12), (-0.15, -0.4), (0.15, -0.4), (0.4, -0.12)):
+        _disc(draw, x + dx * radius, y + dy * radius, radius * 0.12, ink)
+
+
+def _cup(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
+    top, bottom = y - radius * 0.3, y + radius * 0.28
+    draw.polygon(
+        [
+            (x - radius * 0.4, top),
+            (x + radius * 0.26, top),
+            (x + radius * 0.18, bottom),
+            (x - radius * 0.32, bottom),
+        ],
+        fill=ink,
+    )
+    stroke = max(1, round(radius * 0.08))
+    handle = radius * 0.15
+    box = (x + radius * 0.2, y - 0.18 * radius, x + radius * 0.2 + 2 * handle, y + 0.1 * radius)
+    draw.ellipse(box, outline=ink, width=stroke)
+    saucer = y + radius * 0.4
+    draw.line([(x - radius * 0.5, saucer), (x + radius * 0.38, saucer)], fill=ink, width=stroke)
+
+
+_SYMBOL_DRAWINGS = {
+    "check": _check_mark,
+    "cup": _cup,
+    "star": _star,
+    "heart": _heart,
+    "paw": _paw,
+    "dot": _dot,
+}
+
+
 def _filled_stamp(
-    draw: ImageDraw.ImageDraw, slot: tuple[float, float, float], ink: RGB, paper: RGB
+    draw: ImageDraw.ImageDraw,
+    slot: tuple[float, float, float],
+    ink: RGB,
+    paper: RGB,
+    symbol: str = "check",
 ) -> None:
     x, y, radius = slot
     _disc(draw, x, y, radius, ink)
@@ -161,7 +230,7 @@ def _filled_stamp(
     inner = radius * 0.84
     box = (x - inner, y - inner, x + inner, y + inner)
     draw.ellipse(box, outline=_mix(ink, paper, 0.45), width=max(1, round(radius * 0.05)))
-    _check_mark(draw, x, y, radius, paper)
+    _SYMBOL_DRAWINGS[symbol](draw, x, y, radius, paper)
 
 
 def _empty_stamp(
@@ -198,7 +267,7 @@ def _draw_stamps(style: StripStyle, count: int, size: tuple[int, int]) -> bytes:
     draw = ImageDraw.Draw(canvas)
     for index, slot in enumerate(stamp_layout(style.stamps_required, *canvas.size)):
         if index < count:
-            _filled_stamp(draw, slot, ink, paper)
+            _filled_stamp(draw, slot, ink, paper, style.symbol)
         else:
             _empty_stamp(draw, slot, ink, paper)
         if index + 1 in style.tiers:

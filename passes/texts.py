@@ -277,6 +277,21 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "Benachrichtigungen am Tag erreicht)",
         "campaign_sent": "Die Nachricht geht an {recipients} Karten ({held_out} zum Vergleich "
         "zurückgehalten).",
+        # A campaign that reaches nobody: why, and the question before sending it anyway.
+        "n_messages": "{n} Nachrichten",
+        "n_messages_one": "1 Nachricht",
+        "nobody_empty": "0 Karten: In der Gruppe „{segment}“ ist keine Karte.",
+        "nobody_at_limit": "0 Karten: {members} in der Gruppe „{segment}“, alle {members} haben "
+        "das Wochenlimit von {limit} erreicht.",
+        "nobody_at_limit_one": "0 Karten: Die eine Karte der Gruppe „{segment}“ hat das "
+        "Wochenlimit von {limit} erreicht.",
+        "nobody_mixed": "0 Karten: {members} in der Gruppe „{segment}“, {over} am Wochenlimit "
+        "von {limit}, {held} in der Vergleichsgruppe.",
+        "nobody_limit_hint": "Das Limit zählt die letzten 7 Tage, später geht es also wieder – "
+        "oder erhöhen Sie unter „Regeln“ die Nachrichten pro Karte und Woche.",
+        "nobody_confirm": "Trotzdem senden, obwohl sie niemanden erreicht",
+        "nobody_confirm_needed": "Diese Nachricht erreicht niemanden. Haken Sie „Trotzdem "
+        "senden“ an, wenn Sie sie dennoch senden wollen.",
         "campaign_invalid_text": "Die Nachricht braucht 1 bis 200 Zeichen.",
         "campaign_invalid_segment": "Bitte eine Gruppe aus der Liste wählen.",
         "campaign_history": "Bisherige Nachrichten",
@@ -354,6 +369,51 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "refresh_hint": "Name, Farben, Prämien, Verfall und Standorte stehen auf jeder Karte. "
         "Eine Änderung aktualisiert alle Karten in Wallets (jetzt {n}), ohne Mitteilung auf "
         "dem Handy.",
+        # the card designer (passes/web/designer.py)
+        "design_heading": "Kartendesign",
+        "design_hint": "Logo, Farben und Stempel Ihrer Karte. Die Vorschau zeigt sofort, was Sie "
+        "wählen; gespeichert und an alle Karten in Wallets verteilt wird erst mit „Speichern“.",
+        "logo_file": "Logo (PNG oder SVG)",
+        "logo_hint": "Mindestens 300 px breit oder hoch, höchstens 2 MB, am besten mit "
+        "durchsichtigem Hintergrund. Es wird für Apple Wallet (Logo und Symbol) und Google "
+        "Wallet (660 × 660 px) skaliert.",
+        "logo_current_own": "Jetzt: Ihr eigenes Logo.",
+        "logo_current_default": "Jetzt: das Standardlogo.",
+        "logo_remove": "Wieder das Standardlogo verwenden",
+        "colours_heading": "Farben",
+        "stamp_symbol": "Stempelsymbol",
+        "symbol_check": "Haken",
+        "symbol_cup": "Tasse",
+        "symbol_star": "Stern",
+        "symbol_heart": "Herz",
+        "symbol_paw": "Pfote",
+        "symbol_dot": "Punkt",
+        "design_preview": "Vorschau",
+        "preview_apple": "Apple Wallet – Vorderseite",
+        "preview_google": "Google Wallet – Karte",
+        "preview_note": "Eine Karte mit {n} Stempeln, wie sie mit Ihren Eingaben aussieht.",
+        "strip_alt": "Stempelstreifen mit {n} Stempeln",
+        "design_saved": "Kartendesign gespeichert.",
+        "design_saved_refreshed": "Kartendesign gespeichert. Karten in Wallets, die aktualisiert "
+        "werden: {n}.",
+        "contrast_low": "{field} auf dem Hintergrund: Kontrast {ratio}:1, nötig sind mindestens "
+        "{needed}:1, damit man es lesen kann. Wählen Sie eine hellere oder dunklere Farbe.",
+        "contrast_ok": "Kontrast in Ordnung: Schrift {text}:1, Beschriftungen {label}:1, "
+        "Stempel {stamp}:1.",
+        "symbol_invalid": "Bitte eines der Stempelsymbole wählen.",
+        "logo_too_big": "Die Datei ist größer als {mb} MB. Bitte ein kleineres Bild hochladen.",
+        "logo_not_image": "Das ist kein PNG- oder SVG-Bild. Bitte Ihr Logo als PNG oder SVG "
+        "hochladen.",
+        "logo_too_small": "Das Logo hat {width} × {height} px. Bitte eines mit mindestens {min} "
+        "px Breite oder Höhe hochladen (oder ein SVG), damit es auf dem Handy scharf bleibt.",
+        "logo_too_many_pixels": "Das Logo hat zu viele Pixel. Höchstens 4096 × 4096 px.",
+        "logo_too_narrow": "Das Logo ist {width} × {height} px groß: höchstens {most}-mal so "
+        "breit wie hoch (oder umgekehrt), sonst wird es ein dünner Strich.",
+        "logo_empty": "Das Logo ist ganz durchsichtig – es wäre nichts zu sehen.",
+        "logo_svg_unsafe": "Dieses SVG lädt andere Dateien oder Adressen nach oder deklariert "
+        "Entitäten. Bitte als einfaches SVG speichern (Schrift in Pfade umgewandelt, Bilder "
+        "eingebettet) oder ein PNG hochladen.",
+        "logo_svg_unavailable": "SVG-Logos gehen auf diesem Server nicht. Bitte ein PNG hochladen.",
         "settings_saved_refreshed": "Regeln gespeichert. Karten in Wallets, die aktualisiert "
         "werden: {n}.",
         # the staff page's answer to a stamp: what was given, and why
@@ -537,6 +597,20 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "notifications a day reached)",
         "campaign_sent": "The message goes to {recipients} cards ({held_out} held out for "
         "comparison).",
+        "n_messages": "{n} messages",
+        "n_messages_one": "1 message",
+        "nobody_empty": "0 cards: no card is in the group “{segment}”.",
+        "nobody_at_limit": "0 cards: {members} in the group “{segment}”, all {members} reached "
+        "the weekly limit of {limit}.",
+        "nobody_at_limit_one": "0 cards: the one card in the group “{segment}” reached the "
+        "weekly limit of {limit}.",
+        "nobody_mixed": "0 cards: {members} in the group “{segment}”, {over} at the weekly limit "
+        "of {limit}, {held} held out for comparison.",
+        "nobody_limit_hint": "The limit counts the last 7 days, so it works again later – or "
+        "raise the messages per card and week under “Rules”.",
+        "nobody_confirm": "Send anyway, though it reaches nobody",
+        "nobody_confirm_needed": "This message reaches nobody. Tick “Send anyway” if you want to "
+        "send it all the same.",
         "campaign_invalid_text": "The message needs 1 to 200 characters.",
         "campaign_invalid_segment": "Please choose a group from the list.",
         "campaign_history": "Past messages",
@@ -612,6 +686,47 @@ PAGE_TEXTS: Mapping[str, Mapping[str, str]] = {
         "colour_invalid": "{field}: please give a colour like #3B2A20.",
         "refresh_hint": "Name, colours, rewards, expiry and locations are on every card. A "
         "change updates every card in a wallet (now {n}), without a notification on the phone.",
+        "design_heading": "Card design",
+        "design_hint": "Your card's logo, colours and stamps. The preview shows your choice at "
+        "once; it is saved and sent to every card in a wallet only when you press “Save”.",
+        "logo_file": "Logo (PNG or SVG)",
+        "logo_hint": "At least 300 px wide or tall, at most 2 MB, best with a transparent "
+        "background. It is scaled for Apple Wallet (logo and icon) and Google Wallet "
+        "(660 × 660 px).",
+        "logo_current_own": "Now: your own logo.",
+        "logo_current_default": "Now: the default logo.",
+        "logo_remove": "Go back to the default logo",
+        "colours_heading": "Colours",
+        "stamp_symbol": "Stamp symbol",
+        "symbol_check": "Tick",
+        "symbol_cup": "Cup",
+        "symbol_star": "Star",
+        "symbol_heart": "Heart",
+        "symbol_paw": "Paw",
+        "symbol_dot": "Dot",
+        "design_preview": "Preview",
+        "preview_apple": "Apple Wallet – front",
+        "preview_google": "Google Wallet – card",
+        "preview_note": "A card with {n} stamps, as it looks with your choices.",
+        "strip_alt": "Stamp strip with {n} stamps",
+        "design_saved": "Card design saved.",
+        "design_saved_refreshed": "Card design saved. Cards in wallets being updated: {n}.",
+        "contrast_low": "{field} on the background: contrast {ratio}:1, at least {needed}:1 is "
+        "needed to be readable. Choose a lighter or darker colour.",
+        "contrast_ok": "Contrast is fine: text {text}:1, labels {label}:1, stamps {stamp}:1.",
+        "symbol_invalid": "Please choose one of the stamp symbols.",
+        "logo_too_big": "The file is larger than {mb} MB. Please upload a smaller picture.",
+        "logo_not_image": "That is not a PNG or SVG picture. Please upload your logo as PNG or "
+        "SVG.",
+        "logo_too_small": "The logo is {width} × {height} px. Please upload one at least {min} px "
+        "wide or tall (or an SVG), so it stays sharp on phones.",
+        "logo_too_many_pixels": "The logo has too many pixels. At most 4096 × 4096 px.",
+        "logo_too_narrow": "The logo is {width} × {height} px: at most {most} times wider than "
+        "tall (or taller than wide), or it becomes a thin line.",
+        "logo_empty": "The logo is fully transparent – nothing would show.",
+        "logo_svg_unsafe": "This SVG loads other files or addresses, or declares entities. Please "
+        "save it as plain SVG (text turned into paths, pictures embedded) or upload a PNG.",
+        "logo_svg_unavailable": "SVG logos do not work on this server. Please upload a PNG.",
         "settings_saved_refreshed": "Rules saved. Cards in wallets being updated: {n}.",
         "stamped_with": "+{n} stamped ({parts})",
         "given_promotion": "{n} promotion ×{multiplier}",

@@ -241,7 +241,7 @@ async def test_dashboard_figures_csv_pin_and_stats_api(pages: Pages, env: Env) -
         assert [row["kind"] for row in rows] == ["issue", "issue", "stamp", "redeem"]
         assert rows[2]["serial"] == first.card.serial and rows[2]["count"] == "4"
         saved = await owner.post(f"/dashboard/{shop.slug}/pin", data={"csrf": token, "pin": "9876"})
-        assert saved.headers["location"].endswith("?pin=saved")
+        assert saved.headers["location"].endswith("?pin=saved#staff-pin")
     signed_out = await staff.get(f"/staff/{shop.slug}/cards/{first.card.serial}")
     assert signed_out.status_code == 401, "a new PIN signs staff devices out"
     stats = (await env.client.get("/api/v1/stats", headers=auth(key))).json()

@@ -60,7 +60,8 @@ STEPS: list[
         None,
     ),
     (
-        ["--background", "#1F6F50"],
+        # Labels readable on the new background (the contrast check refuses #F2C879 there).
+        ["--background", "#1F6F50", "--label", "#FFFFFF"],
         lambda p: p["backgroundColor"] == "rgb(31, 111, 80)",
         lambda c: c["hexBackgroundColor"] == "#1f6f50",
         None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from passes import loyalty
 from passes.apple.identity import SigningIdentity
@@ -13,16 +14,28 @@ from passes.store.shops import Location, ShopRow
 from passes.texts import LANGUAGES, counted, text
 
 
+class Logos(Protocol):
+    """Where a shop's own logo is found by its digest (passes/design.py)."""
+
+    async def image(self, digest: str | None) -> bytes | None:
+        """The logo's PNG, or None for the default artwork."""
+
+
 class AppleWallet:
     """Builds the signed .pkpass of a card; one per process (the identity is loaded once)."""
 
     def __init__(
-        self, identity: SigningIdentity, artwork: Artwork, web_service_url: str | None
+        self,
+        identity: SigningIdentity,
+        artwork: Artwork,
+        web_service_url: str | None,
+        logos: Logos | None = None,
     ) -> None:
         self.identity = identity
         self.artwork = artwork
         self.web_service_url = web_service_url
         self.builder = PassBuilder(identity)
+        self.logos = logos
 
     def content(
         self,
@@ -30,12 +43,13 @@ class AppleWallet:
         card: CardRow,
         card_url: str,
         locations: Sequence[Location] = (),
+        logo: bytes | None = None,
     ) -> PassContent:
-        """What the pass shows for this card now."""
+        """What the pass shows for this card now; `logo` is the shop's own (logo and icon)."""
         program = shop.program
         counters = card.counters
         style = StripStyle.of(program)
-        images = {**self.artwork.brand(), **self.artwork.strip(style, counters.stamps)}
+        images = {**self.artwork.brand(logo, logo), **self.artwork.strip(style, counters.stamps)}
         rules, state = program.rules(), counters
         return PassContent(
             serial=card.serial,
@@ -63,11 +77,13 @@ class AppleWallet:
             announce=card.notice is not None and card.notice.current(card.version),
         )
 
-    def pass_file(
+    async def pass_file(
         self, shop: ShopRow, card: CardRow, card_url: str, locations: Sequence[Location] = ()
     ) -> bytes:
-        """The signed .pkpass bytes."""
-        return self.builder.build(self.content(shop, card, card_url, locations))
+        """The signed .pkpass bytes, with the shop's own logo if it has one."""
+        digest = shop.program.logo_digest
+        logo = None if self.logos is None else await self.logos.image(digest)
+        return self.builder.build(self.content(shop, card, card_url, locations, logo))
 
 
 def relevant_text(shop: ShopRow, card: CardRow) -> dict[str, str]:

@@ -185,7 +185,7 @@ class WalletWebService:
         since = _http_date(request.headers.get("if-modified-since"))
         if since is not None and modified <= since:
             return Response(status_code=304, headers=headers)
-        data = self.wallet.pass_file(found.shop, card, self.card_url(card), found.places)
+        data = await self.wallet.pass_file(found.shop, card, self.card_url(card), found.places)
         return Response(data, media_type=PKPASS, headers=headers)
 
     async def log(self, request: Request) -> Response:

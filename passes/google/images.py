@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from passes.errors import NotFound
 from passes.google.objects import hex_colour
-from passes.render import MAX_STAMPS, Artwork, StripStyle
+from passes.render import MAX_STAMPS, SYMBOLS, Artwork, StripStyle
 from passes.store.styles import StylesInUse
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -28,27 +29,39 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 DRAWS_AT_ONCE = 2
 _COLOUR = re.compile(r"[0-9a-f]{6}")
 _NUMBER = re.compile(r"0|[1-9][0-9]{0,2}")
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 BRAND_IMAGES = frozenset(
     f"{kind}{suffix}.png" for kind in ("logo", "icon") for suffix in ("", "@2x", "@3x")
 )
 
 
+class Logos(Protocol):
+    """Where a shop's own logo is found by its digest (passes/design.py)."""
+
+    async def image(self, digest: str | None) -> bytes | None:
+        """The logo's PNG, or None."""
+
+
 def strip_path(style: StripStyle, count: int) -> str:
-    """The strip picture's path: /img/strip/{bg}/{stamp}/{required}/{count}@2x.png[?tiers=5.8]."""
-    stamps, tiers = _stamps_part(style, count)
-    return f"/img/strip/{stamps}@2x.png{tiers}"
+    """The strip picture's path: /img/strip/{bg}/{stamp}/{required}/{count}@2x.png
+    [?tiers=5.8][&symbol=star]."""
+    stamps, query = _stamps_part(style, count)
+    return f"/img/strip/{stamps}@2x.png{query}"
 
 
 def _stamps_part(style: StripStyle, count: int) -> tuple[str, str]:
     count = min(max(count, 0), style.stamps_required)
     colours = f"{_path_colour(style.background)}/{_path_colour(style.stamp)}"
-    tiers = f"?tiers={'.'.join(map(str, style.tiers))}" if style.tiers else ""
-    return f"{colours}/{style.stamps_required}/{count}", tiers
+    asked = [f"tiers={'.'.join(map(str, style.tiers))}"] if style.tiers else []
+    if style.symbol != SYMBOLS[0]:
+        asked.append(f"symbol={style.symbol}")
+    query = f"?{'&'.join(asked)}" if asked else ""
+    return f"{colours}/{style.stamps_required}/{count}", query
 
 
-def logo_path() -> str:
-    """The default logo (the shop's own logo will get a content-addressed path)."""
-    return "/img/logo@2x.png"
+def logo_path(digest: str | None = None) -> str:
+    """The Apple-sized logo (160×50 pt at 2x): the default, or a shop's by its digest."""
+    return "/img/logo@2x.png" if digest is None else f"/img/logo/{digest}/logo@2x.png"
 
 
 def hero_path(style: StripStyle, count: int) -> str:
@@ -57,9 +70,11 @@ def hero_path(style: StripStyle, count: int) -> str:
     return f"/img/google/hero/{stamps}.png{tiers}"
 
 
-def program_logo_path(background: str) -> str:
-    """Google's program logo (660×660 on the card's colour): /img/google/logo/{bg}.png."""
-    return f"/img/google/logo/{_path_colour(background)}.png"
+def program_logo_path(background: str, digest: str | None = None) -> str:
+    """Google's program logo (660×660 on the card's colour): /img/google/logo/{bg}.png, or
+    /img/google/logo/{digest}/{bg}.png for a shop's own logo."""
+    shop = "" if digest is None else f"{digest}/"
+    return f"/img/google/logo/{shop}{_path_colour(background)}.png"
 
 
 def _path_colour(value: str) -> str:
@@ -69,9 +84,10 @@ def _path_colour(value: str) -> str:
 class PublicImages:
     """Serves the strip and brand images from the shared Artwork cache."""
 
-    def __init__(self, artwork: Artwork, styles: StylesInUse) -> None:
+    def __init__(self, artwork: Artwork, styles: StylesInUse, logos: Logos | None = None) -> None:
         self.artwork = artwork
         self.styles = styles
+        self.logos = logos
         self.drawing = anyio.CapacityLimiter(DRAWS_AT_ONCE)
 
     def routes(self) -> list[Route]:
@@ -80,6 +96,8 @@ class PublicImages:
             Route("/img/strip/{bg}/{stamp}/{required}/{count}@2x.png", self.strip),
             Route("/img/google/hero/{bg}/{stamp}/{required}/{count}.png", self.hero),
             Route("/img/google/logo/{bg}.png", self.google_logo),
+            Route("/img/google/logo/{digest}/{bg}.png", self.google_logo),
+            Route("/img/logo/{digest}/{name}", self.brand),
             Route("/img/{name}", self.brand),
         ]
 
@@ -97,7 +115,8 @@ class PublicImages:
             raise NotFound("no such image: colours are six lower-case hex digits")
         if not await self.styles.background(f"#{background}"):
             raise NotFound("no such image: no program has this background")
-        return await self._drawn(lambda: self.artwork.google_logo(f"#{background}"))
+        logo = await self._logo(request)
+        return await self._drawn(lambda: self.artwork.google_logo(f"#{background}", logo))
 
     async def _strip_in_use(self, request: Request) -> tuple[StripStyle, int]:
         style, count = _strip_of(request)
@@ -113,7 +132,20 @@ class PublicImages:
         name = request.path_params["name"]
         if name not in BRAND_IMAGES:
             raise NotFound("no such image")
-        return _png(self.artwork.brand()[name])
+        logo = await self._logo(request)
+        return _png(self.artwork.brand(logo, logo)[name])
+
+    async def _logo(self, request: Request) -> bytes | None:
+        """The shop logo the path names by digest (NotFound if none is stored), else None."""
+        digest = request.path_params.get("digest")
+        if digest is None:
+            return None
+        logo = None
+        if _DIGEST.fullmatch(digest) and self.logos is not None:
+            logo = await self.logos.image(digest)
+        if logo is None:
+            raise NotFound("no such logo")
+        return logo
 
 
 def _strip_of(request: Request) -> tuple[StripStyle, int]:
@@ -125,9 +157,12 @@ def _strip_of(request: Request) -> tuple[StripStyle, int]:
         raise NotFound("no such image: colours are six lower-case hex digits")
     if not 1 <= required <= MAX_STAMPS or not 0 <= count <= required:
         raise NotFound("no such image: stamp counts out of range")
+    symbol = request.query_params.get("symbol", SYMBOLS[0])
+    if symbol not in SYMBOLS:
+        raise NotFound(f"no such image: the symbol is one of {', '.join(SYMBOLS)}")
     try:
         tiers = tuple(_number(at) for at in request.query_params.get("tiers", "").split(".") if at)
-        style = StripStyle(f"#{background}", f"#{stamp}", required, tiers)
+        style = StripStyle(f"#{background}", f"#{stamp}", required, tiers, symbol)
     except ValueError:
         raise NotFound("no such image: tiers are ascending stamp counts below the total") from None
     return style, count

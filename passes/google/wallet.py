@@ -73,7 +73,7 @@ class GoogleWallet:
             stamps_required=shop.program.stamps_required,
             reward=shop.program.reward,
             background_color=shop.program.background_color,
-            logo_url=self.base_url + program_logo_path(shop.program.background_color),
+            logo_url=self.base_url + _logo_path(shop),
             callback_url=callback,
             locations=tuple((place.latitude, place.longitude) for place in locations),
         )
@@ -94,7 +94,7 @@ class GoogleWallet:
             background_color=program.background_color,
             card_url=card_url,
             strip_image_url=self.base_url + hero_path(style, counters.stamps),
-            logo_url=self.base_url + program_logo_path(program.background_color),
+            logo_url=self.base_url + _logo_path(shop),
             voided=counters.voided,
             perk=shop.program.loyal_perk if card.loyal_since is not None else None,
             rewards=loyalty.reward_summary(rules, state),
@@ -176,3 +176,8 @@ class GoogleWallet:
             await self.client.ensure_class(resource)
             self._classes[key] = resource
             return True
+
+
+def _logo_path(shop: ShopRow) -> str:
+    """Google's program logo: the shop's own, on the card's colour."""
+    return program_logo_path(shop.program.background_color, shop.program.logo_digest)

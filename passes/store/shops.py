@@ -42,6 +42,9 @@ class ProgramRow:
     tiers: tuple[tuple[int, str], ...] = ()
     stamp_expiry_days: int | None = None
     reward_expiry_days: int | None = None
+    # The card designer: what the strip's stamps show, and the shop's logo (None: default).
+    stamp_symbol: str = "check"
+    logo_digest: str | None = None
 
     def rules(self) -> loyalty.Program:
         """The program as the (pure) loyalty rules see it."""
@@ -107,6 +110,8 @@ _SHOP_COLUMNS = (
     programs.c.tiers,
     programs.c.stamp_expiry_days,
     programs.c.reward_expiry_days,
+    programs.c.stamp_symbol,
+    programs.c.logo_digest,
 )
 
 
@@ -131,6 +136,8 @@ def _shop(row: Mapping[Any, Any]) -> ShopRow:
         tiers=decode_tiers(row["tiers"]),
         stamp_expiry_days=row["stamp_expiry_days"],
         reward_expiry_days=row["reward_expiry_days"],
+        stamp_symbol=row["stamp_symbol"],
+        logo_digest=row["logo_digest"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 

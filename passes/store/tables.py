@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -102,6 +103,9 @@ programs = Table(
     Column("loyal_after_months", Integer, nullable=False, server_default="0"),
     Column("loyal_bonus_stamps", Integer, nullable=False, server_default="0"),
     Column("loyal_perk", String(100)),
+    # The card designer: the stamps' symbol (render.SYMBOLS), the logo in use (shop_logos).
+    Column("stamp_symbol", String(16), nullable=False, server_default="check"),
+    Column("logo_digest", String(64)),
 )
 
 cards = Table(
@@ -379,4 +383,20 @@ feedback = Table(
     _created(),
     UniqueConstraint("card_id", "redemption", name="uq_feedback_card_redemption"),
     Index("ix_feedback_shop_created", "shop_id", "created_at"),
+)
+
+# A shop's uploaded logos, re-encoded as PNG (passes/logos.py); programs.logo_digest names
+# the one in use. Public by digest: /img/logo/{digest}/... serves it.
+shop_logos = Table(
+    "shop_logos",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("image", LargeBinary, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    _created(),
+    UniqueConstraint("shop_id", "digest", name="uq_shop_logos_shop_digest"),
+    Index("ix_shop_logos_digest", "digest"),
 )

@@ -9,8 +9,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes import loyalty
-from passes.campaigns import Campaigns, PromotionRequest
+from passes.campaigns import Campaigns, PromotionRequest, counts, nobody_reason
 from passes.errors import InvalidInput
+from passes.store.shops import ShopRow
 from passes.web.dashboard import DashboardPages
 
 
@@ -44,28 +45,49 @@ class CampaignForm:
         except InvalidInput:
             error = t("promotion_invalid")
             return await self.dashboard.show(request, shop, 422, draft=draft, campaign_error=error)
+        sending = fields.get("action") == "send"
         try:
-            if fields.get("action") == "send":
-                campaign_id, _ = await self.campaigns.send(
-                    shop, draft["text"], draft["segment"], promotion=promotion
-                )
-                target = f"/dashboard/{shop.slug}?sent={campaign_id}#campaigns"
-                return RedirectResponse(target, status_code=303)
-            audience = await self.campaigns.audience(shop, draft["segment"])
-            google = await self.campaigns.google_reach(shop, audience.recipients)
+            if sending:
+                self.campaigns.check(draft["text"], promotion=promotion)
+            # Sending to nobody needs a tick on the form: it is asked, with the reason shown.
+            if sending and fields.get("confirm_nobody") == "1":
+                return await self._send(shop, draft, promotion)
+            preview = await self._preview(request, shop, draft["segment"])
+            if sending and preview["recipients"]:
+                return await self._send(shop, draft, promotion)
         except InvalidInput:
             # The text is checked first: with a good text, the promotion was refused.
             promotion_fault = promotion is not None and _good_text(draft["text"])
             error = t("promotion_invalid" if promotion_fault else "campaign_invalid_text")
             return await self.dashboard.show(request, shop, 422, draft=draft, campaign_error=error)
-        preview = {
-            "recipients": len(audience.recipients),
-            "held_out": len(audience.held_out),
-            "over_limit": len(audience.over_limit),
+        if sending:
+            error = t("nobody_confirm_needed")
+            return await self.dashboard.show(
+                request, shop, 409, draft=draft, preview=preview, campaign_error=error
+            )
+        return await self.dashboard.show(request, shop, draft=draft, preview=preview)
+
+    async def _send(
+        self, shop: ShopRow, draft: dict[str, str], promotion: PromotionRequest | None
+    ) -> Response:
+        campaign_id, _ = await self.campaigns.send(
+            shop, draft["text"], draft["segment"], promotion=promotion
+        )
+        target = f"/dashboard/{shop.slug}?sent={campaign_id}#campaigns"
+        return RedirectResponse(target, status_code=303)
+
+    async def _preview(self, request: Request, shop: ShopRow, segment: str) -> dict[str, object]:
+        """Who the message would reach now; for nobody, why."""
+        audience = await self.campaigns.audience(shop, segment)
+        google = await self.campaigns.google_reach(shop, audience.recipients)
+        figures = counts(segment, audience)
+        language = self.site.language(request)
+        return {
+            **figures,
             "google_notified": google.notified,
             "google_silent": google.silent,
+            "nobody": None if audience.recipients else nobody_reason(figures, shop, language),
         }
-        return await self.dashboard.show(request, shop, draft=draft, preview=preview)
 
 
 # What the form's <input type="datetime-local"> sends; read in the server's time zone.

@@ -15,13 +15,14 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from passes import loyalty
-from passes.campaigns import Campaigns
+from passes.campaigns import Campaigns, nobody_reason
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
 from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.program import DEFAULT_COLOURS, check_colour
 from passes.ratelimit import RateLimiter
+from passes.render import SYMBOLS
 from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
 from passes.sessions import OWNER, SessionBook
 from passes.staff import StaffPins
@@ -31,6 +32,7 @@ from passes.store.shops import ShopRow
 from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
 from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
+from passes.web.designer import design_view
 from passes.web.site import Site
 
 COOKIE = "passes_owner"
@@ -83,7 +85,8 @@ class DashboardPages:
             if found is None:
                 return self.site.no_shop(request)
             return self.site.render(request, "dashboard_login.html", shop=found, error=None)
-        return await self.show(request, shop, notice=await self._notice(request, shop))
+        notice, notice_at = await self._notice(request, shop)
+        return await self.show(request, shop, notice=notice, notice_at=notice_at)
 
     async def show(
         self, request: Request, shop: ShopRow, status: int = 200, **extra: object
@@ -129,29 +132,38 @@ class DashboardPages:
             "colours": list(DEFAULT_COLOURS),
             "in_wallets": await self.service.passes_in_wallets(shop),
             "notice": None,
+            # The section whose form the notice answers: it shows there, where the page lands.
+            "notice_at": None,
+            "design": design_view(shop),
+            "symbols": SYMBOLS,
         }
         return self.site.render(request, "dashboard.html", status, **(context | extra))
 
-    async def _notice(self, request: Request, shop: ShopRow) -> str | None:
-        """What the last form achieved, named in the redirect's query."""
+    async def _notice(self, request: Request, shop: ShopRow) -> tuple[str | None, str | None]:
+        """What the last form achieved, named in the redirect's query, and the section of
+        that form (the notice shows there)."""
         t = self.site.translator(request)
         query = request.query_params
         if query.get("pin") == "saved":
-            return t("pin_saved")
+            return t("pin_saved"), "staff-pin"
         saved = query.get("saved")
         refreshed = whole_number(query.get("refreshed", ""), 9)
-        if saved == "settings" and refreshed:
-            return t("settings_saved_refreshed").format(n=refreshed)
+        if saved in ("settings", "design") and refreshed:
+            return t(f"{saved}_saved_refreshed").format(n=refreshed), _SECTIONS[saved]
         if saved == "location_removed":
-            return t("location_removed")
-        if saved in ("settings", "location"):
-            return t("settings_saved" if saved == "settings" else "location_added")
+            return t("location_removed"), _SECTIONS["location"]
+        if saved in ("settings", "location", "design"):
+            key = "location_added" if saved == "location" else f"{saved}_saved"
+            return t(key), _SECTIONS[saved]
         sent = query.get("sent", "")
         found = [row for row in await self.campaigns.history(shop) if str(row["id"]) == sent]
         if not found:
-            return None
-        said = counted("campaign_sent", int(found[0]["recipients"]), self.site.language(request))
-        return said.format(**found[0])
+            return None, None
+        lang = self.site.language(request)
+        said = counted("campaign_sent", int(found[0]["recipients"]), lang).format(**found[0])
+        if not found[0]["recipients"]:
+            said += " " + nobody_reason(found[0], shop, lang)
+        return said, "campaigns"
 
     async def login(self, request: Request) -> Response:
         found = await self.site.shop(request)
@@ -205,7 +217,7 @@ class DashboardPages:
             await self.pins.set_pin(shop, fields.get("pin", ""))
         except InvalidInput:
             return self.site.message(request, 422, "new_pin")
-        return RedirectResponse(f"/dashboard/{shop.slug}?pin=saved", status_code=303)
+        return RedirectResponse(f"/dashboard/{shop.slug}?pin=saved#staff-pin", status_code=303)
 
     async def ledger(self, request: Request) -> Response:
         shop = await self.owner(request)
@@ -225,6 +237,10 @@ class DashboardPages:
         async with self.service.store.reading() as conn:
             async for row in ledger_export(conn, shop.id):
                 yield _csv_line(_cell(value) for value in row)
+
+
+# The section of each saved form.
+_SECTIONS = {"settings": "rules", "location": "locations", "design": "design"}
 
 
 def _rules(shop: ShopRow) -> dict[str, str]:

@@ -115,7 +115,7 @@ class CardPages:
             raise NotFound("no such card")
         card = await self.service.fresh_card(found.shop, found.card)
         card_url = self.site.settings.card_page_url(card.page_secret)
-        data = self.wallet.pass_file(found.shop, card, card_url, found.places)
+        data = await self.wallet.pass_file(found.shop, card, card_url, found.places)
         return Response(
             data,
             media_type=PKPASS,

@@ -10,11 +10,13 @@ from starlette.routing import BaseRoute, Route
 
 from passes.apple.wallet import AppleWallet
 from passes.campaigns import Campaigns
+from passes.design import ShopLogos
 from passes.feedback import FeedbackBox
 from passes.service import Service
 from passes.staff import StaffPins
 from passes.web.campaign_form import CampaignForm
 from passes.web.dashboard import DashboardPages
+from passes.web.designer import DesignForm
 from passes.web.feedback import FeedbackPages
 from passes.web.home import HomePage
 from passes.web.join import JoinPages
@@ -26,8 +28,14 @@ from passes.web.staff import StaffPages
 JSQR = Path(__file__).resolve().parent / "node_modules" / "jsqr" / "dist" / "jsQR.js"
 
 
-def web_routes(service: Service, wallet: AppleWallet, campaigns: Campaigns) -> list[BaseRoute]:
+def web_routes(
+    service: Service,
+    wallet: AppleWallet,
+    campaigns: Campaigns,
+    logos: ShopLogos | None = None,
+) -> list[BaseRoute]:
     """Card, feedback, join, poster, staff and dashboard pages, and the locally served QR decoder."""
+    logos = logos or ShopLogos(service.store)
     site = Site(service)
     site.badges.log_sources()
     pins = StaffPins(service.store)
@@ -41,6 +49,7 @@ def web_routes(service: Service, wallet: AppleWallet, campaigns: Campaigns) -> l
         *dashboard.routes(),
         *CampaignForm(dashboard, campaigns).routes(),
         *ProgramForm(dashboard).routes(),
+        *DesignForm(dashboard, logos).routes(),
         *site.badges.routes(),
         *HomePage(site).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
@@ -117,6 +118,24 @@ class Site:
             check_text(name, value)
         return fields
 
+    async def upload(
+        self, request: Request, limit: int
+    ) -> tuple[dict[str, str], dict[str, bytes]] | None:
+        """A multipart form of at most `limit` bytes: its fields and its files' contents by
+        field name (an input left empty sends none); None when its origin or CSRF token is
+        wrong. HttpError 413 for a larger body, 400 for a broken one."""
+        try:
+            self._check_origin(request)
+            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type != "multipart/form-data":
+                raise HttpError(415, "unsupported_media_type", "send the form as multipart")
+            body = await read_body(request, limit)
+            fields, files = await _multipart(request, body)
+            self._check_token(request, fields.get(CSRF_FIELD, ""))
+        except FormRefused:
+            return None
+        return fields, files
+
     def check_header(self, request: Request) -> None:
         """Script requests carry the CSRF token in a header."""
         self._check_origin(request)
@@ -146,6 +165,26 @@ class Site:
     def no_shop(self, request: Request) -> Response:
         """The 404 page for an unknown shop."""
         return self.message(request, 404, "shop_not_found")
+
+
+async def _multipart(request: Request, body: bytes) -> tuple[dict[str, str], dict[str, bytes]]:
+    async def once() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    parser = MultiPartParser(request.headers, once(), max_files=2, max_fields=20)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise HttpError(400, "bad_form", f"the form cannot be read: {exc.message}") from exc
+    fields: dict[str, str] = {}
+    files: dict[str, bytes] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            fields[name] = value
+        elif value.filename:
+            files[name] = await value.read()
+    await form.close()
+    return fields, files
 
 
 def _origin(url: str) -> str:
