@@ -21,7 +21,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from starlette.applications import Starlette
 
 from passes.app import create_app
@@ -43,7 +43,7 @@ from passes.push import GoogleDelivery, PushWorker
 from passes.service import Service
 from passes.store.google import google_cards, record_callback
 from passes.store.outbox import pending
-from passes.store.tables import cards, push_attempts
+from passes.store.tables import cards, push_attempts, push_outbox
 from tests.conftest import BASE_URL, auth
 from tests.fake_google import (
     SERVICE_ACCOUNT_EMAIL,
@@ -174,6 +174,9 @@ async def shop(
     app = create_app(settings)
     service: Service = app.state.service
     await service.store.migrate()
+    async with service.store.transaction() as conn:
+        # The worker's rounds count every shop's rows: start without earlier tests' pushes.
+        await conn.execute(delete(push_outbox))
     google = service.google
     assert google is not None
     created, key = await service.create_shop(

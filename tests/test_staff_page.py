@@ -179,7 +179,7 @@ def pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
 
 
 def test_the_printed_poster_is_one_a4_page_laid_out_like_the_png(live: Live) -> None:
-    colours = ("--background", "#1F6F43", "--label", "#F2C879")
+    colours = ("--background", "#17553A", "--label", "#F2C879")
     run(live.env, "shop", "settings", "--shop", live.slug, *colours)
     context = live.browser.new_context(viewport={"width": 800, "height": 1100}, locale="de-DE")
     page = context.new_page()
@@ -196,7 +196,7 @@ def test_the_printed_poster_is_one_a4_page_laid_out_like_the_png(live: Live) -> 
     parts.insert(2, "svg.qr")
     tops = [_box(page, f"svg.poster-sheet {part}")["y"] for part in parts]
     assert tops == sorted(tops), "name, offer, QR code, texts: the PNG's order"
-    assert page.locator("rect.band").get_attribute("fill") == "#1F6F43"
+    assert page.locator("rect.band").get_attribute("fill") == "#17553A"
     assert page.locator("text.poster-name").get_attribute("fill") == "#F2C879"
     png = Image.open(io.BytesIO(httpx.get(f"{live.base}/join/{live.slug}/poster.png").content))
     printed = Image.open(io.BytesIO(sheet.screenshot())).convert("RGB")
