@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from passes import loyalty
@@ -26,8 +26,6 @@ from passes.store.google import saved_notify_times
 from passes.store.shops import ShopRow, shop_by_id
 
 Pick = Callable[[list[int], int], list[int]]
-MAX_SCHEDULE = timedelta(days=30)
-MAX_BONUS = 3
 # Cards per transaction when surprise stamps go out: short locks, bounded work per commit.
 BONUS_BATCH = 200
 # Scheduled campaigns whose segment one worker round takes.
@@ -80,10 +78,7 @@ class Campaigns:
         """Who would receive a message to `segment` now, who is held out, who is at the limit."""
         async with self.store.reading() as conn:
             rows = await activity(conn, shop.id, _now())
-        try:
-            return self._choose(shop, segment, rows)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
+        return self._choose(shop, segment, rows)
 
     async def google_reach(self, shop: ShopRow, recipients: Sequence[int]) -> GoogleReach:
         """How the recipients in Google Wallet would get a message sent now."""
@@ -122,14 +117,8 @@ class Campaigns:
         events of their own, so the pass and the figures show them like any stamp.
         A `promotion` multiplies the recipients' stamps during its window.
         """
-        try:
-            message = loyalty.check_message(text)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
-        if send_at is not None and not _now() <= send_at <= _now() + MAX_SCHEDULE:
-            raise InvalidInput("send_at must be in the future, at most 30 days ahead")
-        if not 0 <= bonus <= MAX_BONUS or (bonus and send_at is not None):
-            raise InvalidInput(f"bonus stamps must be 0 to {MAX_BONUS}, and are given at once")
+        message = loyalty.check_message(text)
+        loyalty.check_campaign(send_at, bonus, _now())
         window = self._window(promotion, send_at)
         chosen = await self.audience(shop, segment)
         later = send_at is not None
@@ -168,10 +157,7 @@ class Campaigns:
         starts = max(promotion.starts or now, now)
         if promotion.ends is None:
             raise InvalidInput("a promotion needs its end (ends_at / --until)")
-        try:
-            loyalty.check_promotion(promotion.multiplier, starts, promotion.ends, now)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
+        loyalty.check_promotion(promotion.multiplier, starts, promotion.ends, now)
         return PromotionWindow(promotion.multiplier, starts, promotion.ends)
 
     async def resolve_due(self, now: datetime) -> int:

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from passes import loyalty
 from passes.campaigns import Campaigns, PromotionRequest
-from passes.errors import InvalidInput
+from passes.errors import FAILURES, InvalidInput
 from passes.web.dashboard import DashboardPages
 
 
@@ -53,7 +53,7 @@ class CampaignForm:
                 return RedirectResponse(target, status_code=303)
             audience = await self.campaigns.audience(shop, draft["segment"])
             google = await self.campaigns.google_reach(shop, audience.recipients)
-        except InvalidInput:
+        except FAILURES:
             # The text is checked first: with a good text, the promotion was refused.
             promotion_fault = promotion is not None and _good_text(draft["text"])
             error = t("promotion_invalid" if promotion_fault else "campaign_invalid_text")
