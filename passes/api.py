@@ -171,5 +171,5 @@ class ShopApi:
         async with self.service.store.reading() as conn:
             totals = await program_totals(conn, shop.id)
             responses = await campaign_responses(conn, shop.id)
-        success = success_json(found, totals, responses, query.reward_cost, query.basket)
+        success = success_json(found, totals, responses, *query.amounts())
         return JsonResponse(answers.stats_answer(stats_json(found), success))

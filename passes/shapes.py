@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from passes import loyalty
 from passes.errors import InvalidInput
@@ -116,6 +116,8 @@ EndsAt = Annotated[
     Moment, Meta(description="When the promotion ends (at most 14 days after its start)")
 ]
 Amount = Annotated[float, Meta(ge=0, le=MAX_AMOUNT)]
+RewardCost = Annotated[Amount, Meta(description="What one reward costs the shop")]
+Basket = Annotated[Amount, Meta(description="The average spend of a visit")]
 
 
 class Shape(msgspec.Struct, forbid_unknown_fields=True):
@@ -200,8 +202,14 @@ class MessageRequest(Shape):
 class StatsQuery(msgspec.Struct, forbid_unknown_fields=False, frozen=True):
     """GET /stats's query: with both amounts, the figures carry a cost estimate"""
 
-    reward_cost: Annotated[Amount, Meta(description="What one reward costs the shop")] | None = None
-    basket: Annotated[Amount, Meta(description="The average spend of a visit")] | None = None
+    # UNSET, not None, for an absent amount: "?basket=null" is no amount.
+    reward_cost: RewardCost | UnsetType = UNSET
+    basket: Basket | UnsetType = UNSET
+
+    def amounts(self) -> tuple[float | None, float | None]:
+        """What one reward costs and the average basket (None: not given)."""
+        cost, basket = self.reward_cost, self.basket
+        return (None if cost is UNSET else cost), (None if basket is UNSET else basket)
 
 
 def read_query(query: dict[str, str], shape: type[StatsQuery]) -> StatsQuery:
