@@ -13,7 +13,6 @@ from passes.errors import InvalidInput
 from passes.google.budget import Budget
 from passes.store import Store
 from passes.store.campaigns import (
-    ActivityRow,
     PromotionWindow,
     activity,
     create_campaign,
@@ -54,10 +53,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _as_activity(row: ActivityRow) -> loyalty.Activity:
-    return loyalty.Activity(**row.__dict__)
-
-
 class Campaigns:
     """Preview, send and account for campaign messages; delivery runs in the push worker."""
 
@@ -89,11 +84,13 @@ class Campaigns:
         notified = sum(1 for budget in budgets if budget.allows(now))
         return GoogleReach(notified, len(budgets) - notified)
 
-    def _choose(self, shop: ShopRow, segment: str, rows: list[ActivityRow]) -> loyalty.Audience:
+    def _choose(
+        self, shop: ShopRow, segment: str, rows: list[loyalty.Activity]
+    ) -> loyalty.Audience:
         program = shop.program
         return loyalty.audience(
             segment,
-            [_as_activity(row) for row in rows],
+            rows,
             _now(),
             messages_per_week=program.messages_per_week,
             holdout_share=program.holdout_percent / 100,

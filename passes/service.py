@@ -801,8 +801,7 @@ class Service:
 
         async def load() -> tuple[loyalty.Promotion, ...]:
             async with self.store.reading() as conn:
-                stored = await promotions_of(conn, shop.id, _now())
-            return tuple(loyalty.Promotion(**row.__dict__) for row in stored)
+                return tuple(await promotions_of(conn, shop.id, _now()))
 
         return await self._promotions.get_or_load(str(shop.id), load)
 

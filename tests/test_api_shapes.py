@@ -49,9 +49,7 @@ def test_the_documents_limits_are_the_rules() -> None:
     assert field("MessageRequest", "bonus_stamps")["maximum"] == loyalty.MAX_CAMPAIGN_BONUS
     assert field("MessageRequest", "multiplier")["maximum"] == loyalty.MAX_MULTIPLIER
     assert field("MessageRequest", "text")["maxLength"] == loyalty.MAX_MESSAGE_LENGTH
-    assert set(SCHEMAS["MessageRequest"]["properties"]["segment"]["enum"]) == set(
-        loyalty.SEGMENTS
-    )
+    assert set(SCHEMAS["MessageRequest"]["properties"]["segment"]["enum"]) == set(loyalty.SEGMENTS)
     stamp = DOCUMENT["paths"]["/cards/{serial}/stamps"]["post"]["parameters"]
     key = next(p for p in stamp if p["name"] == "Idempotency-Key")
     assert key["schema"]["maxLength"] == MAX_IDEMPOTENCY_KEY
