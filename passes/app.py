@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from passes import loyalty
 from passes.api import ShopApi
 from passes.apple.identity import SigningIdentity, load_identity
 from passes.apple.registrations import RegistrationLimits
@@ -30,7 +31,7 @@ from passes.apple.webservice import LATEST_PKPASS_ROUTE, WalletWebService
 from passes.campaigns import Campaigns
 from passes.config import Settings
 from passes.design import ShopLogos
-from passes.errors import PassesError
+from passes.errors import FAILURES, PassesError
 from passes.fast_routes import FastRoutes, Handler, full_path
 from passes.google.client import trust
 from passes.google.config import public_base_warning
@@ -117,7 +118,7 @@ def _route_template(scope: Scope) -> str:
 
 
 async def _passes_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, PassesError)
+    assert isinstance(exc, FAILURES)
     return response_for(exc)
 
 
@@ -202,6 +203,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
     ]
     handlers: dict[type[Exception], Handler] = {
         PassesError: _passes_error,
+        loyalty.Refused: _passes_error,
         HTTPException: _http_error,
         DBAPIError: _database_error,
     }

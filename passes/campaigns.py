@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from passes import loyalty
@@ -13,7 +13,6 @@ from passes.errors import InvalidInput
 from passes.google.budget import Budget
 from passes.store import Store
 from passes.store.campaigns import (
-    ActivityRow,
     PromotionWindow,
     activity,
     create_campaign,
@@ -27,8 +26,6 @@ from passes.store.shops import ShopRow, shop_by_id
 from passes.texts import text
 
 Pick = Callable[[list[int], int], list[int]]
-MAX_SCHEDULE = timedelta(days=30)
-MAX_BONUS = 3
 # Cards per transaction when surprise stamps go out: short locks, bounded work per commit.
 BONUS_BATCH = 200
 # Scheduled campaigns whose segment one worker round takes.
@@ -86,10 +83,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _as_activity(row: ActivityRow) -> loyalty.Activity:
-    return loyalty.Activity(**row.__dict__)
-
-
 class Campaigns:
     """Preview, send and account for campaign messages; delivery runs in the push worker."""
 
@@ -110,10 +103,7 @@ class Campaigns:
         """Who would receive a message to `segment` now, who is held out, who is at the limit."""
         async with self.store.reading() as conn:
             rows = await activity(conn, shop.id, _now())
-        try:
-            return self._choose(shop, segment, rows)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
+        return self._choose(shop, segment, rows)
 
     async def google_reach(self, shop: ShopRow, recipients: Sequence[int]) -> GoogleReach:
         """How the recipients in Google Wallet would get a message sent now."""
@@ -124,11 +114,13 @@ class Campaigns:
         notified = sum(1 for budget in budgets if budget.allows(now))
         return GoogleReach(notified, len(budgets) - notified)
 
-    def _choose(self, shop: ShopRow, segment: str, rows: list[ActivityRow]) -> loyalty.Audience:
+    def _choose(
+        self, shop: ShopRow, segment: str, rows: list[loyalty.Activity]
+    ) -> loyalty.Audience:
         program = shop.program
         return loyalty.audience(
             segment,
-            [_as_activity(row) for row in rows],
+            rows,
             _now(),
             messages_per_week=program.messages_per_week,
             holdout_share=program.holdout_percent / 100,
@@ -183,15 +175,9 @@ class Campaigns:
         bonus: int = 0,
         promotion: PromotionRequest | None = None,
     ) -> tuple[str, PromotionWindow | None]:
-        """The message and promotion window `send` would record; InvalidInput if refused."""
-        try:
-            message = loyalty.check_message(text)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
-        if send_at is not None and not _now() <= send_at <= _now() + MAX_SCHEDULE:
-            raise InvalidInput("send_at must be in the future, at most 30 days ahead")
-        if not 0 <= bonus <= MAX_BONUS or (bonus and send_at is not None):
-            raise InvalidInput(f"bonus stamps must be 0 to {MAX_BONUS}, and are given at once")
+        """The message and promotion window `send` would record; refused as `send` would."""
+        message = loyalty.check_message(text)
+        loyalty.check_campaign(send_at, bonus, _now())
         return message, self._window(promotion, send_at)
 
     @staticmethod
@@ -208,10 +194,7 @@ class Campaigns:
         starts = max(promotion.starts or now, now)
         if promotion.ends is None:
             raise InvalidInput("a promotion needs its end (ends_at / --until)")
-        try:
-            loyalty.check_promotion(promotion.multiplier, starts, promotion.ends, now)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
+        loyalty.check_promotion(promotion.multiplier, starts, promotion.ends, now)
         return PromotionWindow(promotion.multiplier, starts, promotion.ends)
 
     async def resolve_due(self, now: datetime) -> int:

@@ -16,17 +16,17 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
-from passes.api import card_json, deliveries_json
+from passes.answers import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest, counts, nobody_reason
 from passes.config import Settings
 from passes.design import ShopLogos, change_design
-from passes.errors import PassesError
+from passes.errors import FAILURES, cli_message
 from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.links import shop_links
-from passes.loyalty import SEGMENTS, Audience
+from passes.loyalty import MAX_CAMPAIGN_BONUS, MAX_MULTIPLIER, SEGMENTS, Audience
 from passes.program import ProgramChange
 from passes.render import SYMBOLS
 from passes.service import CardView, ProgramChanged, Service
@@ -57,8 +57,8 @@ def clear_errors(func: Callable[P, T]) -> Callable[P, T]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return func(*args, **kwargs)
-        except PassesError as exc:
-            raise click.ClickException(str(exc)) from exc
+        except FAILURES as exc:
+            raise click.ClickException(cli_message(exc)) from exc
 
     return wrapper
 
@@ -677,11 +677,16 @@ def message() -> None:
     type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
     help="Send later, e.g. 2026-12-05T09:00 (this machine's local time).",
 )
-@click.option("--bonus", default=0, show_default=True, help="Surprise stamps per recipient (0-3).")
+@click.option(
+    "--bonus",
+    default=0,
+    show_default=True,
+    help=f"Surprise stamps per recipient (0-{MAX_CAMPAIGN_BONUS}).",
+)
 @click.option(
     "--multiplier",
     type=int,
-    help="A promotion: each stamp on a recipient's card counts this many times (2-5).",
+    help=f"A promotion: each stamp on a recipient's card counts this many times (2-{MAX_MULTIPLIER}).",
 )
 @click.option("--from", "starts", type=_LOCAL_TIME, help="The promotion's start (default now).")
 @click.option("--until", "ends", type=_LOCAL_TIME, help="The promotion's end (up to 14 days).")

@@ -1,4 +1,12 @@
-"""One exception root for the product; HTTP and CLI map these at the edge."""
+"""One exception root for the product, and the one table of how each error is answered:
+over HTTP (status, code, headers) and on the command line (one line)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from passes import loyalty  # the rules import nothing of ours: no cycle
 
 
 class PassesError(Exception):
@@ -39,3 +47,77 @@ class Unauthorized(PassesError):
 
 class Unavailable(PassesError):
     """A resource we depend on (the database) is briefly away; retrying is right."""
+
+
+class HttpError(PassesError):
+    """An error that only exists at the HTTP edge (bad JSON, too large, wrong type)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+# Errors the product raises or lets through from its rules: what the edges catch.
+Failure = PassesError | loyalty.Refused
+FAILURES = (PassesError, loyalty.Refused)
+
+# The rules' refusals of the values asked for (a 422); their other refusals are the card's
+# state saying no (a 409 with the refusal's own code: card_voided, no_reward_due, daily_cap…).
+INPUT_REFUSALS = frozenset(
+    {
+        "invalid_count",
+        "invalid_message",
+        "unknown_segment",
+        "invalid_promotion",
+        "invalid_campaign",
+        "invalid_perk",
+        "invalid_program",
+    }
+)
+
+
+def product_error(failure: Failure) -> PassesError:
+    """The product's error for a rule's refusal; the product's own errors stay as they are."""
+    if isinstance(failure, PassesError):
+        return failure
+    if failure.code in INPUT_REFUSALS:
+        return InvalidInput(str(failure))
+    return Conflict(str(failure), failure.code)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How an error is told over HTTP: {"error": {"code", "message"}} with a status."""
+
+    status: int
+    code: str
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# Status, code (None: the error's own) and headers, by error type, most specific first.
+HTTP_ANSWERS: tuple[tuple[type[PassesError], int, str | None, Mapping[str, str]], ...] = (
+    (Unauthorized, 401, "unauthorized", {"WWW-Authenticate": "Bearer"}),
+    (NotFound, 404, "not_found", {}),
+    (Conflict, 409, None, {}),
+    (InvalidInput, 422, "invalid", {}),
+    (Unavailable, 503, "unavailable", {"Retry-After": "1"}),
+)
+
+
+def http_answer(failure: Failure) -> Answer:
+    """The HTTP answer to `failure`; anything not in the table is a 500 that says nothing."""
+    error = product_error(failure)
+    if isinstance(error, HttpError):
+        return Answer(error.status, error.code, str(error))
+    for kind, status, code, headers in HTTP_ANSWERS:
+        if isinstance(error, kind):
+            own = getattr(error, "code", "error")
+            return Answer(status, code or own, str(error), headers)
+    return Answer(500, "internal", "internal error")
+
+
+def cli_message(failure: Failure) -> str:
+    """What the command line prints for `failure` (one line on stderr, exit status 1)."""
+    return str(product_error(failure))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 MAX_STAMPS_REQUIRED = 30
 MAX_STAMPS_PER_VISIT = 50
@@ -13,8 +14,9 @@ MAX_REWARD_LENGTH = 200
 MAX_EXPIRY_DAYS = 3650
 
 
-class Refused(Exception):
-    """A rule refuses the change; `code` is stable, the message says why."""
+class Refused(ValueError):
+    """A rule refuses the change; `code` is stable, the message says why. A ValueError: the
+    values given are what the rule refuses (passes/errors.py says how each code is answered)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -44,12 +46,12 @@ class Program:
 
     def __post_init__(self) -> None:
         if not 1 <= self.stamps_required <= MAX_STAMPS_REQUIRED:
-            raise ValueError(f"stamps required must be 1 to {MAX_STAMPS_REQUIRED}")
+            raise Refused("invalid_program", f"stamps required must be 1 to {MAX_STAMPS_REQUIRED}")
         _check_reward_text(self.reward)
         check_tiers(self.stamps_required, self.tiers)
         for days in (self.stamp_expiry_days, self.reward_expiry_days):
             if days is not None and not 1 <= days <= MAX_EXPIRY_DAYS:
-                raise ValueError(f"expiry must be 1 to {MAX_EXPIRY_DAYS} days")
+                raise Refused("invalid_program", f"expiry must be 1 to {MAX_EXPIRY_DAYS} days")
 
     @property
     def thresholds(self) -> tuple[int, ...]:
@@ -68,20 +70,23 @@ class Program:
 
 def _check_reward_text(reward: str) -> None:
     if not reward.strip():
-        raise ValueError("the reward needs a description")
+        raise Refused("invalid_program", "the reward needs a description")
     if len(reward) > MAX_REWARD_LENGTH or not reward.isprintable():
-        raise ValueError(f"a reward is 1 to {MAX_REWARD_LENGTH} printable characters")
+        raise Refused(
+            "invalid_program", f"a reward is 1 to {MAX_REWARD_LENGTH} printable characters"
+        )
 
 
 def check_tiers(stamps_required: int, tiers: Sequence[Tier]) -> None:
     """Tiers lie strictly below the main reward, ascending, one reward per stamp count."""
     if len(tiers) > MAX_TIERS:
-        raise ValueError(f"a program has at most {MAX_TIERS} reward tiers")
+        raise Refused("invalid_program", f"a program has at most {MAX_TIERS} reward tiers")
     previous = 0
     for tier in tiers:
         if isinstance(tier.at, bool) or not previous < tier.at < stamps_required:
-            raise ValueError(
-                f"tiers must be distinct stamp counts from 1 to {stamps_required - 1}, ascending"
+            raise Refused(
+                "invalid_program",
+                f"tiers must be distinct stamp counts from 1 to {stamps_required - 1}, ascending",
             )
         _check_reward_text(tier.reward)
         previous = tier.at
@@ -358,7 +363,8 @@ def _refuse_voided(card: CardState) -> None:
 
 # --- Reaching customers: segments, message limits, hold-out groups ---------------------
 
-SEGMENTS = ("all", "new", "lapsed", "top", "reward_due", "apple", "google")
+Segment = Literal["all", "new", "lapsed", "top", "reward_due", "apple", "google"]
+SEGMENTS: tuple[str, ...] = get_args(Segment)
 NEW_DAYS = 30
 LAPSED_DAYS = 45
 # A/B/C classes by visits: the top fifth of the cards are A, the next three tenths B.
@@ -465,6 +471,20 @@ def check_message(text: str) -> str:
 
 
 MAX_MESSAGE_LENGTH = 200
+# A campaign may be sent up to SCHEDULE_LEAD ahead; its surprise stamps go out at once.
+SCHEDULE_LEAD = timedelta(days=30)
+MAX_CAMPAIGN_BONUS = 3
+
+
+def check_campaign(send_at: datetime | None, bonus: int, now: datetime) -> None:
+    """A campaign is sent now or within SCHEDULE_LEAD; surprise stamps only with one sent now."""
+    if send_at is not None and not now <= send_at <= now + SCHEDULE_LEAD:
+        raise Refused("invalid_campaign", "send_at must be in the future, at most 30 days ahead")
+    if not 0 <= bonus <= MAX_CAMPAIGN_BONUS or (bonus and send_at is not None):
+        raise Refused(
+            "invalid_campaign",
+            f"bonus stamps must be 0 to {MAX_CAMPAIGN_BONUS}, and are given at once",
+        )
 
 
 def check_daily_cap(stamped_today: int, count: int, cap: int | None) -> None:

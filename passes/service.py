@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from passes import loyalty, notices
 from passes.cache import TtlCache
 from passes.config import Settings
-from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized, UnknownCard
+from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized, UnknownCard, product_error
 from passes.expiry import expire_card, expired
 from passes.goal import move_goal
 from passes.google.wallet import GoogleWallet
@@ -85,6 +85,8 @@ log = logging.getLogger("passes.service")
 API_KEY_PREFIX = "psk_"
 SERIAL_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 SERIAL_LENGTH = 12
+# What a caller may type for a serial (dashes, spaces): longer is no card of ours.
+MAX_SERIAL_INPUT = 64
 MAX_IDEMPOTENCY_KEY = 200
 UNDO_WINDOW = timedelta(minutes=10)
 # A new card's Google object is inserted during the request, within this time, while its
@@ -145,8 +147,8 @@ class _Asked:
         """The change the rules make of this request, or Conflict when they refuse."""
         try:
             after = self.rule(card.counters, stamped_today)
-        except loyalty.Refused as exc:
-            raise Conflict(str(exc), exc.code) from exc
+        except loyalty.Refused as exc:  # a Conflict: the optimistic path retries on a fresh card
+            raise product_error(exc) from exc
         notice = self.announce(card, after)
         return Change(self.kind, self.count, self.actor, after, self.key, notice=notice)
 
@@ -315,10 +317,7 @@ class Service:
         slug = slugify(slug or name)
         if not slug:
             raise InvalidInput("the shop needs a slug of letters or digits (use --slug)")
-        try:
-            loyalty.Program(stamps, reward.strip())
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from exc
+        loyalty.Program(stamps, reward.strip())  # refuses a program the rules cannot keep
         given = {**DEFAULT_COLOURS, **(colours or {})}
         program = {key: check_colour(key, value) for key, value in given.items()}
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
@@ -603,10 +602,7 @@ class Service:
     ) -> CardView:
         """Add stamps; a retry with the same key answers the first result and stamps nothing."""
         program = program_of(shop)
-        try:
-            loyalty.check_count(count)
-        except loyalty.Refused as exc:
-            raise InvalidInput(str(exc)) from exc
+        loyalty.check_count(count)
         cap = shop.program.daily_cap
 
         def rule(state: loyalty.CardState, stamped_today: int) -> loyalty.CardState:
@@ -783,10 +779,7 @@ class Service:
                 raise Conflict(
                     f"stamps can be undone for {minutes} minutes only", "undo_window_passed"
                 )
-            try:
-                after = loyalty.undo_stamp(program, card.counters, entry.count)
-            except loyalty.Refused as exc:
-                raise Conflict(str(exc), exc.code) from exc
+            after = loyalty.undo_stamp(program, card.counters, entry.count)
             card = await apply_change(conn, card, _undo("undo", entry, actor, after), _now())
             if extra is not None:
                 card = await self._undo_bonus(conn, shop, card, extra, actor)
@@ -834,8 +827,7 @@ class Service:
 
         async def load() -> tuple[loyalty.Promotion, ...]:
             async with self.store.reading() as conn:
-                stored = await promotions_of(conn, shop.id, _now())
-            return tuple(loyalty.Promotion(**row.__dict__) for row in stored)
+                return tuple(await promotions_of(conn, shop.id, _now()))
 
         return await self._promotions.get_or_load(str(shop.id), load)
 
@@ -888,10 +880,7 @@ class Service:
         self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
     ) -> CardRow:
         """A promotion's extra stamps go with the stamp that earned them."""
-        try:
-            after = loyalty.remove_bonus(program_of(shop), card.counters, bonus.count)
-        except loyalty.Refused as exc:
-            raise Conflict(str(exc), exc.code) from exc
+        after = loyalty.remove_bonus(program_of(shop), card.counters, bonus.count)
         return await apply_change(conn, card, _undo("undo_bonus", bonus, actor, after), _now())
 
     async def _make_long_standing(

@@ -114,6 +114,8 @@ def stats_json(stats: Stats) -> dict[str, Any]:
 # --- Success control: does the program pay off? ------------------------------------------
 
 RESPONSE_DAYS = 7
+# The amounts an owner may give for the cost estimate (a reward's cost, an average basket).
+MAX_AMOUNT = 10_000
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import notices
+from passes import loyalty, notices
 from passes.store.cards import Change, apply_changes, lock_cards_by_id
 from passes.store.tables import (
     apple_registrations,
@@ -26,22 +26,7 @@ from passes.store.tables import (
 WEEK = timedelta(days=7)
 
 
-@dataclass(frozen=True)
-class ActivityRow:
-    """What the ledger says about one card (loyalty.Activity is built from it)."""
-
-    card_id: int
-    joined: datetime
-    last_visit: datetime | None
-    visits: int
-    rewards_available: int
-    apple: bool
-    google: bool
-    messages_last_week: int
-    voided: bool
-
-
-async def activity(conn: AsyncConnection, shop_id: int, now: datetime) -> list[ActivityRow]:
+async def activity(conn: AsyncConnection, shop_id: int, now: datetime) -> list[loyalty.Activity]:
     """Every card of the shop with its visits, last visit and messages in the last week."""
     events = card_events.c
     is_stamp = events.kind == "stamp"
@@ -89,13 +74,13 @@ async def activity(conn: AsyncConnection, shop_id: int, now: datetime) -> list[A
     return [_activity(row) for row in (await conn.execute(query)).mappings()]
 
 
-def _activity(row: Any) -> ActivityRow:
+def _activity(row: Any) -> loyalty.Activity:
     last_visit = row["last_visit"]
     if isinstance(last_visit, str):  # SQLite's max() over timestamps answers text
         last_visit = datetime.fromisoformat(last_visit)
     if last_visit is not None and last_visit.tzinfo is None:
         last_visit = last_visit.replace(tzinfo=row["created_at"].tzinfo)
-    return ActivityRow(
+    return loyalty.Activity(
         card_id=row["id"],
         joined=row["created_at"],
         last_visit=last_visit,
@@ -334,20 +319,9 @@ class PromotionWindow:
     ends: datetime | None
 
 
-@dataclass(frozen=True)
-class StoredPromotion:
-    """A promotion that has not ended, with the cards it applies to (its recipients)."""
-
-    id: int
-    multiplier: int
-    starts: datetime
-    ends: datetime
-    card_ids: frozenset[int]
-
-
 async def promotions_of(
     conn: AsyncConnection, shop_id: int, now: datetime
-) -> list[StoredPromotion]:
+) -> list[loyalty.Promotion]:
     """The shop's promotions that have not ended yet (two small queries)."""
     found = (
         await conn.execute(
@@ -372,7 +346,7 @@ async def promotions_of(
     for campaign_id, card_id in members.all():
         by_campaign.setdefault(campaign_id, set()).add(card_id)
     return [
-        StoredPromotion(
+        loyalty.Promotion(
             row.id,
             row.multiplier,
             row.starts_at,

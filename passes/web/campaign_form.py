@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from passes import loyalty
 from passes.campaigns import Campaigns, PromotionRequest, counts, nobody_reason
-from passes.errors import InvalidInput
+from passes.errors import FAILURES, InvalidInput
 from passes.store.shops import ShopRow
 from passes.web.dashboard import DashboardPages
 
@@ -55,7 +55,7 @@ class CampaignForm:
             preview = await self._preview(request, shop, draft["segment"])
             if sending and preview["recipients"]:
                 return await self._send(shop, draft, promotion)
-        except InvalidInput:
+        except FAILURES:
             # The text is checked first: with a good text, the promotion was refused.
             promotion_fault = promotion is not None and _good_text(draft["text"])
             error = t("promotion_invalid" if promotion_fault else "campaign_invalid_text")

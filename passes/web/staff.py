@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes import loyalty
-from passes.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from passes.errors import FAILURES, Answer, InvalidInput, NotFound, Unauthorized, http_answer
 from passes.http import JsonResponse, error_response, json_body, read_body
 from passes.inputs import whole_number
 from passes.lockout import Client, PinLocked, PinsSlowed
@@ -243,14 +243,8 @@ class StaffPages:
         lang = self.site.language(request)
         try:
             view = await change
-        except Conflict as exc:
-            key = f"refusal_{exc.code}"
-            said = text(key, lang) if key in PAGE_TEXTS[lang] else str(exc)
-            return error_response(409, exc.code, said)
-        except NotFound:
-            return error_response(404, "not_found", text("no_such_card", lang))
-        except InvalidInput as exc:
-            return error_response(422, "invalid", str(exc))
+        except FAILURES as exc:
+            return _refusal(http_answer(exc), lang)
         found = staff_card_json(view)
         if receipt and view.card.last_event_id is not None:
             async with self.service.store.reading() as conn:
@@ -258,6 +252,14 @@ class StaffPages:
             if given is not None:
                 found |= {"given": given.__dict__, "said": stamped_text(given, lang)}
         return JsonResponse(found)
+
+
+def _refusal(answer: Answer, lang: str) -> Response:
+    """A refusal as the API tells it (passes/errors.py), in the staff's language where the
+    page has words for it: a missing card, and what the card's state refuses (409)."""
+    key = {404: "no_such_card", 409: f"refusal_{answer.code}"}.get(answer.status, "")
+    said = text(key, lang) if key in PAGE_TEXTS[lang] else answer.message
+    return error_response(answer.status, answer.code, said, **answer.headers)
 
 
 def stamped_text(given: StampReceipt, lang: str) -> str:
