@@ -23,7 +23,7 @@ from passes.sessions import STAFF, SessionBook
 from passes.staff import NoPin, StaffPins, WrongPin
 from passes.store.receipts import StampReceipt, stamp_receipt
 from passes.store.shops import ShopRow
-from passes.texts import PAGE_TEXTS, counted, text
+from passes.texts import counted, text, translated
 from passes.web.site import Site
 
 COOKIE = "passes_staff"
@@ -245,7 +245,7 @@ class StaffPages:
             view = await change
         except Conflict as exc:
             key = f"refusal_{exc.code}"
-            said = text(key, lang) if key in PAGE_TEXTS[lang] else str(exc)
+            said = text(key, lang) if translated(key, lang) else str(exc)
             return error_response(409, exc.code, said)
         except NotFound:
             return error_response(404, "not_found", text("no_such_card", lang))
