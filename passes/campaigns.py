@@ -23,7 +23,7 @@ from passes.store.campaigns import (
 from passes.store.cards import Change, apply_change, lock_card_by_id
 from passes.store.google import saved_notify_times
 from passes.store.shops import ShopRow, shop_by_id
-from passes.texts import text
+from passes.texts import counted, text
 
 Pick = Callable[[list[int], int], list[int]]
 # Cards per transaction when surprise stamps go out: short locks, bounded work per commit.
@@ -66,7 +66,7 @@ def nobody_reason(figures: Mapping[str, Any], shop: ShopRow, lang: str) -> str:
     held, over = int(figures["held_out"]), int(figures["over_limit"])
     members = held + over + int(figures["recipients"])
     per_week = shop.program.messages_per_week
-    limit = text("n_messages_one" if per_week == 1 else "n_messages", lang).format(n=per_week)
+    limit = counted("n_messages", per_week, lang).format(n=per_week)
     if members == 0:
         key = "nobody_empty"
     elif over == members:

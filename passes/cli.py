@@ -20,6 +20,7 @@ from passes.answers import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest, counts, nobody_reason
+from passes.cli_texts import cli_language, say, say_counted
 from passes.config import Settings
 from passes.design import ShopLogos, change_design
 from passes.errors import FAILURES, cli_message
@@ -177,13 +178,13 @@ def shop_create(name: str, stamps: int, reward: str, slug: str | None, pin: str 
         return created
 
     created, key = _with_service(work)
-    click.echo(f"shop:    {created.slug}  ({created.name})")
-    click.echo(f"program: {stamps} stamps = {reward}")
-    click.echo(f"api key: {key}")
+    click.echo(say("cli_shop", slug=created.slug, name=created.name))
+    click.echo(say_counted("cli_program", stamps, stamps=stamps, reward=reward))
+    click.echo(say("cli_api_key", key=key))
     if pin is not None:
-        click.echo(f"staff:   PIN set; stamping page {_settings().base_url}/staff/{created.slug}")
+        click.echo(say("cli_pin_set", url=f"{_settings().base_url}/staff/{created.slug}"))
     _print_links(created.slug)
-    click.echo("Keep the API key safe: it is stored hashed and cannot be shown again.", err=True)
+    click.echo(say("cli_keep_key"), err=True)
 
 
 def _print_links(slug: str) -> None:
@@ -201,9 +202,9 @@ def shop_list() -> None:
 
     found = _with_service(work)
     if not found:
-        click.echo('no shops yet: passes shop create --name "Café Sonne" --reward "1 Kaffee"')
+        click.echo(say("cli_no_shops"))
     for summary in found:
-        cards = f"{summary.cards} card{'' if summary.cards == 1 else 's'}"
+        cards = say_counted("cli_cards", summary.cards, n=summary.cards)
         click.echo(f"{summary.slug}  {summary.name}  ({cards})")
         _print_links(summary.slug)
 
@@ -518,13 +519,19 @@ def _print_card(view: CardView, as_json: bool) -> None:
         click.echo(json.dumps(card_json(view), indent=2))
         return
     counters = view.card.counters
-    click.echo(f"serial:  {view.card.serial}")
-    click.echo(f"stamps:  {counters.stamps} / {view.shop.program.stamps_required}")
-    click.echo(f"rewards: {counters.rewards_available} due, {counters.rewards_redeemed} redeemed")
+    click.echo(say("cli_serial", serial=view.card.serial))
+    required = view.shop.program.stamps_required
+    click.echo(say("cli_stamps", stamps=counters.stamps, required=required))
+    due, redeemed = counters.rewards_available, counters.rewards_redeemed
+    click.echo(say("cli_rewards", due=due, redeemed=redeemed))
     for line in card_json(view)["rewards"]:
         if line["due"]:
-            click.echo(f"  due:   {line['due']} × {line['reward']} ({line['at']} stamps)")
-    click.echo(f"card:    {view.urls['card']}")
+            click.echo(
+                say_counted(
+                    "cli_due", line["at"], due=line["due"], reward=line["reward"], at=line["at"]
+                )
+            )
+    click.echo(say("cli_card", url=view.urls["card"]))
     click.echo(f"apple:   {view.urls['apple']}")
 
 
@@ -719,7 +726,11 @@ def message_send(
         shop = await service.shop(slug)
         campaigns = Campaigns(service.store, lambda: None)
         chosen = await campaigns.audience(shop, segment)
-        why = "" if chosen.recipients else nobody_reason(counts(segment, chosen), shop, "en")
+        why = (
+            ""
+            if chosen.recipients
+            else nobody_reason(counts(segment, chosen), shop, cli_language())
+        )
         if preview:
             return None, chosen, await campaigns.google_reach(shop, chosen.recipients), why
         # A scheduled campaign takes its segment when it goes out: 0 now may be more then.
@@ -730,19 +741,19 @@ def message_send(
         return (*sent, None, why)
 
     campaign_id, chosen, google, why = _with_service(work)
-    click.echo(f"recipients: {len(chosen.recipients)}")
-    click.echo(f"held out:   {len(chosen.held_out)} (get nothing: the comparison group)")
-    click.echo(f"at limit:   {len(chosen.over_limit)} (had their weekly messages already)")
+    click.echo(say("cli_recipients", n=len(chosen.recipients)))
+    click.echo(say("cli_held_out", n=len(chosen.held_out)))
+    click.echo(say("cli_at_limit", n=len(chosen.over_limit)))
     if why:
-        click.echo(f"why:        {why}")
+        click.echo(say("cli_why", why=why))
     if google is not None:
         click.echo(
             f"android:    {google.notified} notified, {google.silent} updated silently "
             "(Google allows 3 notifications a day per pass)"
         )
     if campaign_id is not None:
-        when_text = f" at {send_at:%Y-%m-%d %H:%M}" if send_at else ""
-        click.echo(f"campaign {campaign_id} queued; the push worker delivers it{when_text}.")
+        when_text = say("cli_at_time", time=f"{send_at:%Y-%m-%d %H:%M}") if send_at else ""
+        click.echo(say("cli_queued", id=campaign_id, when=when_text))
     if campaign_id is not None and multiplier is not None and ends is not None:
         click.echo(
             f"promotion: stamps count {multiplier}x until {ends:%Y-%m-%d %H:%M} "

@@ -204,7 +204,8 @@ def test_class_follows_googles_schema(schema: Callable[[str, Any], None]) -> Non
     assert made["id"] == f"{ISSUER}.cafe-sonne" and made["issuerName"] == "Café Sonne"
     assert made["hexBackgroundColor"] == "#aabbcc" and made["reviewStatus"] == "UNDER_REVIEW"
     assert made["localizedProgramName"]["translatedValues"] == [
-        {"language": "en", "value": "Stamp card"}
+        {"language": "en", "value": "Stamp card"},
+        {"language": "fr", "value": "Carte de fidélité"},
     ]
     assert made["callbackOptions"] == {"url": f"{BASE}/wallet/google/callback"}
     assert "10 Stempel: 1 Vita Mix gratis" in [m["body"] for m in made["textModulesData"]]
@@ -266,7 +267,8 @@ def test_tiers_next_reward_and_expiry_dates(schema: Callable[[str, Any], None]) 
     expiry = modules["stamps_expire"]
     assert (expiry["header"], expiry["body"]) == ("Stempel verfallen am", "27.02.2027")
     assert expiry["localizedBody"]["translatedValues"] == [
-        {"language": "en", "value": "27 Feb 2027"}
+        {"language": "en", "value": "27 Feb 2027"},
+        {"language": "fr", "value": "27 févr. 2027"},
     ]
     modules = {m["id"]: m for m in due["textModulesData"]}
     assert modules["reward"]["body"] == "🎁 2 × 1 Cookie + 1 Vita Mix gratis"

@@ -19,7 +19,7 @@ from passes.apple.signing import ManifestSigner
 from passes.errors import ConfigError
 from passes.loyalty import RewardSummary
 from passes.notices import Notice
-from passes.texts import LANGUAGES, TEXTS, to_go_key
+from passes.texts import LANGUAGES, pass_texts, to_go_key
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 RELEVANT_KEY = "relevant_text"
@@ -311,7 +311,7 @@ def _json_dict(model: Any) -> Any:
 
 def strings_file(language: str) -> bytes:
     """`<language>.lproj/pass.strings`: every text key mapped to its translation."""
-    texts = TEXTS[language]
+    texts = pass_texts(language)
     return b"".join(_strings_line(key, texts[key]) for key in sorted(texts))
 
 

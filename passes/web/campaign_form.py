@@ -58,7 +58,7 @@ class CampaignForm:
         except FAILURES:
             # The text is checked first: with a good text, the promotion was refused.
             promotion_fault = promotion is not None and _good_text(draft["text"])
-            error = t("promotion_invalid" if promotion_fault else "campaign_invalid_text")
+            error = t("promotion_invalid") if promotion_fault else t("campaign_invalid_text")
             return await self.dashboard.show(request, shop, 422, draft=draft, campaign_error=error)
         if sending:
             error = t("nobody_confirm_needed")

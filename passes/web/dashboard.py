@@ -10,6 +10,7 @@ import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from babel.numbers import get_decimal_symbol
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -268,8 +269,7 @@ def _average(summary: FeedbackSummary, lang: str) -> str:
     """Average stars with one decimal, in the page's decimal style."""
     if summary.average is None:
         return "–"
-    shown = f"{summary.average:.1f}"
-    return shown.replace(".", ",") if lang == "de" else shown
+    return f"{summary.average:.1f}".replace(".", get_decimal_symbol(lang))
 
 
 def _cell(value: object) -> str:

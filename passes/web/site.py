@@ -70,7 +70,8 @@ class Site:
         token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         context |= {
             "lang": lang,
-            "other_lang": next(code for code in LANGUAGES if code != lang),
+            "other_langs": [code for code in LANGUAGES if code != lang],
+            "language_name": lambda code: text("language_name", code),
             "t": lambda key: text(key, lang),
             "tn": lambda key, count: counted(key, count, lang),
             "csrf": token,
