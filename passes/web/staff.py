@@ -23,6 +23,7 @@ from passes.sessions import STAFF, SessionBook
 from passes.staff import NoPin, StaffPins, WrongPin
 from passes.store.receipts import StampReceipt, stamp_receipt
 from passes.store.shops import ShopRow
+from passes.text_keys import N_
 from passes.texts import counted, text, translated
 from passes.web.site import Site
 
@@ -257,7 +258,7 @@ class StaffPages:
 def _refusal(answer: Answer, lang: str) -> Response:
     """A refusal as the API tells it (passes/errors.py), in the staff's language where the
     page has words for it: a missing card, and what the card's state refuses (409)."""
-    key = {404: "no_such_card", 409: f"refusal_{answer.code}"}.get(answer.status, "")
+    key = {404: N_("no_such_card"), 409: f"refusal_{answer.code}"}.get(answer.status, "")
     said = text(key, lang) if key and translated(key, lang) else answer.message
     return error_response(answer.status, answer.code, said, **answer.headers)
 
