@@ -12,13 +12,16 @@ from starlette.routing import Route
 
 from passes import loyalty
 from passes.campaigns import Campaigns, PromotionRequest
+from passes.cards import CardView, program_of
 from passes.errors import InvalidInput, NotFound, Unauthorized
 from passes.http import HttpError, JsonResponse, allow_fields, read_json_object
 from passes.inputs import whole_number
 from passes.loyalty import MAX_MULTIPLIER, Audience
 from passes.openapi import openapi_document
+from passes.privacy import Customer
 from passes.ratelimit import RateLimiter
-from passes.service import CardView, Customer, Service, check_tier, program_of
+from passes.serials import check_tier
+from passes.service import Service
 from passes.stats import stats_json, success_json
 from passes.store.apple import Deliveries
 from passes.store.shops import ShopRow

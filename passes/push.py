@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from passes.apple.apns import ApnsClient, backoff_seconds, short_token
 from passes.apple.identity import SigningIdentity
+from passes.clock import Clock, system_clock
 from passes.config import Settings
-from passes.expiry import SWEEP_EVERY, ExpirySweep
 from passes.google.budget import ALREADY_SHOWN, NOT_LATEST, REFUSED, Plan, plan
-from passes.google.client import GoogleWalletClient
-from passes.google.config import load_google
 from passes.google.errors import (
     GoogleAuthError,
     GoogleError,
@@ -24,7 +22,8 @@ from passes.google.errors import (
     GoogleUnavailable,
 )
 from passes.google.notify import Notifications, Reservation
-from passes.google.wallet import GoogleWallet
+from passes.google.wallet import GoogleWallet, open_google
+from passes.jobs import Job, Schedule
 from passes.store import Store
 from passes.store.campaigns import deliver_pending
 from passes.store.cards import CardRow
@@ -93,10 +92,6 @@ class Wakeup:
         self._event.clear()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class PushWorker:
     """Claims outbox rows (a lease), delivers them, then finishes or reschedules them.
 
@@ -115,18 +110,14 @@ class PushWorker:
         batch: int = 200,
         lease: timedelta = timedelta(seconds=60),
         poll_seconds: float = 1.0,
-        prepare: Callable[[datetime], Awaitable[int]] | None = None,
-        expiry: ExpirySweep | None = None,
-        sweep_every: timedelta = SWEEP_EVERY,
+        jobs: Sequence[Job] = (),
+        clock: Clock = system_clock,
         window: int | None = None,
     ) -> None:
         self.store = store
-        # Work before each round, e.g. taking the segment of scheduled campaigns now due.
-        self.prepare = prepare
-        # Expired stamps and rewards change cards nobody touches; their pushes go out here too.
-        self.expiry = expiry
-        self.sweep_every = sweep_every
-        self._next_sweep = datetime.min.replace(tzinfo=UTC)
+        # Work before each round, each at its interval (jobs.py): scheduled campaigns, expiry.
+        self.jobs = Schedule(jobs)
+        self.clock = clock
         self.deliverers = {deliverer.target: deliverer for deliverer in deliverers}
         self.backoff = backoff
         self.batch = batch
@@ -148,20 +139,16 @@ class PushWorker:
         return len(rows)
 
     async def _take(self, limit: int) -> tuple[list[OutboxRow], int]:
-        """Due campaigns and expiries made into card changes, then up to `limit` rows claimed;
-        returns the rows and how much other work was done."""
-        now = _now()
+        """The jobs that are due, then waiting campaign messages made into card changes and up
+        to `limit` rows claimed; returns the rows and how much other work was done."""
+        now = self.clock()
         targets = self._active_targets(now)
-        prepared = await self.prepare(now) if self.prepare is not None else 0
-        expired = 0
-        if self.expiry is not None and now >= self._next_sweep:
-            self._next_sweep = now + self.sweep_every
-            expired = await self.expiry.run()
+        work = await self.jobs.run_due(now)
         async with self.store.transaction() as conn:
             # Campaign messages become card changes here, which queue their pushes.
             messages = await deliver_pending(conn, max(limit, MESSAGE_BATCH), now)
             rows = await claim(conn, now, now + self.lease, limit, targets) if targets else []
-        return rows, messages + prepared + expired
+        return rows, messages + work
 
     async def _deliver(self, target: str, rows: list[OutboxRow]) -> list[Delivery]:
         if not rows:
@@ -173,7 +160,7 @@ class PushWorker:
             return [Delivery(row, "retry", reason=type(exc).__name__) for row in rows]
 
     async def _settle(self, deliveries: list[Delivery]) -> None:
-        now = _now()
+        now = self.clock()
         settled = ("delivered", "failed", "unregistered")
         done = [d.row.id for d in deliveries if d.outcome in settled]
         gone = {
@@ -194,7 +181,7 @@ class PushWorker:
 
     def _pause(self, delivery: Delivery) -> None:
         target = delivery.row.target
-        if target not in self.paused_until or self.paused_until[target] <= _now():
+        if target not in self.paused_until or self.paused_until[target] <= self.clock():
             log.error(
                 "%s refused our credentials (%s %s): deliveries paused for %d s, queue kept",
                 target,
@@ -202,7 +189,7 @@ class PushWorker:
                 delivery.reason,
                 CERTIFICATE_PAUSE.total_seconds(),
             )
-        self.paused_until[target] = _now() + CERTIFICATE_PAUSE
+        self.paused_until[target] = self.clock() + CERTIFICATE_PAUSE
 
     def _retry_time(self, delivery: Delivery, now: datetime) -> datetime:
         if delivery.outcome == "certificate":
@@ -364,7 +351,7 @@ class GoogleDelivery:
         wallet: GoogleWallet,
         card_url: Callable[[CardRow], str],
         concurrency: int = GOOGLE_CONCURRENCY,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = system_clock,
     ) -> None:
         self.store = store
         self.wallet = wallet
@@ -505,31 +492,20 @@ def _google_failure(row: OutboxRow, exc: GoogleError) -> Delivery:
     return Delivery(row, "failed", exc.status, str(exc))
 
 
-def open_google(settings: Settings) -> GoogleWallet | None:
-    """Google Wallet as configured, or None when it is off; ConfigError for a broken key."""
-    account = load_google(
-        settings.google_issuer_id,
-        settings.google_service_account,
-        settings.google_api_url,
-        settings.base_url,
-    )
-    if account is None:
-        return None
-    return GoogleWallet(account, GoogleWalletClient(account, ca_file=settings.ssl_cert_file))
-
-
 @asynccontextmanager
 async def push_worker(
     settings: Settings,
     identity: SigningIdentity,
     store: Store,
     google: GoogleWallet | None = None,
-    prepare: Callable[[datetime], Awaitable[int]] | None = None,
+    jobs: Sequence[Job] = (),
+    clock: Clock = system_clock,
 ) -> AsyncIterator[PushWorker]:
     """A worker with every configured target, its connections closed afterwards.
 
     `google` shares the server's Google Wallet; without it one is opened from the settings.
-    `prepare` runs before each round (the app and `passes worker` resolve due campaigns).
+    `jobs` run before each round, each at its interval (the app and `passes worker` give
+    jobs.worker_jobs).
     """
     owned = open_google(settings) if google is None else None
     google = google or owned
@@ -540,7 +516,7 @@ async def push_worker(
         def card_url(card: CardRow) -> str:
             return settings.card_page_url(card.page_secret)
 
-        deliverers.append(GoogleDelivery(store, google, card_url))
+        deliverers.append(GoogleDelivery(store, google, card_url, clock=clock))
     try:
         yield PushWorker(
             store,
@@ -548,8 +524,8 @@ async def push_worker(
             backoff=backoff_seconds,
             batch=settings.push_batch,
             lease=timedelta(seconds=settings.push_lease_seconds),
-            prepare=prepare,
-            expiry=ExpirySweep(store),
+            jobs=jobs,
+            clock=clock,
         )
     finally:
         await apns.aclose()
