@@ -14,7 +14,7 @@ import msgspec
 from msgspec import Meta
 
 from passes import loyalty
-from passes.service import CardView, program_of
+from passes.cards import CardView, program_of
 from passes.store.apple import Deliveries as Found
 
 Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]

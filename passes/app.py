@@ -7,7 +7,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from passes.apple.registrations import RegistrationLimits
 from passes.apple.wallet import AppleWallet
 from passes.apple.webservice import LATEST_PKPASS_ROUTE, WalletWebService
 from passes.campaigns import Campaigns
+from passes.clock import Clock, system_clock
 from passes.config import Settings
 from passes.design import ShopLogos
 from passes.errors import FAILURES, PassesError
@@ -39,8 +40,9 @@ from passes.google.images import PublicImages
 from passes.google.wallet import GoogleWallet
 from passes.google.webhook import GoogleCallbacks, RootKeys
 from passes.http import PathGuard, error_response, response_for
+from passes.jobs import Job, worker_jobs
 from passes.proxies import TrustedProxies, parse_networks
-from passes.push import Wakeup, open_google, push_worker
+from passes.push import Wakeup, push_worker
 from passes.redact import redact_path
 from passes.render import Artwork
 from passes.service import Service
@@ -140,53 +142,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), **(exc.headers or {}))
 
 
-def create_app(settings: Settings, identity: SigningIdentity | None = None) -> Starlette:
-    """The server: shop API, customer pages and (later) wallet web services."""
+def create_app(
+    settings: Settings, identity: SigningIdentity | None = None, *, clock: Clock = system_clock
+) -> Starlette:
+    """The server: shop API, customer pages and wallet web services, over one Service whose
+    `clock` decides every business time (tests move it)."""
     identity = identity or load_identity(settings.certs_dir, settings.cert_password)
-    google = open_google(settings)
-    store = Store(settings.database_url)
     wakeup = Wakeup()
-    service = Service(settings, store, wakeup.notify, google)
+    service = Service.open(settings, on_commit=wakeup.notify, clock=clock)
+    store = service.store
     artwork = Artwork(settings.assets_dir)
     logos = ShopLogos(store)
     wallet = AppleWallet(identity, artwork, settings.wallet_service_url, logos)
-
-    # Only the card page's URL: the card's other URLs (a signed Google link) are not needed.
-    web_service = WalletWebService(
-        store,
-        wallet,
-        lambda card: settings.card_page_url(card.page_secret),
-        settings.max_body_bytes,
-        service.fresh_card,
-        devices_per_card=settings.devices_per_card,
-        limits=RegistrationLimits(
-            settings.card_registrations_per_hour, settings.client_registrations_per_minute
-        ),
-    )
-    callbacks, keys_http = _google_callbacks(settings, google, store)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if google is not None and (warning := public_base_warning(settings.base_url)):
-            log.warning("%s", warning)
-        try:
-            with _collector_for_serving():
-                if settings.run_worker:
-                    resolve = campaigns.resolve_due
-                    async with push_worker(settings, identity, store, google, resolve) as worker:
-                        async with _running(worker.run, wakeup):
-                            yield
-                else:
-                    yield
-        finally:
-            if google is not None:
-                await google.aclose()
-            if keys_http is not None:
-                await keys_http.aclose()
-            await store.close()
-
-    campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions)
-    wallet_routes, pages = web_service.routes(), web_routes(service, wallet, campaigns, logos)
+    campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions, clock=clock)
+    callbacks, keys_http = _google_callbacks(settings, service.google, store)
+    wallet_routes = _wallet_web_service(service, wallet).routes()
+    pages = web_routes(service, wallet, campaigns, logos)
     routes = [
         Mount("/api/v1", routes=ShopApi(service, campaigns).routes()),
         *callbacks,
@@ -207,6 +178,7 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
         HTTPException: _http_error,
         DBAPIError: _database_error,
     }
+    jobs = worker_jobs(store, campaigns, clock)
     app = Starlette(
         routes=routes,
         middleware=[
@@ -216,11 +188,60 @@ def create_app(settings: Settings, identity: SigningIdentity | None = None) -> S
             Middleware(FastRoutes, routes=passes, handlers=handlers),
         ],
         exception_handlers=handlers,
-        lifespan=lifespan,
+        lifespan=_lifespan(service, identity, wakeup, jobs, keys_http),
     )
     app.state.service = service
     app.state.wallet = wallet
     return app
+
+
+def _wallet_web_service(service: Service, wallet: AppleWallet) -> WalletWebService:
+    """Apple's web service for passes; a pass names only its card page (no Google link)."""
+    settings = service.settings
+    return WalletWebService(
+        service.store,
+        wallet,
+        lambda card: settings.card_page_url(card.page_secret),
+        settings.max_body_bytes,
+        service.fresh_card,
+        devices_per_card=settings.devices_per_card,
+        limits=RegistrationLimits(
+            settings.card_registrations_per_hour, settings.client_registrations_per_minute
+        ),
+    )
+
+
+def _lifespan(
+    service: Service,
+    identity: SigningIdentity,
+    wakeup: Wakeup,
+    jobs: Sequence[Job],
+    keys_http: httpx.AsyncClient | None,
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """Start-up and shut-down: the in-process push worker with its jobs (unless the settings
+    leave it to `passes worker`), and every connection closed at the end."""
+    settings, store, google = service.settings, service.store, service.google
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if google is not None and (warning := public_base_warning(settings.base_url)):
+            log.warning("%s", warning)
+        try:
+            with _collector_for_serving():
+                if settings.run_worker:
+                    async with push_worker(
+                        settings, identity, store, google, jobs, service.clock
+                    ) as worker:
+                        async with _running(worker.run, wakeup):
+                            yield
+                else:
+                    yield
+        finally:
+            if keys_http is not None:
+                await keys_http.aclose()
+            await service.aclose()
+
+    return lifespan
 
 
 def _trusted_proxies(settings: Settings) -> list[Middleware]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from passes import loyalty
+from passes.clock import Clock, system_clock
 from passes.errors import InvalidInput
 from passes.google.budget import Budget
 from passes.store import Store
@@ -79,10 +80,6 @@ def nobody_reason(figures: Mapping[str, Any], shop: ShopRow, lang: str) -> str:
     return f"{said} {text('nobody_limit_hint', lang)}" if over else said
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Campaigns:
     """Preview, send and account for campaign messages; delivery runs in the push worker."""
 
@@ -92,8 +89,11 @@ class Campaigns:
         on_commit: Callable[[], None],
         pick: Pick | None = None,
         on_promotion: Callable[[int], None] | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.store = store
+        # Decides schedules, promotion windows and the ledger's times (see passes/clock.py).
+        self.clock = clock
         self.on_commit = on_commit
         self.pick: Pick = pick or random.SystemRandom().sample
         # Tells this process's stamp path that the shop has a new promotion (see Service).
@@ -102,14 +102,14 @@ class Campaigns:
     async def audience(self, shop: ShopRow, segment: str) -> loyalty.Audience:
         """Who would receive a message to `segment` now, who is held out, who is at the limit."""
         async with self.store.reading() as conn:
-            rows = await activity(conn, shop.id, _now())
+            rows = await activity(conn, shop.id, self.clock())
         return self._choose(shop, segment, rows)
 
     async def google_reach(self, shop: ShopRow, recipients: Sequence[int]) -> GoogleReach:
         """How the recipients in Google Wallet would get a message sent now."""
         async with self.store.reading() as conn:
             saved = await saved_notify_times(conn, shop.id)
-        now, chosen = _now(), set(recipients)
+        now, chosen = self.clock(), set(recipients)
         budgets = [Budget.decode(times) for card_id, times in saved.items() if card_id in chosen]
         notified = sum(1 for budget in budgets if budget.allows(now))
         return GoogleReach(notified, len(budgets) - notified)
@@ -121,7 +121,7 @@ class Campaigns:
         return loyalty.audience(
             segment,
             rows,
-            _now(),
+            self.clock(),
             messages_per_week=program.messages_per_week,
             holdout_share=program.holdout_percent / 100,
             pick=self.pick,
@@ -156,7 +156,7 @@ class Campaigns:
                 recipients=[] if later else chosen.recipients,
                 held_out=[] if later else chosen.held_out,
                 over_limit=0 if later else len(chosen.over_limit),
-                now=_now(),
+                now=self.clock(),
                 send_at=send_at,
                 resolved=not later,
                 promotion=window,
@@ -177,19 +177,18 @@ class Campaigns:
     ) -> tuple[str, PromotionWindow | None]:
         """The message and promotion window `send` would record; refused as `send` would."""
         message = loyalty.check_message(text)
-        loyalty.check_campaign(send_at, bonus, _now())
+        loyalty.check_campaign(send_at, bonus, self.clock())
         return message, self._window(promotion, send_at)
 
-    @staticmethod
     def _window(
-        promotion: PromotionRequest | None, send_at: datetime | None
+        self, promotion: PromotionRequest | None, send_at: datetime | None
     ) -> PromotionWindow | None:
         """The promotion's window, checked; it is announced at once, so it cannot be scheduled."""
         if promotion is None:
             return None
         if send_at is not None:
             raise InvalidInput("a promotion is announced at once: give starts_at, not send_at")
-        now = _now()
+        now = self.clock()
         # A start in the past (a clock a little behind, or "from now") means now.
         starts = max(promotion.starts or now, now)
         if promotion.ends is None:
@@ -227,7 +226,7 @@ class Campaigns:
                         continue
                     after = loyalty.stamp(program, card.counters, bonus)
                     change = Change("bonus", bonus, f"campaign:{campaign_id}", after)
-                    await apply_change(conn, card, change, _now())
+                    await apply_change(conn, card, change, self.clock())
 
     async def history(self, shop: ShopRow) -> list[dict[str, Any]]:
         """The shop's campaigns with their delivery figures."""

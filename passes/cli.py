@@ -20,7 +20,9 @@ from passes.answers import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest, counts, nobody_reason
+from passes.cards import CardView
 from passes.cli_texts import cli_language, say, say_counted
+from passes.clock import system_clock
 from passes.config import Settings
 from passes.design import ShopLogos, change_design
 from passes.errors import FAILURES, cli_message
@@ -30,8 +32,9 @@ from passes.links import shop_links
 from passes.loyalty import MAX_CAMPAIGN_BONUS, MAX_MULTIPLIER, SEGMENTS, Audience
 from passes.program import ProgramChange
 from passes.render import SYMBOLS
-from passes.service import CardView, ProgramChanged, Service
+from passes.service import Service
 from passes.serving import refuse_accidental_dev_identity
+from passes.shops import ProgramChanged
 from passes.staff import StaffPins, check_pin_format
 from passes.store import Store
 from passes.store.apple import Deliveries
@@ -66,18 +69,12 @@ def clear_errors(func: Callable[P, T]) -> Callable[P, T]:
 
 def _with_service(work: Callable[[Service], Awaitable[T]]) -> T:
     async def run() -> T:
-        from passes.push import open_google
-
-        settings = _settings()
-        store = Store(settings.database_url)
-        google = open_google(settings)
+        service = Service.open(_settings())
         try:
-            await store.migrate()
-            return await work(Service(settings, store, google=google))
+            await service.store.migrate()
+            return await work(service)
         finally:
-            if google is not None:
-                await google.aclose()
-            await store.close()
+            await service.aclose()
 
     return asyncio.run(run())
 
@@ -630,6 +627,7 @@ def card_show(serial: str, as_json: bool) -> None:
 @clear_errors
 def worker() -> None:
     """Run only the push worker (start several for more throughput)."""
+    from passes.jobs import worker_jobs
     from passes.push import push_worker
 
     settings = _settings()
@@ -644,8 +642,8 @@ def worker() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            resolve = Campaigns(store, lambda: None).resolve_due
-            async with push_worker(settings, identity, store, prepare=resolve) as pusher:
+            jobs = worker_jobs(store, Campaigns(store, lambda: None), system_clock)
+            async with push_worker(settings, identity, store, jobs=jobs) as pusher:
                 click.echo("push worker running (Ctrl-C to stop)", err=True)
                 await pusher.run(stop)
         finally:

@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 
 from passes.logos import Logo, read_logo
 from passes.program import ProgramChange, program_values
-from passes.service import ProgramChanged, Progress, Service
+from passes.refresh import Progress
+from passes.service import Service
+from passes.shops import ProgramChanged
 from passes.store import Store
 from passes.store.logos import logo_image, save_logo
 from passes.store.shops import ShopRow

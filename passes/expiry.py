@@ -7,12 +7,12 @@ which move the card and queue its pushes like any change.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty, notices
+from passes.clock import Clock, system_clock
 from passes.store import Store
 from passes.store.cards import CardRow, Change, apply_change, expiring_cards
 from passes.store.shops import ProgramRow, ShopRow, expiring_programs
@@ -51,7 +51,7 @@ async def expire_card(
         return card
     stamps = after.stamps_expired - card.counters.stamps_expired
     change = Change("expire", stamps, ACTOR, after, notice=notices.silent("expired"))
-    return await apply_change(conn, card, change, datetime.now(UTC))
+    return await apply_change(conn, card, change, now)
 
 
 class ExpirySweep:
@@ -65,16 +65,17 @@ class ExpirySweep:
         self,
         store: Store,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = system_clock,
         batch: int = SWEEP_BATCH,
     ) -> None:
         self.store = store
         self.clock = clock
         self.batch = batch
 
-    async def run(self) -> int:
-        """One sweep over every program with expiry; returns how many cards changed."""
-        now = self.clock()
+    async def run(self, now: datetime | None = None) -> int:
+        """One sweep over every program with expiry (at `now`, else the clock's time); returns
+        how many cards changed."""
+        now = now or self.clock()
         async with self.store.reading() as conn:
             shops = await expiring_programs(conn)
         changed = 0

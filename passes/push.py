@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
 
-from passes.apple.apns import ApnsClient, backoff_seconds, short_token
+from passes.apple.apns import ApnsClient, backoff_seconds
 from passes.apple.identity import SigningIdentity
+from passes.clock import Clock, system_clock
 from passes.config import Settings
-from passes.expiry import SWEEP_EVERY, ExpirySweep
-from passes.google.budget import ALREADY_SHOWN, NOT_LATEST, REFUSED, Plan, plan
-from passes.google.client import GoogleWalletClient
-from passes.google.config import load_google
-from passes.google.errors import (
-    GoogleAuthError,
-    GoogleError,
-    GoogleQuotaExceeded,
-    GoogleUnavailable,
-)
-from passes.google.notify import Notifications, Reservation
-from passes.google.wallet import GoogleWallet
+from passes.deliveries import AppleDelivery, Deliverer, Delivery, GoogleDelivery
+from passes.google.wallet import GoogleWallet, open_google
+from passes.jobs import Job, Schedule
 from passes.store import Store
 from passes.store.campaigns import deliver_pending
 from passes.store.cards import CardRow
-from passes.store.google import CampaignMessage, GoogleCard, campaign_messages, google_cards
 from passes.store.outbox import (
     Attempt,
     OutboxRow,
@@ -42,36 +31,11 @@ from passes.store.outbox import (
 log = logging.getLogger("passes.push")
 
 CERTIFICATE_PAUSE = timedelta(minutes=5)
-# Google objects updated at the same time by one worker.
-GOOGLE_CONCURRENCY = 8
 # Rows a running worker holds claimed and unsettled, in batches: enough that the next claim
 # is made while the pushes of earlier ones are in flight.
 WINDOW_BATCHES = 3
 # Campaign messages made into card changes per round at least (a few statements each batch).
 MESSAGE_BATCH = 500
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What happened to one outbox row."""
-
-    row: OutboxRow
-    outcome: str  # delivered | unregistered | retry | certificate | failed
-    status: int | None = None
-    reason: str | None = None
-    device: str | None = None
-    # The peer asked us to wait this long (Retry-After); honoured when longer than the back-off.
-    retry_after: float | None = None
-    # APNs 410: the token is invalid since then (registrations renewed later are kept).
-    gone_since: datetime | None = None
-
-
-class Deliverer(Protocol):
-    """Delivers claimed rows of one target (Apple, Google)."""
-
-    target: str
-
-    async def deliver(self, rows: Sequence[OutboxRow]) -> list[Delivery]: ...
 
 
 class Wakeup:
@@ -93,10 +57,6 @@ class Wakeup:
         self._event.clear()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class PushWorker:
     """Claims outbox rows (a lease), delivers them, then finishes or reschedules them.
 
@@ -115,18 +75,14 @@ class PushWorker:
         batch: int = 200,
         lease: timedelta = timedelta(seconds=60),
         poll_seconds: float = 1.0,
-        prepare: Callable[[datetime], Awaitable[int]] | None = None,
-        expiry: ExpirySweep | None = None,
-        sweep_every: timedelta = SWEEP_EVERY,
+        jobs: Sequence[Job] = (),
+        clock: Clock = system_clock,
         window: int | None = None,
     ) -> None:
         self.store = store
-        # Work before each round, e.g. taking the segment of scheduled campaigns now due.
-        self.prepare = prepare
-        # Expired stamps and rewards change cards nobody touches; their pushes go out here too.
-        self.expiry = expiry
-        self.sweep_every = sweep_every
-        self._next_sweep = datetime.min.replace(tzinfo=UTC)
+        # Work before each round, each at its interval (jobs.py): scheduled campaigns, expiry.
+        self.jobs = Schedule(jobs)
+        self.clock = clock
         self.deliverers = {deliverer.target: deliverer for deliverer in deliverers}
         self.backoff = backoff
         self.batch = batch
@@ -148,20 +104,16 @@ class PushWorker:
         return len(rows)
 
     async def _take(self, limit: int) -> tuple[list[OutboxRow], int]:
-        """Due campaigns and expiries made into card changes, then up to `limit` rows claimed;
-        returns the rows and how much other work was done."""
-        now = _now()
+        """The jobs that are due, then waiting campaign messages made into card changes and up
+        to `limit` rows claimed; returns the rows and how much other work was done."""
+        now = self.clock()
         targets = self._active_targets(now)
-        prepared = await self.prepare(now) if self.prepare is not None else 0
-        expired = 0
-        if self.expiry is not None and now >= self._next_sweep:
-            self._next_sweep = now + self.sweep_every
-            expired = await self.expiry.run()
+        work = await self.jobs.run_due(now)
         async with self.store.transaction() as conn:
             # Campaign messages become card changes here, which queue their pushes.
             messages = await deliver_pending(conn, max(limit, MESSAGE_BATCH), now)
             rows = await claim(conn, now, now + self.lease, limit, targets) if targets else []
-        return rows, messages + prepared + expired
+        return rows, messages + work
 
     async def _deliver(self, target: str, rows: list[OutboxRow]) -> list[Delivery]:
         if not rows:
@@ -173,7 +125,7 @@ class PushWorker:
             return [Delivery(row, "retry", reason=type(exc).__name__) for row in rows]
 
     async def _settle(self, deliveries: list[Delivery]) -> None:
-        now = _now()
+        now = self.clock()
         settled = ("delivered", "failed", "unregistered")
         done = [d.row.id for d in deliveries if d.outcome in settled]
         gone = {
@@ -194,7 +146,7 @@ class PushWorker:
 
     def _pause(self, delivery: Delivery) -> None:
         target = delivery.row.target
-        if target not in self.paused_until or self.paused_until[target] <= _now():
+        if target not in self.paused_until or self.paused_until[target] <= self.clock():
             log.error(
                 "%s refused our credentials (%s %s): deliveries paused for %d s, queue kept",
                 target,
@@ -202,7 +154,7 @@ class PushWorker:
                 delivery.reason,
                 CERTIFICATE_PAUSE.total_seconds(),
             )
-        self.paused_until[target] = _now() + CERTIFICATE_PAUSE
+        self.paused_until[target] = self.clock() + CERTIFICATE_PAUSE
 
     def _retry_time(self, delivery: Delivery, now: datetime) -> datetime:
         if delivery.outcome == "certificate":
@@ -315,221 +267,20 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-class AppleDelivery:
-    """The Apple target: one APNs push per device, however many rows name it."""
-
-    target = "apple"
-
-    def __init__(self, apns: ApnsClient) -> None:
-        self.apns = apns
-
-    async def deliver(self, rows: Sequence[OutboxRow]) -> list[Delivery]:
-        """Push each device once; every row of that device shares the answer."""
-        by_token: dict[str, list[OutboxRow]] = {}
-        orphans: list[Delivery] = []
-        for row in rows:
-            if row.push_token is None:  # the device unregistered meanwhile
-                orphans.append(Delivery(row, "unregistered", reason="device gone"))
-            else:
-                by_token.setdefault(row.push_token, []).append(row)
-        results = await self.apns.push_many(list(by_token))
-        return orphans + [
-            Delivery(
-                row,
-                result.outcome,
-                result.status,
-                result.reason,
-                short_token(result.token),
-                gone_since=result.gone_at,
-            )
-            for result in results
-            for row in by_token[result.token]
-        ]
-
-
-class GoogleDelivery:
-    """The Google target: one patch (or insert) per card, then each campaign's message.
-
-    A card's newest notice notifies its holder once, within Google's budget of 3 a day
-    (google/budget.py): a stamp, reward or perk by a notifying patch, a campaign by a
-    TEXT_AND_NOTIFY message. Everything else, and anything over the budget or refused by
-    Google's quota, is still delivered, silently.
-    """
-
-    target = "google"
-
-    def __init__(
-        self,
-        store: Store,
-        wallet: GoogleWallet,
-        card_url: Callable[[CardRow], str],
-        concurrency: int = GOOGLE_CONCURRENCY,
-        clock: Callable[[], datetime] = _now,
-    ) -> None:
-        self.store = store
-        self.wallet = wallet
-        self.card_url = card_url
-        self.concurrency = concurrency
-        self.notifications = Notifications(store, clock)
-
-    async def deliver(self, rows: Sequence[OutboxRow]) -> list[Delivery]:
-        """Bring each card's object up to date; rows of one card share the patch."""
-        campaign_ids = [row.campaign_id for row in rows if row.campaign_id is not None]
-        async with self.store.reading() as conn:
-            found = await google_cards(conn, [row.card_id for row in rows])
-            messages = await campaign_messages(conn, campaign_ids)
-        by_card: dict[int, list[OutboxRow]] = {}
-        for row in rows:
-            by_card.setdefault(row.card_id, []).append(row)
-        limit = asyncio.Semaphore(self.concurrency)
-        groups = await asyncio.gather(
-            *(
-                self._card(found.get(card_id), group, messages, limit)
-                for card_id, group in by_card.items()
-            )
-        )
-        return [delivery for group in groups for delivery in group]
-
-    async def _card(
-        self,
-        target: GoogleCard | None,
-        rows: list[OutboxRow],
-        messages: dict[int, CampaignMessage],
-        limit: asyncio.Semaphore,
-    ) -> list[Delivery]:
-        if target is None:
-            return [Delivery(row, "failed", reason="card gone") for row in rows]
-        async with limit:
-            plan = _plan(target, rows)
-            held = await self.notifications.reserve(target, plan) if plan.wanted else None
-            try:
-                shown, reason = await self._patch(target, held if plan.by_patch else None)
-            except GoogleError as exc:
-                if held is not None:
-                    await self.notifications.give_back(held)
-                return [_google_failure(row, exc) for row in rows]
-            listed = shown.get("messages")
-            on_pass = {m.get("id") for m in listed if isinstance(m, dict)} if listed else set()
-            return [
-                Delivery(row, "delivered", 200, reason)
-                if row.campaign_id is None
-                else await self._message(
-                    target,
-                    row,
-                    messages.get(row.campaign_id),
-                    on_pass,
-                    held if plan.campaign_id == row.campaign_id else None,
-                )
-                for row in rows
-            ]
-
-    async def _patch(
-        self, target: GoogleCard, held: Reservation | None
-    ) -> tuple[dict[str, Any], str | None]:
-        """Publish the card, notifying if `held` allows; Google's quota refusal of the
-        notification sends it again silently at once (never retried as a notification)."""
-        notify = held is not None and held.notify
-        try:
-            return await self._publish(target, notify), held.reason if held else None
-        except GoogleQuotaExceeded:
-            if held is None or not notify:
-                raise
-        await self.notifications.exhaust(held)
-        return await self._publish(target, False), REFUSED
-
-    async def _publish(self, target: GoogleCard, notify: bool) -> dict[str, Any]:
-        url = self.card_url(target.card)
-        return await self.wallet.publish(
-            target.shop, target.card, url, target.locations, notify=notify
-        )
-
-    async def _message(
-        self,
-        target: GoogleCard,
-        row: OutboxRow,
-        message: CampaignMessage | None,
-        on_pass: set[object],
-        held: Reservation | None,
-    ) -> Delivery:
-        """Add the campaign's message once (its id is the campaign's: a retry after a lost
-        answer finds it on the pass, or Google answers that it exists)."""
-        message_id = f"campaign-{row.campaign_id}"
-        if message is None:  # the campaign was deleted meanwhile
-            if held is not None:
-                await self.notifications.give_back(held)
-            return Delivery(row, "delivered", 200)
-        if message_id in on_pass:
-            return Delivery(row, "delivered", 200, ALREADY_SHOWN)
-        notify = held is not None and held.notify
-        reason = held.reason if held is not None else NOT_LATEST
-        try:
-            try:
-                added = await self._add(target, message_id, message, notify)
-            except GoogleQuotaExceeded:
-                if held is None or not notify:
-                    raise
-                await self.notifications.exhaust(held)
-                added, reason = await self._add(target, message_id, message, False), REFUSED
-        except GoogleError as exc:
-            if held is not None:
-                await self.notifications.give_back(held)
-            return _google_failure(row, exc)
-        return Delivery(row, "delivered", 200, reason if added else ALREADY_SHOWN)
-
-    async def _add(
-        self, target: GoogleCard, message_id: str, message: CampaignMessage, notify: bool
-    ) -> bool:
-        shown = (message.starts, message.ends)
-        return await self.wallet.add_message(
-            target.shop, target.card, message_id, message.text, notify=notify, shown=shown
-        )
-
-
-def _plan(target: GoogleCard, rows: list[OutboxRow]) -> Plan:
-    # A silent notice (redeemed, undone, expired, voided) announces nothing on Google either.
-    notice = target.card.notice
-    return plan(
-        notice.kind if notice is not None and notice.announces else None,
-        notice.version if notice is not None else 0,
-        target.card.version,
-        target.notify.handled_version,
-        [row.campaign_id for row in rows if row.campaign_id is not None],
-    )
-
-
-def _google_failure(row: OutboxRow, exc: GoogleError) -> Delivery:
-    if isinstance(exc, GoogleAuthError):
-        return Delivery(row, "certificate", exc.status, str(exc))
-    if isinstance(exc, GoogleUnavailable):
-        return Delivery(row, "retry", exc.status, str(exc), retry_after=exc.retry_after)
-    return Delivery(row, "failed", exc.status, str(exc))
-
-
-def open_google(settings: Settings) -> GoogleWallet | None:
-    """Google Wallet as configured, or None when it is off; ConfigError for a broken key."""
-    account = load_google(
-        settings.google_issuer_id,
-        settings.google_service_account,
-        settings.google_api_url,
-        settings.base_url,
-    )
-    if account is None:
-        return None
-    return GoogleWallet(account, GoogleWalletClient(account, ca_file=settings.ssl_cert_file))
-
-
 @asynccontextmanager
 async def push_worker(
     settings: Settings,
     identity: SigningIdentity,
     store: Store,
     google: GoogleWallet | None = None,
-    prepare: Callable[[datetime], Awaitable[int]] | None = None,
+    jobs: Sequence[Job] = (),
+    clock: Clock = system_clock,
 ) -> AsyncIterator[PushWorker]:
     """A worker with every configured target, its connections closed afterwards.
 
     `google` shares the server's Google Wallet; without it one is opened from the settings.
-    `prepare` runs before each round (the app and `passes worker` resolve due campaigns).
+    `jobs` run before each round, each at its interval (the app and `passes worker` give
+    jobs.worker_jobs).
     """
     owned = open_google(settings) if google is None else None
     google = google or owned
@@ -540,7 +291,7 @@ async def push_worker(
         def card_url(card: CardRow) -> str:
             return settings.card_page_url(card.page_secret)
 
-        deliverers.append(GoogleDelivery(store, google, card_url))
+        deliverers.append(GoogleDelivery(store, google, card_url, clock=clock))
     try:
         yield PushWorker(
             store,
@@ -548,8 +299,8 @@ async def push_worker(
             backoff=backoff_seconds,
             batch=settings.push_batch,
             lease=timedelta(seconds=settings.push_lease_seconds),
-            prepare=prepare,
-            expiry=ExpirySweep(store),
+            jobs=jobs,
+            clock=clock,
         )
     finally:
         await apns.aclose()

@@ -17,7 +17,8 @@ from msgspec import UNSET, Meta, UnsetType
 from passes import loyalty
 from passes.errors import InvalidInput
 from passes.http import refusal_text
-from passes.service import MAX_IDEMPOTENCY_KEY, MAX_SERIAL_INPUT, Customer
+from passes.privacy import Customer
+from passes.serials import MAX_IDEMPOTENCY_KEY, MAX_SERIAL_INPUT
 from passes.stats import MAX_AMOUNT
 
 # Characters no text may hold, as part of a regex class (JSON Schema's ECMA and Python's alike).

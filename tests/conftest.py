@@ -6,7 +6,8 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -78,6 +79,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+class MovableClock:
+    """The app's one clock, moved forward by tests instead of waiting for days."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
 @dataclass
 class Env:
     """A running app with its settings and an HTTP client to it."""
@@ -86,6 +97,8 @@ class Env:
     client: httpx.AsyncClient
     service: Service
     app: Starlette
+    # Tests move it with monkeypatch.setattr(env.clock, "ahead", timedelta(days=...)).
+    clock: MovableClock = field(default_factory=MovableClock)
 
     async def new_shop(self, stamps: int = 10, reward: str = "1 Vita Mix gratis") -> str:
         """Create a shop through the service the CLI uses; returns its API key."""
@@ -102,10 +115,11 @@ async def env(database_url: str, certs_dir: Path) -> AsyncIterator[Env]:
     store = Store(database_url)
     await store.migrate()
     await store.close()
-    app = create_app(settings)
+    clock = MovableClock()
+    app = create_app(settings, clock=clock)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        yield Env(settings, client, app.state.service, app)
+        yield Env(settings, client, app.state.service, app, clock)
     await app.state.service.store.close()
 
 

@@ -11,7 +11,7 @@ import pytest
 from passes import loyalty
 from passes.errors import Conflict, InvalidInput, NotFound, cli_message, http_answer
 from passes.openapi import openapi_document
-from passes.service import MAX_IDEMPOTENCY_KEY
+from passes.serials import MAX_IDEMPOTENCY_KEY
 from tests.conftest import BASE_URL, Env, auth
 
 DOCUMENT = openapi_document(BASE_URL)

@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from passes.config import Settings
-from passes.push import GoogleDelivery, PushWorker, open_google
+from passes.deliveries import GoogleDelivery
+from passes.google.wallet import open_google
+from passes.push import PushWorker
 from passes.service import Service
 from passes.store import Store
 from passes.store.campaigns import create_campaign

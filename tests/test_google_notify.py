@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 
 from passes.app import create_app
 from passes.config import Settings
+from passes.deliveries import GoogleDelivery
 from passes.google import GoogleAuthError, GoogleQuotaExceeded, GoogleRequestError
 from passes.google.budget import (
     ALREADY_SHOWN,
@@ -39,7 +40,7 @@ from passes.google.budget import (
 )
 from passes.google.notify import Notifications
 from passes.google.wallet import GoogleWallet
-from passes.push import GoogleDelivery, PushWorker
+from passes.push import PushWorker
 from passes.service import Service
 from passes.store.google import google_cards, record_callback
 from passes.store.outbox import pending

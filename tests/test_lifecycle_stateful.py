@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from passes.app import create_app
 from passes.config import Settings
 from passes.service import Service
 from passes.store import Store
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, MovableClock
 
 REQUIRED = 3
 MAX_COUNT = 50
@@ -110,7 +110,8 @@ def api(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterator[A
     database = tmp_path_factory.mktemp("stateful") / "passes.db"
     config = Settings(database_url=f"sqlite:///{database}", base_url=BASE_URL, certs_dir=certs_dir)
     key, other = asyncio.run(_shops(config))
-    app = create_app(replace(config, run_worker=False))
+    clock = MovableClock()
+    app = create_app(replace(config, run_worker=False), clock=clock)
     # One loop for every run: the app's database pool belongs to it.
     loop = asyncio.new_event_loop()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
@@ -375,6 +376,7 @@ class TieredApi:
 
     api: Api
     service: Service
+    clock: MovableClock
 
 
 @pytest.fixture(scope="module")
@@ -399,11 +401,12 @@ def tiered(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterato
         return key
 
     key = asyncio.run(shop())
-    app = create_app(replace(config, run_worker=False))
+    clock = MovableClock()
+    app = create_app(replace(config, run_worker=False), clock=clock)
     loop = asyncio.new_event_loop()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL)
     try:
-        yield TieredApi(Api(loop, client, key, key), app.state.service)
+        yield TieredApi(Api(loop, client, key, key), app.state.service, clock)
     finally:
         loop.run_until_complete(client.aclose())
         loop.run_until_complete(app.state.service.store.close())
@@ -418,7 +421,8 @@ class TieredLifecycle(RuleBasedStateMachine):
         self.api = tiered.api
         self.service = tiered.service
         self.day = 0.0
-        self.service.clock = lambda: datetime.now(UTC) + timedelta(days=self.day)
+        self.clock = tiered.clock
+        self.clock.ahead = timedelta(0)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.api.key}"}
@@ -468,6 +472,7 @@ class TieredLifecycle(RuleBasedStateMachine):
     @rule(days=st.sampled_from(WAITS))
     def wait(self, days: float) -> None:
         self.day += days
+        self.clock.ahead = timedelta(days=self.day)
 
     @invariant()
     def reads_agree_with_the_model(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from passes.campaigns import Campaigns
+from passes.jobs import Job
 from passes.push import PushWorker
 from passes.store.shops import Location
 from tests.conftest import Env, auth
@@ -184,7 +185,10 @@ async def test_a_referral_announces_the_bonus_on_both_cards(env: Env) -> None:
 async def _deliver_campaigns(env: Env) -> None:
     campaigns = Campaigns(env.service.store, lambda: None)
     worker = PushWorker(
-        env.service.store, [], backoff=lambda attempt: 0.0, prepare=campaigns.resolve_due
+        env.service.store,
+        [],
+        backoff=lambda attempt: 0.0,
+        jobs=[Job("scheduled campaigns", campaigns.resolve_due)],
     )
     for _ in range(20):  # other tests may have left work in this database
         if not await worker.run_once():

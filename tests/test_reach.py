@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import event, update
 
 from passes.campaigns import Campaigns
+from passes.jobs import Job
 from passes.push import PushWorker
 from passes.store.shops import Location
 from passes.store.tables import cards
@@ -172,7 +173,10 @@ async def test_a_scheduled_campaign_takes_its_segment_when_sent(env: Env) -> Non
     await asyncio.sleep(1.1)
     campaigns = Campaigns(env.service.store, lambda: None)
     worker = PushWorker(
-        env.service.store, [], backoff=lambda attempt: 0.0, prepare=campaigns.resolve_due
+        env.service.store,
+        [],
+        backoff=lambda attempt: 0.0,
+        jobs=[Job("scheduled campaigns", campaigns.resolve_due)],
     )
     assert await worker.run_once() >= 1
     history = (await env.client.get("/api/v1/messages", headers=auth(key))).json()["campaigns"]

@@ -24,7 +24,8 @@ from starlette.applications import Starlette
 from passes.app import create_app
 from passes.config import Settings
 from passes.openapi import openapi_document
-from passes.service import Customer, Service
+from passes.privacy import Customer
+from passes.service import Service
 from passes.store import Store
 from tests.conftest import BASE_URL
 

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from passes import loyalty
+from passes.config import Settings
 from passes.google.client import GoogleWalletClient, Resource
-from passes.google.config import GoogleAccount
+from passes.google.config import GoogleAccount, load_google
 from passes.google.errors import GoogleAuthError, GoogleRequestError
 from passes.google.images import hero_path, program_logo_path
 from passes.google.objects import (
@@ -181,3 +182,16 @@ class GoogleWallet:
 def _logo_path(shop: ShopRow) -> str:
     """Google's program logo: the shop's own, on the card's colour."""
     return program_logo_path(shop.program.background_color, shop.program.logo_digest)
+
+
+def open_google(settings: Settings) -> GoogleWallet | None:
+    """Google Wallet as configured, or None when it is off; ConfigError for a broken key."""
+    account = load_google(
+        settings.google_issuer_id,
+        settings.google_service_account,
+        settings.google_api_url,
+        settings.base_url,
+    )
+    if account is None:
+        return None
+    return GoogleWallet(account, GoogleWalletClient(account, ca_file=settings.ssl_cert_file))

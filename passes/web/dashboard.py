@@ -21,10 +21,15 @@ from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
 from passes.inputs import whole_number
 from passes.keys import ShopKeys
-from passes.program import DEFAULT_COLOURS, check_colour
+from passes.program import (
+    DEFAULT_COLOURS,
+    LONG_STANDING_LIMITS,
+    OPTIONAL_LIMITS,
+    PROGRAM_LIMITS,
+    check_colour,
+)
 from passes.ratelimit import RateLimiter
 from passes.render import SYMBOLS
-from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
 from passes.sessions import OWNER, SessionBook
 from passes.staff import StaffPins
 from passes.stats import WINDOW_DAYS

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from passes.cards import CardView
 from passes.errors import InvalidInput, NotFound
 from passes.feedback import FeedbackBox, check_answer
-from passes.service import CardView
 from passes.web.site import Site
 
 

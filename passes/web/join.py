@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from passes.cards import CardView
 from passes.errors import NotFound
 from passes.inputs import storable
 from passes.ratelimit import RateLimiter
-from passes.service import CardView
 from passes.store.shops import ShopRow
 from passes.texts import counted, text
 from passes.web.poster import PosterText, poster_png, poster_svg

@@ -9,10 +9,10 @@ from starlette.routing import Route
 
 from passes import loyalty
 from passes.apple.wallet import AppleWallet
+from passes.cards import CardView
 from passes.errors import NotFound
 from passes.feedback import FeedbackBox
 from passes.render import StripStyle
-from passes.service import CardView
 from passes.store.shops import ProgramRow
 from passes.texts import counted, local_date
 from passes.web.qr import qr_svg

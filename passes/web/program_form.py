@@ -13,8 +13,14 @@ from starlette.routing import Route
 from passes.errors import Conflict, InvalidInput, NotFound
 from passes.inputs import whole_number
 from passes.loyalty import MAX_STAMPS_REQUIRED, MAX_TIERS
-from passes.program import DEFAULT_COLOURS, BadSetting, ProgramChange
-from passes.service import LONG_STANDING_LIMITS, OPTIONAL_LIMITS, PROGRAM_LIMITS
+from passes.program import (
+    DEFAULT_COLOURS,
+    LONG_STANDING_LIMITS,
+    OPTIONAL_LIMITS,
+    PROGRAM_LIMITS,
+    BadSetting,
+    ProgramChange,
+)
 from passes.store.shops import Location, ShopRow
 from passes.web.dashboard import DashboardPages
 

@@ -14,11 +14,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from passes import loyalty
+from passes.cards import CardView
 from passes.errors import FAILURES, Answer, InvalidInput, NotFound, Unauthorized, http_answer
 from passes.http import JsonResponse, error_response, json_body, read_body
 from passes.inputs import whole_number
 from passes.lockout import Client, PinLocked, PinsSlowed
-from passes.service import CardView, check_tier
+from passes.serials import check_tier
 from passes.sessions import STAFF, SessionBook
 from passes.staff import NoPin, StaffPins, WrongPin
 from passes.store.receipts import StampReceipt, stamp_receipt
