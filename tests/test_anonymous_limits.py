@@ -24,9 +24,9 @@ from passes.render import Artwork
 from passes.service import Service
 from tests.conftest import BASE_URL, Env, auth
 from tests.fake_apns import FakeApns, make_tls_ca
-from tests.live import create_shop, server
+from tests.live import create_shop, live_env, server, until
+from tests.phones import Phone, pushes_to
 from tests.pkpass_check import verify_pkpass
-from tests.test_push import Phone, live_env, pushes_to, until
 
 KEPT = 5
 UNLIMITED = 10**6
@@ -182,6 +182,7 @@ async def apns(tmp_path: Path, certs_dir: Path) -> AsyncIterator[FakeApns]:
         yield fake
 
 
+@pytest.mark.slow
 async def test_the_next_stamp_reaches_only_the_kept_devices(
     tmp_path: Path, certs_dir: Path, apns: FakeApns
 ) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import io
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,14 +46,11 @@ from passes.store.outbox import pending
 from passes.store.tables import cards, push_attempts
 from tests.conftest import BASE_URL, auth
 from tests.fake_google import (
-    SERVICE_ACCOUNT_EMAIL,
+    ISSUER,
     FakeGoogle,
-    RunningFake,
     write_account,
 )
-from tests.google_schema import Validate, walletobjects_validator
-
-ISSUER = "3388000000033333333"
+from tests.google_schema import Validate
 
 # --- the budget and the plan (pure) ---
 
@@ -85,30 +82,6 @@ def test_only_a_new_current_notice_notifies() -> None:
 
 
 # --- the local Google and an app that uses it ---
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def running(rsa_key: rsa.RSAPrivateKey) -> Iterator[FakeGoogle]:
-    google = FakeGoogle()
-    google.add_account(SERVICE_ACCOUNT_EMAIL, rsa_key.public_key())
-    with RunningFake(google) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(running: FakeGoogle) -> FakeGoogle:
-    running.reset()
-    return running
-
-
-@pytest.fixture(scope="module")
-def schema() -> Validate:
-    return walletobjects_validator()
 
 
 @dataclass

@@ -22,8 +22,10 @@ import pytest
 
 from passes.apple.identity import load_identity
 from tests.fake_apns import FakeApns, make_tls_ca
-from tests.live import create_shop, process, server
-from tests.test_push import Phone, live_env, new_phone
+from tests.live import create_shop, live_env, process, server
+from tests.phones import Phone, new_phone
+
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 CARDS = 30
 CLIENTS = 20
