@@ -21,7 +21,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from passes.app import create_app
@@ -42,8 +42,7 @@ from passes.google.wallet import GoogleWallet
 from passes.push import GoogleDelivery, PushWorker
 from passes.service import Service
 from passes.store.google import google_cards, record_callback
-from passes.store.outbox import pending
-from passes.store.tables import cards, push_attempts
+from passes.store.tables import cards, push_attempts, push_outbox, shops
 from tests.conftest import BASE_URL, auth
 from tests.fake_google import (
     ISSUER,
@@ -127,8 +126,16 @@ class Shop:
             return [dict(row) for row in (await conn.execute(query)).mappings()]
 
     async def waiting(self) -> int:
+        """This shop's Google rows in the outbox (other tests on the session's database may
+        leave rows for other shops and for Apple, which this worker does not deliver)."""
+        query = (
+            select(func.count())
+            .select_from(push_outbox.join(cards, cards.c.id == push_outbox.c.card_id))
+            .join(shops, shops.c.id == cards.c.shop_id)
+            .where(push_outbox.c.target == "google", shops.c.slug == self.slug)
+        )
         async with self.service.store.reading() as conn:
-            return await pending(conn)
+            return int((await conn.execute(query)).scalar_one())
 
 
 @pytest.fixture
