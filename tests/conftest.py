@@ -1,4 +1,7 @@
-"""Fixtures: a dev identity, real databases (SQLite file and local PostgreSQL), the app over HTTP."""
+"""Fixtures: a dev identity, real databases (SQLite file and local PostgreSQL), the app over HTTP,
+the pages' fresh app, and the local stand-ins for APNs and Google (tests/fake_apns.py,
+tests/fake_google.py). Helpers that are not fixtures live in modules named for what they are:
+api_calls, phones, pages_client, live, browser, pkpass_check, google_schema."""
 
 from __future__ import annotations
 
@@ -9,16 +12,33 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 
 from passes.app import create_app
 from passes.apple.devcerts import create_dev_identity
+from passes.apple.identity import load_identity
 from passes.config import Settings
 from passes.service import Service
 from passes.store import Store
+from tests.fake_apns import FakeApns, make_tls_ca
+from tests.fake_google import (
+    ISSUER,
+    SERVICE_ACCOUNT_EMAIL,
+    CallbackSigner,
+    FakeGoogle,
+    RunningFake,
+    write_account,
+)
+from tests.google_schema import Validate, walletobjects_validator
+from tests.live import passes_env
+
+if TYPE_CHECKING:
+    from tests.pages_client import Pages
 
 PG_ADMIN_URL = os.environ.get("PASSES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BASE_URL = "http://127.0.0.1:8000"
@@ -126,3 +146,76 @@ async def env(database_url: str, certs_dir: Path) -> AsyncIterator[Env]:
 def auth(key: str) -> dict[str, str]:
     """The Bearer header for a shop key."""
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+async def pages(env: Env) -> AsyncIterator[Pages]:
+    """A fresh app (its own rate limits) on the session's database, for browsing its pages."""
+    from tests.pages_client import Pages  # it imports this module
+
+    app = create_app(env.settings)
+    pages = Pages(app, app.state.service, [])
+    yield pages
+    for client in pages.clients:
+        await client.aclose()
+    await app.state.service.store.close()
+
+
+@pytest.fixture
+async def apns(tmp_path: Path, certs_dir: Path) -> AsyncIterator[FakeApns]:
+    """A local APNs: trusts our dev CA for client certificates, is trusted via SSL_CERT_FILE."""
+    ca, cert, key = make_tls_ca(tmp_path)
+    topic = load_identity(certs_dir, None).pass_type_id
+    async with FakeApns(cert, key, certs_dir / "wwdr.pem", topic=topic, server_ca=ca) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    """The key of the service account the local Google knows."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def signer() -> CallbackSigner:
+    """Google's callback signing keys, as the local Google publishes them."""
+    return CallbackSigner()
+
+
+@pytest.fixture(scope="session")
+def running(rsa_key: rsa.RSAPrivateKey, signer: CallbackSigner) -> Iterator[FakeGoogle]:
+    """The local Google (token endpoint, Wallet REST API, callback keys) for the whole session."""
+    google = FakeGoogle(root_keys=signer.root_keys())
+    google.add_account(SERVICE_ACCOUNT_EMAIL, rsa_key.public_key())
+    with RunningFake(google) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(running: FakeGoogle, signer: CallbackSigner) -> FakeGoogle:
+    """The local Google with nothing recorded or planned from earlier tests."""
+    running.reset()
+    running.root_keys = signer.root_keys()
+    return running
+
+
+@pytest.fixture(scope="session")
+def schema() -> Validate:
+    """validate(schema_name, value) against Google's walletobjects v1 discovery document."""
+    return walletobjects_validator()
+
+
+@pytest.fixture
+def google_env(
+    tmp_path: Path, certs_dir: Path, fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey
+) -> dict[str, str]:
+    """The environment of a `passes` process on a fresh SQLite file that uses the local Google."""
+    account = write_account(tmp_path / "service-account.json", rsa_key, fake.token_url)
+    return passes_env(
+        f"sqlite:///{tmp_path / 'passes.db'}",
+        certs_dir,
+        PASSES_GOOGLE_ISSUER_ID=ISSUER,
+        PASSES_GOOGLE_SERVICE_ACCOUNT=str(account),
+        PASSES_GOOGLE_API_URL=fake.api_url,
+        PASSES_GOOGLE_CALLBACK_KEYS_URL=f"{fake.url}/keys",
+    )

@@ -33,6 +33,8 @@ KINDS = ("loyaltyClass", "loyaltyObject")
 SENDER_ID = "GooglePayPasses"
 PROTOCOL = "ECv2SigningOnly"
 SERVICE_ACCOUNT_EMAIL = "wallet@stempel-test.iam.gserviceaccount.com"
+# The issuer id the tests configure (Google's are 19 digits).
+ISSUER = "3388000000022222222"
 # Google notifies a holder at most this often per pass in 24 hours (messages and field
 # updates together), and answers one more with 403 quotaExceeded.
 NOTIFY_LIMIT = 3

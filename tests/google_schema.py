@@ -11,6 +11,8 @@ from typing import Any
 import googleapiclient
 import jsonschema
 
+from tests.fake_google import FakeGoogle
+
 DISCOVERY = (
     Path(googleapiclient.__file__).parent / "discovery_cache/documents/walletobjects.v1.json"
 )
@@ -57,3 +59,15 @@ def walletobjects_validator() -> Validate:
         validators[name].validate(value)
 
     return validate
+
+
+def check_everything_sent(fake: FakeGoogle, schema: Validate) -> None:
+    """Every class, object and message we sent follows Google's published schema."""
+    for method in ("POST", "PATCH"):
+        for body in fake.bodies(method, "loyaltyClass"):
+            schema("LoyaltyClass", body)
+        for body in fake.bodies(method, "loyaltyObject"):
+            schema("LoyaltyObject", body)
+    for sent in fake.requests:
+        if sent.path.endswith("/addMessage"):
+            schema("AddMessageRequest", sent.body)

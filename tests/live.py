@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import re
@@ -10,11 +11,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from tests.fake_apns import FakeApns
 
 PASSES = [sys.executable, "-m", "passes"]
 
@@ -38,6 +43,17 @@ def passes_env(database_url: str, certs_dir: Path, **extra: str) -> dict[str, st
         "PASSES_APNS_URL": "https://127.0.0.1:9",
         **extra,
     }
+
+
+def live_env(database_url: str, certs_dir: Path, fake: FakeApns, **extra: str) -> dict[str, str]:
+    """The environment of a `passes` process that pushes to the local APNs `fake`."""
+    return passes_env(
+        database_url,
+        certs_dir,
+        PASSES_APNS_URL=fake.url,
+        SSL_CERT_FILE=str(fake.server_ca),
+        **extra,
+    )
 
 
 def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -129,3 +145,11 @@ def wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> None
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer")
+
+
+async def until(condition: Callable[[], bool], seconds: float = 20) -> None:
+    """Until `condition` holds (a process elsewhere makes it so), or fail."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)

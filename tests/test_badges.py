@@ -238,6 +238,7 @@ def _csrf(page: str) -> str:
 
 
 @pytest.mark.skipif(not PACKAGED.is_dir(), reason="run `npm ci` in passes/web for the artwork")
+@pytest.mark.slow
 def test_official_badges_on_a_phone_in_chromium(
     tmp_path: Path, certs_dir: Path, google: tuple[FakeGoogle, rsa.RSAPrivateKey]
 ) -> None:

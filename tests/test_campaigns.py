@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.api_calls import stamp
 from tests.fake_apns import FakeApns
-from tests.live import create_shop, run, server
-from tests.test_push import Phone, apns, live_env, new_phone, pushes_to, stamp, until
+from tests.live import create_shop, live_env, run, server, until
+from tests.phones import Phone, new_phone, pushes_to
 
-__all__ = ["apns"]  # the fixture, imported for this module
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 
 async def _send(client: httpx.AsyncClient, key: str, **body: object) -> httpx.Response:

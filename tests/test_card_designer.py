@@ -25,17 +25,14 @@ from passes.design import ShopLogos, change_design
 from passes.logos import read_logo
 from passes.program import ProgramChange
 from passes.service import Service
+from tests.api_calls import new_card
 from tests.browser import launch, new_shop, screenshot
 from tests.conftest import BASE_URL, Env, auth
-from tests.fake_google import FakeGoogle, write_account
+from tests.fake_google import ISSUER, FakeGoogle, write_account
 from tests.live import passes_env, run, server
+from tests.pages_client import Pages, signed_in_owner
+from tests.phones import phone_for
 from tests.pkpass_check import verify_pkpass
-from tests.test_google_notify import ISSUER, fake, rsa_key, running
-from tests.test_pages import Pages, pages, signed_in_owner
-from tests.test_reach import new_card
-from tests.test_refresh import phone_for
-
-__all__ = ["fake", "pages", "rsa_key", "running"]  # fixtures, imported
 
 RED = (200, 30, 30)
 SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
@@ -211,6 +208,7 @@ async def test_colours_too_close_to_the_background_are_refused(pages: Pages) -> 
     assert fine.status_code == 303
 
 
+@pytest.mark.slow
 def test_cli_sets_the_logo_and_refuses_bad_files_and_low_contrast(
     tmp_path: Path, certs_dir: Path
 ) -> None:
@@ -315,6 +313,7 @@ def live_designer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[An
         browser.close()
 
 
+@pytest.mark.slow
 def test_the_preview_follows_the_inputs_and_saving_shows_the_logo(
     live_designer: tuple[Any, str, str], tmp_path: Path
 ) -> None:

@@ -15,6 +15,8 @@ import pytest
 from tests.live import create_shop, free_port, passes_env, process, run, server, wait_for
 from tests.pkpass_check import verify_pkpass
 
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:

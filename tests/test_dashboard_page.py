@@ -16,6 +16,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.browser import issue_card, launch, new_shop, screenshot
 from tests.live import PASSES, passes_env, run, server
 
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 WIDE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # The dashboard of this shop was 5,455 px tall at 1440×900 before it used the width.

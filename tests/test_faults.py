@@ -1,4 +1,3 @@
-# ruff: noqa: F811 (the `apns` fixture is imported from test_push)
 """Faults injected into real processes: SIGKILL between commit and delivery, a failing or
 vanished APNs, SIGTERM with requests in flight, a PostgreSQL restart under traffic.
 
@@ -15,47 +14,22 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import PG_ADMIN_URL
+from tests.api_calls import Visit, get_card, send_stamp
+from tests.conftest import PG_ADMIN_URL, auth
 from tests.fake_apns import FakeApns
-from tests.live import create_shop, server
-from tests.test_push import Phone, apns, live_env, new_phone, until  # noqa: F401 (a fixture)
+from tests.live import create_shop, live_env, server, until
+from tests.phones import Phone, new_phone
 
-
-@dataclass(frozen=True)
-class Visit:
-    """One stamp request a client wants applied exactly once."""
-
-    serial: str
-    count: int
-    key: str
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def send_stamp(client: httpx.AsyncClient, api_key: str, visit: Visit) -> httpx.Response:
-    return await client.post(
-        f"/api/v1/cards/{visit.serial}/stamps",
-        json={"count": visit.count},
-        headers={**bearer(api_key), "Idempotency-Key": visit.key},
-    )
-
-
-async def card(client: httpx.AsyncClient, api_key: str, serial: str) -> dict:
-    response = await client.get(f"/api/v1/cards/{serial}", headers=bearer(api_key))
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 
 async def pending_pushes(client: httpx.AsyncClient, api_key: str, serial: str) -> int:
-    response = await client.get(f"/api/v1/cards/{serial}/deliveries", headers=bearer(api_key))
+    response = await client.get(f"/api/v1/cards/{serial}/deliveries", headers=auth(api_key))
     assert response.status_code == 200, response.text
     return int(response.json()["pending_pushes"])
 
@@ -112,7 +86,7 @@ async def test_sigkill_between_commit_and_delivery_loses_and_doubles_nothing(
                 assert (await send_stamp(client, key, visit)).status_code == 200
             for phone in phones:
                 expected = sum(v.count for v in visits if v.serial == phone.serial)
-                now = await card(client, key, phone.serial)
+                now = await get_card(client, key, phone.serial)
                 assert now["total_stamps"] == expected, "every stamp exactly once"
                 assert now["version"] == 1 + 4, "no stamp applied twice"
             await delivered_everywhere(client, key, phones)
@@ -192,7 +166,7 @@ async def test_sigterm_finishes_requests_in_flight(
     body = b'{"count": 1}' + b" " * 60_000
     with server(env) as (base, proc):
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            serial = (await client.post("/api/v1/cards", headers=bearer(key))).json()["serial"]
+            serial = (await client.post("/api/v1/cards", headers=auth(key))).json()["serial"]
 
         async def slow_stamp(index: int) -> httpx.Response:
             # One connection each, so every request is accepted before the signal.
@@ -201,7 +175,7 @@ async def test_sigterm_finishes_requests_in_flight(
                     f"/api/v1/cards/{serial}/stamps",
                     content=_drip(body, 6, 0.3),
                     headers={
-                        **bearer(key),
+                        **auth(key),
                         "Content-Type": "application/json",
                         "Content-Length": str(len(body)),
                         "Idempotency-Key": f"slow-{index}",
@@ -221,7 +195,7 @@ async def test_sigterm_finishes_requests_in_flight(
     assert sorted(totals) == list(range(1, 21)), "each answer is complete and distinct"
     with server(env) as (base, _):
         async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            assert (await card(client, key, serial))["total_stamps"] == 20
+            assert (await get_card(client, key, serial))["total_stamps"] == 20
 
 
 async def _drop_connections(database_url: str) -> None:
@@ -284,7 +258,7 @@ async def test_postgres_outage_under_traffic_loses_and_doubles_nothing(
     with server(env) as (base, _):
         async with httpx.AsyncClient(base_url=base, timeout=15) as client:
             serials = [
-                (await client.post("/api/v1/cards", headers=bearer(key))).json()["serial"]
+                (await client.post("/api/v1/cards", headers=auth(key))).json()["serial"]
                 for _ in range(5)
             ]
             visits = [Visit(serials[i % 5], 1 + i % 2, secrets.token_hex(8)) for i in range(150)]
@@ -315,7 +289,7 @@ async def test_postgres_outage_under_traffic_loses_and_doubles_nothing(
             assert all(await running)
             # Afterwards nothing fails any more: every fresh request succeeds at once.
             for serial in serials:
-                now = await card(client, key, serial)
+                now = await get_card(client, key, serial)
                 expected = sum(v.count for v in visits if v.serial == serial)
                 assert now["total_stamps"] == expected, "every stamp exactly once"
                 assert now["version"] == 1 + sum(v.serial == serial for v in visits)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,56 +37,34 @@ from passes.google.callbacks import fetch_root_keys
 from passes.google.objects import resource_id
 from passes.loyalty import RewardSummary
 from tests.fake_google import (
+    ISSUER,
     SERVICE_ACCOUNT_EMAIL,
     CallbackSigner,
     FakeGoogle,
-    RunningFake,
     ec_key,
     verify_rs256,
     write_account,
 )
-from tests.google_schema import Validate, walletobjects_validator
 
-ISSUER = "3388000000022222222"
 EMAIL = SERVICE_ACCOUNT_EMAIL
 BASE = "https://stempel.example.com"
-
-
-@pytest.fixture(scope="module")
-def schema() -> Validate:
-    """validate(schema_name, value) against the walletobjects v1 discovery document."""
-    return walletobjects_validator()
 
 
 # --- credentials and the fake ---
 
 
 @pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def fake(rsa_key: rsa.RSAPrivateKey) -> Iterator[FakeGoogle]:
-    google = FakeGoogle()
-    google.add_account(EMAIL, rsa_key.public_key())
-    with RunningFake(google) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def account(
-    fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey, tmp_path_factory: pytest.TempPathFactory
+    running: FakeGoogle, rsa_key: rsa.RSAPrivateKey, tmp_path_factory: pytest.TempPathFactory
 ) -> GoogleAccount:
-    path = write_account(tmp_path_factory.mktemp("google") / "sa.json", rsa_key, fake.token_url)
-    loaded = load_google(ISSUER, path, fake.api_url, BASE)
+    path = write_account(tmp_path_factory.mktemp("google") / "sa.json", rsa_key, running.token_url)
+    loaded = load_google(ISSUER, path, running.api_url, BASE)
     assert loaded is not None
     return loaded
 
 
 @pytest.fixture
 async def client(account: GoogleAccount, fake: FakeGoogle) -> AsyncIterator[GoogleWalletClient]:
-    fake.reset()
     async with GoogleWalletClient(account) as wallet:
         yield wallet
 
@@ -412,7 +390,6 @@ async def test_refusals_are_not_retryable(client: GoogleWalletClient, fake: Fake
 async def test_token_endpoint_trouble(
     account: GoogleAccount, fake: FakeGoogle, tmp_path: Path
 ) -> None:
-    fake.reset()
     async with GoogleWalletClient(account) as wallet:
         fake.fail_next(1, 503)
         with pytest.raises(GoogleUnavailable):

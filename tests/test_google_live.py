@@ -4,10 +4,8 @@ is lost; callbacks are verified and applied once. Never contacts Google."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,89 +24,22 @@ from passes.store import Store
 from passes.store.campaigns import create_campaign
 from passes.store.google import google_saved_count, record_callback
 from passes.store.tables import cards, push_attempts
+from tests.api_calls import change, new_card
 from tests.fake_google import (
+    ISSUER,
     SERVICE_ACCOUNT_EMAIL,
     CallbackSigner,
     FakeGoogle,
-    RunningFake,
     verify_rs256,
     write_account,
 )
-from tests.google_schema import Validate, walletobjects_validator
-from tests.live import create_shop, passes_env, run, server
+from tests.google_schema import Validate, check_everything_sent
+from tests.live import create_shop, run, server, until
 
-ISSUER = "3388000000022222222"
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 SAVE_PREFIX = "https://pay.google.com/gp/v/save/"
 CALLBACK = "/wallet/google/callback"
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def signer() -> CallbackSigner:
-    return CallbackSigner()
-
-
-@pytest.fixture(scope="module")
-def running(rsa_key: rsa.RSAPrivateKey, signer: CallbackSigner) -> Iterator[FakeGoogle]:
-    google = FakeGoogle(root_keys=signer.root_keys())
-    google.add_account(SERVICE_ACCOUNT_EMAIL, rsa_key.public_key())
-    with RunningFake(google) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(running: FakeGoogle) -> FakeGoogle:
-    running.reset()
-    return running
-
-
-@pytest.fixture(scope="module")
-def schema() -> Validate:
-    return walletobjects_validator()
-
-
-@pytest.fixture
-def env(
-    tmp_path: Path, certs_dir: Path, fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey
-) -> dict[str, str]:
-    account = write_account(tmp_path / "service-account.json", rsa_key, fake.token_url)
-    return passes_env(
-        f"sqlite:///{tmp_path / 'passes.db'}",
-        certs_dir,
-        PASSES_GOOGLE_ISSUER_ID=ISSUER,
-        PASSES_GOOGLE_SERVICE_ACCOUNT=str(account),
-        PASSES_GOOGLE_API_URL=fake.api_url,
-        PASSES_GOOGLE_CALLBACK_KEYS_URL=f"{fake.url}/keys",
-    )
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def until(condition: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-async def issue(client: httpx.AsyncClient, key: str) -> dict[str, Any]:
-    response = await client.post("/api/v1/cards", headers=bearer(key))
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def change(client: httpx.AsyncClient, key: str, path: str, **body: int) -> dict[str, Any]:
-    response = await client.post(
-        path, json=body, headers={**bearer(key), "Idempotency-Key": secrets.token_hex(8)}
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def balance(fake: FakeGoogle, object_id: str) -> str | None:
@@ -124,25 +55,13 @@ def patches_showing(fake: FakeGoogle, text: str) -> list[dict[str, Any]]:
     ]
 
 
-def check_everything_sent(fake: FakeGoogle, schema: Validate) -> None:
-    """Every class, object and message we sent follows Google's published schema."""
-    for method in ("POST", "PATCH"):
-        for body in fake.bodies(method, "loyaltyClass"):
-            schema("LoyaltyClass", body)
-        for body in fake.bodies(method, "loyaltyObject"):
-            schema("LoyaltyObject", body)
-    for sent in fake.requests:
-        if sent.path.endswith("/addMessage"):
-            schema("AddMessageRequest", sent.body)
-
-
 async def test_issue_stamp_and_redeem_reach_google(
-    env: dict[str, str], fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey, schema: Validate
+    google_env: dict[str, str], fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey, schema: Validate
 ) -> None:
-    key = create_shop(env, stamps=10)
-    with server(env) as (base, _):
+    key = create_shop(google_env, stamps=10)
+    with server(google_env) as (base, _):
         async with httpx.AsyncClient(base_url=base) as client:
-            card = await issue(client, key)
+            card = await new_card(client, key)
             object_id = f"{ISSUER}.{card['serial']}"
             assert object_id in fake.resources["loyaltyObject"], "inserted before the answer"
             stored = fake.resources["loyaltyObject"][object_id]
@@ -190,12 +109,12 @@ async def test_issue_stamp_and_redeem_reach_google(
 
 
 async def test_google_trouble_is_retried_and_nothing_is_lost(
-    env: dict[str, str], fake: FakeGoogle, schema: Validate
+    google_env: dict[str, str], fake: FakeGoogle, schema: Validate
 ) -> None:
-    key = create_shop(env)
-    with server(env) as (base, _):
+    key = create_shop(google_env)
+    with server(google_env) as (base, _):
         async with httpx.AsyncClient(base_url=base) as client:
-            card = await issue(client, key)
+            card = await new_card(client, key)
             object_id = f"{ISSUER}.{card['serial']}"
             before = len(fake.requests)
             fake.fail_next(2, 500)
@@ -213,14 +132,14 @@ async def test_google_trouble_is_retried_and_nothing_is_lost(
 
 
 async def test_google_down_at_issue_time(
-    env: dict[str, str], fake: FakeGoogle, schema: Validate
+    google_env: dict[str, str], fake: FakeGoogle, schema: Validate
 ) -> None:
-    key = create_shop(env)
-    with server(env) as (base, _):
+    key = create_shop(google_env)
+    with server(google_env) as (base, _):
         async with httpx.AsyncClient(base_url=base) as client:
             fake.fail_next(10_000, 503)
             started = time.monotonic()
-            card = await issue(client, key)
+            card = await new_card(client, key)
             assert time.monotonic() - started < 10
             assert card["urls"]["google"].startswith(SAVE_PREFIX)
             object_id = f"{ISSUER}.{card['serial']}"
@@ -244,13 +163,13 @@ async def saved_count(database_url: str, serial: str) -> int:
 
 
 async def test_callbacks_are_verified_and_applied_once(
-    env: dict[str, str], fake: FakeGoogle, signer: CallbackSigner
+    google_env: dict[str, str], fake: FakeGoogle, signer: CallbackSigner
 ) -> None:
-    key = create_shop(env)
-    database = env["PASSES_DATABASE_URL"]
-    with server(env) as (base, _):
+    key = create_shop(google_env)
+    database = google_env["PASSES_DATABASE_URL"]
+    with server(google_env) as (base, _):
         async with httpx.AsyncClient(base_url=base) as client:
-            card = await issue(client, key)
+            card = await new_card(client, key)
             object_id = f"{ISSUER}.{card['serial']}"
 
             async def send(body: bytes) -> httpx.Response:
@@ -294,19 +213,19 @@ async def test_callbacks_are_verified_and_applied_once(
 
 
 async def test_callback_keys_out_of_reach_is_503_not_500(
-    env: dict[str, str], signer: CallbackSigner
+    google_env: dict[str, str], signer: CallbackSigner
 ) -> None:
-    env = {**env, "PASSES_GOOGLE_CALLBACK_KEYS_URL": "http://127.0.0.1:9/keys"}
-    create_shop(env)
-    with server(env) as (base, _):
+    google_env = {**google_env, "PASSES_GOOGLE_CALLBACK_KEYS_URL": "http://127.0.0.1:9/keys"}
+    create_shop(google_env)
+    with server(google_env) as (base, _):
         async with httpx.AsyncClient(base_url=base) as client:
             answer = await client.post(CALLBACK, content=signer.body(ISSUER))
     assert answer.status_code == 503 and answer.json()["error"]["code"] == "unavailable"
 
 
-def test_images_refuse_what_they_would_not_draw(env: dict[str, str]) -> None:
-    create_shop(env)
-    with server(env) as (base, _):
+def test_images_refuse_what_they_would_not_draw(google_env: dict[str, str]) -> None:
+    create_shop(google_env)
+    with server(google_env) as (base, _):
         good = httpx.get(f"{base}/img/strip/3b2a20/f2c879/10/4@2x.png")
         assert good.status_code == 200
         assert good.headers["cache-control"] == "public, max-age=31536000, immutable"
@@ -325,22 +244,24 @@ def test_images_refuse_what_they_would_not_draw(env: dict[str, str]) -> None:
 
 
 def test_broken_key_refuses_start_and_certs_check_explains(
-    env: dict[str, str], tmp_path: Path
+    google_env: dict[str, str], tmp_path: Path
 ) -> None:
-    check = run(env, "certs", "check").stdout
+    check = run(google_env, "certs", "check").stdout
     assert f"google:  on, issuer {ISSUER}" in check and SERVICE_ACCOUNT_EMAIL in check
     assert "PASSES_BASE_URL" in check, "warns that Google cannot fetch images from loopback"
 
     off = run(
-        {k: v for k, v in env.items() if k != "PASSES_GOOGLE_SERVICE_ACCOUNT"}, "certs", "check"
+        {k: v for k, v in google_env.items() if k != "PASSES_GOOGLE_SERVICE_ACCOUNT"},
+        "certs",
+        "check",
     )
     assert "google:  off (PASSES_GOOGLE_SERVICE_ACCOUNT not set" in off.stdout
 
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    env = {**env, "PASSES_GOOGLE_SERVICE_ACCOUNT": str(broken)}
+    google_env = {**google_env, "PASSES_GOOGLE_SERVICE_ACCOUNT": str(broken)}
     for command in (("serve", "--port", "9"), ("worker",), ("certs", "check")):
-        result = run(env, *command, ok=False)
+        result = run(google_env, *command, ok=False)
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
         assert str(broken) in lines[-1] and "PASSES_GOOGLE_SERVICE_ACCOUNT" in lines[-1]

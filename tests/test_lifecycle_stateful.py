@@ -33,6 +33,8 @@ from passes.service import Service
 from passes.store import Store
 from tests.conftest import BASE_URL, MovableClock
 
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 REQUIRED = 3
 MAX_COUNT = 50
 CARDS = 2

@@ -20,9 +20,9 @@ from passes.campaigns import Campaigns
 from passes.jobs import Job
 from passes.push import PushWorker
 from passes.store.shops import Location
+from tests.api_calls import message, new_card, stamp
 from tests.conftest import Env, auth
 from tests.pkpass_check import verify_pkpass
-from tests.test_reach import message, new_card, shop_row, stamp
 
 GENERIC = "Store card changed"
 
@@ -122,7 +122,7 @@ async def test_each_change_announces_one_thing_or_nothing(env: Env) -> None:
     await stamp(env, key, card["serial"])
     assert await phone.update() == "Neuer Stempel: 1 / 3", "after a redeem the next stamp shows"
 
-    shop = await shop_row(env, key)
+    shop = await env.service.authenticate(key)
     await env.service.add_location(shop, Location("Sonnenallee 1", 52.48, 13.43))
     assert await phone.update() is None, "a refresh of every pass announces nothing"
 
@@ -133,13 +133,13 @@ async def test_each_change_announces_one_thing_or_nothing(env: Env) -> None:
 
 async def test_a_campaign_announces_its_text_and_its_surprise_stamps_quietly(env: Env) -> None:
     key = await env.new_shop(stamps=3)
-    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
     card = await new_card(env, key)
     await stamp(env, key, card["serial"], 2)
     phone = Phone(env, card)
     await phone.update()
     campaigns = Campaigns(env.service.store, lambda: None)
-    shop = await shop_row(env, key)
+    shop = await env.service.authenticate(key)
     await campaigns.send(shop, "Danke! Ein Stempel geht auf uns.", "all", bonus=1)
     await _deliver_campaigns(env)
     assert await phone.update() == "Danke! Ein Stempel geht auf uns."
@@ -150,7 +150,7 @@ async def test_a_campaign_announces_its_text_and_its_surprise_stamps_quietly(env
 
 async def test_a_promotion_announces_the_stamps_it_gave_once(env: Env) -> None:
     key = await env.new_shop(stamps=4)
-    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
     card = await new_card(env, key)
     phone = Phone(env, card)
     await phone.update()

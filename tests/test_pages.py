@@ -5,10 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-import secrets
 import zipfile
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,64 +13,17 @@ import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from starlette.applications import Starlette
 
-from passes.app import create_app
 from passes.errors import InvalidInput
 from passes.lockout import LOCK_TIME, PinLocked, Tries, after_wrong_pin, client_verdict
-from passes.service import Service
-from passes.staff import StaffPins, check_pin_format, hash_pin, pin_matches
+from passes.staff import check_pin_format, hash_pin, pin_matches
 from passes.stats import CardTotals, LedgerRow, figures, stats_json
 from passes.store.shops import ShopRow
 from passes.store.sign_in_limits import Count
 from tests.conftest import BASE_URL, Env, auth
 from tests.live import passes_env, run
+from tests.pages_client import PIN, Pages, csrf_of, signed_in_owner
 from tests.pkpass_check import verify_pkpass
-
-PIN = "4711"
-
-
-@dataclass
-class Pages:
-    """A fresh app (its own rate limits) on the session's database."""
-
-    app: Starlette
-    service: Service
-    clients: list[httpx.AsyncClient]
-
-    def browser(self, **headers: str) -> httpx.AsyncClient:
-        """A client with its own cookie jar, like one phone's browser."""
-        transport = httpx.ASGITransport(app=self.app)
-        client = httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=headers)
-        self.clients.append(client)
-        return client
-
-    async def shop(self, stamps: int = 10) -> tuple[ShopRow, str]:
-        shop, key = await self.service.create_shop(
-            name="Café Sonne", stamps=stamps, reward="1 Vita Mix gratis", slug=_slug()
-        )
-        await StaffPins(self.service.store).set_pin(shop, PIN)
-        return shop, key
-
-
-def _slug() -> str:
-    return f"cafe-{secrets.token_hex(4)}"
-
-
-@pytest.fixture
-async def pages(env: Env) -> AsyncIterator[Pages]:
-    app = create_app(env.settings)
-    pages = Pages(app, app.state.service, [])
-    yield pages
-    for client in pages.clients:
-        await client.aclose()
-    await app.state.service.store.close()
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
 
 
 async def signed_in_staff(pages: Pages, shop: ShopRow) -> tuple[httpx.AsyncClient, str]:
@@ -290,6 +240,7 @@ def test_figures_net_undos_and_count_returning_cards() -> None:
     assert stats_json(stats)["wallets"] == {"apple": 2, "google": 1}
 
 
+@pytest.mark.slow
 def test_cli_sets_and_resets_the_staff_pin(tmp_path: Path) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
     slug = "cafe-pin"
@@ -320,14 +271,6 @@ async def test_staff_page_names_the_daily_cap_when_it_refuses(pages: Pages) -> N
         path, json={"count": 1}, headers={**headers, "Accept-Language": "en"}
     )
     assert "0 left today" in english.json()["error"]["message"]
-
-
-async def signed_in_owner(pages: Pages, shop: ShopRow, key: str) -> tuple[httpx.AsyncClient, str]:
-    client = pages.browser(**{"Accept-Language": "en"})
-    token = csrf_of(await client.get(f"/dashboard/{shop.slug}"))
-    signed = await client.post(f"/dashboard/{shop.slug}/login", data={"csrf": token, "key": key})
-    assert signed.status_code == 303, signed.text
-    return client, token
 
 
 async def test_referral_through_the_join_page_gives_both_cards_their_bonus(pages: Pages) -> None:

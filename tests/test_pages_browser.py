@@ -16,6 +16,8 @@ from tests.browser import fake_camera_video, issue_card, launch, new_shop, phone
 from tests.live import passes_env, run, server
 from tests.pkpass_check import verify_pkpass
 
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 PIN = "2468"
 
 

@@ -4,127 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from passes.apple.identity import load_identity
-from tests.fake_apns import FakeApns, make_tls_ca
-from tests.live import create_shop, passes_env, process, run, server
-from tests.pkpass_check import verify_pkpass
+from tests.api_calls import stamp
+from tests.fake_apns import FakeApns
+from tests.live import create_shop, live_env, process, run, server, until
+from tests.phones import Phone, new_phone, pushes_to
 
-
-@pytest.fixture
-async def apns(tmp_path: Path, certs_dir: Path) -> AsyncIterator[FakeApns]:
-    """A local APNs: trusts our dev CA for client certificates, is trusted via SSL_CERT_FILE."""
-    ca, cert, key = make_tls_ca(tmp_path)
-    topic = load_identity(certs_dir, None).pass_type_id
-    async with FakeApns(cert, key, certs_dir / "wwdr.pem", topic=topic, server_ca=ca) as fake:
-        yield fake
-
-
-def live_env(database_url: str, certs_dir: Path, fake: FakeApns, **extra: str) -> dict[str, str]:
-    return passes_env(
-        database_url,
-        certs_dir,
-        PASSES_APNS_URL=fake.url,
-        SSL_CERT_FILE=str(fake.server_ca),
-        **extra,
-    )
-
-
-class Phone:
-    """An iPhone holding one pass: it talks to the public HTTP surface only."""
-
-    def __init__(self, client: httpx.AsyncClient, pkpass: bytes, ca: Path) -> None:
-        pass_json = verify_pkpass(pkpass, ca)
-        self.client = client
-        self.pass_type = pass_json["passTypeIdentifier"]
-        self.serial = pass_json["serialNumber"]
-        self.token = pass_json["authenticationToken"]
-        self.library_id = secrets.token_hex(16)
-        self.push_token = secrets.token_hex(32)
-        self.tag: str | None = None
-        self.last_modified: str | None = None
-        self.ca = ca
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"ApplePass {self.token}"}
-
-    @property
-    def registration(self) -> str:
-        return f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}/{self.serial}"
-
-    async def register(self) -> int:
-        response = await self.client.post(
-            self.registration, json={"pushToken": self.push_token}, headers=self.auth
-        )
-        return response.status_code
-
-    async def unregister(self) -> int:
-        return (await self.client.delete(self.registration, headers=self.auth)).status_code
-
-    async def changed_serials(self) -> list[str]:
-        params = {"passesUpdatedSince": self.tag} if self.tag else {}
-        path = f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}"
-        response = await self.client.get(path, params=params)
-        if response.status_code == 204:
-            return []
-        assert response.status_code == 200
-        self.tag = response.json()["lastUpdated"]
-        return list(response.json()["serialNumbers"])
-
-    async def refresh(self) -> httpx.Response:
-        headers = dict(self.auth)
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        response = await self.client.get(
-            f"/wallet/v1/passes/{self.pass_type}/{self.serial}", headers=headers
-        )
-        if response.status_code == 200:
-            self.last_modified = response.headers["last-modified"]
-        return response
-
-    def stamps_shown(self, pkpass: bytes) -> str:
-        pass_json = verify_pkpass(pkpass, self.ca)
-        fields = {f["key"]: f for group in pass_json["storeCard"].values() for f in group}
-        return str(fields["stamps"]["value"])
-
-
-async def until(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-def pushes_to(fake: FakeApns, token: str) -> list:
-    return [r for r in fake.requests if r.token == token]
-
-
-async def new_phone(client: httpx.AsyncClient, key: str, ca: Path) -> Phone:
-    card = (await client.post("/api/v1/cards", headers={"Authorization": f"Bearer {key}"})).json()
-    pkpass = (await client.get(card["urls"]["apple"])).content
-    phone = Phone(client, pkpass, ca)
-    assert await phone.register() == 201
-    return phone
-
-
-async def stamp(client: httpx.AsyncClient, key: str, serial: str, count: int = 1) -> dict:
-    response = await client.post(
-        f"/api/v1/cards/{serial}/stamps",
-        json={"count": count},
-        headers={"Authorization": f"Bearer {key}", "Idempotency-Key": secrets.token_hex(8)},
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 
 async def test_a_stamp_reaches_the_phone(tmp_path: Path, certs_dir: Path, apns: FakeApns) -> None:

@@ -19,14 +19,12 @@ from passes.program import BadSetting, ProgramChange
 from passes.service import Service
 from passes.store import Store
 from passes.store.tables import cards, push_outbox
+from tests.api_calls import new_card, stamp
 from tests.conftest import Env, auth
 from tests.live import passes_env, run
+from tests.pages_client import Pages, signed_in_owner
+from tests.phones import Phone, phone_for
 from tests.pkpass_check import verify_pkpass
-from tests.test_pages import Pages, pages, signed_in_owner
-from tests.test_push import Phone
-from tests.test_reach import new_card, stamp
-
-__all__ = ["pages"]  # the fixture, imported
 
 PassJson = dict[str, Any]
 
@@ -60,19 +58,6 @@ def announcing(pass_json: PassJson) -> list[str]:
     """The fields whose change the lock screen would announce."""
     groups = pass_json["storeCard"].values()
     return [field["key"] for group in groups for field in group if "changeMessage" in field]
-
-
-async def phone_for(env: Env, card: dict[str, Any]) -> Phone:
-    """A phone that holds the card's pass, registered, up to date.
-
-    (On PostgreSQL the web service may list a card again, as Apple allows; "nothing new for
-    the phone" is therefore checked with If-Modified-Since, which answers 304.)"""
-    pkpass = (await env.client.get(card["urls"]["apple"])).content
-    phone = Phone(env.client, pkpass, env.settings.certs_dir / "wwdr.pem")
-    assert await phone.register() == 201
-    assert await phone.changed_serials() == [card["serial"]]
-    assert (await phone.refresh()).status_code == 200
-    return phone
 
 
 async def shown(env: Env, key: str, serial: str) -> dict[str, Any]:
@@ -226,6 +211,7 @@ async def test_the_dashboard_says_how_many_passes_a_change_updates(pages: Pages)
     assert (await phone.refresh()).status_code == 304, "the same settings refresh nothing"
 
 
+@pytest.mark.slow
 async def test_the_command_line_refreshes_and_refuses_clearly(env: Env) -> None:
     key = await env.new_shop(stamps=10)
     phone = await phone_for(env, await new_card(env, key))

@@ -14,16 +14,15 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.api_calls import stamp
 from tests.fake_apns import FakeApns
-from tests.fake_google import FakeGoogle, write_account
-from tests.google_schema import Validate
-from tests.live import create_shop, passes_env, run, server
+from tests.fake_google import ISSUER, FakeGoogle, write_account
+from tests.google_schema import Validate, check_everything_sent
+from tests.live import create_shop, passes_env, run, server, until
+from tests.phones import new_phone, pushes_to
 from tests.pkpass_check import verify_pkpass
-from tests.test_google_live import ISSUER, check_everything_sent, fake, rsa_key, running, schema
-from tests.test_google_live import signer as signer
-from tests.test_push import apns, new_phone, pushes_to, stamp, until
 
-__all__ = ["apns", "fake", "rsa_key", "running", "schema", "signer"]  # fixtures, imported
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 Resource = dict[str, Any]
 

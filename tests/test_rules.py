@@ -26,8 +26,8 @@ from passes.store.db import MIGRATIONS
 from passes.store.outbox import OutboxRow
 from passes.store.shops import ShopRow
 from tests.conftest import PG_ADMIN_URL, Env, auth
+from tests.phones import Device
 from tests.pkpass_check import verify_pkpass
-from tests.test_webservice import Device
 
 
 async def _shop(

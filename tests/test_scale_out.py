@@ -14,30 +14,21 @@ import random
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from passes.apple.identity import load_identity
-from tests.fake_apns import FakeApns, make_tls_ca
-from tests.live import create_shop, process, server
-from tests.test_push import Phone, live_env, new_phone
+from tests.fake_apns import FakeApns
+from tests.live import create_shop, live_env, process, server
+from tests.phones import Phone, new_phone
+
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 CARDS = 30
 CLIENTS = 20
 STAMPS_PER_CLIENT = 25
 RETRY_SHARE = 0.2
-
-
-@pytest.fixture
-async def apns(tmp_path: Path, certs_dir: Path) -> AsyncIterator[FakeApns]:
-    """A local APNs that both workers push to."""
-    ca, cert, key = make_tls_ca(tmp_path)
-    topic = load_identity(certs_dir, None).pass_type_id
-    async with FakeApns(cert, key, certs_dir / "wwdr.pem", topic=topic, server_ca=ca) as fake:
-        yield fake
 
 
 class Ledger:

@@ -29,6 +29,8 @@ from passes.service import Service
 from passes.store import Store
 from tests.conftest import BASE_URL
 
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 # Bounded for CI; raise it (and it runs with fresh randomness) to hunt: PASSES_FUZZ_EXAMPLES=1000.
 EXAMPLES_PER_OPERATION = int(os.environ.get("PASSES_FUZZ_EXAMPLES", "40"))
 

@@ -176,6 +176,7 @@ async def test_the_wallet_web_service_refuses_other_cards_tokens(env: Env) -> No
         "   ",
     ],
 )
+@pytest.mark.slow
 def test_shop_names_with_control_characters_are_refused(tmp_path: Path, name: str) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
     slug = "refused-shop"
@@ -186,6 +187,7 @@ def test_shop_names_with_control_characters_are_refused(tmp_path: Path, name: st
     create_shop(env, slug=slug)  # the slug is still free: nothing was written
 
 
+@pytest.mark.slow
 def test_unicode_shop_names_are_kept(tmp_path: Path) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
     name = "Café Sōnne 日本茶 ☕ Ærø"
@@ -224,6 +226,7 @@ def raw_get(port: int, target: str) -> tuple[int, bytes]:
     return int(answer.split(b" ", 2)[1]), answer
 
 
+@pytest.mark.slow
 def test_live_server_paths_headers_and_logs(tmp_path: Path, certs_dir: Path) -> None:
     """One real server: path traversal, security headers, and a log free of secrets."""
     pin = "482916"

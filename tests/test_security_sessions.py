@@ -138,6 +138,7 @@ async def test_the_owner_cookie_carries_no_key_material(site: Site, env: Env) ->
     assert set(serializer.loads(raw)) == {"sid", "cookie"}
 
 
+@pytest.mark.slow
 async def test_a_rotated_key_is_refused_at_once_and_ends_owner_sessions(
     site: Site, env: Env, database_url: str, certs_dir: Path
 ) -> None:
@@ -190,6 +191,7 @@ def test_trusted_proxies_must_be_addresses() -> None:
     assert Settings.from_env({}, env_file=None).trusted_proxies == ""
 
 
+@pytest.mark.slow
 def test_passes_serve_ignores_forwarded_for_unless_told(tmp_path: Path, certs_dir: Path) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir)
     slug = f"cafe-{secrets.token_hex(4)}"

@@ -16,6 +16,8 @@ import pytest
 
 from tests.live import create_shop, free_port, passes_env, process, run, server, wait_for
 
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 
 @pytest.fixture
 def cli_env(tmp_path: Path) -> dict[str, str]:

@@ -17,14 +17,12 @@ from passes import loyalty
 from passes.app import create_app
 from passes.program import ProgramChange
 from passes.store.shops import Location
+from tests.api_calls import stamp
 from tests.conftest import BASE_URL, Env, auth
 from tests.live import passes_env, run
+from tests.pages_client import Pages, signed_in_owner
+from tests.phones import Phone
 from tests.pkpass_check import verify_pkpass
-from tests.test_pages import Pages, pages, signed_in_owner
-from tests.test_push import Phone
-from tests.test_reach import stamp
-
-__all__ = ["pages"]  # the fixture, imported
 
 RULES = {
     "daily_cap": "",
@@ -129,6 +127,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
 
 
+@pytest.mark.slow
 def test_the_command_line_changes_stamps_and_reward(cli_env: dict[str, str]) -> None:
     run(cli_env, "init")
     run(cli_env, "shop", "create", "--name", "Teeladen", "--stamps", "10", "--reward", "1 Tee")
@@ -159,6 +158,7 @@ def _issue(env: dict[str, str], slug: str) -> str:
     return found.group(1)
 
 
+@pytest.mark.slow
 def test_shops_are_listed_with_their_links(cli_env: dict[str, str]) -> None:
     run(cli_env, "init")
     assert "no shops yet" in run(cli_env, "shop", "list").stdout
@@ -179,6 +179,7 @@ def test_shops_are_listed_with_their_links(cli_env: dict[str, str]) -> None:
     assert f"poster:    {base}/join/apfelbaum/poster" in listed
 
 
+@pytest.mark.slow
 def test_locations_are_listed_and_removed_from_the_command_line(cli_env: dict[str, str]) -> None:
     run(cli_env, "init")
     run(cli_env, "shop", "create", "--name", "Sonne", "--reward", "1 Kaffee")

@@ -22,10 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
+from tests.api_calls import Visit, get_card, send_stamp
+from tests.conftest import auth
 from tests.live import PASSES, create_shop, free_port, passes_env, wait_for
-from tests.test_faults import Visit, bearer, card, send_stamp
-from tests.test_push import new_phone
+from tests.phones import new_phone
+
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 CARDS = 4
 
@@ -60,7 +64,7 @@ def client(base: str) -> httpx.AsyncClient:
 
 
 async def new_card(http: httpx.AsyncClient, key: str) -> str:
-    response = await http.post("/api/v1/cards", headers=bearer(key))
+    response = await http.post("/api/v1/cards", headers=auth(key))
     assert response.status_code == 201, response.text
     return str(response.json()["serial"])
 
@@ -101,7 +105,7 @@ async def test_stamps_retried_at_the_same_moment_apply_each_key_once(
                 assert [first[f] for f in shown] == [retry[f] for f in shown], "the same answer"
             for serial in serials:
                 mine = [v for v in visits if v.serial == serial]
-                now = await card(http, key, serial)
+                now = await get_card(http, key, serial)
                 assert now["total_stamps"] == sum(v.count for v in mine), "every stamp exactly once"
                 assert now["version"] == 1 + len(mine), "no stamp applied twice"
     keys = Counter(row["idempotency_key"] for row in ledger(db) if row["kind"] == "stamp")
@@ -128,13 +132,13 @@ async def test_stamps_beside_campaigns_undos_and_new_cards_never_find_the_databa
                     if answer.status_code == 200 and number % 5 == 0:
                         change = answer.json()["last_change_id"]
                         path = f"/api/v1/cards/{visit.serial}/stamps/{change}"
-                        undone.append((visit.count, await http.delete(path, headers=bearer(key))))
+                        undone.append((visit.count, await http.delete(path, headers=auth(key))))
                     return answer
 
             async def campaign(pause: float) -> httpx.Response:
                 await asyncio.sleep(pause)
                 body = {"text": "Heute gibt's Extra-Stempel", "segment": "all", "bonus_stamps": 2}
-                return await http.post("/api/v1/messages", json=body, headers=bearer(key))
+                return await http.post("/api/v1/messages", json=body, headers=auth(key))
 
             async def late_card(pause: float) -> str:
                 await asyncio.sleep(pause)
@@ -152,7 +156,7 @@ async def test_stamps_beside_campaigns_undos_and_new_cards_never_find_the_databa
             taken = sum(count for count, _ in undone)
             bonus = sum(2 * a.json()["recipients"] for a in campaigns)
             assert bonus > 0
-            totals = [(await card(http, key, s))["total_stamps"] for s in [*serials, *late]]
+            totals = [(await get_card(http, key, s))["total_stamps"] for s in [*serials, *late]]
     assert sum(totals) == given - taken + bonus, "stamps, undos and bonus stamps add up"
     assert_clean(log)
 
@@ -208,5 +212,5 @@ async def test_a_server_killed_mid_load_keeps_every_answered_stamp_and_its_push(
             again = await asyncio.gather(*(send_stamp(http, key, v) for v, _ in sent))
             assert {a.status_code for a in again} == {200}
             for phone in phones:
-                now = await card(http, key, phone.serial)
+                now = await get_card(http, key, phone.serial)
                 assert now["total_stamps"] == sum(1 for v, _ in sent if v.serial == phone.serial)

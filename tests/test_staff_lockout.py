@@ -143,6 +143,7 @@ async def test_the_shop_wide_ceiling_only_slows_fresh_devices(shops: Shops) -> N
     assert (await try_pin(known, shop, PIN)).status_code == 303, "known devices are not slowed"
 
 
+@pytest.mark.slow
 def test_staff_sign_in_page_says_how_long_and_what_to_do(tmp_path: Path) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
     run(env, "init")
@@ -194,6 +195,7 @@ def three_servers(postgres_url: str, certs_dir: Path) -> Iterator[list[str]]:
         yield [stack.enter_context(server(env, "--no-worker"))[0] for _ in range(3)]
 
 
+@pytest.mark.slow
 def test_parallel_sign_ins_across_three_servers_get_no_more_than_five_checks(
     three_servers: list[str], postgres_url: str, certs_dir: Path
 ) -> None:

@@ -17,6 +17,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.browser import issue_card, launch, new_shop, phone, screenshot
 from tests.live import passes_env, run, server
 
+pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
+
 PIN = "8642"
 A4_POINTS = (595.3, 841.9)  # 210 x 297 mm in PDF points
 

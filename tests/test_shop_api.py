@@ -10,14 +10,9 @@ import httpx
 import pytest
 
 from passes.app import create_app
+from tests.api_calls import new_card
 from tests.conftest import BASE_URL, Env, auth
 from tests.pkpass_check import verify_pkpass
-
-
-async def new_card(env: Env, key: str) -> dict:
-    response = await env.client.post("/api/v1/cards", headers=auth(key))
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def stamp(env: Env, key: str, serial: str, count: int = 1, **headers: str):

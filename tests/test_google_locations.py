@@ -12,24 +12,10 @@ from passes.google.objects import (
     loyalty_class,
     loyalty_object,
 )
-from tests.fake_google import FakeGoogle
-from tests.google_schema import Validate
-from tests.live import create_shop, run, server
-from tests.test_google_live import (
-    ISSUER,
-    change,
-    check_everything_sent,
-    env,
-    fake,
-    issue,
-    rsa_key,
-    running,
-    schema,
-    signer,
-    until,
-)
-
-__all__ = ["env", "fake", "rsa_key", "running", "schema", "signer"]  # fixtures, imported
+from tests.api_calls import change, new_card
+from tests.fake_google import ISSUER, FakeGoogle
+from tests.google_schema import Validate, check_everything_sent
+from tests.live import create_shop, run, server, until
 
 BASE = "https://stempel.example.com"
 PLACES = tuple((52.0 + i / 100, 13.0 + i / 100) for i in range(12))
@@ -83,14 +69,15 @@ def test_the_perk_is_a_text_module_of_the_object(schema: Validate) -> None:
     assert perk["header"] == "Ihr Stammkunden-Vorteil" and perk["body"] == "Immer 10 % auf Kuchen"
 
 
+@pytest.mark.slow
 async def test_a_new_location_and_a_perk_reach_google(
-    env: dict[str, str], fake: FakeGoogle, schema: Validate
+    google_env: dict[str, str], fake: FakeGoogle, schema: Validate
 ) -> None:
     import httpx
 
-    key = create_shop(env, stamps=2, slug="sonne-google")
+    key = create_shop(google_env, stamps=2, slug="sonne-google")
     settings = run(
-        env,
+        google_env,
         "shop",
         "settings",
         "--shop",
@@ -103,14 +90,14 @@ async def test_a_new_location_and_a_perk_reach_google(
         "Immer 10 % auf Kuchen",
     )
     assert "perk Immer 10 % auf Kuchen" in settings.stdout
-    with server(env) as (base, _):
+    with server(google_env) as (base, _):
         async with httpx.AsyncClient(base_url=base) as client:
-            card = await issue(client, key)
+            card = await new_card(client, key)
             object_id = f"{ISSUER}.{card['serial']}"
             class_id = fake.resources["loyaltyObject"][object_id]["classId"]
             assert "merchantLocations" not in fake.resources["loyaltyClass"][class_id]
             added = run(
-                env,
+                google_env,
                 "shop",
                 "location",
                 "--shop",

@@ -18,53 +18,10 @@ from passes.store import Store
 from passes.store.cards import card_by_serial_any_shop
 from passes.store.fetches import FLUSH_SECONDS
 from passes.store.shops import Location
+from tests.api_calls import new_card, stamp
 from tests.conftest import BASE_URL, Env, auth
+from tests.phones import Device
 from tests.pkpass_check import verify_pkpass
-from tests.test_api import new_card, stamp
-
-
-class Device:
-    """A simulated iPhone: it knows only what the pass told it."""
-
-    def __init__(self, env: Env, pass_json: dict) -> None:
-        self.env = env
-        self.library_id = secrets.token_hex(16)
-        self.push_token = secrets.token_hex(32)
-        self.pass_type = pass_json["passTypeIdentifier"]
-        self.serial = pass_json["serialNumber"]
-        self.token = pass_json["authenticationToken"]
-        self.tag: str | None = None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"ApplePass {self.token}"}
-
-    def registration(self, serial: str | None = None) -> str:
-        path = f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}"
-        return f"{path}/{serial or self.serial}"
-
-    async def register(self, **overrides: str):
-        return await self.env.client.post(
-            self.registration(),
-            json={"pushToken": self.push_token},
-            headers={**self.headers, **overrides},
-        )
-
-    async def changed(self):
-        params = {} if self.tag is None else {"passesUpdatedSince": self.tag}
-        path = f"/wallet/v1/devices/{self.library_id}/registrations/{self.pass_type}"
-        response = await self.env.client.get(path, params=params)
-        if response.status_code == 200:
-            self.tag = response.json()["lastUpdated"]
-        return response
-
-    async def fetch(self, since: str | None = None, **overrides: str):
-        headers = {**self.headers, **overrides}
-        if since:
-            headers["If-Modified-Since"] = since
-        return await self.env.client.get(
-            f"/wallet/v1/passes/{self.pass_type}/{self.serial}", headers=headers
-        )
 
 
 async def _device_for_new_card(env: Env, stamps: int = 10) -> tuple[str, dict, Device]:

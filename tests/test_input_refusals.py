@@ -447,6 +447,7 @@ async def test_device_log_lines_from_unknown_senders_cannot_pose_as_the_cards_ow
     assert len(unverified) == 20 and all("Everything fine" in x["message"] for x in unverified)
 
 
+@pytest.mark.slow
 async def test_card_show_labels_unverified_device_logs(site: App, env: Env) -> None:
     if not env.settings.database_url.startswith("sqlite"):
         pytest.skip("the CLI reads the same database either way")
@@ -482,6 +483,7 @@ def raw_request(port: int, request: bytes) -> bytes:
     return b"".join(chunks)
 
 
+@pytest.mark.slow
 def test_live_server_answers_raw_paths_and_keeps_secrets_out_of_its_log(
     tmp_path: Path, certs_dir: Path
 ) -> None:
@@ -550,6 +552,7 @@ def _init(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_sqlite_folder_and_files_are_private(tmp_path: Path, certs_dir: Path) -> None:
     data = tmp_path / "data"
     database = data / "passes.db"

@@ -8,11 +8,11 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import auth
 from tests.live import create_shop, passes_env, run
-from tests.test_pages import Pages, pages, signed_in_owner
-
-__all__ = ["pages"]  # the fixture, imported
+from tests.pages_client import Pages, signed_in_owner
 
 LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -83,6 +83,7 @@ async def test_the_rules_form_sets_long_standing_customers(pages: Pages) -> None
     assert (program.loyal_bonus_stamps, program.loyal_perk) == (2, "Always 10 % off cake")
 
 
+@pytest.mark.slow
 def test_message_send_with_a_multiplier(tmp_path: Path, certs_dir: Path) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", certs_dir)
     create_shop(env, slug="eck")

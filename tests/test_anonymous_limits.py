@@ -19,14 +19,13 @@ from PIL import Image
 from starlette.applications import Starlette
 
 from passes.app import create_app
-from passes.apple.identity import load_identity
 from passes.render import Artwork
 from passes.service import Service
 from tests.conftest import BASE_URL, Env, auth
-from tests.fake_apns import FakeApns, make_tls_ca
-from tests.live import create_shop, server
+from tests.fake_apns import FakeApns
+from tests.live import create_shop, live_env, server, until
+from tests.phones import Phone, pushes_to
 from tests.pkpass_check import verify_pkpass
-from tests.test_push import Phone, live_env, pushes_to, until
 
 KEPT = 5
 UNLIMITED = 10**6
@@ -173,15 +172,7 @@ async def test_new_devices_from_one_address_are_rate_limited(env: Env) -> None:
         assert answer.status_code == 201, "another address has its own allowance"
 
 
-@pytest.fixture
-async def apns(tmp_path: Path, certs_dir: Path) -> AsyncIterator[FakeApns]:
-    """A local APNs peer (as in test_push.py)."""
-    ca, cert, key = make_tls_ca(tmp_path)
-    topic = load_identity(certs_dir, None).pass_type_id
-    async with FakeApns(cert, key, certs_dir / "wwdr.pem", topic=topic, server_ca=ca) as fake:
-        yield fake
-
-
+@pytest.mark.slow
 async def test_the_next_stamp_reaches_only_the_kept_devices(
     tmp_path: Path, certs_dir: Path, apns: FakeApns
 ) -> None:

@@ -4,7 +4,6 @@ that take their segment when sent, long-standing customers, locations that refre
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,36 +16,14 @@ from passes.jobs import Job
 from passes.push import PushWorker
 from passes.store.shops import Location
 from passes.store.tables import cards
+from tests.api_calls import message, new_card, stamp
 from tests.conftest import Env, auth
+from tests.phones import Phone
 from tests.pkpass_check import verify_pkpass
-from tests.test_push import Phone
-
-
-async def new_card(env: Env, key: str) -> dict[str, Any]:
-    response = await env.client.post("/api/v1/cards", headers=auth(key))
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def stamp(env: Env, key: str, serial: str, count: int = 1, idem: str | None = None) -> Any:
-    headers = {**auth(key), "Idempotency-Key": idem or secrets.token_hex(8)}
-    response = await env.client.post(
-        f"/api/v1/cards/{serial}/stamps", json={"count": count}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def message(env: Env, key: str, **body: Any) -> Any:
-    return await env.client.post("/api/v1/messages", json=body, headers=auth(key))
 
 
 def later(**delta: float) -> str:
     return (datetime.now(UTC) + timedelta(**delta)).isoformat()
-
-
-async def shop_row(env: Env, key: str) -> Any:
-    return await env.service.authenticate(key)
 
 
 async def pass_json(env: Env, card: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +61,7 @@ async def test_a_promotion_doubles_the_recipients_stamps_once(env: Env) -> None:
 
 async def test_a_promotion_waits_for_its_start_and_overlaps_take_the_best(env: Env) -> None:
     key = await env.new_shop(stamps=30)
-    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
     serial = (await new_card(env, key))["serial"]
     soon = await message(
         env,
@@ -160,7 +137,7 @@ async def test_a_shop_without_promotions_asks_for_them_once_not_per_stamp(env: E
 
 async def test_a_scheduled_campaign_takes_its_segment_when_sent(env: Env) -> None:
     key = await env.new_shop(stamps=2)
-    shop = await shop_row(env, key)
+    shop = await env.service.authenticate(key)
     await env.service.update_program(shop, holdout_percent=0)
     first, second = [await new_card(env, key) for _ in range(2)]
     scheduled = await message(
@@ -191,7 +168,7 @@ async def test_a_scheduled_campaign_takes_its_segment_when_sent(env: Env) -> Non
 
 async def test_the_weekly_limit_is_counted_when_a_scheduled_campaign_is_sent(env: Env) -> None:
     key = await env.new_shop()
-    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
     for _ in range(3):
         await new_card(env, key)
     scheduled = await message(env, key, text="Später", send_at=later(seconds=1))
@@ -208,7 +185,7 @@ async def test_the_weekly_limit_is_counted_when_a_scheduled_campaign_is_sent(env
 async def test_a_long_standing_card_gets_its_bonus_once_and_shows_the_perk(env: Env) -> None:
     key = await env.new_shop(stamps=2)
     shop = await env.service.update_long_standing(
-        await shop_row(env, key),
+        await env.service.authenticate(key),
         loyal_after_cards=2,
         loyal_bonus_stamps=1,
         perk="Immer 10 % auf Kuchen",
@@ -235,7 +212,7 @@ async def test_a_long_standing_card_gets_its_bonus_once_and_shows_the_perk(env: 
 async def test_months_since_joining_make_a_card_long_standing_at_its_next_stamp(env: Env) -> None:
     key = await env.new_shop(stamps=10)
     await env.service.update_long_standing(
-        await shop_row(env, key), loyal_after_months=6, loyal_bonus_stamps=2
+        await env.service.authenticate(key), loyal_after_months=6, loyal_bonus_stamps=2
     )
     old, young = await new_card(env, key), await new_card(env, key)
     async with env.service.store.transaction() as conn:  # a card that joined 7 months ago
@@ -253,7 +230,7 @@ async def test_bad_long_standing_settings_are_refused(env: Env) -> None:
     from passes.errors import InvalidInput
 
     key = await env.new_shop()
-    shop = await shop_row(env, key)
+    shop = await env.service.authenticate(key)
     for changes in (
         {"loyal_after_cards": -1},
         {"loyal_after_cards": 51},
@@ -278,7 +255,7 @@ async def test_a_new_location_refreshes_the_passes_in_wallets(env: Env) -> None:
     await phone.changed_serials()
     assert (await phone.refresh()).status_code == 200
     assert await phone.changed_serials() == []
-    shop = await shop_row(env, key)
+    shop = await env.service.authenticate(key)
     await env.service.add_location(shop, Location("Sonnenallee 1, Berlin", 52.4862, 13.4319))
     deliveries = await env.client.get(
         f"/api/v1/cards/{card['serial']}/deliveries", headers=auth(key)
@@ -295,7 +272,7 @@ async def test_a_new_location_refreshes_the_passes_in_wallets(env: Env) -> None:
 
 async def test_undoing_a_promoted_stamp_takes_back_its_extra_stamps(env: Env) -> None:
     key = await env.new_shop(stamps=10)
-    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
     serial = (await new_card(env, key))["serial"]
     await message(env, key, text="Dreifach!", multiplier=3, ends_at=later(hours=1))
     stamped = await stamp(env, key, serial, 2)
@@ -314,7 +291,7 @@ async def test_undoing_a_promoted_stamp_takes_back_its_extra_stamps(env: Env) ->
 async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> None:
     key = await env.new_shop(stamps=1)
     shop = await env.service.update_long_standing(
-        await shop_row(env, key), loyal_after_cards=1, perk="Immer 10 % auf Kuchen"
+        await env.service.authenticate(key), loyal_after_cards=1, perk="Immer 10 % auf Kuchen"
     )
     regular, other = await new_card(env, key), await new_card(env, key)
     await stamp(env, key, regular["serial"])
@@ -336,7 +313,7 @@ async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> No
 
 async def test_two_campaigns_for_the_same_cards_land_in_one_round_in_order(env: Env) -> None:
     key = await env.new_shop()
-    await env.service.update_program(await shop_row(env, key), holdout_percent=0)
+    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
     issued = [await new_card(env, key) for _ in range(3)]
     for text in ("Erste Nachricht", "Zweite Nachricht"):
         sent = await message(env, key, text=text, segment="all")
