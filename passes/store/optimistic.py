@@ -49,7 +49,6 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import CTE, TableValuedAlias
 
-from passes.cache import TtlCache
 from passes.errors import Unavailable, UnknownCard
 from passes.store.batches import Batcher
 from passes.store.cards import (
@@ -59,8 +58,6 @@ from passes.store.cards import (
     CardRow,
     Change,
     card_from,
-    change_params,
-    moved_card,
     past_change,
     stamped_since_query,
 )
@@ -69,7 +66,7 @@ from passes.store.tables import (
     card_events,
     cards,
 )
-from passes.store.writers import Snapshot
+from passes.store.writers import RememberedCards, Snapshot
 
 # What a dropped or restarting database looks like to asyncpg.
 CONNECTION_LOST = (
@@ -219,8 +216,6 @@ BATCH_PATIENCE_SECONDS = 0.02
 POOL_SIZE = 2 * BATCH_LANES
 # Cards remembered after a read or write: a café's busy hour fits, and an entry
 # older than this is read again rather than risk a lost race on a stale version.
-REMEMBERED_CARDS = 10_000
-REMEMBERED_SECONDS = 120.0
 
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
@@ -280,10 +275,6 @@ def _batcher(run: Callable[[Sequence[Req]], Awaitable[Sequence[Res]]]) -> Batche
     return Batcher(run, size=BATCH_SIZE, lanes=BATCH_LANES, patience=BATCH_PATIENCE_SECONDS)
 
 
-def _remember_as(shop_id: int, serial: str) -> str:
-    return f"{shop_id}:{serial}"
-
-
 class OptimisticCards:
     """Snapshot reads and compare-and-set writes of cards, batched, over a small asyncpg pool."""
 
@@ -292,7 +283,7 @@ class OptimisticCards:
         self._pool = RawPool(dsn, POOL_SIZE)
         self._reads = _batcher(self._read_batch)
         self._writes = _batcher(self._write_batch)
-        self._remembered: TtlCache[CardRow] = TtlCache(REMEMBERED_SECONDS, REMEMBERED_CARDS)
+        self._remembered = RememberedCards()
 
     async def snapshot(
         self,
@@ -311,7 +302,7 @@ class OptimisticCards:
         the read asked once more (what a pool ping would do, without its round trip).
         """
         if not fresh and since is None:
-            card = self._remembered.get(_remember_as(shop_id, serial))
+            card = self._remembered.get(shop_id, serial)
             if card is not None:
                 return Snapshot(card, None, 0, remembered=True)
         try:
@@ -325,7 +316,7 @@ class OptimisticCards:
             raise UnknownCard(serial)
         earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
         card = card_from(row)
-        self._remembered.put(_remember_as(shop_id, serial), card)
+        self._remembered.put(card)
         return Snapshot(card, earlier, int(row["stamped_today"]))
 
     async def apply_if_unchanged(
@@ -338,26 +329,13 @@ class OptimisticCards:
         the outcome unknown, so it is answered as Unavailable: the client's retry
         with the same Idempotency-Key then applies it once.
         """
-        if change.campaign_id is not None:
-            raise ValueError("campaign changes take the locked path")
-        params = change_params(card, change, now)
-        remember_as = _remember_as(card.shop_id, card.serial)
-        try:
-            written = await self._writes(_Write(params))
-        except CONNECTION_LOST as exc:
-            self._remembered.drop(remember_as)
-            raise Unavailable("the database is briefly unavailable; retry") from exc
-        if written is None:
-            self._remembered.drop(remember_as)
-            return None
-        event_id, queued = written
-        moved = moved_card(card, change, params, event_id)
-        self._remembered.put(remember_as, moved)
-        return moved, queued
+        return await self._remembered.write(
+            card, change, now, lambda params: self._writes(_Write(params)), CONNECTION_LOST
+        )
 
     def forget(self, shop_id: int, serial: str) -> None:
         """The card is about to change another way: read it afresh next time."""
-        self._remembered.drop(_remember_as(shop_id, serial))
+        self._remembered.drop(shop_id, serial)
 
     async def _read_batch(self, reads: Sequence[_Read]) -> list[asyncpg.Record | None]:
         arrays = {

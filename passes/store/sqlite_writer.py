@@ -32,8 +32,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes.cache import TtlCache
-from passes.errors import Unavailable, UnknownCard
+from passes.errors import UnknownCard
 from passes.store.batches import Batcher
 from passes.store.cards import (
     EVENT_INSERT,
@@ -42,8 +41,6 @@ from passes.store.cards import (
     Row,
     card_from,
     card_move,
-    change_params,
-    moved_card,
     past_change,
     stamped_since_query,
 )
@@ -51,14 +48,12 @@ from passes.store.outbox import ENQUEUE_MANY
 from passes.store.sqlite_checkpoints import Checkpoints
 from passes.store.sqlite_statements import SqliteStatement
 from passes.store.tables import UtcDateTime, card_events, cards
-from passes.store.writers import Snapshot
+from passes.store.writers import RememberedCards, Snapshot
 
 # Changes in one transaction at most; whatever waits beyond goes in the next one.
 BATCH_SIZE = 256
 BATCH_PATIENCE_SECONDS = 0.02
 # As on PostgreSQL (store/optimistic.py): a busy hour's cards, read again after this long.
-REMEMBERED_CARDS = 10_000
-REMEMBERED_SECONDS = 120.0
 # Another process holding the write lock is waited for this long (as the engines do).
 BUSY_TIMEOUT_MS = 30_000
 # The write-ahead log is copied into the database beside the writer this often at most.
@@ -113,10 +108,6 @@ class WriteTurns:
             yield
 
 
-def _remember_as(shop_id: int, serial: str) -> str:
-    return f"{shop_id}:{serial}"
-
-
 class SqliteCards:
     """Snapshot reads in the loop and group-committed compare-and-set writes of cards."""
 
@@ -136,7 +127,7 @@ class SqliteCards:
         self._writes = Batcher(
             self._write_batch, size=BATCH_SIZE, lanes=1, patience=BATCH_PATIENCE_SECONDS
         )
-        self._remembered: TtlCache[CardRow] = TtlCache(REMEMBERED_SECONDS, REMEMBERED_CARDS)
+        self._remembered = RememberedCards()
         self._checkpoints = Checkpoints(path, CHECKPOINT_SECONDS)
 
     async def snapshot(
@@ -153,9 +144,8 @@ class SqliteCards:
         Unless `fresh`, a card remembered from this process's last read or write of it
         is answered without reading, but not when today's stamps must be counted.
         """
-        remember_as = _remember_as(shop_id, serial)
         if not fresh and since is None:
-            card = self._remembered.get(remember_as)
+            card = self._remembered.get(shop_id, serial)
             if card is not None:
                 return Snapshot(card, None, 0, remembered=True)
         params = {"shop_id": shop_id, "serial": serial, "key": key, "since": since}
@@ -164,7 +154,7 @@ class SqliteCards:
             raise UnknownCard(serial)
         earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
         card = card_from(row)
-        self._remembered.put(remember_as, card)
+        self._remembered.put(card)
         return Snapshot(card, earlier, int(row["stamped_today"]))
 
     async def apply_if_unchanged(
@@ -177,26 +167,11 @@ class SqliteCards:
         batch could not be written (a disk error, another process holding the lock too
         long) nothing of it was: Unavailable, and the client's retry applies it once.
         """
-        if change.campaign_id is not None:
-            raise ValueError("campaign changes take the locked path")
-        params = change_params(card, change, now)
-        remember_as = _remember_as(card.shop_id, card.serial)
-        try:
-            written = await self._writes(params)
-        except sqlite3.Error as exc:
-            self._remembered.drop(remember_as)
-            raise Unavailable("the database is busy; retry") from exc
-        if written is None:
-            self._remembered.drop(remember_as)
-            return None
-        event_id, queued = written
-        moved = moved_card(card, change, params, event_id)
-        self._remembered.put(remember_as, moved)
-        return moved, queued
+        return await self._remembered.write(card, change, now, self._writes, (sqlite3.Error,))
 
     def forget(self, shop_id: int, serial: str) -> None:
         """The card is about to change another way: read it afresh next time."""
-        self._remembered.drop(_remember_as(shop_id, serial))
+        self._remembered.drop(shop_id, serial)
 
     async def close(self) -> None:
         """Close both connections and end the writer's thread."""

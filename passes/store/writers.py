@@ -8,11 +8,21 @@ SQLite writer (store/sqlite_writer.py), the service never knows.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from passes.store.cards import CardRow, Change, PastChange
+from passes.cache import TtlCache
+from passes.errors import Unavailable
+from passes.store.cards import CardRow, Change, PastChange, change_params, moved_card
+
+# Cards this process read or wrote a moment ago, answered without reading them again.
+REMEMBERED_CARDS = 10_000
+REMEMBERED_SECONDS = 120.0
+# What a writer's batch answers for one change: (event id, pushes queued), or None for a
+# lost race or an Idempotency-Key the ledger holds already.
+Written = tuple[int, int] | None
 
 
 @dataclass(frozen=True)
@@ -61,3 +71,57 @@ class CardWriter(Protocol):
     async def close(self) -> None:
         """Release connections and threads."""
         ...
+
+
+class RememberedCards:
+    """The cards a writer read or wrote a moment ago, and the write that keeps them current.
+
+    A remembered card may be stale (another process changed it): the write's
+    compare-and-set catches that, and the card is dropped, so the next read is fresh.
+    """
+
+    def __init__(self) -> None:
+        self._cards: TtlCache[CardRow] = TtlCache(REMEMBERED_SECONDS, REMEMBERED_CARDS)
+
+    def get(self, shop_id: int, serial: str) -> CardRow | None:
+        """The card as last read or written here, if recent."""
+        return self._cards.get(_key(shop_id, serial))
+
+    def put(self, card: CardRow) -> None:
+        """Remember `card` as the latest."""
+        self._cards.put(_key(card.shop_id, card.serial), card)
+
+    def drop(self, shop_id: int, serial: str) -> None:
+        """Read the card afresh next time."""
+        self._cards.drop(_key(shop_id, serial))
+
+    async def write(
+        self,
+        card: CardRow,
+        change: Change,
+        now: datetime,
+        batch: Callable[[dict[str, Any]], Awaitable[Written]],
+        lost: tuple[type[BaseException], ...],
+    ) -> tuple[CardRow, int] | None:
+        """Hand `change` to the writer's `batch`: the moved card and its pushes, or None (read
+        again). An exception of `lost` leaves the outcome unknown: Unavailable, and the
+        client's retry with the same Idempotency-Key applies it once."""
+        if change.campaign_id is not None:
+            raise ValueError("campaign changes take the locked path")
+        params = change_params(card, change, now)
+        try:
+            written = await batch(params)
+        except lost as exc:
+            self.drop(card.shop_id, card.serial)
+            raise Unavailable("the database is briefly unavailable; retry") from exc
+        if written is None:
+            self.drop(card.shop_id, card.serial)
+            return None
+        event_id, queued = written
+        moved = moved_card(card, change, params, event_id)
+        self.put(moved)
+        return moved, queued
+
+
+def _key(shop_id: int, serial: str) -> str:
+    return f"{shop_id}:{serial}"
