@@ -41,6 +41,7 @@ from tests.fake_google import (
     write_account,
 )
 from tests.live import PASSES, create_shop, free_port, passes_env, run, wait_for
+from tests.pages_client import csrf_of
 
 PIN = "4711"
 NUL_PATHS = [
@@ -104,12 +105,6 @@ async def site(env: Env) -> AsyncIterator[App]:
     for client in made.clients:
         await client.aclose()
     await made.service.store.close()
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
 
 
 async def staff_browser(site: App, shop: ShopRow) -> tuple[httpx.AsyncClient, str]:

@@ -24,6 +24,7 @@ from passes.store.shops import ShopRow
 from passes.web.session import load_secret
 from tests.conftest import BASE_URL, Env, auth
 from tests.live import passes_env, run, server
+from tests.pages_client import csrf_of, new_slug
 
 PIN = "4711"
 
@@ -45,14 +46,10 @@ class Site:
 
     async def shop(self) -> tuple[ShopRow, str]:
         shop, key = await self.service.create_shop(
-            name="Café Sonne", stamps=10, reward="1 Vita Mix gratis", slug=_slug()
+            name="Café Sonne", stamps=10, reward="1 Vita Mix gratis", slug=new_slug()
         )
         await StaffPins(self.service.store).set_pin(shop, PIN)
         return shop, key
-
-
-def _slug() -> str:
-    return f"cafe-{secrets.token_hex(4)}"
 
 
 @pytest.fixture
@@ -63,12 +60,6 @@ async def site(env: Env) -> AsyncIterator[Site]:
     for client in made.clients:
         await client.aclose()
     await app.state.service.store.close()
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
 
 
 async def staff_signed_in(site: Site, shop: ShopRow) -> tuple[httpx.AsyncClient, str]:

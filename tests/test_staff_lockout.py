@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from passes.store.shops import ShopRow
 from tests.browser import launch, new_shop, phone, screenshot
 from tests.conftest import BASE_URL, Env
 from tests.live import passes_env, run, server
+from tests.pages_client import csrf_of, new_slug
 
 PIN = "4711"
 WRONG = "0000"
@@ -51,14 +50,10 @@ class Shops:
 
     async def shop(self) -> ShopRow:
         shop, _ = await self.service.create_shop(
-            name="Café Sonne", stamps=10, reward="1 Vita Mix gratis", slug=_slug()
+            name="Café Sonne", stamps=10, reward="1 Vita Mix gratis", slug=new_slug()
         )
         await StaffPins(self.service.store).set_pin(shop, PIN)
         return shop
-
-
-def _slug() -> str:
-    return f"cafe-{secrets.token_hex(4)}"
 
 
 @pytest.fixture
@@ -69,12 +64,6 @@ async def shops(env: Env) -> AsyncIterator[Shops]:
     for client in made.clients:
         await client.aclose()
     await app.state.service.store.close()
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
 
 
 async def try_pin(client: httpx.AsyncClient, shop: ShopRow, pin: str) -> httpx.Response:
@@ -221,7 +210,7 @@ async def _race(settings: Settings, bases: list[str], trials: int) -> list[Trial
 
 async def _one_race(service: Service, bases: list[str]) -> Trial:
     """30 parallel sign-ins from one address over the three servers; the right PIN is 6th-11th."""
-    shop, _ = await service.create_shop(name="Café", stamps=10, reward="1 Kaffee", slug=_slug())
+    shop, _ = await service.create_shop(name="Café", stamps=10, reward="1 Kaffee", slug=new_slug())
     await StaffPins(service.store).set_pin(shop, PIN)
     right_at = random.randint(6, 11)
     pins = [PIN if n == right_at else f"{1000 + n}" for n in range(1, 31)]

@@ -14,6 +14,7 @@ import pytest
 from passes.staff import StaffPins
 from passes.texts import LANGUAGES, PAGE_TEXTS, TEXTS, counted, text
 from tests.conftest import BASE_URL, Env, auth
+from tests.pages_client import csrf_of
 
 PIN = "5309"
 
@@ -67,12 +68,6 @@ async def promote(env: Env, key: str, multiplier: int = 2) -> None:
     }
     sent = await env.client.post("/api/v1/messages", json=body, headers=auth(key))
     assert sent.status_code == 202, sent.text
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
 
 
 async def dashboard(env: Env, opened: list[httpx.AsyncClient], key: str, lang: str = "de") -> str:
