@@ -589,3 +589,30 @@ async def test_the_write_ahead_files_are_private_too(
     finally:
         os.umask(old)
     assert "0600" in caplog.text and f"{database}-shm" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_server_on_a_fresh_data_folder_keeps_it_private(tmp_path: Path, certs_dir: Path) -> None:
+    """`passes serve` takes its single-instance lock before the store opens: the lock file
+    must not make the data folder with the usual mode."""
+    data = tmp_path / "data"
+    port = free_port()
+    env = {
+        **passes_env(f"sqlite:///{data / 'passes.db'}", certs_dir),
+        "PASSES_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    proc = subprocess.Popen(
+        [*PASSES, "serve", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.umask(0o022),
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        assert _mode(data) == 0o700
+        assert _mode(data / "passes.db") == 0o600
+        assert _mode(data / "passes.db.lock") == 0o600
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -11,6 +11,7 @@ The kernel drops the locks when the process ends, however it ends.
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from passes.errors import ConfigError
+from passes.store.files import FILE_MODE, private_database
 
 SERVER = 0
 WORKER = 1
@@ -44,8 +46,8 @@ def single_instance(database_url: str, *, server: bool, worker: bool) -> Iterato
         yield
         return
     lock_file = path.with_name(path.name + ".lock")
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    with lock_file.open("a+b") as handle:
+    private_database(path)  # the lock comes first, so it makes the private data folder
+    with os.fdopen(os.open(lock_file, os.O_RDWR | os.O_CREAT, FILE_MODE), "a+b") as handle:
         for role, wanted in ((SERVER, server), (WORKER, worker)):
             if wanted:
                 _take(handle.fileno(), role, path)
