@@ -219,3 +219,13 @@ def google_env(
         PASSES_GOOGLE_API_URL=fake.api_url,
         PASSES_GOOGLE_CALLBACK_KEYS_URL=f"{fake.url}/keys",
     )
+
+
+@pytest.fixture
+async def browsers(env: Env) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """Clients with their own cookie jars (one phone's browser each), closed afterwards;
+    tests.pages_client.browser opens them."""
+    opened: list[httpx.AsyncClient] = []
+    yield opened
+    for client in opened:
+        await client.aclose()

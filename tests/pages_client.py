@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from passes.service import Service
 from passes.staff import StaffPins
 from passes.store.shops import ShopRow
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, Env
 
 PIN = "4711"
 
@@ -57,3 +57,13 @@ async def signed_in_owner(pages: Pages, shop: ShopRow, key: str) -> tuple[httpx.
     signed = await client.post(f"/dashboard/{shop.slug}/login", data={"csrf": token, "key": key})
     assert signed.status_code == 303, signed.text
     return client, token
+
+
+def browser(env: Env, opened: list[httpx.AsyncClient], language: str) -> httpx.AsyncClient:
+    """A browser on `env`'s app asking for pages in `language`, closed with `opened`."""
+    transport = httpx.ASGITransport(app=env.app)
+    client = httpx.AsyncClient(
+        transport=transport, base_url=BASE_URL, headers={"Accept-Language": language}
+    )
+    opened.append(client)
+    return client

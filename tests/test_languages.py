@@ -10,7 +10,6 @@ import secrets
 import subprocess
 import sys
 import zipfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -23,8 +22,9 @@ from passes.cli_texts import cli_language
 from passes.google.objects import GoogleProgramContent, loyalty_class
 from passes.texts import LANGUAGES, catalog_path, compile_catalog, counted, local_date, text
 from tests.browser import launch, new_shop, phone
-from tests.conftest import BASE_URL, Env
+from tests.conftest import Env
 from tests.live import passes_env, run, server
+from tests.pages_client import browser
 from tests.pkpass_check import verify_pkpass
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,23 +40,6 @@ def catalog(language: str) -> Catalog:
 
 def forms(message_string: str | tuple[str, ...]) -> tuple[str, ...]:
     return message_string if isinstance(message_string, tuple) else (message_string,)
-
-
-@pytest.fixture
-async def phones(env: Env) -> AsyncIterator[list[httpx.AsyncClient]]:
-    opened: list[httpx.AsyncClient] = []
-    yield opened
-    for client in opened:
-        await client.aclose()
-
-
-def browser(env: Env, opened: list[httpx.AsyncClient], language: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=env.app)
-    client = httpx.AsyncClient(
-        transport=transport, base_url=BASE_URL, headers={"Accept-Language": language}
-    )
-    opened.append(client)
-    return client
 
 
 def test_every_catalog_compiles_and_translates_every_text() -> None:
@@ -142,11 +125,13 @@ def test_dates_follow_each_language() -> None:
     ]
 
 
-async def test_a_french_phone_sees_french_pages(env: Env, phones: list[httpx.AsyncClient]) -> None:
+async def test_a_french_phone_sees_french_pages(
+    env: Env, browsers: list[httpx.AsyncClient]
+) -> None:
     shop, _ = await env.service.create_shop(
         name="Café Soleil", stamps=10, reward="1 café", slug=f"soleil-{secrets.token_hex(4)}"
     )
-    french = browser(env, phones, "fr-FR,fr;q=0.9,en;q=0.5")
+    french = browser(env, browsers, "fr-FR,fr;q=0.9,en;q=0.5")
     join = await french.get(f"/join/{shop.slug}")
     assert join.status_code == 200
     assert '<html lang="fr">' in join.text
@@ -161,18 +146,18 @@ async def test_a_french_phone_sees_french_pages(env: Env, phones: list[httpx.Asy
     assert missing.status_code == 404
     assert "Ce commerce n'existe pas ici." in html.unescape(missing.text)
     # A German phone chooses French with the footer's link; the choice is remembered.
-    german = browser(env, phones, "de-DE")
+    german = browser(env, browsers, "de-DE")
     assert "10 Stempel = 1 café" in (await german.get(f"/join/{shop.slug}")).text
     chosen = await german.get(f"/join/{shop.slug}?lang=fr")
     assert "10 tampons = 1 café" in chosen.text
     assert "10 tampons = 1 café" in (await german.get(f"/join/{shop.slug}")).text
 
 
-async def test_the_pass_carries_french_strings(env: Env, phones: list[httpx.AsyncClient]) -> None:
+async def test_the_pass_carries_french_strings(env: Env, browsers: list[httpx.AsyncClient]) -> None:
     shop, _ = await env.service.create_shop(
         name="Café Soleil", stamps=10, reward="1 café", slug=f"soleil-{secrets.token_hex(4)}"
     )
-    french = browser(env, phones, "fr-FR")
+    french = browser(env, browsers, "fr-FR")
     page = await french.get(f"/join/{shop.slug}")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token

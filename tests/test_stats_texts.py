@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,28 +12,10 @@ import pytest
 
 from passes.staff import StaffPins
 from passes.texts import LANGUAGES, PAGE_TEXTS, TEXTS, counted, text
-from tests.conftest import BASE_URL, Env, auth
-from tests.pages_client import csrf_of
+from tests.conftest import Env, auth
+from tests.pages_client import browser, csrf_of
 
 PIN = "5309"
-
-
-@pytest.fixture
-async def browsers(env: Env) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """Clients with their own cookie jars (one phone's browser each), closed afterwards."""
-    opened: list[httpx.AsyncClient] = []
-    yield opened
-    for client in opened:
-        await client.aclose()
-
-
-def browser(env: Env, opened: list[httpx.AsyncClient], language: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=env.app)
-    client = httpx.AsyncClient(
-        transport=transport, base_url=BASE_URL, headers={"Accept-Language": language}
-    )
-    opened.append(client)
-    return client
 
 
 async def new_card(env: Env, key: str) -> str:
