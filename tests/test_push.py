@@ -222,7 +222,9 @@ async def test_two_workers_on_postgres_share_the_queue(
 ) -> None:
     env = live_env(postgres_url, certs_dir, apns, PASSES_PUSH_BATCH="5")
     phones = await _phones_with_pending_pushes(env, certs_dir, 60)
-    apns.delay = 0.05
+    # Slow enough answers that one worker cannot drain all 60 before the other has started
+    # (each holds up to 3 batches of 5 in flight; a process starts in about a second).
+    apns.delay = 0.5
     with process(env, "worker"), process(env, "worker"):
         await until(lambda: all(pushes_to(apns, p.push_token) for p in phones), seconds=60)
         await asyncio.sleep(1)
