@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from passes import loyalty
+from passes import campaign_rules, loyalty
 from passes.cards import CardView, program_of
 from passes.store.apple import Deliveries as Found
 
@@ -185,7 +185,7 @@ class Audience(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 def audience_answer(
-    chosen: loyalty.Audience, campaign: int | None = None, google: GoogleReach | None = None
+    chosen: campaign_rules.Audience, campaign: int | None = None, google: GoogleReach | None = None
 ) -> Audience:
     """The audience of a campaign (sent) or of a preview (with its Google reach)."""
     return Audience(

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty, notices
+from passes import bonus_rules, loyalty, notices
 from passes.cache import TtlCache
 from passes.cards import program_of
 from passes.clock import Clock
@@ -49,7 +49,7 @@ class Bonuses:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
-        self._promotions: TtlCache[tuple[loyalty.Promotion, ...]] = TtlCache(
+        self._promotions: TtlCache[tuple[bonus_rules.Promotion, ...]] = TtlCache(
             PROMOTION_CACHE_SECONDS, 1000
         )
 
@@ -57,20 +57,20 @@ class Bonuses:
         """The shop's promotions changed: ask the database at the next stamp."""
         self._promotions.drop(str(shop_id))
 
-    async def promotions(self, shop: ShopRow) -> tuple[loyalty.Promotion, ...]:
+    async def promotions(self, shop: ShopRow) -> tuple[bonus_rules.Promotion, ...]:
         """The shop's promotions that have not ended, cached for PROMOTION_CACHE_SECONDS.
 
         Every stamp asks, so a shop without promotions must not cost a round trip each.
         """
 
-        async def load() -> tuple[loyalty.Promotion, ...]:
+        async def load() -> tuple[bonus_rules.Promotion, ...]:
             async with self.store.reading() as conn:
                 return tuple(await promotions_of(conn, shop.id, self.clock()))
 
         return await self._promotions.get_or_load(str(shop.id), load)
 
     def after_stamp(
-        self, shop: ShopRow, count: int, promotions: tuple[loyalty.Promotion, ...]
+        self, shop: ShopRow, count: int, promotions: tuple[bonus_rules.Promotion, ...]
     ) -> FollowUp | None:
         """A fresh stamp's follow-ups in its transaction: a running promotion's extra stamps
         (a `bonus` event of their own, so a retry of the stamp gives none), then the
@@ -80,20 +80,20 @@ class Bonuses:
             return None
 
         def applies(card: CardRow, now: datetime) -> bool:
-            promoted = loyalty.promotion_bonus(count, card.id, promotions, now)[1] is not None
+            promoted = bonus_rules.promotion_bonus(count, card.id, promotions, now)[1] is not None
             already = card.loyal_since is not None
-            return promoted or loyalty.becomes_long_standing(
+            return promoted or bonus_rules.becomes_long_standing(
                 rule, card.counters, card.created_at, now, already
             )
 
         async def then(conn: AsyncConnection, card: CardRow) -> CardRow:
             # The stamp's own moment: its undo finds the bonus by it (see undo_stamp).
             now = card.updated_at
-            extra, promotion = loyalty.promotion_bonus(count, card.id, promotions, now)
+            extra, promotion = bonus_rules.promotion_bonus(count, card.id, promotions, now)
             if promotion is not None:
                 card = await self._bonus(conn, shop, card, extra, f"promotion:{promotion.id}", now)
             state = card.counters
-            turns = loyalty.becomes_long_standing(
+            turns = bonus_rules.becomes_long_standing(
                 rule, state, card.created_at, now, card.loyal_since is not None
             )
             return await self._make_long_standing(conn, shop, card, now) if turns else card
@@ -176,9 +176,9 @@ def rewards_referral(kind: str, card: CardRow) -> bool:
     return kind == "stamp" and card.referrer_id is not None and not card.referral_rewarded
 
 
-def long_standing_rule(shop: ShopRow) -> loyalty.LongStanding:
+def long_standing_rule(shop: ShopRow) -> bonus_rules.LongStanding:
     """The loyalty rules' view of when the shop's cards become long-standing."""
     program = shop.program
-    return loyalty.LongStanding(
+    return bonus_rules.LongStanding(
         program.loyal_after_cards, program.loyal_after_months, program.loyal_bonus_stamps
     )

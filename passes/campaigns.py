@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from passes import loyalty
+from passes import bonus_rules, campaign_rules, loyalty
 from passes.clock import Clock, system_clock
 from passes.errors import InvalidInput
 from passes.google.budget import Budget
@@ -51,7 +51,7 @@ class PromotionRequest:
     ends: datetime | None
 
 
-def counts(segment: str, chosen: loyalty.Audience) -> dict[str, Any]:
+def counts(segment: str, chosen: campaign_rules.Audience) -> dict[str, Any]:
     """An audience as the figures a campaign keeps (see nobody_reason)."""
     return {
         "segment": segment,
@@ -75,7 +75,7 @@ def nobody_reason(figures: Mapping[str, Any], shop: ShopRow, lang: str) -> str:
     else:
         key = "nobody_mixed"
     segment = str(figures["segment"])
-    named = text(f"segment_{segment}", lang) if segment in loyalty.SEGMENTS else segment
+    named = text(f"segment_{segment}", lang) if segment in campaign_rules.SEGMENTS else segment
     said = text(key, lang).format(members=members, over=over, held=held, limit=limit, segment=named)
     return f"{said} {text('nobody_limit_hint', lang)}" if over else said
 
@@ -99,7 +99,7 @@ class Campaigns:
         # Tells this process's stamp path that the shop has a new promotion (see Service).
         self.on_promotion = on_promotion or (lambda shop_id: None)
 
-    async def audience(self, shop: ShopRow, segment: str) -> loyalty.Audience:
+    async def audience(self, shop: ShopRow, segment: str) -> campaign_rules.Audience:
         """Who would receive a message to `segment` now, who is held out, who is at the limit."""
         async with self.store.reading() as conn:
             rows = await activity(conn, shop.id, self.clock())
@@ -115,10 +115,10 @@ class Campaigns:
         return GoogleReach(notified, len(budgets) - notified)
 
     def _choose(
-        self, shop: ShopRow, segment: str, rows: list[loyalty.Activity]
-    ) -> loyalty.Audience:
+        self, shop: ShopRow, segment: str, rows: list[campaign_rules.Activity]
+    ) -> campaign_rules.Audience:
         program = shop.program
-        return loyalty.audience(
+        return campaign_rules.audience(
             segment,
             rows,
             self.clock(),
@@ -135,7 +135,7 @@ class Campaigns:
         send_at: datetime | None = None,
         bonus: int = 0,
         promotion: PromotionRequest | None = None,
-    ) -> tuple[int, loyalty.Audience]:
+    ) -> tuple[int, campaign_rules.Audience]:
         """Record the campaign; the worker puts the message on each card, at once or at
         `send_at`. A scheduled campaign takes its segment (hold-out, weekly limit) when it
         is sent; the audience returned for it is what the segment would be now.
@@ -176,8 +176,8 @@ class Campaigns:
         promotion: PromotionRequest | None = None,
     ) -> tuple[str, PromotionWindow | None]:
         """The message and promotion window `send` would record; refused as `send` would."""
-        message = loyalty.check_message(text)
-        loyalty.check_campaign(send_at, bonus, self.clock())
+        message = campaign_rules.check_message(text)
+        campaign_rules.check_campaign(send_at, bonus, self.clock())
         return message, self._window(promotion, send_at)
 
     def _window(
@@ -193,7 +193,7 @@ class Campaigns:
         starts = max(promotion.starts or now, now)
         if promotion.ends is None:
             raise InvalidInput("a promotion needs its end (ends_at / --until)")
-        loyalty.check_promotion(promotion.multiplier, starts, promotion.ends, now)
+        bonus_rules.check_promotion(promotion.multiplier, starts, promotion.ends, now)
         return PromotionWindow(promotion.multiplier, starts, promotion.ends)
 
     async def resolve_due(self, now: datetime) -> int:

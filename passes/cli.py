@@ -19,6 +19,8 @@ import click
 from passes.answers import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
+from passes.bonus_rules import MAX_MULTIPLIER
+from passes.campaign_rules import MAX_CAMPAIGN_BONUS, SEGMENTS, Audience
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest, counts, nobody_reason
 from passes.cards import CardView
 from passes.cli_texts import cli_language, say, say_counted
@@ -29,7 +31,6 @@ from passes.errors import FAILURES, cli_message
 from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.links import shop_links
-from passes.loyalty import MAX_CAMPAIGN_BONUS, MAX_MULTIPLIER, SEGMENTS, Audience
 from passes.program import ProgramChange
 from passes.render import SYMBOLS
 from passes.service import Service

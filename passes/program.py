@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from passes import loyalty
+from passes import bonus_rules, loyalty
 from passes.contrast import shortfall
 from passes.errors import InvalidInput
 from passes.render import SYMBOLS, parse_hex_colour
@@ -18,9 +18,9 @@ from passes.store.shops import ShopRow, encode_tiers
 
 # Long-standing customers: what the owner may set, and the allowed range of each.
 LONG_STANDING_LIMITS = {
-    "loyal_after_cards": (0, loyalty.MAX_LOYAL_CARDS),
-    "loyal_after_months": (0, loyalty.MAX_LOYAL_MONTHS),
-    "loyal_bonus_stamps": (0, loyalty.MAX_LOYAL_BONUS),
+    "loyal_after_cards": (0, bonus_rules.MAX_LOYAL_CARDS),
+    "loyal_after_months": (0, bonus_rules.MAX_LOYAL_MONTHS),
+    "loyal_bonus_stamps": (0, bonus_rules.MAX_LOYAL_BONUS),
 }
 # What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
 PROGRAM_LIMITS = {
@@ -132,7 +132,7 @@ def program_values(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
         values[name] = number
     if change.perk is not None:
         try:
-            values["loyal_perk"] = loyalty.check_perk(change.perk)
+            values["loyal_perk"] = bonus_rules.check_perk(change.perk)
         except loyalty.Refused as exc:
             raise BadSetting("loyal_perk", str(exc)) from exc
     values.update(_main_reward(shop, change))

@@ -2,8 +2,8 @@
 
 The same types check each request (passes/http.py `read_shape`) and make the OpenAPI document
 (passes/openapi.py), so the two cannot drift. Every limit comes from the rules (loyalty,
-service, stats). Every text type refuses a NUL character, which no database keeps (a lone
-surrogate is refused while decoding), so no route can forget that.
+campaign_rules, bonus_rules, service, stats). Every text type refuses a NUL character, which
+no database keeps (a lone surrogate is refused while decoding), so no route can forget that.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from passes import loyalty
+from passes import bonus_rules, campaign_rules, loyalty
 from passes.errors import InvalidInput
 from passes.http import refusal_text
 from passes.privacy import Customer
@@ -77,7 +77,7 @@ MessageText = Annotated[
     _text(
         "Printable text; required unless previewing",
         min_length=1,
-        max_length=loyalty.MAX_MESSAGE_LENGTH,
+        max_length=campaign_rules.MAX_MESSAGE_LENGTH,
     ),
 ]
 Count = Annotated[int, _whole(1, loyalty.MAX_STAMPS_PER_VISIT, "Stamps to give at once")]
@@ -90,13 +90,16 @@ Tier = Annotated[
     ),
 ]
 Bonus = Annotated[
-    int, _whole(0, loyalty.MAX_CAMPAIGN_BONUS, "Surprise stamps for every recipient, given at once")
+    int,
+    _whole(
+        0, campaign_rules.MAX_CAMPAIGN_BONUS, "Surprise stamps for every recipient, given at once"
+    ),
 ]
 Multiplier = Annotated[
     int,
     _whole(
         2,
-        loyalty.MAX_MULTIPLIER,
+        bonus_rules.MAX_MULTIPLIER,
         "A promotion: from starts_at to ends_at every stamp on a recipient's card counts this "
         "many times (the extra as a `bonus` event). Needs ends_at; not with send_at (the "
         "message announces it at once).",
@@ -178,7 +181,7 @@ class MessageRequest(Shape):
     """A campaign message to a segment of the shop's cards, or a preview of who gets it"""
 
     text: MessageText | None = None
-    segment: loyalty.Segment = "all"
+    segment: campaign_rules.Segment = "all"
     preview: Preview | None = None
     send_at: SendAt | None = None
     bonus_stamps: Bonus | None = None

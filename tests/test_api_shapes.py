@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from passes import loyalty
+from passes import bonus_rules, campaign_rules, loyalty
 from passes.errors import Conflict, InvalidInput, NotFound, cli_message, http_answer
 from passes.openapi import openapi_document
 from passes.serials import MAX_IDEMPOTENCY_KEY
@@ -46,10 +46,12 @@ def test_the_documents_limits_are_the_rules() -> None:
 
     assert field("StampRequest", "count")["maximum"] == loyalty.MAX_STAMPS_PER_VISIT
     assert field("RedeemRequest", "tier")["maximum"] == loyalty.MAX_STAMPS_REQUIRED
-    assert field("MessageRequest", "bonus_stamps")["maximum"] == loyalty.MAX_CAMPAIGN_BONUS
-    assert field("MessageRequest", "multiplier")["maximum"] == loyalty.MAX_MULTIPLIER
-    assert field("MessageRequest", "text")["maxLength"] == loyalty.MAX_MESSAGE_LENGTH
-    assert set(SCHEMAS["MessageRequest"]["properties"]["segment"]["enum"]) == set(loyalty.SEGMENTS)
+    assert field("MessageRequest", "bonus_stamps")["maximum"] == campaign_rules.MAX_CAMPAIGN_BONUS
+    assert field("MessageRequest", "multiplier")["maximum"] == bonus_rules.MAX_MULTIPLIER
+    assert field("MessageRequest", "text")["maxLength"] == campaign_rules.MAX_MESSAGE_LENGTH
+    assert set(SCHEMAS["MessageRequest"]["properties"]["segment"]["enum"]) == set(
+        campaign_rules.SEGMENTS
+    )
     stamp = DOCUMENT["paths"]["/cards/{serial}/stamps"]["post"]["parameters"]
     key = next(p for p in stamp if p["name"] == "Idempotency-Key")
     assert key["schema"]["maxLength"] == MAX_IDEMPOTENCY_KEY

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from passes import loyalty
-from passes.loyalty import Activity, CardState, Program, Refused
+from passes import campaign_rules, loyalty
+from passes.campaign_rules import Activity
+from passes.loyalty import CardState, Program, Refused
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 PROGRAM = Program(stamps_required=5, reward="Kaffee")
@@ -77,10 +78,10 @@ def test_segments() -> None:
         _card(4, rewards_available=1, apple=False, google=True),
         _card(5, voided=True),
     ]
-    classes = loyalty.visit_classes(cards)
+    classes = campaign_rules.visit_classes(cards)
     members = {
-        segment: {c.card_id for c in cards if loyalty.in_segment(segment, c, NOW, classes)}
-        for segment in loyalty.SEGMENTS
+        segment: {c.card_id for c in cards if campaign_rules.in_segment(segment, c, NOW, classes)}
+        for segment in campaign_rules.SEGMENTS
     }
     assert members["all"] == {1, 2, 3, 4}
     assert members["new"] == {1}
@@ -93,7 +94,7 @@ def test_segments() -> None:
 
 def test_audience_holds_out_a_share_and_respects_the_weekly_limit() -> None:
     cards = [_card(i, messages_last_week=2 if i < 5 else 0) for i in range(25)]
-    chosen = loyalty.audience(
+    chosen = campaign_rules.audience(
         "all", cards, NOW, messages_per_week=2, holdout_share=0.1, pick=random.Random(1).sample
     )
     assert chosen.over_limit == [0, 1, 2, 3, 4]
@@ -101,7 +102,7 @@ def test_audience_holds_out_a_share_and_respects_the_weekly_limit() -> None:
     assert not set(chosen.held_out) & set(chosen.recipients)
     assert not set(chosen.over_limit) & (set(chosen.recipients) | set(chosen.held_out))
     with pytest.raises(Refused):
-        loyalty.audience(
+        campaign_rules.audience(
             "vip", cards, NOW, messages_per_week=2, holdout_share=0, pick=random.sample
         )
 
@@ -109,7 +110,7 @@ def test_audience_holds_out_a_share_and_respects_the_weekly_limit() -> None:
 @pytest.mark.parametrize("text", ["", "   ", "x" * 201, "bell\x07"])
 def test_bad_messages_are_refused(text: str) -> None:
     with pytest.raises(Refused):
-        loyalty.check_message(text)
+        campaign_rules.check_message(text)
 
 
 actions = st.lists(

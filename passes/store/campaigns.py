@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import loyalty, notices
+from passes import bonus_rules, campaign_rules, notices
 from passes.store.cards import Change, apply_changes, lock_cards_by_id
 from passes.store.tables import (
     apple_registrations,
@@ -26,7 +26,9 @@ from passes.store.tables import (
 WEEK = timedelta(days=7)
 
 
-async def activity(conn: AsyncConnection, shop_id: int, now: datetime) -> list[loyalty.Activity]:
+async def activity(
+    conn: AsyncConnection, shop_id: int, now: datetime
+) -> list[campaign_rules.Activity]:
     """Every card of the shop with its visits, last visit and messages in the last week."""
     events = card_events.c
     is_stamp = events.kind == "stamp"
@@ -74,13 +76,13 @@ async def activity(conn: AsyncConnection, shop_id: int, now: datetime) -> list[l
     return [_activity(row) for row in (await conn.execute(query)).mappings()]
 
 
-def _activity(row: Any) -> loyalty.Activity:
+def _activity(row: Any) -> campaign_rules.Activity:
     last_visit = row["last_visit"]
     if isinstance(last_visit, str):  # SQLite's max() over timestamps answers text
         last_visit = datetime.fromisoformat(last_visit)
     if last_visit is not None and last_visit.tzinfo is None:
         last_visit = last_visit.replace(tzinfo=row["created_at"].tzinfo)
-    return loyalty.Activity(
+    return campaign_rules.Activity(
         card_id=row["id"],
         joined=row["created_at"],
         last_visit=last_visit,
@@ -321,7 +323,7 @@ class PromotionWindow:
 
 async def promotions_of(
     conn: AsyncConnection, shop_id: int, now: datetime
-) -> list[loyalty.Promotion]:
+) -> list[bonus_rules.Promotion]:
     """The shop's promotions that have not ended yet (two small queries)."""
     found = (
         await conn.execute(
@@ -346,7 +348,7 @@ async def promotions_of(
     for campaign_id, card_id in members.all():
         by_campaign.setdefault(campaign_id, set()).add(card_id)
     return [
-        loyalty.Promotion(
+        bonus_rules.Promotion(
             row.id,
             row.multiplier,
             row.starts_at,

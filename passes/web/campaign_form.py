@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from passes import loyalty
+from passes import campaign_rules, loyalty
 from passes.campaigns import Campaigns, PromotionRequest, counts, nobody_reason
 from passes.errors import FAILURES, InvalidInput
 from passes.store.shops import ShopRow
@@ -37,7 +37,7 @@ class CampaignForm:
             for name in ("segment", "text", "multiplier", "starts_at", "ends_at")
         }
         t = self.site.translator(request)
-        if draft["segment"] not in loyalty.SEGMENTS:
+        if draft["segment"] not in campaign_rules.SEGMENTS:
             error = t("campaign_invalid_segment")
             return await self.dashboard.show(request, shop, 422, draft=draft, campaign_error=error)
         try:
@@ -117,7 +117,7 @@ def _local(value: str) -> datetime | None:
 
 def _good_text(text: str) -> bool:
     try:
-        loyalty.check_message(text)
+        campaign_rules.check_message(text)
     except loyalty.Refused:
         return False
     return True

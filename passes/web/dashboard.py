@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from passes import loyalty
+from passes import campaign_rules, loyalty
 from passes.campaigns import Campaigns, nobody_reason
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
@@ -117,7 +117,7 @@ class DashboardPages:
             "feedback": feedback,
             "average": _average(feedback, self.site.language(request)),
             "history": await self.campaigns.history(shop),
-            "segments": loyalty.SEGMENTS,
+            "segments": campaign_rules.SEGMENTS,
             "draft": {
                 "segment": "all",
                 "text": "",
