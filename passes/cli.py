@@ -32,11 +32,11 @@ from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.links import shop_links
 from passes.program import ProgramChange
-from passes.render import SYMBOLS
 from passes.service import Service
 from passes.serving import refuse_accidental_dev_identity
 from passes.shops import ProgramChanged
 from passes.staff import StaffPins, check_pin_format
+from passes.stamp_symbols import SYMBOLS
 from passes.store import Store
 from passes.store.apple import Deliveries
 from passes.store.instance import single_instance

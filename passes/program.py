@@ -13,7 +13,8 @@ from enum import Enum
 from passes import bonus_rules, loyalty
 from passes.contrast import shortfall
 from passes.errors import InvalidInput
-from passes.render import SYMBOLS, parse_hex_colour
+from passes.render import parse_hex_colour
+from passes.stamp_symbols import SYMBOLS
 from passes.store.shops import ShopRow, encode_tiers
 
 # Long-standing customers: what the owner may set, and the allowed range of each.
@@ -88,7 +89,7 @@ class ProgramChange:
     # The main reward: the stamps it takes (cards in progress: loyalty.move_goal) and what it is.
     stamps_required: int | None = None
     reward: str | None = None
-    # The card designer: the stamps' symbol (render.SYMBOLS) and the logo in use, by the
+    # The card designer: the stamps' symbol (stamp_symbols.SYMBOLS) and the logo in use, by the
     # digest of a stored logo (passes/design.py); "" goes back to the default logo.
     symbol: str | None = None
     logo: str | None = None

@@ -17,6 +17,7 @@ from typing import Protocol
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 
 from passes.errors import ConfigError, InvalidInput
+from passes.stamp_symbols import SYMBOLS, disc, draw_symbol
 
 RGB = tuple[int, int, int]
 
@@ -32,8 +33,6 @@ ICON_SIZE = 29
 SCALES = (1, 2, 3)
 MAX_STAMPS = 30
 STAMPS_PER_ROW = 10
-# What a filled stamp shows (the card designer's choice); "check" is the first design's.
-SYMBOLS = ("check", "cup", "star", "heart", "paw", "dot")
 
 # Shapes are drawn this many times larger, then downsampled: Pillow draws without antialiasing.
 _SUPERSAMPLE = 3
@@ -146,77 +145,6 @@ def _mix(colour: RGB, other: RGB, amount: float) -> RGB:
     return (red, green, blue)
 
 
-def _disc(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, fill: RGB) -> None:
-    draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill)
-
-
-def _check_mark(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
-    points = [
-        (x + dx * radius, y + dy * radius) for dx, dy in ((-0.4, 0.02), (-0.12, 0.3), (0.42, -0.28))
-    ]
-    stroke = radius * 0.2
-    draw.line(points, fill=ink, width=round(stroke), joint="curve")
-    for px, py in (points[0], points[-1]):
-        _disc(draw, px, py, stroke / 2, ink)
-
-
-def _dot(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
-    _disc(draw, x, y, radius * 0.32, ink)
-
-
-def _star(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
-    points = []
-    for corner in range(10):
-        reach = radius * (0.6 if corner % 2 == 0 else 0.25)
-        angle = math.pi * corner / 5 - math.pi / 2
-        points.append((x + reach * math.cos(angle), y + reach * math.sin(angle)))
-    draw.polygon(points, fill=ink)
-
-
-def _heart(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
-    lobe = radius * 0.25
-    for side in (-1, 1):
-        _disc(draw, x + side * radius * 0.22, y - radius * 0.14, lobe, ink)
-    tip = [(x - radius * 0.46, y - radius * 0.06), (x + radius * 0.46, y - radius * 0.06)]
-    draw.polygon([*tip, (x, y + radius * 0.5)], fill=ink)
-
-
-def _paw(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
-    pad = (x - radius * 0.3, y - radius * 0.02, x + radius * 0.3, y + radius * 0.44)
-    draw.ellipse(pad, fill=ink)
-    for dx, dy in ((-0.4, -0.12), (-0.15, -0.4), (0.15, -0.4), (0.4, -0.12)):
-        _disc(draw, x + dx * radius, y + dy * radius, radius * 0.12, ink)
-
-
-def _cup(draw: ImageDraw.ImageDraw, x: float, y: float, radius: float, ink: RGB) -> None:
-    top, bottom = y - radius * 0.3, y + radius * 0.28
-    draw.polygon(
-        [
-            (x - radius * 0.4, top),
-            (x + radius * 0.26, top),
-            (x + radius * 0.18, bottom),
-            (x - radius * 0.32, bottom),
-        ],
-        fill=ink,
-    )
-    stroke = max(1, round(radius * 0.08))
-    handle = radius * 0.15
-    box = (x + radius * 0.2, y - 0.18 * radius, x + radius * 0.2 + 2 * handle, y + 0.1 * radius)
-    draw.ellipse(box, outline=ink, width=stroke)
-    saucer = y + radius * 0.4
-    draw.line([(x - radius * 0.5, saucer), (x + radius * 0.38, saucer)], fill=ink, width=stroke)
-
-
-_SYMBOL_DRAWINGS = {
-    "check": _check_mark,
-    "cup": _cup,
-    "star": _star,
-    "heart": _heart,
-    "paw": _paw,
-    "dot": _dot,
-}
-
-
 def _filled_stamp(
     draw: ImageDraw.ImageDraw,
     slot: tuple[float, float, float],
@@ -225,12 +153,12 @@ def _filled_stamp(
     symbol: str = "check",
 ) -> None:
     x, y, radius = slot
-    _disc(draw, x, y, radius, ink)
+    disc(draw, x, y, radius, ink)
     # A thin inner ring makes the disc read as a rubber stamp rather than a dot.
     inner = radius * 0.84
     box = (x - inner, y - inner, x + inner, y + inner)
     draw.ellipse(box, outline=_mix(ink, paper, 0.45), width=max(1, round(radius * 0.05)))
-    _SYMBOL_DRAWINGS[symbol](draw, x, y, radius, paper)
+    draw_symbol(draw, symbol, x, y, radius, paper)
 
 
 def _empty_stamp(

@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from passes.errors import NotFound
 from passes.google.objects import hex_colour
-from passes.render import MAX_STAMPS, SYMBOLS, Artwork, StripStyle
+from passes.render import MAX_STAMPS, Artwork, StripStyle
+from passes.stamp_symbols import SYMBOLS
 from passes.store.styles import StylesInUse
 
 IMMUTABLE = "public, max-age=31536000, immutable"

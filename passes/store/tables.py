@@ -103,7 +103,7 @@ programs = Table(
     Column("loyal_after_months", Integer, nullable=False, server_default="0"),
     Column("loyal_bonus_stamps", Integer, nullable=False, server_default="0"),
     Column("loyal_perk", String(100)),
-    # The card designer: the stamps' symbol (render.SYMBOLS), the logo in use (shop_logos).
+    # The card designer: the stamps' symbol (stamp_symbols.SYMBOLS), the logo in use (shop_logos).
     Column("stamp_symbol", String(16), nullable=False, server_default="check"),
     Column("logo_digest", String(64)),
 )

@@ -29,9 +29,9 @@ from passes.program import (
     check_colour,
 )
 from passes.ratelimit import RateLimiter
-from passes.render import SYMBOLS
 from passes.sessions import OWNER, SessionBook
 from passes.staff import StaffPins
+from passes.stamp_symbols import SYMBOLS
 from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
 from passes.store.shops import ShopRow

@@ -15,7 +15,8 @@ from passes.google.images import hero_path, logo_path, program_logo_path, strip_
 from passes.http import HttpError
 from passes.logos import MAX_LOGO_BYTES, LogoRefused
 from passes.program import DEFAULT_COLOURS, BadSetting, LowContrast, ProgramChange, check_colour
-from passes.render import SYMBOLS, StripStyle
+from passes.render import StripStyle
+from passes.stamp_symbols import SYMBOLS
 from passes.store.shops import ShopRow
 
 if TYPE_CHECKING:
