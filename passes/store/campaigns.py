@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import bonus_rules, campaign_rules, notices
+from passes import notices
+from passes.bonus_rules import Promotion
+from passes.campaign_rules import Activity
 from passes.store.cards import Change, apply_changes, lock_cards_by_id
 from passes.store.tables import (
     apple_registrations,
@@ -26,9 +28,7 @@ from passes.store.tables import (
 WEEK = timedelta(days=7)
 
 
-async def activity(
-    conn: AsyncConnection, shop_id: int, now: datetime
-) -> list[campaign_rules.Activity]:
+async def activity(conn: AsyncConnection, shop_id: int, now: datetime) -> list[Activity]:
     """Every card of the shop with its visits, last visit and messages in the last week."""
     events = card_events.c
     is_stamp = events.kind == "stamp"
@@ -76,13 +76,13 @@ async def activity(
     return [_activity(row) for row in (await conn.execute(query)).mappings()]
 
 
-def _activity(row: Any) -> campaign_rules.Activity:
+def _activity(row: Any) -> Activity:
     last_visit = row["last_visit"]
     if isinstance(last_visit, str):  # SQLite's max() over timestamps answers text
         last_visit = datetime.fromisoformat(last_visit)
     if last_visit is not None and last_visit.tzinfo is None:
         last_visit = last_visit.replace(tzinfo=row["created_at"].tzinfo)
-    return campaign_rules.Activity(
+    return Activity(
         card_id=row["id"],
         joined=row["created_at"],
         last_visit=last_visit,
@@ -321,9 +321,7 @@ class PromotionWindow:
     ends: datetime | None
 
 
-async def promotions_of(
-    conn: AsyncConnection, shop_id: int, now: datetime
-) -> list[bonus_rules.Promotion]:
+async def promotions_of(conn: AsyncConnection, shop_id: int, now: datetime) -> list[Promotion]:
     """The shop's promotions that have not ended yet (two small queries)."""
     found = (
         await conn.execute(
@@ -348,7 +346,7 @@ async def promotions_of(
     for campaign_id, card_id in members.all():
         by_campaign.setdefault(campaign_id, set()).add(card_id)
     return [
-        bonus_rules.Promotion(
+        Promotion(
             row.id,
             row.multiplier,
             row.starts_at,
