@@ -14,7 +14,8 @@ import msgspec
 from msgspec import Meta
 
 from passes import campaign_rules, loyalty
-from passes.cards import CardView, program_of
+from passes.card_facts import CardFacts
+from passes.cards import CardView
 from passes.store.apple import Deliveries as Found
 
 Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
@@ -93,30 +94,29 @@ def _iso(moment: datetime | None) -> str | None:
 
 def card_answer(view: CardView) -> Card:
     """The card of `view` as the API answers it."""
-    card, counters = view.card, view.card.counters
-    program = program_of(view.shop)
-    missing, upcoming = loyalty.next_reward(program, counters)
+    card, facts = view.card, CardFacts.of(view.shop.program, view.card)
+    missing, upcoming = facts.next_reward
     return Card(
         serial=card.serial,
         shop=view.shop.slug,
-        stamps=counters.stamps,
-        stamps_required=program.stamps_required,
-        rewards_available=counters.rewards_available,
-        rewards_redeemed=counters.rewards_redeemed,
-        total_stamps=counters.total_stamps,
-        reward=program.reward,
-        voided=counters.voided,
+        stamps=facts.stamps,
+        stamps_required=facts.stamps_required,
+        rewards_available=facts.rewards_available,
+        rewards_redeemed=facts.rewards_redeemed,
+        total_stamps=facts.total_stamps,
+        reward=facts.reward,
+        voided=facts.voided,
         version=card.version,
         last_change_id=card.last_event_id,
         created_at=card.created_at.isoformat(),
         updated_at=card.updated_at.isoformat(),
         urls=CardUrls(view.urls["card"] or "", view.urls["apple"] or "", view.urls["google"]),
-        rewards=loyalty.reward_lines(program, counters),
+        rewards=list(facts.lines),
         next_reward=NextReward(missing, upcoming),
-        stamps_expire_at=_iso(loyalty.stamps_expire_on(program, counters)),
-        reward_expires_at=_iso(loyalty.reward_expires_on(program, counters)),
-        stamps_expired=counters.stamps_expired,
-        rewards_expired=counters.rewards_expired,
+        stamps_expire_at=_iso(facts.stamps_expire_on),
+        reward_expires_at=_iso(facts.reward_expires_on),
+        stamps_expired=facts.stamps_expired,
+        rewards_expired=facts.rewards_expired,
     )
 
 

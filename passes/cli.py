@@ -22,6 +22,7 @@ from passes.apple.identity import describe, load_identity
 from passes.bonus_rules import MAX_MULTIPLIER
 from passes.campaign_rules import MAX_CAMPAIGN_BONUS, SEGMENTS, Audience
 from passes.campaigns import Campaigns, GoogleReach, PromotionRequest, counts, nobody_reason
+from passes.card_facts import CardFacts
 from passes.cards import CardView
 from passes.cli_texts import cli_language, say, say_counted
 from passes.clock import system_clock
@@ -516,19 +517,12 @@ def _print_card(view: CardView, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(card_json(view), indent=2))
         return
-    counters = view.card.counters
+    facts = CardFacts.of(view.shop.program, view.card)
     click.echo(say("cli_serial", serial=view.card.serial))
-    required = view.shop.program.stamps_required
-    click.echo(say("cli_stamps", stamps=counters.stamps, required=required))
-    due, redeemed = counters.rewards_available, counters.rewards_redeemed
-    click.echo(say("cli_rewards", due=due, redeemed=redeemed))
-    for line in card_json(view)["rewards"]:
-        if line["due"]:
-            click.echo(
-                say_counted(
-                    "cli_due", line["at"], due=line["due"], reward=line["reward"], at=line["at"]
-                )
-            )
+    click.echo(say("cli_stamps", stamps=facts.stamps, required=facts.stamps_required))
+    click.echo(say("cli_rewards", due=facts.rewards_available, redeemed=facts.rewards_redeemed))
+    for line in facts.due:
+        click.echo(say_counted("cli_due", line.at, due=line.due, reward=line.reward, at=line.at))
     click.echo(say("cli_card", url=view.urls["card"]))
     click.echo(f"apple:   {view.urls['apple']}")
 

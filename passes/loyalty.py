@@ -338,16 +338,33 @@ class RewardSummary:
         """Whether "noch N bis …" is worth a line of its own (tiers, or a reward shown instead)."""
         return self.next is not None and bool(self.tiers or rewards_available)
 
+    @classmethod
+    def of(
+        cls,
+        program: Program,
+        lines: Sequence[RewardLine],
+        upcoming: tuple[int, str],
+        stamps_expire_on: datetime | None,
+        reward_expires_on: datetime | None,
+    ) -> RewardSummary:
+        """The summary from a card's reward lines, next reward and expiry dates."""
+        return cls(
+            tiers=tuple((line.at, line.reward) for line in lines) if program.tiers else (),
+            due=tuple((line.reward, line.due) for line in lines if line.due),
+            next=upcoming,
+            stamps_expire_on=stamps_expire_on,
+            reward_expires_on=reward_expires_on,
+        )
+
 
 def reward_summary(program: Program, card: CardState) -> RewardSummary:
     """The card's rewards as a pass shows them."""
-    lines = reward_lines(program, card)
-    return RewardSummary(
-        tiers=tuple((line.at, line.reward) for line in lines) if program.tiers else (),
-        due=tuple((line.reward, line.due) for line in lines if line.due),
-        next=next_reward(program, card),
-        stamps_expire_on=stamps_expire_on(program, card),
-        reward_expires_on=reward_expires_on(program, card),
+    return RewardSummary.of(
+        program,
+        reward_lines(program, card),
+        next_reward(program, card),
+        stamps_expire_on(program, card),
+        reward_expires_on(program, card),
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from passes import loyalty
 from passes.apple.identity import SigningIdentity
 from passes.apple.pkpass import PassBuilder, PassContent
+from passes.card_facts import CardFacts
 from passes.render import Artwork, StripStyle, css_rgb
 from passes.store.cards import CardRow
 from passes.store.shops import Location, ShopRow
@@ -47,32 +47,31 @@ class AppleWallet:
     ) -> PassContent:
         """What the pass shows for this card now; `logo` is the shop's own (logo and icon)."""
         program = shop.program
-        counters = card.counters
+        facts = CardFacts.of(program, card)
         style = StripStyle.of(program)
-        images = {**self.artwork.brand(logo, logo), **self.artwork.strip(style, counters.stamps)}
-        rules, state = program.rules(), counters
+        images = {**self.artwork.brand(logo, logo), **self.artwork.strip(style, facts.stamps)}
         return PassContent(
             serial=card.serial,
             authentication_token=card.auth_token,
             organization_name=shop.name,
-            stamps=counters.stamps,
-            stamps_required=program.stamps_required,
-            rewards_available=counters.rewards_available,
-            total_stamps=counters.total_stamps,
-            reward=program.reward,
+            stamps=facts.stamps,
+            stamps_required=facts.stamps_required,
+            rewards_available=facts.rewards_available,
+            total_stamps=facts.total_stamps,
+            reward=facts.reward,
             background_color=css_rgb(program.background_color),
             foreground_color=css_rgb(program.foreground_color),
             label_color=css_rgb(program.label_color),
             web_service_url=self.web_service_url,
             card_url=card_url,
             images=images,
-            voided=counters.voided,
+            voided=facts.voided,
             news=card.news,
             locations=tuple((place.latitude, place.longitude) for place in locations),
-            relevant_text=relevant_text(shop, card) if locations else None,
-            feedback_url=f"{card_url}/feedback" if counters.rewards_redeemed else None,
-            perk=program.loyal_perk if card.loyal_since is not None else None,
-            rewards=loyalty.reward_summary(rules, state),
+            relevant_text=relevant_text(facts) if locations else None,
+            feedback_url=f"{card_url}/feedback" if facts.rewards_redeemed else None,
+            perk=facts.perk,
+            rewards=facts.rewards,
             notice=card.notice,
             announce=card.notice is not None and card.notice.current(card.version),
         )
@@ -86,15 +85,13 @@ class AppleWallet:
         return self.builder.build(self.content(shop, card, card_url, locations, logo))
 
 
-def relevant_text(shop: ShopRow, card: CardRow) -> dict[str, str]:
+def relevant_text(facts: CardFacts) -> dict[str, str]:
     """What the lock screen says near the shop, per language: the reward that waits, or how
     close it is (the pass's own pass.strings carry it, so the phone picks its language)."""
-    rules, state = shop.program.rules(), card.counters
-    due = loyalty.due_list(rules, state)
-    if due:
-        reward = rules.reward_at(due[0][0])
-        return {lang: text("page_reward_ready", lang).format(reward=reward) for lang in LANGUAGES}
-    missing, reward = loyalty.next_reward(rules, state)
+    if facts.oldest_due is not None:
+        ready = facts.oldest_due
+        return {lang: text("page_reward_ready", lang).format(reward=ready) for lang in LANGUAGES}
+    missing, reward = facts.next_reward
     return {
         lang: counted("page_to_go", missing, lang).format(missing=missing, reward=reward)
         for lang in LANGUAGES

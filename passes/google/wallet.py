@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from passes import loyalty
+from passes.card_facts import CardFacts
 from passes.config import Settings
 from passes.google.client import GoogleWalletClient, Resource
 from passes.google.config import GoogleAccount, load_google
@@ -81,24 +81,24 @@ class GoogleWallet:
 
     def content(self, shop: ShopRow, card: CardRow, card_url: str) -> GoogleCardContent:
         """What the card's loyalty object shows now."""
-        program, counters = shop.program, card.counters
+        program = shop.program
+        facts = CardFacts.of(program, card)
         style = StripStyle.of(program)
-        rules, state = program.rules(), counters
         return GoogleCardContent(
             serial=card.serial,
             shop_slug=shop.slug,
             shop_name=shop.name,
-            stamps=counters.stamps,
-            stamps_required=program.stamps_required,
-            rewards_available=counters.rewards_available,
-            reward=program.reward,
+            stamps=facts.stamps,
+            stamps_required=facts.stamps_required,
+            rewards_available=facts.rewards_available,
+            reward=facts.reward,
             background_color=program.background_color,
             card_url=card_url,
-            strip_image_url=self.base_url + hero_path(style, counters.stamps),
+            strip_image_url=self.base_url + hero_path(style, facts.stamps),
             logo_url=self.base_url + _logo_path(shop),
-            voided=counters.voided,
-            perk=shop.program.loyal_perk if card.loyal_since is not None else None,
-            rewards=loyalty.reward_summary(rules, state),
+            voided=facts.voided,
+            perk=facts.perk,
+            rewards=facts.rewards,
         )
 
     def save_url(self, card: CardRow) -> str:

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from passes import loyalty
 from passes.apple.wallet import AppleWallet
+from passes.card_facts import CardFacts
 from passes.cards import CardView
 from passes.errors import NotFound
 from passes.feedback import FeedbackBox
@@ -71,18 +71,18 @@ class CardPages:
         except NotFound:
             return self.site.message(request, 404, "page_not_found")
         t = self.site.translator(request)
-        program, counters = view.shop.program, view.card.counters
+        program = view.shop.program
+        facts = CardFacts.of(program, view.card)
         language = self.site.language(request)
-        required = program.stamps_required
+        required = facts.stamps_required
         label = counted("page_stamps", required, language).format(
-            stamps=counters.stamps, required=required
+            stamps=facts.stamps, required=required
         )
-        rules, state = program.rules(), view.card.counters
         dates = {
             key: local_date(moment, language)
             for key, moment in (
-                ("stamps_expire_on", loyalty.stamps_expire_on(rules, state)),
-                ("reward_expires_on", loyalty.reward_expires_on(rules, state)),
+                ("stamps_expire_on", facts.stamps_expire_on),
+                ("reward_expires_on", facts.reward_expires_on),
             )
             if moment is not None
         }
@@ -93,18 +93,18 @@ class CardPages:
             card=view.card,
             urls=view.urls,
             label=label,
-            picture=stamps_svg(program, counters.stamps, label),
+            picture=stamps_svg(program, facts.stamps, label),
             qr=qr_svg(view.card.serial, view.card.serial),
             share_url=self.referral_url(view),
             share_message=t("share_message").format(
                 shop=view.shop.name,
                 offer=counted("offer", required, language).format(
-                    stamps=required, reward=program.reward
+                    stamps=required, reward=facts.reward
                 ),
             ),
             feedback=FeedbackBox.may_answer(view.card),
-            lines=loyalty.reward_lines(rules, state),
-            upcoming=loyalty.next_reward(rules, state),
+            lines=facts.lines,
+            upcoming=facts.next_reward,
             dates=dates,
         )
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from passes import loyalty
+from passes.card_facts import CardFacts
 from passes.cards import CardView
 from passes.errors import FAILURES, Answer, InvalidInput, NotFound, Unauthorized, http_answer
 from passes.http import JsonResponse, error_response, json_body, read_body
@@ -45,20 +45,16 @@ SCRIPT_COUNTED = ("page_stamps",)
 
 def staff_card_json(view: CardView) -> dict[str, Any]:
     """What the staff page shows of a card."""
-    counters = view.card.counters
+    facts = CardFacts.of(view.shop.program, view.card)
     return {
         "serial": view.card.serial,
-        "stamps": counters.stamps,
-        "stamps_required": view.shop.program.stamps_required,
-        "rewards_available": counters.rewards_available,
-        "reward": view.shop.program.reward,
+        "stamps": facts.stamps,
+        "stamps_required": facts.stamps_required,
+        "rewards_available": facts.rewards_available,
+        "reward": facts.reward,
         "last_change_id": view.card.last_event_id,
         # The due rewards by kind (a tiered program may have several): staff pick one.
-        "due": [
-            line.__dict__
-            for line in loyalty.reward_lines(view.shop.program.rules(), view.card.counters)
-            if line.due
-        ],
+        "due": [line.__dict__ for line in facts.due],
     }
 
 
