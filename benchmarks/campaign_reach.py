@@ -103,8 +103,8 @@ async def prepare(database_url: str, tls: Tls) -> tuple[str, int]:
             database_url=database_url, base_url=f"http://{HOST}", certs_dir=tls.certs_dir
         )
         service = Service(settings, store)
-        shop, key = await service.create_shop(name="Reach Café", stamps=10, reward="1 Kaffee")
-        await service.update_program(shop, holdout_percent=0)
+        shop, key = await service.shops.create_shop(name="Reach Café", stamps=10, reward="1 Kaffee")
+        await service.shops.update_program(shop, holdout_percent=0)
         async with store.reading() as conn:
             assert (await shop_by_id(conn, shop.id)).program.holdout_percent == 0
         return key, shop.id

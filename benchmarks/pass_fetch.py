@@ -254,17 +254,17 @@ async def prepare(database_url: str, certs: Path, count: int) -> list[tuple[str,
         await store.migrate()
         settings = Settings(database_url=database_url, base_url=f"http://{HOST}", certs_dir=certs)
         service = Service(settings, store)
-        shop, _ = await service.create_shop(name="Bench Café", stamps=10, reward="1 Vita Mix")
-        shop = await service.update_program(shop, stamp_expiry_days=365)
+        shop, _ = await service.shops.create_shop(name="Bench Café", stamps=10, reward="1 Vita Mix")
+        shop = await service.shops.update_program(shop, stamp_expiry_days=365)
         for place in PLACES:
-            await service.add_location(shop, place)
+            await service.shops.add_location(shop, place)
         limit = asyncio.Semaphore(8)
 
         async def one(number: int) -> None:
             async with limit:
-                view = await service.issue_card(shop, "bench")
+                view = await service.issuing.issue_card(shop, "bench")
                 if number % 10:
-                    await service.stamp(
+                    await service.changes.stamp(
                         shop, view.card.serial, number % 10, actor="bench", idempotency_key=None
                     )
 

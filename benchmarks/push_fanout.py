@@ -77,9 +77,9 @@ async def queue_pushes(settings: Settings, devices: int) -> int:
     try:
         await store.migrate()
         service = Service(settings, store)
-        shop, _ = await service.create_shop(name="Fanout Café", stamps=10, reward="1 Kaffee")
+        shop, _ = await service.shops.create_shop(name="Fanout Café", stamps=10, reward="1 Kaffee")
         cards = [
-            (await service.issue_card(shop, "bench")).card
+            (await service.issuing.issue_card(shop, "bench")).card
             for _ in range(-(-devices // DEVICES_PER_CARD))
         ]
         now = datetime.now(UTC)
@@ -104,7 +104,7 @@ async def queue_pushes(settings: Settings, devices: int) -> int:
             ]
             await conn.execute(insert(apple_registrations), links)
         for card in cards:
-            await service.stamp(shop, card.serial, 1, actor="bench", idempotency_key=None)
+            await service.changes.stamp(shop, card.serial, 1, actor="bench", idempotency_key=None)
         async with store.reading() as conn:
             return await pending(conn)
     finally:

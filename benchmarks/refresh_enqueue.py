@@ -10,7 +10,7 @@ bulk-loaded inside PostgreSQL (INSERT ... SELECT generate_series), then VACUUM A
   apply_change: lock the card, append the event, move the card, queue its pushes; 200 cards
   a transaction), timed on `--sample` cards and extrapolated to all of them; the query that
   listed the cards in wallets is timed in full. Its queued pushes are cleared afterwards.
-- refresh: Service.change_program renaming the shop, as `passes shop settings --name` runs it:
+- refresh: Shops.change_program renaming the shop, as `passes shop settings --name` runs it:
   the set-based refresh (store/refresh.py), every batch its own transaction, until all cards
   are moved and their pushes queued. Then once more while those pushes still wait (nothing
   is queued twice).
@@ -165,7 +165,9 @@ async def measure(url: str, count: int, sample: int, batch: int) -> Figures:
         try:
             await store.migrate()
             service = Service(settings, store)
-            shop, _ = await service.create_shop(name="Café Sonne", stamps=10, reward="1 Kaffee")
+            shop, _ = await service.shops.create_shop(
+                name="Café Sonne", stamps=10, reward="1 Kaffee"
+            )
             loaded = await bulk_load(url, shop, count)
             print(f"loaded {count:,} cards with a registered iPhone each in {loaded:.1f} s")
             sample = min(sample, count)
@@ -173,13 +175,13 @@ async def measure(url: str, count: int, sample: int, batch: int) -> Figures:
             await vacuum(url)
             batches: list[int] = []
             started = time.perf_counter()
-            changed = await service.change_program(
+            changed = await service.shops.change_program(
                 shop, ProgramChange(name="Café Mond"), lambda done, _: batches.append(done)
             )
             refresh = time.perf_counter() - started
             queued = await outbox_rows(store)
             started = time.perf_counter()
-            await service.change_program(changed.shop, ProgramChange(name="Café Sonne"))
+            await service.shops.change_program(changed.shop, ProgramChange(name="Café Sonne"))
             again = time.perf_counter() - started
             queued_again = await outbox_rows(store)
         finally:

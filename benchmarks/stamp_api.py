@@ -271,7 +271,7 @@ async def prepare(database_url: str, certs_dir: Path) -> str:
         settings = Settings(
             database_url=database_url, base_url=f"http://{HOST}", certs_dir=certs_dir
         )
-        _, key = await Service(settings, store).create_shop(
+        _, key = await Service(settings, store).shops.create_shop(
             name="Bench Café", stamps=10, reward="1 Vita Mix gratis"
         )
         return key

@@ -81,12 +81,12 @@ async def prepare(database_url: str, certs_dir: Path, shops: int) -> list[str]:
             database_url=database_url, base_url=f"http://{HOST}", certs_dir=certs_dir
         )
         service = Service(settings, store)
-        await service.create_shop(name="Default Café", stamps=10, reward="1 Vita Mix gratis")
+        await service.shops.create_shop(name="Default Café", stamps=10, reward="1 Vita Mix gratis")
         paths = []
         for number in range(shops):
             background, stamp = f"{number * 9:06x}", f"{0xFFFFFF - number * 9:06x}"
             colours = {"background_color": f"#{background}", "stamp_color": f"#{stamp}"}
-            await service.create_shop(
+            await service.shops.create_shop(
                 name=f"Café {number}", stamps=STAMPS, reward="1 Vita Mix gratis", colours=colours
             )
             paths += [

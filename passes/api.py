@@ -85,7 +85,7 @@ class ShopApi:
             scheme, _, key = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not key.strip():
                 raise Unauthorized("send the shop's API key as 'Authorization: Bearer <key>'")
-            shop = await self.service.authenticate(key.strip())
+            shop = await self.service.shops.authenticate(key.strip())
         except Unauthorized:
             client = request.client.host if request.client else "unknown"
             if not self.auth_failures.allow(client):
@@ -100,7 +100,7 @@ class ShopApi:
         shop, actor = await self._shop(request)
         asked = await read_shape(request, self.limit, NewCard)
         customer = None if asked.customer is None else asked.customer.customer()
-        view = await self.service.issue_card(
+        view = await self.service.issuing.issue_card(
             shop, actor, referrer=asked.referrer, customer=customer
         )
         return JsonResponse(card_answer(view), status_code=201)
@@ -109,20 +109,20 @@ class ShopApi:
         shop, _ = await self._shop(request)
         serial = request.path_params["serial"]
         if request.method == "DELETE":
-            erased = await self.service.erase_personal_data(shop, serial)
+            erased = await self.service.privacy.erase_personal_data(shop, serial)
             return JsonResponse(answers.Erased(serial, erased))
-        found = await self.service.personal_data(shop, serial)
+        found = await self.service.privacy.personal_data(shop, serial)
         return JsonResponse(answers.PersonalData(found["serial"], found["personal_data"]))
 
     async def get_card(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
-        view = await self.service.card(shop, request.path_params["serial"])
+        view = await self.service.cards.card(shop, request.path_params["serial"])
         return JsonResponse(card_answer(view))
 
     async def stamp(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
         asked = await read_shape(request, self.limit, StampRequest)
-        view = await self.service.stamp(
+        view = await self.service.changes.stamp(
             shop,
             request.path_params["serial"],
             asked.count,
@@ -133,7 +133,7 @@ class ShopApi:
 
     async def deliveries(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
-        view, found = await self.service.deliveries(shop, request.path_params["serial"])
+        view, found = await self.service.cards.deliveries(shop, request.path_params["serial"])
         return JsonResponse(answers.deliveries_answer(view, found))
 
     async def undo_stamp(self, request: Request) -> Response:
@@ -141,7 +141,7 @@ class ShopApi:
         change_id = whole_number(request.path_params["change_id"])
         if change_id is None:
             raise NotFound("no such change")
-        view = await self.service.undo_stamp(
+        view = await self.service.undo.undo_stamp(
             shop, request.path_params["serial"], change_id, actor=actor
         )
         return JsonResponse(card_answer(view))
@@ -149,13 +149,13 @@ class ShopApi:
     async def void(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
         await read_shape(request, self.limit, EmptyRequest)
-        view = await self.service.void(shop, request.path_params["serial"], actor=actor)
+        view = await self.service.changes.void(shop, request.path_params["serial"], actor=actor)
         return JsonResponse(card_answer(view))
 
     async def redeem(self, request: Request) -> Response:
         shop, actor = await self._shop(request)
         asked = await read_shape(request, self.limit, RedeemRequest)
-        view = await self.service.redeem(
+        view = await self.service.changes.redeem(
             shop,
             request.path_params["serial"],
             actor=actor,

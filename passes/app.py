@@ -154,7 +154,9 @@ def create_app(
     artwork = Artwork(settings.assets_dir)
     logos = ShopLogos(store)
     wallet = AppleWallet(identity, artwork, settings.wallet_service_url, logos)
-    campaigns = Campaigns(store, wakeup.notify, on_promotion=service.forget_promotions, clock=clock)
+    campaigns = Campaigns(
+        store, wakeup.notify, on_promotion=service.bonuses.forget_promotions, clock=clock
+    )
     callbacks, keys_http = _google_callbacks(settings, service.google, store)
     wallet_routes = _wallet_web_service(service, wallet).routes()
     pages = web_routes(service, wallet, campaigns, logos)
@@ -203,7 +205,7 @@ def _wallet_web_service(service: Service, wallet: AppleWallet) -> WalletWebServi
         wallet,
         lambda card: settings.card_page_url(card.page_secret),
         settings.max_body_bytes,
-        service.fresh_card,
+        service.cards.fresh_card,
         devices_per_card=settings.devices_per_card,
         limits=RegistrationLimits(
             settings.card_registrations_per_hour, settings.client_registrations_per_minute

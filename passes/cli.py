@@ -171,7 +171,9 @@ def shop_create(name: str, stamps: int, reward: str, slug: str | None, pin: str 
         check_pin_format(pin)
 
     async def work(service: Service) -> tuple[ShopRow, str]:
-        created = await service.create_shop(name=name, stamps=stamps, reward=reward, slug=slug)
+        created = await service.shops.create_shop(
+            name=name, stamps=stamps, reward=reward, slug=slug
+        )
         if pin is not None:
             await StaffPins(service.store).set_pin(created[0], pin)
         return created
@@ -197,7 +199,7 @@ def shop_list() -> None:
     """Every shop: slug, name, cards, and the links to its pages."""
 
     async def work(service: Service) -> list[ShopSummary]:
-        return await service.shops()
+        return await service.shops.shops()
 
     found = _with_service(work)
     if not found:
@@ -223,7 +225,7 @@ def shop_pin(slug: str, pin: str) -> None:
     check_pin_format(pin)
 
     async def work(service: Service) -> None:
-        await StaffPins(service.store).set_pin(await service.shop(slug), pin)
+        await StaffPins(service.store).set_pin(await service.shops.shop(slug), pin)
 
     _with_service(work)
     click.echo(
@@ -239,7 +241,7 @@ def shop_key(slug: str) -> None:
     """A new API key for a lost or leaked one: the old key stops at once (every server)."""
 
     async def work(service: Service) -> str:
-        return await ShopKeys(service.store).rotate(await service.shop(slug))
+        return await ShopKeys(service.store).rotate(await service.shops.shop(slug))
 
     key = _with_service(work)
     click.echo(f"api key: {key}")
@@ -366,7 +368,9 @@ def shop_settings(
     )
 
     async def work(service: Service) -> ProgramChanged:
-        return await service.change_program(await service.shop(slug), change, _progress())
+        return await service.shops.change_program(
+            await service.shops.shop(slug), change, _progress()
+        )
 
     changed = _with_service(work)
     shop, program = changed.shop, changed.shop.program
@@ -442,10 +446,10 @@ def shop_logo(slug: str, remove: bool, file: str | None) -> None:
     upload = None if file is None else Path(file).read_bytes()
 
     async def work(service: Service) -> ProgramChanged:
-        found = await service.shop(slug)
+        found = await service.shops.shop(slug)
         logos = ShopLogos(service.store)
         if upload is None:
-            return await service.change_program(found, ProgramChange(logo=""), _progress())
+            return await service.shops.change_program(found, ProgramChange(logo=""), _progress())
         return await change_design(service, logos, found, ProgramChange(), upload, _progress())
 
     changed = _with_service(work)
@@ -462,7 +466,9 @@ def shop_refresh(slug: str) -> None:
     (program changes through `shop settings` do this themselves)."""
 
     async def work(service: Service) -> int:
-        return await service.refresh_passes(await service.shop(slug), progress=_progress())
+        return await service.refresher.refresh_passes(
+            await service.shops.shop(slug), progress=_progress()
+        )
 
     click.echo(f"passes refreshed: {_with_service(work)}")
 
@@ -490,14 +496,16 @@ def shop_location(
         raise click.UsageError("add a place or --delete one, not both")
 
     async def work(service: Service) -> tuple[list[Location], int | None]:
-        found = await service.shop(slug)
+        found = await service.shops.shop(slug)
         refreshed = None
         if address is not None and latitude is not None and longitude is not None:
             place = Location(address.strip(), latitude, longitude)
-            refreshed = await service.add_location(found, place, _progress())
+            refreshed = await service.shops.add_location(found, place, _progress())
         elif position is not None:
-            _, refreshed = await service.remove_location(found, position, progress=_progress())
-        return await service.locations(found), refreshed
+            _, refreshed = await service.shops.remove_location(
+                found, position, progress=_progress()
+            )
+        return await service.shops.locations(found), refreshed
 
     places, refreshed = _with_service(work)
     for number, place in enumerate(places, 1):
@@ -538,7 +546,7 @@ def card_issue(slug: str, as_json: bool) -> None:
     """Issue a new card; prints its page URL and serial."""
 
     async def work(service: Service) -> CardView:
-        return await service.issue_card(await service.shop(slug), "cli")
+        return await service.issuing.issue_card(await service.shops.shop(slug), "cli")
 
     _print_card(_with_service(work), as_json)
 
@@ -547,7 +555,7 @@ def _card_change(
     serial: str, change: Callable[[Service, Any], Awaitable[CardView]], as_json: bool
 ) -> None:
     async def work(service: Service) -> CardView:
-        found = await service.find_card(serial)
+        found = await service.cards.find_card(serial)
         return await change(service, found.shop)
 
     _print_card(_with_service(work), as_json)
@@ -562,7 +570,9 @@ def card_stamp(serial: str, count: int, as_json: bool) -> None:
     """Add stamps to a card."""
     _card_change(
         serial,
-        lambda service, shop: service.stamp(shop, serial, count, actor="cli", idempotency_key=None),
+        lambda service, shop: service.changes.stamp(
+            shop, serial, count, actor="cli", idempotency_key=None
+        ),
         as_json,
     )
 
@@ -576,7 +586,7 @@ def card_redeem(serial: str, tier: int | None, as_json: bool) -> None:
     """Redeem one due reward."""
     _card_change(
         serial,
-        lambda service, shop: service.redeem(
+        lambda service, shop: service.changes.redeem(
             shop, serial, actor="cli", idempotency_key=None, tier=tier
         ),
         as_json,
@@ -591,8 +601,8 @@ def card_show(serial: str, as_json: bool) -> None:
     """Show a card and how its updates reach phones (devices, pushes, device logs)."""
 
     async def work(service: Service) -> tuple[CardView, Deliveries]:
-        found = await service.find_card(serial)
-        return await service.deliveries(found.shop, found.card.serial)
+        found = await service.cards.find_card(serial)
+        return await service.cards.deliveries(found.shop, found.card.serial)
 
     view, found = _with_service(work)
     if as_json:
@@ -716,7 +726,7 @@ def message_send(
     )
 
     async def work(service: Service) -> tuple[int | None, Audience, GoogleReach | None, str]:
-        shop = await service.shop(slug)
+        shop = await service.shops.shop(slug)
         campaigns = Campaigns(service.store, lambda: None)
         chosen = await campaigns.audience(shop, segment)
         why = (

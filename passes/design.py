@@ -1,5 +1,5 @@
 """The card designer: a shop's logo, colours and stamp symbol, changed as one, after which
-every pass in a wallet shows them (Service.change_program refreshes the passes).
+every pass in a wallet shows them (Shops.change_program refreshes the passes).
 
 The logos live in the database (store/logos.py), so every server of a shop has them; a
 process keeps the few it serves in memory, found by digest (a digest never changes picture).
@@ -74,4 +74,4 @@ async def change_design(
     if logo is not None:
         await logos.save(shop, logo)
         change = dataclasses.replace(change, logo=logo.digest)
-    return await service.change_program(shop, change, progress)
+    return await service.shops.change_program(shop, change, progress)

@@ -1,9 +1,20 @@
 """What the shop can do, shared by the CLI, the shop API and the pages.
 
-One object builds the parts over one store, one clock and the settings, and names their
-operations for the callers: shops (admin, keys), cards (reads that record expiry), changes
-(stamp, redeem, void), bonuses (promotions, long-standing, referrals), undo, privacy,
-issuing, refresh (passes in wallets) and Google publishing of new cards.
+One object builds the parts over one store, one clock and the settings; callers call the
+part that owns a behaviour:
+
+- `shops` (passes/shops.py): create a shop, change its program (tiers and long-standing
+  bonus included) and places, find it by slug or API key, list every shop;
+- `cards` (passes/cards.py): read a card (recording expiry), find it by serial or page
+  secret, its links and its pushes;
+- `changes` (passes/changes.py): stamp, redeem, void;
+- `undo` (passes/undo.py): take back a recent stamp;
+- `bonuses` (passes/bonuses.py): the running promotions (stamps add the long-standing and
+  referral bonuses through it);
+- `issuing` (passes/issuing.py): issue a new card;
+- `privacy` (passes/privacy.py): a customer's personal data, shown or erased;
+- `refresher` (passes/refresh.py): the passes in wallets, refreshed after a change;
+- Google publishing of new cards (passes/google/publish.py) is handed to `issuing`.
 """
 
 from __future__ import annotations
@@ -47,7 +58,7 @@ class Service:
         self.on_commit = on_commit or (lambda: None)
         self.cards = Cards(settings, store, clock, self.on_commit, google)
         self.refresher = Refresher(settings, store, clock, self.on_commit)
-        self.admin = Shops(store, clock, self.refresher)
+        self.shops = Shops(store, clock, self.refresher)
         self.bonuses = Bonuses(store, clock)
         self.changes = Changes(store, clock, self.on_commit, self.cards, self.bonuses)
         self.undo = Undo(store, clock, self.on_commit, self.cards)
@@ -56,7 +67,6 @@ class Service:
             None if google is None else NewCards(settings, store, google, clock, self.on_commit)
         )
         self.issuing = Issuing(store, clock, self.cards, publisher)
-        self._name_operations()
 
     @classmethod
     def open(
@@ -75,35 +85,3 @@ class Service:
         if self.google is not None:
             await self.google.aclose()
         await self.store.close()
-
-    def _name_operations(self) -> None:
-        """The parts' operations under the names the CLI, the API and the pages call."""
-        self.urls = self.cards.urls
-        self.card = self.cards.card
-        self.fresh = self.cards.fresh
-        self.fresh_card = self.cards.fresh_card
-        self.find_card = self.cards.find_card
-        self.card_by_secret = self.cards.card_by_secret
-        self.deliveries = self.cards.deliveries
-        self.create_shop = self.admin.create_shop
-        self.change_program = self.admin.change_program
-        self.update_program = self.admin.update_program
-        self.set_tiers = self.admin.set_tiers
-        self.update_long_standing = self.admin.update_long_standing
-        self.shop = self.admin.shop
-        self.shops = self.admin.shops
-        self.authenticate = self.admin.authenticate
-        self.locations = self.admin.locations
-        self.add_location = self.admin.add_location
-        self.remove_location = self.admin.remove_location
-        self.passes_in_wallets = self.refresher.passes_in_wallets
-        self.refresh_passes = self.refresher.refresh_passes
-        self.stamp = self.changes.stamp
-        self.redeem = self.changes.redeem
-        self.void = self.changes.void
-        self.undo_stamp = self.undo.undo_stamp
-        self.issue_card = self.issuing.issue_card
-        self.promotions = self.bonuses.promotions
-        self.forget_promotions = self.bonuses.forget_promotions
-        self.personal_data = self.privacy.personal_data
-        self.erase_personal_data = self.privacy.erase_personal_data

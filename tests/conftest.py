@@ -122,7 +122,7 @@ class Env:
 
     async def new_shop(self, stamps: int = 10, reward: str = "1 Vita Mix gratis") -> str:
         """Create a shop through the service the CLI uses; returns its API key."""
-        _, key = await self.service.create_shop(
+        _, key = await self.service.shops.create_shop(
             name=f"Café {secrets.token_hex(3)}", stamps=stamps, reward=reward
         )
         return key

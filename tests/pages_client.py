@@ -34,7 +34,7 @@ class Pages:
         return client
 
     async def shop(self, stamps: int = 10) -> tuple[ShopRow, str]:
-        shop, key = await self.service.create_shop(
+        shop, key = await self.service.shops.create_shop(
             name="Café Sonne", stamps=stamps, reward="1 Vita Mix gratis", slug=new_slug()
         )
         await StaffPins(self.service.store).set_pin(shop, PIN)

@@ -209,7 +209,7 @@ async def _look(service: Service, stamps: int = 10) -> tuple[str, str]:
     """A new shop whose program has colours of its own; returns them as URL parts."""
     background, stamp_colour = _colour(), _colour()
     colours = {"background_color": f"#{background}", "stamp_color": f"#{stamp_colour}"}
-    await service.create_shop(
+    await service.shops.create_shop(
         name=f"Café {secrets.token_hex(3)}", stamps=stamps, reward="1 Tee", colours=colours
     )
     return background, stamp_colour

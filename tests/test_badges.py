@@ -92,8 +92,8 @@ async def site(
     await store.close()
     app = create_app(settings)
     service: Service = app.state.service
-    shop, _ = await service.create_shop(name="Café Sonne", stamps=10, reward="1 Vita Mix")
-    view = await service.issue_card(shop, "test")
+    shop, _ = await service.shops.create_shop(name="Café Sonne", stamps=10, reward="1 Vita Mix")
+    view = await service.issuing.issue_card(shop, "test")
     card_path = str(view.urls["card"]).removeprefix(BASE_URL)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:

@@ -23,8 +23,8 @@ def _local(**delta: float) -> str:
 
 async def test_the_campaign_form_starts_a_promotion(pages: Pages) -> None:
     shop, key = await pages.shop()
-    serials = [(await pages.service.issue_card(shop, "test")).card.serial for _ in range(2)]
-    await pages.service.update_program(shop, holdout_percent=0)
+    serials = [(await pages.service.issuing.issue_card(shop, "test")).card.serial for _ in range(2)]
+    await pages.service.shops.update_program(shop, holdout_percent=0)
     owner, token = await signed_in_owner(pages, shop, key)
     page = (await owner.get(f"/dashboard/{shop.slug}")).text
     assert 'name="multiplier"' in page and "Every stamp counts 2 times" in page
@@ -71,14 +71,14 @@ async def test_the_rules_form_sets_long_standing_customers(pages: Pages) -> None
         path, data={"csrf": token, **rules, **loyal, "loyal_perk": "x" * 150}
     )
     assert long_perk.status_code == 422 and "at most 100 characters" in long_perk.text
-    unchanged = await pages.service.shop(shop.slug)
+    unchanged = await pages.service.shops.shop(shop.slug)
     assert unchanged.program.loyal_after_cards == 0, "a refused form changes nothing"
     saved = await owner.post(path, data={"csrf": token, **rules, **loyal})
     assert saved.status_code == 303
     page = (await owner.get(saved.headers["location"])).text
     assert re.search(r'name="loyal_after_cards"[^>]*value="3"', page)
     assert 'value="Always 10 % off cake"' in page
-    program = (await pages.service.shop(shop.slug)).program
+    program = (await pages.service.shops.shop(shop.slug)).program
     assert (program.loyal_after_cards, program.loyal_after_months) == (3, 0)
     assert (program.loyal_bonus_stamps, program.loyal_perk) == (2, "Always 10 % off cake")
 

@@ -111,7 +111,7 @@ async def test_a_logo_symbol_and_colours_reach_every_pass_in_a_wallet(
 
     removed = await design(owner, shop.slug, token, remove_logo="1")
     assert removed.status_code == 303 and "refreshed=1" in removed.headers["location"]
-    assert (await pages.service.shop(shop.slug)).program.logo_digest is None
+    assert (await pages.service.shops.shop(shop.slug)).program.logo_digest is None
 
 
 BOMB_SIDE = 5000  # 25 million pixels in a few kilobytes
@@ -156,7 +156,7 @@ async def test_bad_logo_files_are_refused_and_nothing_changes(
     assert refused.status_code == status
     error = re.search(r'<p class="error" id="design-error" role="alert">([^<]*)</p>', refused.text)
     assert error and said in error.group(1), refused.text[-3000:]
-    after = await pages.service.shop(shop.slug)
+    after = await pages.service.shops.shop(shop.slug)
     assert (after.program.logo_digest, after.program.stamp_symbol) == (None, "check")
 
 
@@ -169,7 +169,7 @@ async def test_an_svg_logo_is_drawn_and_never_served_as_svg(pages: Pages) -> Non
     )
     saved = await design(owner, shop.slug, token, drawing.encode())
     assert saved.status_code == 303, saved.text
-    digest = (await pages.service.shop(shop.slug)).program.logo_digest
+    digest = (await pages.service.shops.shop(shop.slug)).program.logo_digest
     assert digest is not None
     for path in (f"/img/logo/{digest}/logo@3x.png", f"/img/google/logo/{digest}/3b2a20.png"):
         served = await owner.get(path)
@@ -196,7 +196,7 @@ async def test_colours_too_close_to_the_background_are_refused(pages: Pages) -> 
     faint = await design(owner, shop.slug, token, stamp_color="#4A3A30")
     assert faint.status_code == 422 and "Stamps on the background: contrast" in faint.text
     assert "at least 3.0:1" in faint.text, "a graphic needs 3:1"
-    unchanged = (await pages.service.shop(shop.slug)).program
+    unchanged = (await pages.service.shops.shop(shop.slug)).program
     assert (unchanged.background_color, unchanged.foreground_color) == ("#3B2A20", "#FFFFFF")
     fine = await design(
         owner,
@@ -261,7 +261,7 @@ async def test_the_google_class_shows_the_shops_logo(
     google_service: tuple[Service, httpx.AsyncClient], fake: FakeGoogle
 ) -> None:
     service, client = google_service
-    shop, key = await service.create_shop(
+    shop, key = await service.shops.create_shop(
         name="Café Mond", stamps=10, reward="1 Kaffee", slug=f"mond-{secrets.token_hex(3)}"
     )
     changed = await change_design(
@@ -281,7 +281,7 @@ async def test_the_google_class_shows_the_shops_logo(
 
 
 async def test_the_logo_in_use_outlives_newer_uploads(env: Env) -> None:
-    shop, _ = await env.service.create_shop(
+    shop, _ = await env.service.shops.create_shop(
         name="Eck", stamps=10, reward="1 Kaffee", slug=f"eck-{secrets.token_hex(3)}"
     )
     logos = ShopLogos(env.service.store)

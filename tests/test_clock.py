@@ -60,7 +60,7 @@ async def test_expiry_found_by_a_moved_clock_is_recorded_at_its_time(
     serial = card["serial"]
     shop = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()["shop"]
     service = env.service
-    await service.update_program(await service.shop(shop), stamp_expiry_days=30)
+    await service.shops.update_program(await service.shops.shop(shop), stamp_expiry_days=30)
     await env.client.post(f"/api/v1/cards/{serial}/stamps", json={"count": 3}, headers=auth(key))
     monkeypatch.setattr(env.clock, "ahead", AHEAD)
     read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()

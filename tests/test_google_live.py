@@ -291,8 +291,8 @@ async def test_campaign_messages_and_refusals_in_the_worker(
     try:
         service = Service(settings, store, google=google)
         name = f"Café {secrets.token_hex(3)}"
-        shop, _ = await service.create_shop(name=name, stamps=10, reward="1 Vita Mix")
-        view = await service.issue_card(shop, "test")
+        shop, _ = await service.shops.create_shop(name=name, stamps=10, reward="1 Vita Mix")
+        view = await service.issuing.issue_card(shop, "test")
         now = datetime.now(UTC)
         async with store.transaction() as conn:
             campaign_id = await create_campaign(
@@ -324,7 +324,7 @@ async def test_campaign_messages_and_refusals_in_the_worker(
         ]
 
         fake.fail_next(10, 400)
-        await service.stamp(shop, view.card.serial, 1, actor="test", idempotency_key=None)
+        await service.changes.stamp(shop, view.card.serial, 1, actor="test", idempotency_key=None)
         assert await worker.run_once() == 1
         fake.failures.clear()
         async with store.reading() as conn:

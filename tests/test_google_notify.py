@@ -157,11 +157,11 @@ async def shop(
     await service.store.migrate()
     google = service.google
     assert google is not None
-    created, key = await service.create_shop(
+    created, key = await service.shops.create_shop(
         name="Café Sonne", stamps=10, reward="1 Vita Mix", slug=f"sonne-{secrets.token_hex(3)}"
     )
     # No hold-out group: every card of a campaign gets it, so counts are exact.
-    await service.update_program(created, holdout_percent=0)
+    await service.shops.update_program(created, holdout_percent=0)
     delivery = GoogleDelivery(
         service.store, google, lambda card: settings.card_page_url(card.page_secret)
     )

@@ -80,7 +80,7 @@ class App:
         return client
 
     async def shop(self, stamps: int = 10) -> tuple[ShopRow, str]:
-        shop, key = await self.service.create_shop(
+        shop, key = await self.service.shops.create_shop(
             name="Café Sicher", stamps=stamps, reward="1 Tee", slug=f"s-{secrets.token_hex(4)}"
         )
         await StaffPins(self.service.store).set_pin(shop, PIN)
@@ -189,9 +189,9 @@ async def test_nul_in_a_card_cookie_is_no_card(site: App) -> None:
 
 async def test_nul_in_feedback_text_is_refused_naming_the_field(site: App) -> None:
     shop, _ = await site.shop(stamps=1)
-    view = await site.service.issue_card(shop, "test")
-    await site.service.stamp(shop, view.card.serial, 1, actor="test", idempotency_key=None)
-    await site.service.redeem(shop, view.card.serial, actor="test", idempotency_key=None)
+    view = await site.service.issuing.issue_card(shop, "test")
+    await site.service.changes.stamp(shop, view.card.serial, 1, actor="test", idempotency_key=None)
+    await site.service.changes.redeem(shop, view.card.serial, actor="test", idempotency_key=None)
     phone = site.client()
     path = f"/c/{view.card.page_secret}/feedback"
     token = csrf_of(await phone.get(path))
@@ -245,7 +245,7 @@ async def test_nul_and_lone_surrogates_in_json_are_422_naming_the_field(
 
 async def test_a_deep_staff_stamp_or_redeem_body_is_400(site: App) -> None:
     shop, _ = await site.shop()
-    view = await site.service.issue_card(shop, "test")
+    view = await site.service.issuing.issue_card(shop, "test")
     staff, token = await staff_browser(site, shop)
     before = await site.rows()
     for action in ("stamps", "redeem"):
@@ -282,7 +282,7 @@ async def test_the_whole_rules_form_with_every_tier_row_is_saved(site: App) -> N
     assert len(form) > 20
     saved = await owner.post(f"/dashboard/{shop.slug}/program", data=form)
     assert saved.status_code == 303, saved.text[:300]
-    assert len((await site.service.shop(shop.slug)).program.tiers) == 5
+    assert len((await site.service.shops.shop(shop.slug)).program.tiers) == 5
 
 
 def _rules_form(page: str, token: str) -> dict[str, str]:
@@ -307,7 +307,7 @@ async def test_a_5000_digit_number_in_the_rules_form_is_refused(site: App) -> No
         answer = await owner.post(path, data={"csrf": token, name: "9" * 5000, **extra})
         assert answer.status_code == 422, (name, answer.status_code)
     assert await site.rows() == before
-    assert (await site.service.shop(shop.slug)).program == shop.program
+    assert (await site.service.shops.shop(shop.slug)).program == shop.program
     notice = await owner.get(f"/dashboard/{shop.slug}?saved=settings&refreshed={'9' * 5000}")
     assert notice.status_code == 200
 

@@ -128,7 +128,7 @@ def test_dates_follow_each_language() -> None:
 async def test_a_french_phone_sees_french_pages(
     env: Env, browsers: list[httpx.AsyncClient]
 ) -> None:
-    shop, _ = await env.service.create_shop(
+    shop, _ = await env.service.shops.create_shop(
         name="Café Soleil", stamps=10, reward="1 café", slug=f"soleil-{secrets.token_hex(4)}"
     )
     french = browser(env, browsers, "fr-FR,fr;q=0.9,en;q=0.5")
@@ -154,7 +154,7 @@ async def test_a_french_phone_sees_french_pages(
 
 
 async def test_the_pass_carries_french_strings(env: Env, browsers: list[httpx.AsyncClient]) -> None:
-    shop, _ = await env.service.create_shop(
+    shop, _ = await env.service.shops.create_shop(
         name="Café Soleil", stamps=10, reward="1 café", slug=f"soleil-{secrets.token_hex(4)}"
     )
     french = browser(env, browsers, "fr-FR")

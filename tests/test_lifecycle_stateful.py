@@ -100,8 +100,12 @@ async def _shops(settings: Settings) -> tuple[str, str]:
     await store.migrate()
     service = Service(settings, store)
     try:
-        _, key = await service.create_shop(name="Model café", stamps=REQUIRED, reward="1 Kaffee")
-        _, other = await service.create_shop(name="Other café", stamps=REQUIRED, reward="1 Tee")
+        _, key = await service.shops.create_shop(
+            name="Model café", stamps=REQUIRED, reward="1 Kaffee"
+        )
+        _, other = await service.shops.create_shop(
+            name="Other café", stamps=REQUIRED, reward="1 Tee"
+        )
     finally:
         await store.close()
     return key, other
@@ -391,11 +395,11 @@ def tiered(tmp_path_factory: pytest.TempPathFactory, certs_dir: Path) -> Iterato
         await store.migrate()
         service = Service(config, store)
         try:
-            made, key = await service.create_shop(
+            made, key = await service.shops.create_shop(
                 name="Tier café", stamps=TIER_REQUIRED, reward="1 Kaffee"
             )
-            made = await service.set_tiers(made, [(TIER_AT, "1 Keks")])
-            await service.update_program(
+            made = await service.shops.set_tiers(made, [(TIER_AT, "1 Keks")])
+            await service.shops.update_program(
                 made, stamp_expiry_days=STAMP_DAYS, reward_expiry_days=REWARD_DAYS
             )
         finally:

@@ -122,8 +122,8 @@ async def test_each_change_announces_one_thing_or_nothing(env: Env) -> None:
     await stamp(env, key, card["serial"])
     assert await phone.update() == "Neuer Stempel: 1 / 3", "after a redeem the next stamp shows"
 
-    shop = await env.service.authenticate(key)
-    await env.service.add_location(shop, Location("Sonnenallee 1", 52.48, 13.43))
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.add_location(shop, Location("Sonnenallee 1", 52.48, 13.43))
     assert await phone.update() is None, "a refresh of every pass announces nothing"
 
     voided = await env.client.post(f"/api/v1/cards/{card['serial']}/void", headers=auth(key))
@@ -133,13 +133,15 @@ async def test_each_change_announces_one_thing_or_nothing(env: Env) -> None:
 
 async def test_a_campaign_announces_its_text_and_its_surprise_stamps_quietly(env: Env) -> None:
     key = await env.new_shop(stamps=3)
-    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
+    await env.service.shops.update_program(
+        await env.service.shops.authenticate(key), holdout_percent=0
+    )
     card = await new_card(env, key)
     await stamp(env, key, card["serial"], 2)
     phone = Phone(env, card)
     await phone.update()
     campaigns = Campaigns(env.service.store, lambda: None)
-    shop = await env.service.authenticate(key)
+    shop = await env.service.shops.authenticate(key)
     await campaigns.send(shop, "Danke! Ein Stempel geht auf uns.", "all", bonus=1)
     await _deliver_campaigns(env)
     assert await phone.update() == "Danke! Ein Stempel geht auf uns."
@@ -150,7 +152,9 @@ async def test_a_campaign_announces_its_text_and_its_surprise_stamps_quietly(env
 
 async def test_a_promotion_announces_the_stamps_it_gave_once(env: Env) -> None:
     key = await env.new_shop(stamps=4)
-    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
+    await env.service.shops.update_program(
+        await env.service.shops.authenticate(key), holdout_percent=0
+    )
     card = await new_card(env, key)
     phone = Phone(env, card)
     await phone.update()

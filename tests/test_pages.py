@@ -99,8 +99,8 @@ async def test_unknown_shop_is_a_404_page(pages: Pages) -> None:
 
 async def test_card_page_shows_stamps_reward_and_wallet_buttons(pages: Pages) -> None:
     shop, _ = await pages.shop(stamps=5)
-    view = await pages.service.issue_card(shop, "test")
-    await pages.service.stamp(shop, view.card.serial, 6, actor="test", idempotency_key=None)
+    view = await pages.service.issuing.issue_card(shop, "test")
+    await pages.service.changes.stamp(shop, view.card.serial, 6, actor="test", idempotency_key=None)
     async with pages.browser(**{"Accept-Language": "en-GB"}) as phone:
         page = await phone.get(f"/c/{view.card.page_secret}")
     assert "1 of 5 stamps" in page.text
@@ -126,7 +126,7 @@ async def test_poster_png_qr_code_decodes_to_the_join_url(pages: Pages) -> None:
 
 async def test_staff_stamps_once_per_key_undoes_and_shows_refusals(pages: Pages) -> None:
     shop, _ = await pages.shop()
-    serial = (await pages.service.issue_card(shop, "test")).card.serial
+    serial = (await pages.service.issuing.issue_card(shop, "test")).card.serial
     client, token = await signed_in_staff(pages, shop)
     path = f"/staff/{shop.slug}/cards/{serial.lower()}"
     headers = {"X-CSRF-Token": token, "Idempotency-Key": "tap-1"}
@@ -168,10 +168,12 @@ async def test_wrong_pins_are_refused_then_locked_out(pages: Pages) -> None:
 
 async def test_dashboard_figures_csv_pin_and_stats_api(pages: Pages, env: Env) -> None:
     shop, key = await pages.shop(stamps=3)
-    first = await pages.service.issue_card(shop, "test")
-    await pages.service.issue_card(shop, "test")
-    await pages.service.stamp(shop, first.card.serial, 4, actor="test", idempotency_key=None)
-    await pages.service.redeem(shop, first.card.serial, actor="test", idempotency_key=None)
+    first = await pages.service.issuing.issue_card(shop, "test")
+    await pages.service.issuing.issue_card(shop, "test")
+    await pages.service.changes.stamp(
+        shop, first.card.serial, 4, actor="test", idempotency_key=None
+    )
+    await pages.service.changes.redeem(shop, first.card.serial, actor="test", idempotency_key=None)
     staff, _ = await signed_in_staff(pages, shop)
     async with pages.browser(**{"Accept-Language": "en"}) as owner:
         token = csrf_of(await owner.get(f"/dashboard/{shop.slug}"))
@@ -257,8 +259,8 @@ def test_cli_sets_and_resets_the_staff_pin(tmp_path: Path) -> None:
 
 async def test_staff_page_names_the_daily_cap_when_it_refuses(pages: Pages) -> None:
     shop, _ = await pages.shop()
-    shop = await pages.service.update_program(shop, daily_cap=2)
-    serial = (await pages.service.issue_card(shop, "test")).card.serial
+    shop = await pages.service.shops.update_program(shop, daily_cap=2)
+    serial = (await pages.service.issuing.issue_card(shop, "test")).card.serial
     client, token = await signed_in_staff(pages, shop)
     path = f"/staff/{shop.slug}/cards/{serial}/stamps"
     headers = {"X-CSRF-Token": token}
@@ -275,7 +277,7 @@ async def test_staff_page_names_the_daily_cap_when_it_refuses(pages: Pages) -> N
 
 async def test_referral_through_the_join_page_gives_both_cards_their_bonus(pages: Pages) -> None:
     shop, _ = await pages.shop()
-    friend = await pages.service.issue_card(shop, "test")
+    friend = await pages.service.issuing.issue_card(shop, "test")
     async with pages.browser(**{"Accept-Language": "en"}) as phone:
         card_page = await phone.get(f"/c/{friend.card.page_secret}")
         share = f"{BASE_URL}/join/{shop.slug}?ref={friend.card.serial}"
@@ -288,7 +290,7 @@ async def test_referral_through_the_join_page_gives_both_cards_their_bonus(pages
         form = {"csrf": csrf_of(page), "wallet": "apple", "ref": friend.card.serial}
         joined = await phone.post(f"/join/{shop.slug}", data=form)
     secret = joined.headers["location"].split("/c/")[1].split("/")[0]
-    new = await pages.service.card_by_secret(secret)
+    new = await pages.service.cards.card_by_secret(secret)
     assert new.card.counters.stamps == 0, "the bonus waits for the first real stamp"
     client, token = await signed_in_staff(pages, shop)
     stamped = await client.post(
@@ -297,16 +299,18 @@ async def test_referral_through_the_join_page_gives_both_cards_their_bonus(pages
         headers={"X-CSRF-Token": token},
     )
     assert stamped.json()["stamps"] == 2, "one stamp plus the referral bonus"
-    again = await pages.service.stamp(shop, new.card.serial, 1, actor="test", idempotency_key=None)
+    again = await pages.service.changes.stamp(
+        shop, new.card.serial, 1, actor="test", idempotency_key=None
+    )
     assert again.card.counters.stamps == 3, "the bonus comes once"
-    assert (await pages.service.card(shop, friend.card.serial)).card.counters.stamps == 1
+    assert (await pages.service.cards.card(shop, friend.card.serial)).card.counters.stamps == 1
 
 
 async def test_feedback_link_on_the_pass_after_a_redeem_and_answers_on_the_dashboard(
     pages: Pages, env: Env
 ) -> None:
     shop, key = await pages.shop(stamps=3)
-    view = await pages.service.issue_card(shop, "test")
+    view = await pages.service.issuing.issue_card(shop, "test")
     secret, serial = view.card.page_secret, view.card.serial
     phone = pages.browser(**{"Accept-Language": "en"})
     before = verify_pkpass(
@@ -314,8 +318,8 @@ async def test_feedback_link_on_the_pass_after_a_redeem_and_answers_on_the_dashb
     )
     assert "feedback" not in [field["key"] for field in before["storeCard"]["backFields"]]
     assert "after your first redeemed reward" in (await phone.get(f"/c/{secret}/feedback")).text
-    await pages.service.stamp(shop, serial, 3, actor="test", idempotency_key=None)
-    await pages.service.redeem(shop, serial, actor="test", idempotency_key=None)
+    await pages.service.changes.stamp(shop, serial, 3, actor="test", idempotency_key=None)
+    await pages.service.changes.redeem(shop, serial, actor="test", idempotency_key=None)
     after = verify_pkpass(
         (await phone.get(f"/c/{secret}/pass.pkpass")).content, env.settings.certs_dir / "wwdr.pem"
     )
@@ -350,7 +354,7 @@ async def test_feedback_link_on_the_pass_after_a_redeem_and_answers_on_the_dashb
 async def test_dashboard_previews_and_sends_a_campaign(pages: Pages) -> None:
     shop, key = await pages.shop()
     for _ in range(10):
-        await pages.service.issue_card(shop, "test")
+        await pages.service.issuing.issue_card(shop, "test")
     owner, token = await signed_in_owner(pages, shop, key)
     path = f"/dashboard/{shop.slug}/campaigns"
     page = (await owner.get(f"/dashboard/{shop.slug}")).text
@@ -399,7 +403,7 @@ async def test_dashboard_rules_set_the_daily_cap_and_locations_reach_the_pass(
     assert saved.status_code == 303 and "saved=settings" in saved.headers["location"]
     page = (await owner.get(saved.headers["location"])).text
     assert "Rules saved." in page and re.search(r'name="daily_cap"[^>]*value="1"', page)
-    serial = (await pages.service.issue_card(shop, "test")).card.serial
+    serial = (await pages.service.issuing.issue_card(shop, "test")).card.serial
     staff, staff_token = await signed_in_staff(pages, shop)
     stamp = f"/staff/{shop.slug}/cards/{serial}/stamps"
     headers = {"X-CSRF-Token": staff_token}
@@ -421,7 +425,7 @@ async def test_dashboard_rules_set_the_daily_cap_and_locations_reach_the_pass(
     assert added.status_code == 303
     listed = (await owner.get(added.headers["location"])).text
     assert "Hauptstr. 1, Berlin" in listed and "52.52000, 13.40500" in listed
-    view = await pages.service.card(shop, serial)
+    view = await pages.service.cards.card(shop, serial)
     pkpass = await pages.browser().get(str(view.urls["apple"]))
     pass_json = verify_pkpass(pkpass.content, env.settings.certs_dir / "wwdr.pem")
     assert pass_json["locations"][0]["latitude"] == 52.52
@@ -461,14 +465,16 @@ async def test_dashboard_sets_reward_tiers_and_expiry_and_the_card_page_shows_th
     page = (await owner.get(saved.headers["location"])).text
     assert re.search(r'name="tier_at_1"[^>]*value="5"', page)
     assert re.search(r'name="stamp_expiry_days"[^>]*value="90"', page)
-    view = await pages.service.issue_card(shop, "test")
-    shop = await pages.service.shop(shop.slug)
-    await pages.service.stamp(shop, view.card.serial, 3, actor="test", idempotency_key=None)
+    view = await pages.service.issuing.issue_card(shop, "test")
+    shop = await pages.service.shops.shop(shop.slug)
+    await pages.service.changes.stamp(shop, view.card.serial, 3, actor="test", idempotency_key=None)
     async with pages.browser(**{"Accept-Language": "en"}) as phone:
         card = (await phone.get(f"/c/{view.card.page_secret}")).text
         assert "2 more stamps to: 1 Cookie" in card
         assert "5 Stamps: 1 Cookie" in card and "10 Stamps: 1 Vita Mix gratis" in card
         assert re.search(r"Stamps expire on \d{1,2} \w{3} \d{4} unless you visit before", card)
-        await pages.service.stamp(shop, view.card.serial, 2, actor="test", idempotency_key=None)
+        await pages.service.changes.stamp(
+            shop, view.card.serial, 2, actor="test", idempotency_key=None
+        )
         card = (await phone.get(f"/c/{view.card.page_secret}")).text
         assert "Your reward is ready: 1 Cookie" in card

@@ -61,7 +61,9 @@ async def test_a_promotion_doubles_the_recipients_stamps_once(env: Env) -> None:
 
 async def test_a_promotion_waits_for_its_start_and_overlaps_take_the_best(env: Env) -> None:
     key = await env.new_shop(stamps=30)
-    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
+    await env.service.shops.update_program(
+        await env.service.shops.authenticate(key), holdout_percent=0
+    )
     serial = (await new_card(env, key))["serial"]
     soon = await message(
         env,
@@ -137,8 +139,8 @@ async def test_a_shop_without_promotions_asks_for_them_once_not_per_stamp(env: E
 
 async def test_a_scheduled_campaign_takes_its_segment_when_sent(env: Env) -> None:
     key = await env.new_shop(stamps=2)
-    shop = await env.service.authenticate(key)
-    await env.service.update_program(shop, holdout_percent=0)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, holdout_percent=0)
     first, second = [await new_card(env, key) for _ in range(2)]
     scheduled = await message(
         env, key, text="Ihre Prämie wartet!", segment="reward_due", send_at=later(seconds=1)
@@ -168,7 +170,9 @@ async def test_a_scheduled_campaign_takes_its_segment_when_sent(env: Env) -> Non
 
 async def test_the_weekly_limit_is_counted_when_a_scheduled_campaign_is_sent(env: Env) -> None:
     key = await env.new_shop()
-    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
+    await env.service.shops.update_program(
+        await env.service.shops.authenticate(key), holdout_percent=0
+    )
     for _ in range(3):
         await new_card(env, key)
     scheduled = await message(env, key, text="Später", send_at=later(seconds=1))
@@ -184,8 +188,8 @@ async def test_the_weekly_limit_is_counted_when_a_scheduled_campaign_is_sent(env
 
 async def test_a_long_standing_card_gets_its_bonus_once_and_shows_the_perk(env: Env) -> None:
     key = await env.new_shop(stamps=2)
-    shop = await env.service.update_long_standing(
-        await env.service.authenticate(key),
+    shop = await env.service.shops.update_long_standing(
+        await env.service.shops.authenticate(key),
         loyal_after_cards=2,
         loyal_bonus_stamps=1,
         perk="Immer 10 % auf Kuchen",
@@ -211,8 +215,8 @@ async def test_a_long_standing_card_gets_its_bonus_once_and_shows_the_perk(env: 
 
 async def test_months_since_joining_make_a_card_long_standing_at_its_next_stamp(env: Env) -> None:
     key = await env.new_shop(stamps=10)
-    await env.service.update_long_standing(
-        await env.service.authenticate(key), loyal_after_months=6, loyal_bonus_stamps=2
+    await env.service.shops.update_long_standing(
+        await env.service.shops.authenticate(key), loyal_after_months=6, loyal_bonus_stamps=2
     )
     old, young = await new_card(env, key), await new_card(env, key)
     async with env.service.store.transaction() as conn:  # a card that joined 7 months ago
@@ -230,7 +234,7 @@ async def test_bad_long_standing_settings_are_refused(env: Env) -> None:
     from passes.errors import InvalidInput
 
     key = await env.new_shop()
-    shop = await env.service.authenticate(key)
+    shop = await env.service.shops.authenticate(key)
     for changes in (
         {"loyal_after_cards": -1},
         {"loyal_after_cards": 51},
@@ -240,7 +244,7 @@ async def test_bad_long_standing_settings_are_refused(env: Env) -> None:
         {"perk": "tab\x07"},
     ):
         try:
-            await env.service.update_long_standing(shop, **changes)  # type: ignore[arg-type]
+            await env.service.shops.update_long_standing(shop, **changes)  # type: ignore[arg-type]
         except InvalidInput:
             continue
         raise AssertionError(f"{changes} was accepted")
@@ -255,8 +259,8 @@ async def test_a_new_location_refreshes_the_passes_in_wallets(env: Env) -> None:
     await phone.changed_serials()
     assert (await phone.refresh()).status_code == 200
     assert await phone.changed_serials() == []
-    shop = await env.service.authenticate(key)
-    await env.service.add_location(shop, Location("Sonnenallee 1, Berlin", 52.4862, 13.4319))
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.add_location(shop, Location("Sonnenallee 1, Berlin", 52.4862, 13.4319))
     deliveries = await env.client.get(
         f"/api/v1/cards/{card['serial']}/deliveries", headers=auth(key)
     )
@@ -272,7 +276,9 @@ async def test_a_new_location_refreshes_the_passes_in_wallets(env: Env) -> None:
 
 async def test_undoing_a_promoted_stamp_takes_back_its_extra_stamps(env: Env) -> None:
     key = await env.new_shop(stamps=10)
-    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
+    await env.service.shops.update_program(
+        await env.service.shops.authenticate(key), holdout_percent=0
+    )
     serial = (await new_card(env, key))["serial"]
     await message(env, key, text="Dreifach!", multiplier=3, ends_at=later(hours=1))
     stamped = await stamp(env, key, serial, 2)
@@ -290,8 +296,8 @@ async def test_undoing_a_promoted_stamp_takes_back_its_extra_stamps(env: Env) ->
 
 async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> None:
     key = await env.new_shop(stamps=1)
-    shop = await env.service.update_long_standing(
-        await env.service.authenticate(key), loyal_after_cards=1, perk="Immer 10 % auf Kuchen"
+    shop = await env.service.shops.update_long_standing(
+        await env.service.shops.authenticate(key), loyal_after_cards=1, perk="Immer 10 % auf Kuchen"
     )
     regular, other = await new_card(env, key), await new_card(env, key)
     await stamp(env, key, regular["serial"])
@@ -302,9 +308,9 @@ async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> No
         assert await phone.register() == 201
         await phone.changed_serials()
         phones.append(phone)
-    await env.service.update_long_standing(shop, perk="Immer 10 % auf Kuchen")
+    await env.service.shops.update_long_standing(shop, perk="Immer 10 % auf Kuchen")
     assert [await phone.changed_serials() for phone in phones] == [[], []], "same perk: no update"
-    await env.service.update_long_standing(shop, perk="Immer 20 % auf Kuchen")
+    await env.service.shops.update_long_standing(shop, perk="Immer 20 % auf Kuchen")
     assert await phones[0].changed_serials() == [regular["serial"]]
     assert await phones[1].changed_serials() == [], "not a regular: nothing to show"
     shown = verify_pkpass((await phones[0].refresh()).content, env.settings.certs_dir / "wwdr.pem")
@@ -313,7 +319,9 @@ async def test_a_changed_perk_refreshes_the_regulars_passes_only(env: Env) -> No
 
 async def test_two_campaigns_for_the_same_cards_land_in_one_round_in_order(env: Env) -> None:
     key = await env.new_shop()
-    await env.service.update_program(await env.service.authenticate(key), holdout_percent=0)
+    await env.service.shops.update_program(
+        await env.service.shops.authenticate(key), holdout_percent=0
+    )
     issued = [await new_card(env, key) for _ in range(3)]
     for text in ("Erste Nachricht", "Zweite Nachricht"):
         sent = await message(env, key, text=text, segment="all")

@@ -84,8 +84,8 @@ async def test_a_program_change_refreshes_the_passes_in_wallets(env: Env, kind: 
     assert announcing(first) == ["notice"], "the stamp is announced"
     assert await pending(env, key, serial) == 0
 
-    shop = await env.service.authenticate(key)
-    changed = await env.service.change_program(shop, change)
+    shop = await env.service.shops.authenticate(key)
+    changed = await env.service.shops.change_program(shop, change)
     assert changed.refreshed == 1, "the card in a wallet; the other one no phone holds"
     assert changed.shop.slug == shop.slug, "a new name keeps the slug (URLs, Google class id)"
 
@@ -104,7 +104,7 @@ async def test_a_program_change_refreshes_the_passes_in_wallets(env: Env, kind: 
     loose_after = await shown(env, key, loose["serial"])
     assert loose_after["version"] == loose_before["version"], "a card in no wallet stays"
 
-    again = await env.service.change_program(changed.shop, change)
+    again = await env.service.shops.change_program(changed.shop, change)
     assert again.refreshed == 0 and (await phone.refresh()).status_code == 304, "nothing new"
     # A stamp after the refresh gets a later tag: the phone that saw the refresh sees it too
     # (on SQLite the refresh took a ledger id no event will get).
@@ -122,8 +122,8 @@ async def test_refresh_batches_are_transactions_of_their_own(env: Env) -> None:
     service = Service(replace(env.settings, refresh_batch=2), env.service.store)
     reported: list[tuple[int, int]] = []
 
-    shop = await service.authenticate(key)
-    changed = await service.change_program(
+    shop = await service.shops.authenticate(key)
+    changed = await service.shops.change_program(
         shop, ProgramChange(name="Café Mond"), lambda *seen: reported.append(seen)
     )
     assert changed.refreshed == 5
@@ -134,7 +134,7 @@ async def test_refresh_batches_are_transactions_of_their_own(env: Env) -> None:
     tags, ids = await _tags_and_ids(env, serials)
     assert tags[0] == tags[1] < tags[2] == tags[3] < tags[4], "one tag per batch: its own commit"
     assert await _queued(env, ids) == ids, "one push per phone, none doubled"
-    await service.change_program(changed.shop, ProgramChange(name="Café Sonne"))
+    await service.shops.change_program(changed.shop, ProgramChange(name="Café Sonne"))
     assert await _queued(env, ids) == ids, "pushes still waiting take the next refresh along"
 
 
@@ -154,7 +154,7 @@ async def _queued(env: Env, card_ids: list[int]) -> list[int]:
 async def test_a_refused_change_changes_nothing(env: Env) -> None:
     key = await env.new_shop(stamps=10)
     phone = await phone_for(env, await new_card(env, key))
-    shop = await env.service.authenticate(key)
+    shop = await env.service.shops.authenticate(key)
     for change, field in (
         (ProgramChange(name=" "), "name"),
         (ProgramChange(name="Café\nMond"), "name"),
@@ -164,9 +164,9 @@ async def test_a_refused_change_changes_nothing(env: Env) -> None:
         (ProgramChange(name="Mond", limits={"stamp_expiry_days": 0}), "stamp_expiry_days"),
     ):
         with pytest.raises(BadSetting) as refused:
-            await env.service.change_program(shop, change)
+            await env.service.shops.change_program(shop, change)
         assert refused.value.name == field
-    assert (await env.service.authenticate(key)).name == shop.name
+    assert (await env.service.shops.authenticate(key)).name == shop.name
     assert (await phone.refresh()).status_code == 304, "the pass is as it was"
 
 
@@ -215,7 +215,7 @@ async def test_the_dashboard_says_how_many_passes_a_change_updates(pages: Pages)
 async def test_the_command_line_refreshes_and_refuses_clearly(env: Env) -> None:
     key = await env.new_shop(stamps=10)
     phone = await phone_for(env, await new_card(env, key))
-    slug = (await env.service.authenticate(key)).slug
+    slug = (await env.service.shops.authenticate(key)).slug
     cli = passes_env(env.settings.database_url, env.settings.certs_dir)
     red = run(cli, "shop", "settings", "--shop", slug, "--background", "red", ok=False)
     assert red.returncode == 1
@@ -237,9 +237,9 @@ async def test_stamps_during_a_refresh_count_once_and_the_phones_see_both(env: E
     for card in held:  # each card remembered by this process's compare-and-set writer
         await stamp(env, key, card["serial"])
     service = Service(replace(env.settings, refresh_batch=3), env.service.store)
-    shop = await service.authenticate(key)
+    shop = await service.shops.authenticate(key)
     stamping = [stamp(env, key, card["serial"]) for card in held for _ in range(2)]
-    refreshing = service.change_program(shop, ProgramChange(name="Café Mond"))
+    refreshing = service.shops.change_program(shop, ProgramChange(name="Café Mond"))
     *_, changed = await asyncio.gather(*stamping, refreshing)
     assert changed.refreshed == 12
     for phone, card in zip(phones, held, strict=True):

@@ -34,11 +34,11 @@ async def _shop(
     env: Env, tiers: list[tuple[int, str]] | None = None, **expiry: int | None
 ) -> tuple[ShopRow, str]:
     key = await env.new_shop(stamps=10, reward="1 Vita Mix gratis")
-    shop = await env.service.authenticate(key)
+    shop = await env.service.shops.authenticate(key)
     if tiers:
-        shop = await env.service.set_tiers(shop, tiers)
+        shop = await env.service.shops.set_tiers(shop, tiers)
     if expiry:
-        shop = await env.service.update_program(shop, **expiry)
+        shop = await env.service.shops.update_program(shop, **expiry)
     return shop, key
 
 
@@ -114,9 +114,9 @@ async def test_tier_settings_are_checked(env: Env) -> None:
     shop, _ = await _shop(env)
     for tiers in ([(10, "x")], [(0, "x")], [(3, "a"), (3, "b")], [(4, "")]):
         with pytest.raises(InvalidInput, match=r"tier|reward"):
-            await env.service.set_tiers(shop, tiers)
+            await env.service.shops.set_tiers(shop, tiers)
     with pytest.raises(InvalidInput, match="stamp_expiry_days"):
-        await env.service.update_program(shop, stamp_expiry_days=0)
+        await env.service.shops.update_program(shop, stamp_expiry_days=0)
 
 
 def _clock(days: float) -> Callable[[], datetime]:
@@ -344,19 +344,21 @@ async def test_migration_lists_the_rewards_of_existing_cards(
     await store.migrate()
     service = Service(Settings(database_url=blank_database, certs_dir=certs_dir), store)
     try:
-        shop, _ = await service.create_shop(name="Alt", stamps=3, reward="1 Kaffee")
-        serial = (await service.issue_card(shop, "test")).card.serial
-        await service.stamp(shop, serial, 7, actor="test", idempotency_key=None)
+        shop, _ = await service.shops.create_shop(name="Alt", stamps=3, reward="1 Kaffee")
+        serial = (await service.issuing.issue_card(shop, "test")).card.serial
+        await service.changes.stamp(shop, serial, 7, actor="test", idempotency_key=None)
         async with store.writer.connect() as conn:  # back to before tiers and expiry
             await conn.run_sync(_alembic, "0011")
             await conn.commit()
         await store.migrate()
-        card = (await service.card(shop, serial)).card
+        card = (await service.cards.card(shop, serial)).card
         assert (card.counters.stamps, card.counters.rewards_available) == (1, 2)
         assert [at for at, _ in card.counters.rewards_due] == [3, 3]
         assert card.counters.last_visit is not None
         assert card.counters.last_visit >= card.created_at
-        taken = await service.redeem(shop, serial, actor="test", idempotency_key=None, tier=3)
+        taken = await service.changes.redeem(
+            shop, serial, actor="test", idempotency_key=None, tier=3
+        )
         assert taken.card.counters.rewards_available == 1
     finally:
         await store.close()

@@ -49,16 +49,18 @@ async def _seed(settings: Settings) -> Shop:
     await store.migrate()
     service = Service(settings, store)
     try:
-        shop, key = await service.create_shop(name="Café Fuzz", stamps=5, reward="1 Kaffee")
-        other, _ = await service.create_shop(name="Other shop", stamps=5, reward="1 Tee")
+        shop, key = await service.shops.create_shop(name="Café Fuzz", stamps=5, reward="1 Kaffee")
+        other, _ = await service.shops.create_shop(name="Other shop", stamps=5, reward="1 Tee")
         serials = []
         for i in range(4):
             customer = Customer("Ada", "ada@example.org") if i == 0 else None
-            view = await service.issue_card(shop, "test", customer=customer)
+            view = await service.issuing.issue_card(shop, "test", customer=customer)
             if i % 2:
-                await service.stamp(shop, view.card.serial, 7, actor="test", idempotency_key=None)
+                await service.changes.stamp(
+                    shop, view.card.serial, 7, actor="test", idempotency_key=None
+                )
             serials.append(view.card.serial)
-        foreign = await service.issue_card(other, "test")
+        foreign = await service.issuing.issue_card(other, "test")
     finally:
         await store.close()
     return Shop(key, serials, foreign.card.serial)

@@ -45,7 +45,7 @@ class Site:
         return made
 
     async def shop(self) -> tuple[ShopRow, str]:
-        shop, key = await self.service.create_shop(
+        shop, key = await self.service.shops.create_shop(
             name="Café Sonne", stamps=10, reward="1 Vita Mix gratis", slug=new_slug()
         )
         await StaffPins(self.service.store).set_pin(shop, PIN)
@@ -87,7 +87,7 @@ def replay(site: Site, name: str, value: str) -> httpx.AsyncClient:
 
 async def test_a_staff_cookie_replayed_after_logout_is_refused(site: Site) -> None:
     shop, _ = await site.shop()
-    serial = (await site.service.issue_card(shop, "test")).card.serial
+    serial = (await site.service.issuing.issue_card(shop, "test")).card.serial
     staff, token = await staff_signed_in(site, shop)
     copied = staff.cookies["passes_staff"]
     card = f"/staff/{shop.slug}/cards/{serial}"
@@ -99,7 +99,7 @@ async def test_a_staff_cookie_replayed_after_logout_is_refused(site: Site) -> No
 
 async def test_a_new_pin_ends_every_staff_session(site: Site) -> None:
     shop, _ = await site.shop()
-    serial = (await site.service.issue_card(shop, "test")).card.serial
+    serial = (await site.service.issuing.issue_card(shop, "test")).card.serial
     first, _ = await staff_signed_in(site, shop)
     second, _ = await staff_signed_in(site, shop)
     await StaffPins(site.service.store).set_pin(shop, "9876")

@@ -365,8 +365,8 @@ async def test_undo_refuses_what_cannot_be_taken_back(env: Env) -> None:
 
 async def test_daily_cap_holds_when_a_card_is_stamped_many_times_at_once(env: Env) -> None:
     key = await env.new_shop(stamps=10)
-    shop = await env.service.authenticate(key)
-    await env.service.update_program(shop, daily_cap=5)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, daily_cap=5)
     serial = (await new_card(env, key))["serial"]
     other = (await new_card(env, key))["serial"]
     answers = await asyncio.gather(
@@ -397,8 +397,8 @@ async def test_cards_of_two_shops_stamped_at_once_stay_apart(env: Env) -> None:
 
 async def test_daily_cap_refuses_with_the_rule_and_counts_undone_stamps_back(env: Env) -> None:
     key = await env.new_shop(stamps=10)
-    shop = await env.service.authenticate(key)
-    await env.service.update_program(shop, daily_cap=3)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, daily_cap=3)
     serial = (await new_card(env, key))["serial"]
     assert (await stamp(env, key, serial, 2)).status_code == 200
     refused = await stamp(env, key, serial, 2)
@@ -417,8 +417,8 @@ async def test_daily_cap_refuses_with_the_rule_and_counts_undone_stamps_back(env
 
 async def test_welcome_stamps_and_voiding(env: Env) -> None:
     key = await env.new_shop(stamps=5)
-    shop = await env.service.authenticate(key)
-    await env.service.update_program(shop, welcome_stamps=1)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, welcome_stamps=1)
     card = await new_card(env, key)
     assert (card["stamps"], card["total_stamps"]) == (1, 1), "a welcome stamp on joining"
     voided = await env.client.post(f"/api/v1/cards/{card['serial']}/void", headers=auth(key))
@@ -489,8 +489,8 @@ async def test_locations_put_the_pass_on_the_lock_screen_nearby(env: Env) -> Non
     from passes.store.shops import Location
 
     key = await env.new_shop(stamps=10, reward="1 Vita Mix gratis")
-    shop = await env.service.authenticate(key)
-    await env.service.add_location(shop, Location("Sonnenallee 1, Berlin", 52.4862, 13.4319))
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.add_location(shop, Location("Sonnenallee 1, Berlin", 52.4862, 13.4319))
     card = await new_card(env, key)
     await stamp(env, key, card["serial"], 8)
     pkpass = (await env.client.get(card["urls"]["apple"])).content

@@ -87,7 +87,7 @@ async def test_a_lower_goal_makes_the_reward_due_at_once_and_updates_passes(
 
 async def test_the_goal_form_refuses_clearly_and_changes_nothing(pages: Pages) -> None:
     shop, key = await pages.shop(stamps=10)
-    await pages.service.set_tiers(shop, [(8, "1 Cookie")])
+    await pages.service.shops.set_tiers(shop, [(8, "1 Cookie")])
     _, phone = await card_in_wallet(pages, key, 4)
     owner, token = await signed_in_owner(pages, shop, key)
     path = f"/dashboard/{shop.slug}/program"
@@ -104,7 +104,7 @@ async def test_the_goal_form_refuses_clearly_and_changes_nothing(pages: Pages) -
     blank = await owner.post(path, data={"csrf": token, **RULES, "reward": " "})
     assert blank.status_code == 422 and "The reward needs 1 to 200 characters." in blank.text
     assert (await phone.refresh()).status_code == 304, "a refused form changes nothing"
-    fresh = await pages.service.shop(shop.slug)
+    fresh = await pages.service.shops.shop(shop.slug)
     assert (fresh.program.stamps_required, fresh.program.reward) == (10, "1 Vita Mix gratis")
 
 
@@ -112,8 +112,10 @@ async def test_a_higher_goal_keeps_due_rewards_as_the_main_reward(env: Env) -> N
     key = await env.new_shop(stamps=4)
     card = (await env.client.post("/api/v1/cards", headers=auth(key))).json()
     await stamp(env, key, card["serial"], count=5)
-    shop = await env.service.authenticate(key)
-    await env.service.change_program(shop, ProgramChange(stamps_required=12, reward="1 Kuchen"))
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.change_program(
+        shop, ProgramChange(stamps_required=12, reward="1 Kuchen")
+    )
     now = (await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))).json()
     assert (now["stamps"], now["stamps_required"], now["rewards_available"]) == (1, 12, 1)
     assert [(r["at"], r["reward"], r["due"]) for r in now["rewards"]] == [(12, "1 Kuchen", 1)]
@@ -204,7 +206,7 @@ def test_locations_are_listed_and_removed_from_the_command_line(cli_env: dict[st
 async def test_the_dashboard_removes_a_location_from_every_pass(pages: Pages) -> None:
     shop, key = await pages.shop()
     for address, lat in (("Sonnenallee 1", 52.48), ("Karl-Marx-Str. 2", 52.47)):
-        await pages.service.add_location(shop, Location(address, lat, 13.43))
+        await pages.service.shops.add_location(shop, Location(address, lat, 13.43))
     _, phone = await card_in_wallet(pages, key, 1)
     owner, token = await signed_in_owner(pages, shop, key)
     page = (await owner.get(f"/dashboard/{shop.slug}")).text
@@ -218,7 +220,7 @@ async def test_the_dashboard_removes_a_location_from_every_pass(pages: Pages) ->
     assert removed.status_code == 303
     shown = (await owner.get(removed.headers["location"])).text
     assert "Location removed." in shown and "Sonnenallee 1" not in shown
-    assert [p.address for p in await pages.service.locations(shop)] == ["Karl-Marx-Str. 2"]
+    assert [p.address for p in await pages.service.shops.locations(shop)] == ["Karl-Marx-Str. 2"]
     assert await phone.changed_serials() == [phone.serial]
     pass_json = verify_pkpass((await phone.refresh()).content, phone.ca)
     assert [place["latitude"] for place in pass_json["locations"]] == [52.47]
@@ -228,7 +230,7 @@ async def test_the_dashboard_removes_a_location_from_every_pass(pages: Pages) ->
     assert csrf
     refused = await anonymous.post(path, data={"csrf": csrf.group(1), "position": "1"})
     assert refused.status_code == 403, "signed-in owners only"
-    assert len(await pages.service.locations(shop)) == 1
+    assert len(await pages.service.shops.locations(shop)) == 1
 
 
 async def test_the_root_page_says_where_a_visitor_is(pages: Pages, env: Env) -> None:
@@ -282,7 +284,7 @@ async def test_the_whole_rules_form_with_every_tier_row_is_taken(pages: Pages) -
     form = {"csrf": token, **RULES, **look, **loyal, **tiers, "stamps_required": "11"}
     saved = await owner.post(f"/dashboard/{shop.slug}/program", data={**form, "reward": "1 Tee"})
     assert saved.status_code == 303, saved.text
-    program = (await pages.service.shop(shop.slug)).program
+    program = (await pages.service.shops.shop(shop.slug)).program
     assert (program.stamps_required, len(program.tiers)) == (11, 5)
     flood = {**form, **{f"x{i}": "1" for i in range(40)}}
     refused = await owner.post(f"/dashboard/{shop.slug}/program", data=flood)

@@ -49,7 +49,7 @@ class Shops:
         return made
 
     async def shop(self) -> ShopRow:
-        shop, _ = await self.service.create_shop(
+        shop, _ = await self.service.shops.create_shop(
             name="Café Sonne", stamps=10, reward="1 Vita Mix gratis", slug=new_slug()
         )
         await StaffPins(self.service.store).set_pin(shop, PIN)
@@ -210,7 +210,9 @@ async def _race(settings: Settings, bases: list[str], trials: int) -> list[Trial
 
 async def _one_race(service: Service, bases: list[str]) -> Trial:
     """30 parallel sign-ins from one address over the three servers; the right PIN is 6th-11th."""
-    shop, _ = await service.create_shop(name="Café", stamps=10, reward="1 Kaffee", slug=new_slug())
+    shop, _ = await service.shops.create_shop(
+        name="Café", stamps=10, reward="1 Kaffee", slug=new_slug()
+    )
     await StaffPins(service.store).set_pin(shop, PIN)
     right_at = random.randint(6, 11)
     pins = [PIN if n == right_at else f"{1000 + n}" for n in range(1, 31)]

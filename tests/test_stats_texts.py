@@ -52,7 +52,7 @@ async def promote(env: Env, key: str, multiplier: int = 2) -> None:
 
 
 async def dashboard(env: Env, opened: list[httpx.AsyncClient], key: str, lang: str = "de") -> str:
-    shop = await env.service.authenticate(key)
+    shop = await env.service.shops.authenticate(key)
     owner = browser(env, opened, lang)
     token = csrf_of(await owner.get(f"/dashboard/{shop.slug}"))
     signed = await owner.post(f"/dashboard/{shop.slug}/login", data={"csrf": token, "key": key})
@@ -80,8 +80,8 @@ async def test_visits_per_active_card_counts_stamping_occasions_not_stamps(env: 
 
 async def test_promotion_extras_are_no_visits(env: Env) -> None:
     key = await env.new_shop(stamps=30)
-    shop = await env.service.authenticate(key)
-    await env.service.update_program(shop, holdout_percent=0)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, holdout_percent=0)
     serial = await new_card(env, key)
     await promote(env, key)
     assert (await stamp(env, key, serial, 2))["stamps"] == 4
@@ -94,8 +94,8 @@ async def test_stamps_in_total_and_the_chart_agree_with_bonus_stamps_apart(
     env: Env, browsers: list[httpx.AsyncClient]
 ) -> None:
     key = await env.new_shop(stamps=30)
-    shop = await env.service.authenticate(key)
-    await env.service.update_program(shop, holdout_percent=0, welcome_stamps=2)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, holdout_percent=0, welcome_stamps=2)
     serial = await new_card(env, key)  # 2 welcome stamps
     await promote(env, key)
     await stamp(env, key, serial, 3)  # 3 stamps and 3 from the promotion
@@ -183,10 +183,10 @@ def test_counted_texts_agree_with_their_number(
 async def test_pages_with_one_of_a_thing_say_it_in_the_singular(
     env: Env, browsers: list[httpx.AsyncClient]
 ) -> None:
-    shop, key = await env.service.create_shop(
+    shop, key = await env.service.shops.create_shop(
         name="Kiosk", stamps=1, reward="1 Kaffee", slug=f"kiosk-{secrets.token_hex(4)}"
     )
-    await env.service.update_program(shop, holdout_percent=0, messages_per_week=1)
+    await env.service.shops.update_program(shop, holdout_percent=0, messages_per_week=1)
     english = browser(env, browsers, "en")
     join = await english.get(f"/join/{shop.slug}")
     assert "1 stamp = 1 Kaffee" in join.text and "1 stamps" not in join.text
@@ -231,8 +231,8 @@ async def test_the_staff_stamp_answer_says_what_was_given_on_either_database(
     env: Env, browsers: list[httpx.AsyncClient]
 ) -> None:
     key = await env.new_shop(stamps=30)
-    shop = await env.service.authenticate(key)
-    await env.service.update_program(shop, holdout_percent=0)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, holdout_percent=0)
     await StaffPins(env.service.store).set_pin(shop, PIN)
     friend = await new_card(env, key)
     made = await env.client.post("/api/v1/cards", json={"referrer": friend}, headers=auth(key))

@@ -245,9 +245,9 @@ async def test_a_changed_program_or_place_shows_on_the_next_fetch(env: Env) -> N
     _, card, device = await _device_for_new_card(env)
     ca = env.settings.certs_dir / "wwdr.pem"
     assert "locations" not in verify_pkpass((await device.fetch()).content, ca)
-    shop = (await env.service.find_card(card["serial"])).shop
-    await env.service.add_location(shop, Location("Marktplatz 1, Freiburg", 47.9959, 7.8522))
-    await env.service.set_tiers(shop, [(5, "1 Keks")])
+    shop = (await env.service.cards.find_card(card["serial"])).shop
+    await env.service.shops.add_location(shop, Location("Marktplatz 1, Freiburg", 47.9959, 7.8522))
+    await env.service.shops.set_tiers(shop, [(5, "1 Keks")])
     for pkpass in (
         (await device.fetch()).content,
         (await env.client.get(card["urls"]["apple"])).content,
@@ -285,8 +285,8 @@ async def test_a_locked_sqlite_database_is_waited_for_off_the_event_loop(
     store = Store(url)
     await store.migrate()
     service = Service(Settings(database_url=url, base_url=BASE_URL, certs_dir=certs_dir), store)
-    shop, _ = await service.create_shop(name="Café Zu", stamps=10, reward="1 Tee")
-    serial = (await service.issue_card(shop, "test")).card.serial
+    shop, _ = await service.shops.create_shop(name="Café Zu", stamps=10, reward="1 Tee")
+    serial = (await service.issuing.issue_card(shop, "test")).card.serial
     await store.close()
     holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")

@@ -133,10 +133,10 @@ class DashboardPages:
             "optional": OPTIONAL_LIMITS,
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
             "max_tiers": loyalty.MAX_TIERS,
-            "places": await self.service.locations(shop),
+            "places": await self.service.shops.locations(shop),
             "look": _look(shop),
             "colours": list(DEFAULT_COLOURS),
-            "in_wallets": await self.service.passes_in_wallets(shop),
+            "in_wallets": await self.service.refresher.passes_in_wallets(shop),
             "notice": None,
             # The section whose form the notice answers: it shows there, where the page lands.
             "notice_at": None,

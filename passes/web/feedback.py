@@ -30,7 +30,7 @@ class FeedbackPages:
 
     async def _card(self, request: Request) -> CardView | None:
         try:
-            return await self.service.card_by_secret(request.path_params["secret"])
+            return await self.service.cards.card_by_secret(request.path_params["secret"])
         except NotFound:
             return None
 

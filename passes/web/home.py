@@ -43,7 +43,7 @@ class HomePage:
             base = self.settings.base_url
             shops = [
                 (summary.name, shop_links(base, summary.slug)["join"])
-                for summary in await self.site.service.shops()
+                for summary in await self.site.service.shops.shops()
             ]
         return self.site.render(request, "home.html", shop=None, shops=shops)
 

@@ -86,7 +86,7 @@ class JoinPages:
             if not self.limiter.allow(client):
                 return self.site.message(request, 429, "rate_limited")
             ref = referral(fields.get("ref"))
-            view = await self.service.issue_card(shop, "join", referrer=ref)
+            view = await self.service.issuing.issue_card(shop, "join", referrer=ref)
         response = self._hand_over(request, view, fields.get("wallet", "apple"))
         response.set_cookie(
             CARD_COOKIE,
@@ -115,7 +115,7 @@ class JoinPages:
         if not secret or not storable(secret):
             return None
         try:
-            view = await self.service.card_by_secret(secret)
+            view = await self.service.cards.card_by_secret(secret)
         except NotFound:
             return None
         return view if view.shop.id == shop.id else None

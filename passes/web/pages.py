@@ -67,7 +67,7 @@ class CardPages:
 
     async def card_page(self, request: Request) -> Response:
         try:
-            view = await self.service.card_by_secret(request.path_params["secret"])
+            view = await self.service.cards.card_by_secret(request.path_params["secret"])
         except NotFound:
             return self.site.message(request, 404, "page_not_found")
         t = self.site.translator(request)
@@ -113,7 +113,7 @@ class CardPages:
         found = await self.service.store.passes.by_secret(request.path_params["secret"])
         if found is None:
             raise NotFound("no such card")
-        card = await self.service.fresh_card(found.shop, found.card)
+        card = await self.service.cards.fresh_card(found.shop, found.card)
         card_url = self.site.settings.card_page_url(card.page_secret)
         data = await self.wallet.pass_file(found.shop, card, card_url, found.places)
         return Response(
@@ -126,7 +126,7 @@ class CardPages:
         )
 
     async def strip(self, request: Request) -> Response:
-        view = await self.service.card_by_secret(request.path_params["secret"])
+        view = await self.service.cards.card_by_secret(request.path_params["secret"])
         program = view.shop.program
         style = StripStyle.of(program)
         image = self.wallet.artwork.strip_image(style, view.card.counters.stamps, 2)

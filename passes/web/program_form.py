@@ -157,7 +157,7 @@ class ProgramForm:
                 reward=fields.get("reward"),
             )
             # Checked as a whole first: a refusal leaves everything as it was.
-            changed = await self.service.change_program(shop, change)
+            changed = await self.service.shops.change_program(shop, change)
         except BadSetting as exc:
             return await self._refused(request, shop, fields, rows, exc)
         saved = f"saved=settings&refreshed={changed.refreshed}"
@@ -216,7 +216,7 @@ class ProgramForm:
             return self.site.message(request, 403, "form_expired")
         shop, fields = found
         try:
-            await self.service.add_location(shop, parse_location(fields))
+            await self.service.shops.add_location(shop, parse_location(fields))
         except (InvalidInput, Conflict) as exc:
             key = "too_many_locations" if isinstance(exc, Conflict) else "location_invalid"
             error = self.site.translator(request)(key)
@@ -233,7 +233,7 @@ class ProgramForm:
         if not (position.isascii() and position.isdigit()):
             return self.site.message(request, 422, "locations_changed")
         try:
-            await self.service.remove_location(shop, int(position), fields.get("address"))
+            await self.service.shops.remove_location(shop, int(position), fields.get("address"))
         except (NotFound, Conflict):
             return self.site.message(request, 409, "locations_changed")
         target = f"/dashboard/{shop.slug}?saved=location_removed#locations"

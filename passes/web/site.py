@@ -159,7 +159,7 @@ class Site:
     async def shop(self, request: Request) -> ShopRow | None:
         """The shop named in the path, or None."""
         try:
-            return await self.service.shop(request.path_params["shop"])
+            return await self.service.shops.shop(request.path_params["shop"])
         except NotFound:
             return None
 

@@ -190,7 +190,9 @@ class StaffPages:
 
     async def get_card(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=False)
-        return await self._answer(request, self.service.card(shop, request.path_params["serial"]))
+        return await self._answer(
+            request, self.service.cards.card(shop, request.path_params["serial"])
+        )
 
     async def stamp(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=True)
@@ -198,7 +200,7 @@ class StaffPages:
         count = body.get("count", 1) if isinstance(body, dict) else None
         if isinstance(count, bool) or not isinstance(count, int):
             return error_response(422, "invalid", "count must be a whole number")
-        change = self.service.stamp(
+        change = self.service.changes.stamp(
             shop,
             request.path_params["serial"],
             count,
@@ -214,7 +216,7 @@ class StaffPages:
             tier = check_tier(body.get("tier") if isinstance(body, dict) else "")
         except InvalidInput:
             return error_response(422, "invalid", "tier must be the stamp count of a reward")
-        change = self.service.redeem(
+        change = self.service.changes.redeem(
             shop,
             request.path_params["serial"],
             actor=ACTOR,
@@ -228,7 +230,7 @@ class StaffPages:
         change_id = whole_number(request.path_params["change_id"])
         if change_id is None:
             return await self._answer(request, _missing())
-        change = self.service.undo_stamp(
+        change = self.service.undo.undo_stamp(
             shop, request.path_params["serial"], change_id, actor=ACTOR
         )
         return await self._answer(request, change)
