@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from passes import notices
 from passes.bonus_rules import Promotion
 from passes.campaign_rules import Activity
-from passes.store.cards import Change, apply_changes, lock_cards_by_id
+from passes.store.card_changes import apply_changes
+from passes.store.cards import lock_cards_by_id
+from passes.store.ledger import Change
 from passes.store.tables import (
     apple_registrations,
     campaign_members,
