@@ -38,7 +38,9 @@ from passes.config import Settings
 from passes.program import ProgramChange
 from passes.service import Service
 from passes.store import Store
-from passes.store.cards import Change, apply_change, lock_card_by_id
+from passes.store.card_changes import apply_change
+from passes.store.cards import lock_card_by_id
+from passes.store.ledger import Change
 from passes.store.shops import ShopRow
 from passes.store.tables import apple_registrations, cards, google_objects
 

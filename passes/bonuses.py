@@ -15,15 +15,10 @@ from passes.cache import TtlCache
 from passes.cards import program_of
 from passes.clock import Clock
 from passes.store import Store
-from passes.store.campaigns import promotions_of
-from passes.store.cards import (
-    CardRow,
-    Change,
-    apply_change,
-    lock_card_by_id,
-    mark_long_standing,
-    mark_referral_rewarded,
-)
+from passes.store.card_changes import apply_change
+from passes.store.cards import CardRow, lock_card_by_id, mark_long_standing, mark_referral_rewarded
+from passes.store.ledger import Change
+from passes.store.promotions import promotions_of
 from passes.store.shops import ShopRow
 
 # How long a shop's promotions are known without asking again: a promotion made by another

@@ -14,15 +14,17 @@ from passes.errors import InvalidInput
 from passes.google.budget import Budget
 from passes.store import Store
 from passes.store.campaigns import (
-    PromotionWindow,
     activity,
     create_campaign,
     due_campaigns,
     history,
     resolve_campaign,
 )
-from passes.store.cards import Change, apply_change, lock_card_by_id
+from passes.store.card_changes import apply_change
+from passes.store.cards import lock_card_by_id
 from passes.store.google import saved_notify_times
+from passes.store.ledger import Change
+from passes.store.promotions import PromotionWindow
 from passes.store.shops import ShopRow, shop_by_id
 from passes.texts import counted, text
 

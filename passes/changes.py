@@ -16,15 +16,9 @@ from passes.errors import Conflict, product_error
 from passes.expiry import expire_card, expired
 from passes.serials import check_idempotency_key, naming_typed_serial, normalise_serial
 from passes.store import Store
-from passes.store.cards import (
-    CardRow,
-    Change,
-    PastChange,
-    apply_change,
-    change_by_key,
-    lock_card,
-    stamped_since,
-)
+from passes.store.card_changes import apply_change
+from passes.store.cards import CardRow, lock_card
+from passes.store.ledger import Change, PastChange, change_by_key, stamped_since
 from passes.store.shops import ShopRow
 from passes.store.writers import CardWriter
 

@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from passes import loyalty, notices
 from passes.clock import Clock, system_clock
 from passes.store import Store
-from passes.store.cards import CardRow, Change, apply_change, expiring_cards
+from passes.store.card_changes import apply_change
+from passes.store.cards import CardRow, expiring_cards
+from passes.store.ledger import Change
 from passes.store.shops import ProgramRow, ShopRow, expiring_programs
 
 log = logging.getLogger("passes.expiry")

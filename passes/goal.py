@@ -14,7 +14,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty, notices
-from passes.store.cards import Change, apply_changes, cards_for_goal
+from passes.store.card_changes import apply_changes
+from passes.store.cards import cards_for_goal
+from passes.store.ledger import Change
 from passes.store.shops import ShopRow
 
 ACTOR = "program"

@@ -16,7 +16,8 @@ from passes.google.publish import GOOGLE_HOLD, NewCards
 from passes.privacy import Customer
 from passes.serials import new_serial, normalise_serial
 from passes.store import Store
-from passes.store.cards import apply_change, card_by_serial, insert_card
+from passes.store.card_changes import apply_change, insert_card
+from passes.store.cards import card_by_serial
 from passes.store.customers import save_customer
 from passes.store.google import add_google_object, hold_google_update
 from passes.store.shops import ShopRow

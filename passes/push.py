@@ -16,7 +16,7 @@ from passes.deliveries import AppleDelivery, Deliverer, Delivery, GoogleDelivery
 from passes.google.wallet import GoogleWallet, open_google
 from passes.jobs import Job, Schedule
 from passes.store import Store
-from passes.store.campaigns import deliver_pending
+from passes.store.campaign_delivery import deliver_pending
 from passes.store.cards import CardRow
 from passes.store.outbox import (
     Attempt,

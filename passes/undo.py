@@ -14,15 +14,9 @@ from passes.clock import Clock
 from passes.errors import Conflict
 from passes.serials import naming_typed_serial, normalise_serial
 from passes.store import Store
-from passes.store.cards import (
-    CardRow,
-    Change,
-    LedgerEntry,
-    apply_change,
-    events_at,
-    ledger_entry,
-    lock_card,
-)
+from passes.store.card_changes import apply_change
+from passes.store.cards import CardRow, lock_card
+from passes.store.ledger import Change, LedgerEntry, events_at, ledger_entry
 from passes.store.shops import ShopRow
 
 UNDO_WINDOW = timedelta(minutes=10)

@@ -1,4 +1,8 @@
-"""Queries for campaigns: who is in a segment, the campaign and its members, their delivery."""
+"""Queries for campaigns: who is in a segment, the campaign and its members, its history.
+
+Delivering the messages is store/campaign_delivery.py; a promotion's window and who it
+counts for, store/promotions.py.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, exists, func, insert, or_, select, update
+from sqlalchemy import case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes import notices
-from passes.bonus_rules import Promotion
 from passes.campaign_rules import Activity
-from passes.store.cards import Change, apply_changes, lock_cards_by_id
+from passes.store.promotions import PromotionWindow
 from passes.store.tables import (
     apple_registrations,
     campaign_members,
@@ -152,97 +154,6 @@ async def _add_members(
         await conn.execute(insert(campaign_members), members)
 
 
-@dataclass(frozen=True)
-class PendingMessage:
-    """One recipient still waiting for a campaign message."""
-
-    campaign_id: int
-    card_id: int
-    text: str
-
-
-async def pending_messages(
-    conn: AsyncConnection, limit: int, now: datetime
-) -> list[PendingMessage]:
-    """Recipients of unfinished campaigns, due by now, who have not had their message yet."""
-    query = (
-        select(campaign_members.c.campaign_id, campaign_members.c.card_id, campaigns.c.text)
-        .join(campaigns, campaigns.c.id == campaign_members.c.campaign_id)
-        .where(
-            campaigns.c.finished_at.is_(None),
-            or_(campaigns.c.send_at.is_(None), campaigns.c.send_at <= now),
-            campaign_members.c.sent_at.is_(None),
-            ~campaign_members.c.held_out,
-        )
-        .order_by(campaign_members.c.campaign_id, campaign_members.c.card_id)
-        .limit(limit)
-    )
-    return [PendingMessage(*row) for row in (await conn.execute(query)).all()]
-
-
-async def deliver_messages(
-    conn: AsyncConnection, messages: Sequence[PendingMessage], now: datetime
-) -> int:
-    """Put the messages on their cards (ledger events, pushes queued) and mark them sent, at
-    once and in a few statements however many there are; returns how many were delivered.
-
-    A message another worker marked first is left to it (PostgreSQL: its row lock makes us
-    wait, then we see it sent).
-    """
-    texts: dict[int, str] = {}
-    by_campaign: dict[int, list[int]] = {}
-    for message in messages:
-        texts[message.campaign_id] = message.text
-        by_campaign.setdefault(message.campaign_id, []).append(message.card_id)
-    marked: list[tuple[int, int]] = []
-    for campaign_id, card_ids in by_campaign.items():
-        sent = await conn.execute(
-            update(campaign_members)
-            .where(
-                campaign_members.c.campaign_id == campaign_id,
-                campaign_members.c.card_id.in_(card_ids),
-                campaign_members.c.sent_at.is_(None),
-            )
-            .values(sent_at=now)
-            .returning(campaign_members.c.card_id)
-        )
-        marked += [(campaign_id, card_id) for card_id in sent.scalars()]
-    locked = await lock_cards_by_id(conn, {card_id for _, card_id in marked})
-    changes = [
-        (
-            locked[card_id],
-            Change(
-                "message",
-                0,
-                f"campaign:{campaign_id}",
-                locked[card_id].counters,
-                news=texts[campaign_id],
-                campaign_id=campaign_id,
-                notice=notices.message(texts[campaign_id]),
-            ),
-        )
-        for campaign_id, card_id in marked
-        if card_id in locked
-    ]
-    await apply_changes(conn, changes, now)
-    return len(changes)
-
-
-async def finish_campaigns(conn: AsyncConnection, now: datetime) -> None:
-    """Campaigns whose every recipient got the message are finished."""
-    unsent = exists().where(
-        campaign_members.c.campaign_id == campaigns.c.id,
-        campaign_members.c.sent_at.is_(None),
-        ~campaign_members.c.held_out,
-    )
-    # A scheduled campaign without members yet is waiting, not finished.
-    await conn.execute(
-        update(campaigns)
-        .where(campaigns.c.finished_at.is_(None), campaigns.c.resolved_at.is_not(None), ~unsent)
-        .values(finished_at=now)
-    )
-
-
 async def history(conn: AsyncConnection, shop_id: int) -> list[dict[str, Any]]:
     """The shop's campaigns, newest first, with what delivery answered so far."""
     outcome = push_attempts.c.outcome
@@ -299,62 +210,8 @@ async def history(conn: AsyncConnection, shop_id: int) -> list[dict[str, Any]]:
     ]
 
 
-async def deliver_pending(conn: AsyncConnection, limit: int, now: datetime) -> int:
-    """Put waiting campaign messages on their cards (ledger + pushes); returns how many."""
-    waiting = await pending_messages(conn, limit, now)
-    if waiting:
-        await deliver_messages(conn, waiting, now)
-    await finish_campaigns(conn, now)
-    return len(waiting)
-
-
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-@dataclass(frozen=True)
-class PromotionWindow:
-    """A campaign's stamp multiplier and when it applies (all None: a plain message)."""
-
-    multiplier: int | None
-    starts: datetime | None
-    ends: datetime | None
-
-
-async def promotions_of(conn: AsyncConnection, shop_id: int, now: datetime) -> list[Promotion]:
-    """The shop's promotions that have not ended yet (two small queries)."""
-    found = (
-        await conn.execute(
-            select(
-                campaigns.c.id, campaigns.c.multiplier, campaigns.c.starts_at, campaigns.c.ends_at
-            ).where(
-                campaigns.c.shop_id == shop_id,
-                campaigns.c.multiplier.is_not(None),
-                campaigns.c.ends_at > now,
-            )
-        )
-    ).all()
-    if not found:
-        return []
-    members = await conn.execute(
-        select(campaign_members.c.campaign_id, campaign_members.c.card_id).where(
-            campaign_members.c.campaign_id.in_([row.id for row in found]),
-            ~campaign_members.c.held_out,
-        )
-    )
-    by_campaign: dict[int, set[int]] = {}
-    for campaign_id, card_id in members.all():
-        by_campaign.setdefault(campaign_id, set()).add(card_id)
-    return [
-        Promotion(
-            row.id,
-            row.multiplier,
-            row.starts_at,
-            row.ends_at,
-            frozenset(by_campaign.get(row.id, ())),
-        )
-        for row in found
-    ]
 
 
 @dataclass(frozen=True)

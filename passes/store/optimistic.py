@@ -51,16 +51,9 @@ from sqlalchemy.sql.selectable import CTE, TableValuedAlias
 
 from passes.errors import Unavailable, UnknownCard
 from passes.store.batches import Batcher
-from passes.store.cards import (
-    CARD_MOVES,
-    EVENT_AS_MOVE,
-    PG_TAG,
-    CardRow,
-    Change,
-    card_from,
-    past_change,
-    stamped_since_query,
-)
+from passes.store.card_changes import CARD_MOVES, EVENT_AS_MOVE, PG_TAG
+from passes.store.cards import CardRow, card_from
+from passes.store.ledger import Change, past_change, stamped_since_query
 from passes.store.outbox import build_enqueue
 from passes.store.tables import (
     card_events,

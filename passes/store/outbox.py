@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.selectable import Exists, NamedFromClause
 
 from passes.store.tables import (
     apple_devices,
@@ -59,6 +60,79 @@ class Attempt:
     outcome: str
 
 
+@dataclass(frozen=True)
+class _Queueing:
+    """Whose pushes an enqueue queues, stamped with which time, for which campaign."""
+
+    of_cards: Callable[[ColumnElement[Any]], ColumnElement[bool]]
+    now: ColumnElement[Any]
+    campaign_id: ColumnElement[Any]
+
+
+def _for_one_card() -> _Queueing:
+    """For the card q_card_id, at q_now, for campaign q_campaign_id (bind parameters)."""
+    columns = push_outbox.c
+    card_id = bindparam("q_card_id", type_=columns.card_id.type)
+    return _Queueing(
+        of_cards=lambda column: column == card_id,
+        now=bindparam("q_now", type_=columns.created_at.type),
+        campaign_id=bindparam("q_campaign_id", type_=columns.campaign_id.type),
+    )
+
+
+def _for_moved_cards(moved: CTE, at: ColumnElement[Any] | None) -> _Queueing:
+    """For each card a batch moved in the same statement, at `at` (or the statement's time)
+    and for no campaign."""
+    batch = select(moved.c.card_id)
+    return _Queueing(
+        of_cards=lambda column: column.in_(batch),
+        now=func.now() if at is None else at,
+        campaign_id=literal(None, push_outbox.c.campaign_id.type),
+    )
+
+
+def _waiting(
+    queueing: _Queueing, registrations: NamedFromClause, locking: bool
+) -> tuple[Exists, Exists]:
+    """Whether a row still waits for the registration's device (Apple) and for the card's
+    Google object: with `locking`, only the waiting rows an UPDATE really locked count."""
+    columns = push_outbox.c
+    campaign_id = queueing.campaign_id
+    # A plain update joins any waiting row; a campaign row only its own campaign's,
+    # so no campaign message (Google's addMessage) is swallowed by an update.
+    same_kind = or_(campaign_id.is_(None), columns.campaign_id == campaign_id)
+    waiting_rows = and_(
+        queueing.of_cards(columns.card_id), columns.claimed_until.is_(None), same_kind
+    )
+    if locking:
+        touched = (
+            update(push_outbox)
+            .where(waiting_rows)
+            .values(created_at=queueing.now)
+            .returning(columns.card_id, columns.device_id, columns.target)
+            .cte("touched")
+        )
+        apple_waits = exists().where(
+            touched.c.target == "apple",
+            touched.c.card_id == registrations.c.card_id,
+            touched.c.device_id == registrations.c.device_id,
+        )
+        google_waits = exists().where(
+            touched.c.target == "google", touched.c.card_id == google_objects.c.card_id
+        )
+        return apple_waits, google_waits
+    apple_waits = exists().where(
+        waiting_rows,
+        columns.target == "apple",
+        columns.card_id == registrations.c.card_id,
+        columns.device_id == registrations.c.device_id,
+    )
+    google_waits = exists().where(
+        waiting_rows, columns.target == "google", columns.card_id == google_objects.c.card_id
+    )
+    return apple_waits, google_waits
+
+
 def build_enqueue(
     *,
     locking: bool,
@@ -82,68 +156,23 @@ def build_enqueue(
     the statement's time and for no campaign, instead of for q_card_id.
     Without `returning` it can run as an executemany (one parameter set per change).
     """
-    columns = push_outbox.c
-    if moved is None:
-        card_id = bindparam("q_card_id", type_=columns.card_id.type)
-        now: ColumnElement[Any] = bindparam("q_now", type_=columns.created_at.type)
-        campaign_id: ColumnElement[Any] = bindparam("q_campaign_id", type_=columns.campaign_id.type)
-
-        def of_cards(column: ColumnElement[Any]) -> ColumnElement[bool]:
-            return column == card_id
-
-    else:
-        batch = select(moved.c.card_id)
-        now = func.now() if at is None else at
-        campaign_id = literal(None, columns.campaign_id.type)
-
-        def of_cards(column: ColumnElement[Any]) -> ColumnElement[bool]:
-            return column.in_(batch)
-
-    # A plain update joins any waiting row; a campaign row only its own campaign's,
-    # so no campaign message (Google's addMessage) is swallowed by an update.
-    same_kind = or_(campaign_id.is_(None), columns.campaign_id == campaign_id)
-    waiting_rows = and_(of_cards(columns.card_id), columns.claimed_until.is_(None), same_kind)
+    queueing = _for_one_card() if moved is None else _for_moved_cards(moved, at)
     registrations = apple_registrations.alias("r")
-    if locking:
-        touched = (
-            update(push_outbox)
-            .where(waiting_rows)
-            .values(created_at=now)
-            .returning(columns.card_id, columns.device_id, columns.target)
-            .cte("touched")
-        )
-        apple_waits = exists().where(
-            touched.c.target == "apple",
-            touched.c.card_id == registrations.c.card_id,
-            touched.c.device_id == registrations.c.device_id,
-        )
-        google_waits = exists().where(
-            touched.c.target == "google", touched.c.card_id == google_objects.c.card_id
-        )
-    else:
-        apple_waits = exists().where(
-            waiting_rows,
-            columns.target == "apple",
-            columns.card_id == registrations.c.card_id,
-            columns.device_id == registrations.c.device_id,
-        )
-        google_waits = exists().where(
-            waiting_rows, columns.target == "google", columns.card_id == google_objects.c.card_id
-        )
+    apple_waits, google_waits = _waiting(queueing, registrations, locking)
 
     def row(card: ColumnElement[Any], target: str, device: ColumnElement[Any]) -> list[Any]:
-        return [card, literal(target), device, campaign_id, literal(0), now]
+        return [card, literal(target), device, queueing.campaign_id, literal(0), queueing.now]
 
     apple = select(*row(registrations.c.card_id, "apple", registrations.c.device_id)).where(
-        of_cards(registrations.c.card_id), ~apple_waits
+        queueing.of_cards(registrations.c.card_id), ~apple_waits
     )
-    no_device = literal(None, columns.device_id.type)
+    no_device = literal(None, push_outbox.c.device_id.type)
     google = select(*row(google_objects.c.card_id, "google", no_device)).where(
-        of_cards(google_objects.c.card_id), ~google_waits
+        queueing.of_cards(google_objects.c.card_id), ~google_waits
     )
     names = ["card_id", "target", "device_id", "campaign_id", "attempts", "created_at"]
     statement = insert(push_outbox).from_select(names, apple.union_all(google))
-    return statement.returning(columns.id) if returning else statement  # type: ignore[return-value]
+    return statement.returning(push_outbox.c.id) if returning else statement  # type: ignore[return-value]
 
 
 ENQUEUE = build_enqueue(locking=False)

@@ -38,7 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes.store.cards import PG_TAG, whole_second
+from passes.store.card_changes import PG_TAG
+from passes.store.cards import whole_second
 from passes.store.outbox import build_enqueue
 from passes.store.tables import UtcDateTime, apple_registrations, cards, google_objects, push_outbox
 

@@ -34,16 +34,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import UnknownCard
 from passes.store.batches import Batcher
-from passes.store.cards import (
-    EVENT_INSERT,
-    CardRow,
-    Change,
-    Row,
-    card_from,
-    card_move,
-    past_change,
-    stamped_since_query,
-)
+from passes.store.card_changes import EVENT_INSERT, card_move
+from passes.store.cards import CardRow, Row, card_from
+from passes.store.ledger import Change, past_change, stamped_since_query
 from passes.store.outbox import ENQUEUE_MANY
 from passes.store.sqlite_checkpoints import Checkpoints
 from passes.store.sqlite_statements import SqliteStatement

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 from passes.cache import TtlCache
 from passes.errors import Unavailable
-from passes.store.cards import CardRow, Change, PastChange, change_params, moved_card
+from passes.store.card_changes import change_params, moved_card
+from passes.store.cards import CardRow
+from passes.store.ledger import Change, PastChange
 
 # Cards this process read or wrote a moment ago, answered without reading them again.
 REMEMBERED_CARDS = 10_000
