@@ -312,62 +312,6 @@ def next_reward(program: Program, card: CardState) -> tuple[int, str]:
     return max(at - card.stamps, 1), program.reward_at(at)
 
 
-@dataclass(frozen=True)
-class RewardSummary:
-    """What a pass shows of a card's rewards, the same on Apple and Google."""
-
-    # Every reward (stamp count, text) when the program has tiers; else empty.
-    tiers: tuple[tuple[int, str], ...] = ()
-    # The due rewards as (text, how many).
-    due: tuple[tuple[str, int], ...] = ()
-    # Stamps missing to the next reward, and what it is.
-    next: tuple[int, str] | None = None
-    stamps_expire_on: datetime | None = None
-    reward_expires_on: datetime | None = None
-
-    def due_text(self, main_reward: str, rewards_available: int) -> str:
-        """ "1 Cookie + 2 × 1 Vita Mix": what waits (a card without a list: main rewards)."""
-        due = self.due or ((main_reward, rewards_available),)
-        return " + ".join(f"{n} × {reward}" if n > 1 else reward for reward, n in due)
-
-    def tiers_text(self) -> str:
-        """Every reward of a tiered program, one "at: reward" a line."""
-        return "\n".join(f"{at}: {reward}" for at, reward in self.tiers)
-
-    def shows_next(self, rewards_available: int) -> bool:
-        """Whether "noch N bis …" is worth a line of its own (tiers, or a reward shown instead)."""
-        return self.next is not None and bool(self.tiers or rewards_available)
-
-    @classmethod
-    def of(
-        cls,
-        program: Program,
-        lines: Sequence[RewardLine],
-        upcoming: tuple[int, str],
-        stamps_expire_on: datetime | None,
-        reward_expires_on: datetime | None,
-    ) -> RewardSummary:
-        """The summary from a card's reward lines, next reward and expiry dates."""
-        return cls(
-            tiers=tuple((line.at, line.reward) for line in lines) if program.tiers else (),
-            due=tuple((line.reward, line.due) for line in lines if line.due),
-            next=upcoming,
-            stamps_expire_on=stamps_expire_on,
-            reward_expires_on=reward_expires_on,
-        )
-
-
-def reward_summary(program: Program, card: CardState) -> RewardSummary:
-    """The card's rewards as a pass shows them."""
-    return RewardSummary.of(
-        program,
-        reward_lines(program, card),
-        next_reward(program, card),
-        stamps_expire_on(program, card),
-        reward_expires_on(program, card),
-    )
-
-
 def void(card: CardState) -> CardState:
     """Void a card (lost, abused): it takes no more stamps or redemptions."""
     return replace(card, voided=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from passes import loyalty
+from passes.card_facts import reward_summary
 
 # Kinds that announce, each with its label and change message in texts.py (notice_<kind>_...),
 # and kinds that only record what happened (label notice_latest_label, value notice_<kind>).
@@ -124,7 +125,7 @@ def _made_due(
         return None
     # What the pass's reward line shows ("2 × 1 Vita Mix" with two due), so a second
     # reward due in a row is a new value.
-    summary = loyalty.reward_summary(program, after)
+    summary = reward_summary(program, after)
     return summary.due_text(program.reward, after.rewards_available)
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from passes.card_facts import RewardSummary
 from passes.errors import ConfigError, InvalidInput
 from passes.google import (
     CallbackVerifier,
@@ -35,7 +36,6 @@ from passes.google import (
 )
 from passes.google.callbacks import fetch_root_keys
 from passes.google.objects import resource_id
-from passes.loyalty import RewardSummary
 from tests.fake_google import (
     ISSUER,
     SERVICE_ACCOUNT_EMAIL,

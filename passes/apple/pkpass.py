@@ -16,8 +16,8 @@ from py_pkpass.models import Barcode, BarcodeFormat, DateField, DateStyle, Field
 
 from passes.apple.identity import SigningIdentity
 from passes.apple.signing import ManifestSigner
+from passes.card_facts import RewardSummary
 from passes.errors import ConfigError
-from passes.loyalty import RewardSummary
 from passes.notices import Notice
 from passes.texts import LANGUAGES, pass_texts, to_go_key
 

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from passes.loyalty import RewardSummary
+from passes.card_facts import RewardSummary
 from passes.render import parse_hex_colour
 from passes.texts import DEFAULT_LANGUAGE, LANGUAGES, local_date, text, to_go_key
 
