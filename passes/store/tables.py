@@ -400,3 +400,14 @@ shop_logos = Table(
     UniqueConstraint("shop_id", "digest", name="uq_shop_logos_shop_digest"),
     Index("ix_shop_logos_digest", "digest"),
 )
+
+# Paper cards imported (`passes card import`): the shop's own id of each, so a re-run of the
+# same file adds nothing. The card's ledger says it was imported (kind `import`).
+card_imports = Table(
+    "card_imports",
+    metadata,
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("row_id", String(64), primary_key=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    _created(),
+)
