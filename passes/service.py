@@ -3,7 +3,7 @@
 One object builds the parts over one store, one clock and the settings, and names their
 operations for the callers: shops (admin, keys), cards (reads that record expiry), changes
 (stamp, redeem, void), bonuses (promotions, long-standing, referrals), undo, privacy,
-issuing, refresh (passes in wallets) and Google publishing of new cards.
+issuing, imports (paper cards), refresh (passes in wallets) and Google publishing of new cards.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from passes.bonuses import Bonuses
+from passes.card_imports import CardImports
 from passes.cards import Cards
 from passes.changes import Changes
 from passes.clock import Clock, system_clock
@@ -56,6 +57,7 @@ class Service:
             None if google is None else NewCards(settings, store, google, clock, self.on_commit)
         )
         self.issuing = Issuing(store, clock, self.cards, publisher)
+        self.imports = CardImports(store, clock, self.cards)
         self._name_operations()
 
     @classmethod
