@@ -16,6 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from passes import cli_import
 from passes.answers import card_json, deliveries_json
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import describe, load_identity
@@ -508,7 +509,7 @@ def shop_location(
 
 @cli.group()
 def card() -> None:
-    """Cards: issue, stamp, redeem, show."""
+    """Cards: issue, import, stamp, redeem, show."""
 
 
 def _print_card(view: CardView, as_json: bool) -> None:
@@ -546,6 +547,26 @@ def card_issue(slug: str, as_json: bool) -> None:
         return await service.issue_card(await service.shop(slug), "cli")
 
     _print_card(_with_service(work), as_json)
+
+
+@card.command("import")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.option("--dry-run", is_flag=True, help="Check every row and say what would happen.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write cards.csv and qr-codes.pdf (the QR codes to hand out) into this folder.",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@clear_errors
+def card_import(slug: str, dry_run: bool, out: Path | None, file: Path) -> None:
+    """Import paper cards from a CSV file with the columns id,stamps: a card per row, all or
+    nothing; rows imported before are skipped. See README "Importing paper cards"."""
+    data = cli_import.read_file(file)
+    shop, report = _with_service(
+        lambda service: cli_import.import_file(service, slug, data, dry_run=dry_run)
+    )
+    cli_import.tell(shop, report, dry_run=dry_run, out=out)
 
 
 def _card_change(
