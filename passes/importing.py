@@ -70,7 +70,7 @@ def read_paper_cards(data: bytes, stamps_required: int) -> PaperCards:
     records = _records(text)
     try:
         header_line, header = next(records, (1, []))
-    except Unreadable as exc:
+    except _Unreadable as exc:
         return PaperCards((), (exc.bad,))
     if not header:
         return PaperCards((), (BadRow(1, "import_empty"),))
@@ -82,7 +82,7 @@ def read_paper_cards(data: bytes, stamps_required: int) -> PaperCards:
     return _read_rows(records, id_at, stamps_at, stamps_required, ignored)
 
 
-class Unreadable(Exception):
+class _Unreadable(Exception):
     """The CSV text breaks off (an unclosed quote, a NUL character) at a line."""
 
     def __init__(self, line: int, why: str) -> None:
@@ -102,7 +102,7 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise Unreadable(line, str(exc)) from exc
+            raise _Unreadable(line, str(exc)) from exc
         if any(cell.strip() for cell in cells):
             yield line, cells
 
@@ -113,7 +113,8 @@ def _columns(header: list[str]) -> tuple[int, int, tuple[str, ...]] | None:
     names = [name.strip().lower() for name in header]
     if names.count(ID_COLUMN) != 1 or names.count(STAMPS_COLUMN) != 1:
         return None
-    ignored = tuple(name for name in names if name and name not in (ID_COLUMN, STAMPS_COLUMN))
+    read = (ID_COLUMN, STAMPS_COLUMN)
+    ignored = tuple(_shown(name) for name in names if name and name not in read)
     return names.index(ID_COLUMN), names.index(STAMPS_COLUMN), ignored
 
 
@@ -129,8 +130,8 @@ def _read_rows(
     first_line: dict[str, int] = {}
     line = 1
     try:
-        for line, cells in records:
-            if len(cards) + len(bad) >= MAX_ROWS:
+        for rows, (line, cells) in enumerate(records):
+            if rows >= MAX_ROWS:
                 bad.append(BadRow(line, "import_too_many", {"most": MAX_ROWS}))
                 break
             row_id = _cell(cells, id_at)
@@ -143,7 +144,7 @@ def _read_rows(
                 bad.extend(problems)
             else:
                 cards.append(PaperCard(line, row_id, int(_cell(cells, stamps_at))))
-    except Unreadable as exc:
+    except _Unreadable as exc:
         bad.append(exc.bad)
     if not cards and not bad:
         bad.append(BadRow(line + 1, "import_empty"))

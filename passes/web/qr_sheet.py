@@ -2,8 +2,8 @@
 the shop's id of the paper card under it, to cut apart and hand out at the counter.
 
 A page is drawn by `sheet_page`, a plain function of plain values, in worker processes (one
-per core, anyio's): its QR codes take about 15 ms each, which would hold up a server's event
-loop. The pages are written as a PDF as they come, in order (passes/web/pdf_pages.py).
+per core, anyio's): its QR codes take a few milliseconds each, which would hold up a server's
+event loop. The pages are written as a PDF as they come, in order (passes/web/pdf_pages.py).
 """
 
 from __future__ import annotations
