@@ -2,4 +2,6 @@
 
 from passes.cli import main
 
-main()
+# Guarded: worker processes (anyio's, drawing QR sheets) load the main module by its path.
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,7 @@ part that owns a behaviour:
 - `bonuses` (passes/bonuses.py): the running promotions (stamps add the long-standing and
   referral bonuses through it);
 - `issuing` (passes/issuing.py): issue a new card;
+- `imports` (passes/card_imports.py): paper cards imported from a CSV file;
 - `privacy` (passes/privacy.py): a customer's personal data, shown or erased;
 - `refresher` (passes/refresh.py): the passes in wallets, refreshed after a change;
 - Google publishing of new cards (passes/google/publish.py) is handed to `issuing`.
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from passes.bonuses import Bonuses
+from passes.card_imports import CardImports
 from passes.cards import Cards
 from passes.changes import Changes
 from passes.clock import Clock, system_clock
@@ -67,6 +69,7 @@ class Service:
             None if google is None else NewCards(settings, store, google, clock, self.on_commit)
         )
         self.issuing = Issuing(store, clock, self.cards, publisher)
+        self.imports = CardImports(store, clock, self.cards)
 
     @classmethod
     def open(

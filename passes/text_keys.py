@@ -60,3 +60,12 @@ HANDED_ON_KEYS = (
     *(N_("nobody_limit_hint"), N_("nobody_mixed"), N_("stamps_expire_on")),
     *(N_("reward_expires_on"),),
 )
+
+# Why a row of a paper card file cannot be imported (importing.BadRow.key), and the
+# dashboard's import outcomes handed to one helper.
+IMPORT_KEYS = (
+    *(N_("import_not_utf8"), N_("import_unreadable"), N_("import_header"), N_("import_empty")),
+    *(N_("import_too_many"), N_("import_id_missing"), N_("import_id_invalid")),
+    *(N_("import_id_twice"), N_("import_stamps_missing"), N_("import_stamps_not_number")),
+    *(N_("import_stamps_range"), N_("import_raced"), N_("import_no_file")),
+)

@@ -1,4 +1,4 @@
-"""`passes card`: issue, stamp, redeem and show a card."""
+"""`passes card`: issue, stamp, redeem and show a card (import: card_import.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from passes.answers import card_json, deliveries_json
 from passes.card_facts import CardFacts
 from passes.cards import CardView
+from passes.cli.card_import import card_import
 from passes.cli.running import clear_errors, with_service
 from passes.cli_texts import say, say_counted
 from passes.service import Service
@@ -19,7 +20,10 @@ from passes.store.apple import Deliveries
 
 @click.group()
 def card() -> None:
-    """Cards: issue, stamp, redeem, show."""
+    """Cards: issue, import, stamp, redeem, show."""
+
+
+card.add_command(card_import)
 
 
 def _print_card(view: CardView, as_json: bool) -> None:

@@ -119,3 +119,14 @@ feedback = Table(
     UniqueConstraint("card_id", "redemption", name="uq_feedback_card_redemption"),
     Index("ix_feedback_shop_created", "shop_id", "created_at"),
 )
+
+# Paper cards imported (`passes card import`): the shop's own id of each, so a re-run of the
+# same file adds nothing. The card's ledger says it was imported (kind `import`).
+card_imports = Table(
+    "card_imports",
+    metadata,
+    Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True),
+    Column("row_id", String(64), primary_key=True),
+    Column("card_id", Id, ForeignKey("cards.id", ondelete="CASCADE"), nullable=False),
+    created(),
+)

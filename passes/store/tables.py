@@ -2,7 +2,7 @@
 domain, and the metadata Alembic compares with. Queries import their tables from here."""
 
 from passes.store.campaign_tables import campaign_members, campaigns
-from passes.store.card_tables import card_customers, card_events, cards, feedback
+from passes.store.card_tables import card_customers, card_events, card_imports, cards, feedback
 from passes.store.push_tables import (
     apple_devices,
     apple_registrations,
@@ -33,6 +33,7 @@ __all__ = [
     "campaigns",
     "card_customers",
     "card_events",
+    "card_imports",
     "cards",
     "device_logs",
     "feedback",

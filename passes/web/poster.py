@@ -80,7 +80,7 @@ def poster_png(words: PosterText, background: str, accent: str) -> bytes:
     width, _ = SIZE
     draw.rectangle((0, 0, width, BAND), fill=background)
     for line in layout.lines:
-        font = _font(line.size, line.bold)
+        font = text_font(line.size, line.bold)
         draw.text((width / 2, line.top), line.text, font=font, fill=line.fill, anchor="mt")
     image.paste(layout.qr, ((width - layout.qr.width) // 2, layout.qr_top))
     out = io.BytesIO()
@@ -121,7 +121,8 @@ def _qr_svg(url: str, x: int, y: int, side: int) -> str:
     return svg.replace("<svg ", placed + f'width="{side}" height="{side}" ', 1)
 
 
-def _font(size: int, bold: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def text_font(size: int, bold: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans at `size` (bold or not) when installed, else Pillow's own font."""
     for name in FONTS[bold]:
         try:
             return ImageFont.truetype(name, size)
@@ -142,7 +143,7 @@ def _line(
 ) -> Line:
     """`text` centred at `top`, its font shrunk until it fits between the margins."""
     width, _ = SIZE
-    while size > 12 and draw.textlength(text, font=_font(size, bold)) > width - 2 * MARGIN:
+    while size > 12 and draw.textlength(text, font=text_font(size, bold)) > width - 2 * MARGIN:
         size -= 2
     return Line(text, size, top, fill, bold, role)
 
@@ -150,5 +151,5 @@ def _line(
 def _bottom(draw: ImageDraw.ImageDraw, line: Line) -> int:
     """The y just below `line` as drawn."""
     width, _ = SIZE
-    font = _font(line.size, line.bold)
+    font = text_font(line.size, line.bold)
     return int(draw.textbbox((width / 2, line.top), line.text, font=font, anchor="mt")[3])

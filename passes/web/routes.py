@@ -19,6 +19,7 @@ from passes.web.dashboard import DashboardPages
 from passes.web.designer import DesignForm
 from passes.web.feedback import FeedbackPages
 from passes.web.home import HomePage
+from passes.web.import_form import ImportForm
 from passes.web.join import JoinPages
 from passes.web.pages import CardPages
 from passes.web.program_form import ProgramForm
@@ -50,6 +51,7 @@ def web_routes(
         *CampaignForm(dashboard, campaigns).routes(),
         *ProgramForm(dashboard).routes(),
         *DesignForm(dashboard, logos).routes(),
+        *ImportForm(dashboard).routes(),
         *site.badges.routes(),
         *HomePage(site).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),
