@@ -14,6 +14,7 @@ part that owns a behaviour:
 - `issuing` (passes/issuing.py): issue a new card;
 - `privacy` (passes/privacy.py): a customer's personal data, shown or erased;
 - `refresher` (passes/refresh.py): the passes in wallets, refreshed after a change;
+- `webhooks` (passes/webhooks.py): the shop's outgoing webhook endpoints;
 - Google publishing of new cards (passes/google/publish.py) is handed to `issuing`.
 """
 
@@ -34,6 +35,7 @@ from passes.refresh import Refresher
 from passes.shops import Shops
 from passes.store import Store
 from passes.undo import Undo
+from passes.webhooks import Webhooks
 
 
 class Service:
@@ -67,6 +69,7 @@ class Service:
             None if google is None else NewCards(settings, store, google, clock, self.on_commit)
         )
         self.issuing = Issuing(store, clock, self.cards, publisher)
+        self.webhooks = Webhooks(settings, store, clock)
 
     @classmethod
     def open(
