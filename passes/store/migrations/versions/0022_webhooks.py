@@ -44,6 +44,14 @@ _FROM_CAMPAIGN = """INSERT INTO webhook_outbox
     WHERE s.shop_id = NEW.shop_id AND s.event_type = 'campaign.sent'"""
 
 
+def _endpoint_id(table: str) -> sa.Column[int]:
+    """The endpoint a row belongs to, removed with it."""
+    fk = sa.ForeignKey(
+        "webhook_endpoints.id", ondelete="CASCADE", name=f"fk_{table}_endpoint_id_webhook_endpoints"
+    )
+    return sa.Column("endpoint_id", Id, fk, nullable=False)
+
+
 def upgrade() -> None:
     op.create_table(
         "webhook_endpoints",
@@ -69,16 +77,7 @@ def upgrade() -> None:
     op.create_index("ix_webhook_endpoints_shop_id", "webhook_endpoints", ["shop_id"])
     op.create_table(
         "webhook_subscriptions",
-        sa.Column(
-            "endpoint_id",
-            Id,
-            sa.ForeignKey(
-                "webhook_endpoints.id",
-                ondelete="CASCADE",
-                name="fk_webhook_subscriptions_endpoint_id_webhook_endpoints",
-            ),
-            nullable=False,
-        ),
+        _endpoint_id("webhook_subscriptions"),
         sa.Column("event_type", sa.String(32), nullable=False),
         # The endpoint's shop again, so the trigger finds a shop's subscribers by one index.
         sa.Column("shop_id", Id, nullable=False),
@@ -90,16 +89,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_outbox",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
-        sa.Column(
-            "endpoint_id",
-            Id,
-            sa.ForeignKey(
-                "webhook_endpoints.id",
-                ondelete="CASCADE",
-                name="fk_webhook_outbox_endpoint_id_webhook_endpoints",
-            ),
-            nullable=False,
-        ),
+        _endpoint_id("webhook_outbox"),
         # No foreign keys to cards and events: checking them would lock the card's row
         # once more on every stamp; an erased card's messages are sent without its data.
         sa.Column("card_id", Id),
@@ -120,16 +110,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_attempts",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
-        sa.Column(
-            "endpoint_id",
-            Id,
-            sa.ForeignKey(
-                "webhook_endpoints.id",
-                ondelete="CASCADE",
-                name="fk_webhook_attempts_endpoint_id_webhook_endpoints",
-            ),
-            nullable=False,
-        ),
+        _endpoint_id("webhook_attempts"),
         sa.Column("message_id", sa.String(40), nullable=False),
         sa.Column("event_type", sa.String(32), nullable=False),
         sa.Column("status", sa.Integer()),
