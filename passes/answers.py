@@ -17,6 +17,7 @@ from passes import campaign_rules, loyalty
 from passes.card_facts import CardFacts
 from passes.cards import CardView
 from passes.store.apple import Deliveries as Found
+from passes.store.webhooks import EndpointRow
 
 Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 Uri = Annotated[str, Meta(extra_json_schema={"format": "uri"})]
@@ -283,6 +284,64 @@ def stats_answer(figures: dict[str, Any], success: dict[str, Any]) -> Stats:
     return msgspec.convert({**figures, "success": success}, Stats)
 
 
+class WebhookAttempt(msgspec.Struct, frozen=True):
+    """One try to deliver a message: the receiver's status (null: no answer) and answer time"""
+
+    message_id: str
+    type: str
+    status: int | None
+    error: str | None
+    answer_ms: Count
+    at: Time
+
+
+class Webhook(msgspec.Struct, frozen=True):
+    """A webhook endpoint (its secret is only shown when it is made)"""
+
+    id: int
+    url: str
+    events: list[str]
+    created_at: Time
+    paused: bool
+    paused_reason: str | None
+    pending: Count
+    attempts: list[WebhookAttempt]
+
+
+class NewWebhookAnswer(msgspec.Struct, frozen=True):
+    """The new endpoint and its signing secret, shown this once"""
+
+    id: int
+    url: str
+    events: list[str]
+    secret: str
+
+
+class Webhooks(msgspec.Struct, frozen=True):
+    """The shop's webhook endpoints, oldest first, with their last attempts, newest first"""
+
+    webhooks: list[Webhook]
+
+
+def webhook_answer(endpoint: EndpointRow) -> Webhook:
+    """An endpoint as the API shows it."""
+    return Webhook(
+        endpoint.id,
+        endpoint.url,
+        list(endpoint.events),
+        endpoint.created_at.isoformat(),
+        endpoint.paused_reason is not None,
+        endpoint.paused_reason,
+        endpoint.pending,
+        [
+            WebhookAttempt(
+                a.message_id, a.event_type, a.status, a.error, a.answer_ms, a.at.isoformat()
+            )
+            for a in endpoint.attempts
+        ],
+    )
+
+
 RESPONSES: tuple[type[msgspec.Struct], ...] = (
     Error,
     Card,
@@ -292,4 +351,6 @@ RESPONSES: tuple[type[msgspec.Struct], ...] = (
     PersonalData,
     Erased,
     Stats,
+    Webhooks,
+    NewWebhookAnswer,
 )

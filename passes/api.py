@@ -21,6 +21,7 @@ from passes.shapes import (
     EmptyRequest,
     MessageRequest,
     NewCard,
+    NewWebhook,
     RedeemRequest,
     StampRequest,
     StatsQuery,
@@ -55,7 +56,34 @@ class ShopApi:
             Route("/cards/{serial}/deliveries", self.deliveries, methods=["GET"]),
             Route("/stats", self.stats, methods=["GET"]),
             Route("/messages", self.messages, methods=["GET", "POST"]),
+            Route("/webhooks", self.webhooks, methods=["GET", "POST"]),
+            Route("/webhooks/{id}", self.remove_webhook, methods=["DELETE"]),
+            Route("/webhooks/{id}/resume", self.resume_webhook, methods=["POST"]),
         ]
+
+    async def webhooks(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        if request.method == "GET":
+            found = await self.service.webhooks.endpoints(shop)
+            return JsonResponse(answers.Webhooks([answers.webhook_answer(e) for e in found]))
+        asked = await read_shape(request, self.limit, NewWebhook)
+        made, secret = await self.service.webhooks.add(shop, asked.url, asked.events)
+        answer = answers.NewWebhookAnswer(made.id, made.url, list(made.events), secret)
+        return JsonResponse(answer, status_code=201)
+
+    async def remove_webhook(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        await self.service.webhooks.remove(shop, _endpoint_id(request))
+        return Response(status_code=204)
+
+    async def resume_webhook(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        await read_shape(request, self.limit, EmptyRequest)
+        endpoint_id = _endpoint_id(request)
+        await self.service.webhooks.resume(shop, endpoint_id)
+        found = await self.service.webhooks.endpoints(shop)
+        (endpoint,) = [e for e in found if e.id == endpoint_id]
+        return JsonResponse(answers.webhook_answer(endpoint))
 
     async def send_message(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
@@ -173,3 +201,10 @@ class ShopApi:
             responses = await campaign_responses(conn, shop.id)
         success = success_json(found, totals, responses, *query.amounts())
         return JsonResponse(answers.stats_answer(stats_json(found), success))
+
+
+def _endpoint_id(request: Request) -> int:
+    endpoint_id = whole_number(request.path_params["id"])
+    if endpoint_id is None:
+        raise NotFound("no such webhook endpoint")
+    return endpoint_id

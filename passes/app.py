@@ -180,7 +180,9 @@ def create_app(
         HTTPException: _http_error,
         DBAPIError: _database_error,
     }
-    jobs = worker_jobs(store, campaigns, clock)
+    jobs = worker_jobs(
+        store, campaigns, clock, webhooks_allow_private=settings.webhooks_allow_private
+    )
     app = Starlette(
         routes=routes,
         middleware=[

@@ -62,6 +62,9 @@ class Settings:
     client_registrations_per_minute: int = 120
     # The root page lists every shop with its join page (off: shop names stay unlisted).
     list_shops: bool = False
+    # Webhook endpoints may point at private, loopback and link-local addresses (off: only
+    # public ones, so a shop's URL cannot reach the operator's own network).
+    webhooks_allow_private: bool = False
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     # Apple's and Google's badge artwork as the npm package ships it (`npm ci` in passes/web);
     # an operator's own copies in {certs_dir}/badges/ come first.
@@ -132,6 +135,9 @@ class Settings:
                 int,
             ),
             list_shops=_flag("PASSES_LIST_SHOPS", get("LIST_SHOPS")),
+            webhooks_allow_private=_flag(
+                "PASSES_WEBHOOKS_ALLOW_PRIVATE", get("WEBHOOKS_ALLOW_PRIVATE")
+            ),
         )
 
     @property

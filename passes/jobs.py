@@ -12,6 +12,7 @@ from passes.campaigns import Campaigns
 from passes.clock import Clock
 from passes.expiry import SWEEP_EVERY, ExpirySweep
 from passes.store import Store
+from passes.webhook_delivery import WebhookDelivery
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,15 @@ class Schedule:
         return done
 
 
-def worker_jobs(store: Store, campaigns: Campaigns, clock: Clock) -> list[Job]:
+def worker_jobs(
+    store: Store, campaigns: Campaigns, clock: Clock, *, webhooks_allow_private: bool = False
+) -> list[Job]:
     """Scheduled campaigns whose time has come take their segment; stamps and rewards that
-    expired on cards nobody touches are recorded, so their passes update anyway."""
+    expired on cards nobody touches are recorded, so their passes update anyway; waiting
+    webhook messages are sent."""
+    webhooks = WebhookDelivery(store, allow_private=webhooks_allow_private, clock=clock)
     return [
         Job("scheduled campaigns", campaigns.resolve_due),
         Job("expiry sweep", ExpirySweep(store, clock=clock).run, SWEEP_EVERY),
+        Job("webhooks", webhooks.run),
     ]

@@ -20,7 +20,7 @@ Schema = dict[str, Any]
 ERRORS = {
     400: "The body is not valid JSON",
     401: "Missing or unknown API key",
-    404: "No such card in this shop",
+    404: "No such card (or webhook endpoint) in this shop",
     409: "The card's state refuses the change (e.g. no reward due)",
     413: "The body is too large",
     415: "The body is not application/json",
@@ -37,7 +37,8 @@ class Reply:
 
     status: int
     description: str
-    shape: type[msgspec.Struct]
+    # None: no body (204).
+    shape: type[msgspec.Struct] | None
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,27 @@ OPERATIONS = (
         "/messages", "get", "listMessages", "Campaign history with delivery figures",
         (Reply(200, "Campaigns, newest first", answers.Campaigns),), (401,),
     ),
+    Operation(
+        "/webhooks", "post", "addWebhook",
+        "Send events to a URL (Standard Webhooks); the secret is shown only here",
+        (Reply(201, "The endpoint and its secret", answers.NewWebhookAnswer),),
+        (401, *BODY_ERRORS), shapes.NewWebhook, body_required=True,
+    ),
+    Operation(
+        "/webhooks", "get", "listWebhooks",
+        "The endpoints with their waiting messages and last attempts",
+        (Reply(200, "Endpoints, oldest first", answers.Webhooks),), (401,),
+    ),
+    Operation(
+        "/webhooks/{id}", "delete", "removeWebhook", "Stop sending to an endpoint",
+        (Reply(204, "Removed, with its waiting messages", None),), (401, 404), params=("id",),
+    ),
+    Operation(
+        "/webhooks/{id}/resume", "post", "resumeWebhook",
+        "Deliver to a paused endpoint again",
+        (Reply(200, "The endpoint", answers.Webhook),), (401, 404, *BODY_ERRORS),
+        shapes.EmptyRequest, ("id",),
+    ),
 )  # fmt: skip
 
 
@@ -157,6 +179,10 @@ def _parameters(names: tuple[str, ...]) -> list[Schema]:
             found.append(
                 {**_param(name, "path", int, True), "schema": {"type": "integer", "minimum": 1}}
             )
+        elif name == "id":
+            found.append(
+                {**_param(name, "path", int, True), "schema": {"type": "integer", "minimum": 1}}
+            )
         elif name == "Idempotency-Key":
             found.append(_param(name, "header", shapes.IdempotencyKey, False))
         else:  # the query of GET /stats
@@ -166,8 +192,9 @@ def _parameters(names: tuple[str, ...]) -> list[Schema]:
 
 
 def _operation(operation: Operation) -> Schema:
-    responses = {
-        str(reply.status): {"description": reply.description, "content": _content(reply.shape)}
+    responses: Schema = {
+        str(reply.status): {"description": reply.description}
+        | ({} if reply.shape is None else {"content": _content(reply.shape)})
         for reply in operation.replies
     }
     # Every operation needs the key, so any of them may meet the wrong-key slow-down.

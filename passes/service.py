@@ -15,6 +15,7 @@ part that owns a behaviour:
 - `imports` (passes/card_imports.py): paper cards imported from a CSV file;
 - `privacy` (passes/privacy.py): a customer's personal data, shown or erased;
 - `refresher` (passes/refresh.py): the passes in wallets, refreshed after a change;
+- `webhooks` (passes/webhooks.py): the shop's outgoing webhook endpoints;
 - Google publishing of new cards (passes/google/publish.py) is handed to `issuing`.
 """
 
@@ -36,6 +37,7 @@ from passes.refresh import Refresher
 from passes.shops import Shops
 from passes.store import Store
 from passes.undo import Undo
+from passes.webhooks import Webhooks
 
 
 class Service:
@@ -70,6 +72,7 @@ class Service:
         )
         self.issuing = Issuing(store, clock, self.cards, publisher)
         self.imports = CardImports(store, clock, self.cards)
+        self.webhooks = Webhooks(settings, store, clock)
 
     @classmethod
     def open(

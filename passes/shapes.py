@@ -20,6 +20,8 @@ from passes.http import refusal_text
 from passes.privacy import Customer
 from passes.serials import MAX_IDEMPOTENCY_KEY, MAX_SERIAL_INPUT
 from passes.stats import MAX_AMOUNT
+from passes.webhook_events import EVENT_TYPES
+from passes.webhooks import MAX_URL_LENGTH as MAX_WEBHOOK_URL
 
 # Characters no text may hold, as part of a regex class (JSON Schema's ECMA and Python's alike).
 _NUL = "\\u0000"
@@ -119,6 +121,7 @@ StartsAt = Annotated[
 EndsAt = Annotated[
     Moment, Meta(description="When the promotion ends (at most 14 days after its start)")
 ]
+WEBHOOK_EVENT_TYPES = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 Amount = Annotated[float, Meta(ge=0, le=MAX_AMOUNT)]
 RewardCost = Annotated[Amount, Meta(description="What one reward costs the shop")]
 Basket = Annotated[Amount, Meta(description="The average spend of a visit")]
@@ -171,6 +174,25 @@ class RedeemRequest(Shape):
     """Which due reward to redeem (absent: the oldest due)"""
 
     tier: Tier | None = None
+
+
+class NewWebhook(Shape):
+    """Where to send which events (Standard Webhooks, signed with the secret answered)"""
+
+    url: Annotated[
+        str,
+        _text(
+            "https URL (http only to 127.0.0.1, ::1 or localhost); private addresses only if "
+            "the operator allows them",
+            min_length=1,
+            max_length=MAX_WEBHOOK_URL,
+            refused=_CONTROL,
+        ),
+    ]
+    events: Annotated[
+        list[Literal[WEBHOOK_EVENT_TYPES]],
+        Meta(min_length=1, max_length=len(EVENT_TYPES), description="Event types to receive"),
+    ]
 
 
 class EmptyRequest(Shape):
@@ -230,4 +252,5 @@ REQUESTS: tuple[type[Shape], ...] = (
     RedeemRequest,
     EmptyRequest,
     MessageRequest,
+    NewWebhook,
 )

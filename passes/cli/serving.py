@@ -93,7 +93,12 @@ def worker() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            jobs = worker_jobs(store, Campaigns(store, lambda: None), system_clock)
+            jobs = worker_jobs(
+                store,
+                Campaigns(store, lambda: None),
+                system_clock,
+                webhooks_allow_private=settings.webhooks_allow_private,
+            )
             async with push_worker(settings, identity, store, jobs=jobs) as pusher:
                 click.echo("push worker running (Ctrl-C to stop)", err=True)
                 await pusher.run(stop)

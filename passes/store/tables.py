@@ -23,6 +23,12 @@ from passes.store.shop_tables import (
     sign_in_limits,
     staff_pins,
 )
+from passes.store.webhook_tables import (
+    webhook_attempts,
+    webhook_endpoints,
+    webhook_outbox,
+    webhook_subscriptions,
+)
 
 __all__ = [
     "UtcDateTime",
@@ -49,4 +55,8 @@ __all__ = [
     "shops",
     "sign_in_limits",
     "staff_pins",
+    "webhook_attempts",
+    "webhook_endpoints",
+    "webhook_outbox",
+    "webhook_subscriptions",
 ]
