@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -106,6 +107,9 @@ programs = Table(
     # The card designer: the stamps' symbol (stamp_symbols.SYMBOLS), the logo in use (shop_logos).
     Column("stamp_symbol", String(16), nullable=False, server_default="check"),
     Column("logo_digest", String(64)),
+    # Birthdays: bonus stamps once a year (0 = none), from so many days before the day.
+    Column("birthday_bonus_stamps", Integer, nullable=False, server_default="0"),
+    Column("birthday_days_before", Integer, nullable=False, server_default="0"),
 )
 
 cards = Table(
@@ -150,6 +154,8 @@ cards = Table(
     # The latest notice ("kind|version|value", passes/notices.py): the one field of the pass
     # that carries a change message. NULL: nothing announced yet.
     Column("notice", Text),
+    # The year of the birthday whose bonus the card had last (birthday_rules); NULL: never.
+    Column("birthday_given_year", Integer),
     # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010);
     # with the id, a program change walks a shop's cards a batch at a time (0015).
     Index("ix_cards_shop", "shop_id", "id"),
@@ -368,6 +374,10 @@ card_customers = Table(
     Column("name", String(200)),
     Column("email", String(254)),
     Column("consent_at", UtcDateTime(), nullable=False),
+    # Day and month only, no year: enough for a birthday bonus, erased with the rest.
+    Column("birth_day", SmallInteger),
+    Column("birth_month", SmallInteger),
+    Index("ix_card_customers_birthday", "birth_month", "birth_day"),
 )
 
 # One answer per card and redemption: `redemption` is the card's rewards_redeemed when asked.
