@@ -14,6 +14,7 @@ from passes.birthdays import Birthdays, local_day
 from passes.program import BadSetting, ProgramChange
 from passes.store import Store
 from tests.conftest import BASE_URL, Env, auth
+from tests.pages_client import csrf_of
 from tests.pkpass_check import verify_pkpass
 
 BONUS = 2
@@ -34,7 +35,7 @@ async def _card_with_birthday(env: Env, key: str, birthday: date) -> dict[str, s
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as phone:
         page = await phone.get(card["urls"]["card"])
         assert 'id="birthday"' in page.text
-        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        token = csrf_of(page)
         form = {"csrf": token, "day": str(birthday.day), "month": str(birthday.month)}
         sent = await phone.post(f"{card['urls']['card']}/birthday", data=form | {"consent": "yes"})
         assert sent.status_code == 303 and sent.headers["location"].endswith("saved#birthday")
@@ -117,7 +118,7 @@ async def test_the_card_page_refuses_a_day_that_does_not_exist_or_no_consent(env
     ) as phone:
         page = await phone.get(card["urls"]["card"])
         assert 'for="birthday-day"' in page.text and 'for="birthday-consent"' in page.text
-        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        token = csrf_of(page)
         target = f"{card['urls']['card']}/birthday"
         for form in ({"day": "31", "month": "2", "consent": "yes"}, {"day": "1", "month": "5"}):
             sent = await phone.post(target, data=form | {"csrf": token})
