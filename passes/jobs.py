@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from passes.birthdays import EVERY as BIRTHDAYS_EVERY
+from passes.birthdays import Birthdays
 from passes.campaigns import Campaigns
 from passes.clock import Clock
 from passes.expiry import SWEEP_EVERY, ExpirySweep
@@ -45,11 +47,12 @@ def worker_jobs(
     store: Store, campaigns: Campaigns, clock: Clock, *, webhooks_allow_private: bool = False
 ) -> list[Job]:
     """Scheduled campaigns whose time has come take their segment; stamps and rewards that
-    expired on cards nobody touches are recorded, so their passes update anyway; waiting
-    webhook messages are sent."""
+    expired on cards nobody touches are recorded, so their passes update anyway; birthday
+    bonuses due today are given; waiting webhook messages are sent."""
     webhooks = WebhookDelivery(store, allow_private=webhooks_allow_private, clock=clock)
     return [
         Job("scheduled campaigns", campaigns.resolve_due),
         Job("expiry sweep", ExpirySweep(store, clock=clock).run, SWEEP_EVERY),
+        Job("birthdays", Birthdays(store, clock=clock).run, BIRTHDAYS_EVERY),
         Job("webhooks", webhooks.run),
     ]

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from passes import bonus_rules, loyalty
+from passes import birthday_rules, bonus_rules, loyalty
 from passes.contrast import shortfall
 from passes.errors import InvalidInput
 from passes.render import parse_hex_colour
@@ -22,6 +22,11 @@ LONG_STANDING_LIMITS = {
     "loyal_after_cards": (0, bonus_rules.MAX_LOYAL_CARDS),
     "loyal_after_months": (0, bonus_rules.MAX_LOYAL_MONTHS),
     "loyal_bonus_stamps": (0, bonus_rules.MAX_LOYAL_BONUS),
+}
+# The birthday bonus: its stamps (0: none) and how many days before the birthday it comes.
+BIRTHDAY_LIMITS = {
+    "birthday_bonus_stamps": (0, birthday_rules.MAX_BONUS),
+    "birthday_days_before": (0, birthday_rules.MAX_DAYS_BEFORE),
 }
 # What the owner may set, and the allowed range of each (daily_cap may also be None: no cap).
 PROGRAM_LIMITS = {
@@ -80,6 +85,7 @@ class ProgramChange:
 
     limits: Mapping[str, int | None] = field(default_factory=dict)
     standing: Mapping[str, int] = field(default_factory=dict)
+    birthday: Mapping[str, int] = field(default_factory=dict)
     # A long-standing customer's perk; "" removes it.
     perk: str | None = None
     # Intermediate rewards (stamp count, reward); [] removes them.
@@ -126,8 +132,9 @@ def program_values(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
             values[name] = value
         else:
             raise BadSetting(name, f"{name} must be {low} to {high}")
-    for name, number in change.standing.items():
-        low, high = LONG_STANDING_LIMITS[name]
+    numbers = {**LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
+    for name, number in (*change.standing.items(), *change.birthday.items()):
+        low, high = numbers[name]
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
             raise BadSetting(name, f"{name} must be {low} to {high}")
         values[name] = number

@@ -13,7 +13,8 @@ part that owns a behaviour:
   referral bonuses through it);
 - `issuing` (passes/issuing.py): issue a new card;
 - `imports` (passes/card_imports.py): paper cards imported from a CSV file;
-- `privacy` (passes/privacy.py): a customer's personal data, shown or erased;
+- `privacy` (passes/privacy.py): a customer's personal data (a birthday given on the card
+  page too), shown or erased;
 - `refresher` (passes/refresh.py): the passes in wallets, refreshed after a change;
 - `webhooks` (passes/webhooks.py): the shop's outgoing webhook endpoints;
 - Google publishing of new cards (passes/google/publish.py) is handed to `issuing`.
@@ -66,7 +67,7 @@ class Service:
         self.bonuses = Bonuses(store, clock)
         self.changes = Changes(store, clock, self.on_commit, self.cards, self.bonuses)
         self.undo = Undo(store, clock, self.on_commit, self.cards)
-        self.privacy = Privacy(store)
+        self.privacy = Privacy(store, clock)
         publisher = (
             None if google is None else NewCards(settings, store, google, clock, self.on_commit)
         )

@@ -205,3 +205,23 @@ def test_a_missed_serial_says_how_typed_letters_were_read(cli_env: dict[str, str
     assert "I as 1, L as 1, O as 0" in shown.stderr
     plain = run(cli_env, "card", "redeem", "ABC234", ok=False)
     assert plain.stderr.strip().endswith("no card 'ABC234'")
+
+
+def test_shop_settings_set_the_birthday_bonus(cli_env: dict[str, str]) -> None:
+    run(cli_env, "shop", "create", "--name", "Kuchenhaus", "--reward", "1 Kuchen")
+    settings = run(
+        cli_env,
+        "shop",
+        "settings",
+        "--shop",
+        "kuchenhaus",
+        "--birthday-bonus",
+        "2",
+        "--birthday-days-before",
+        "3",
+    )
+    assert "birthday bonus:    2, from 3 days before" in settings.stdout
+    bad = run(
+        cli_env, "shop", "settings", "--shop", "kuchenhaus", "--birthday-bonus", "9", ok=False
+    )
+    assert bad.returncode == 1 and "birthday_bonus_stamps must be 0 to 5" in bad.stderr

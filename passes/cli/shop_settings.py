@@ -1,5 +1,5 @@
-"""`passes shop settings`: change the program (main reward, limits, regulars, reward tiers,
-expiry, name, colours) and print it as it is now."""
+"""`passes shop settings`: change the program (main reward, limits, regulars, birthdays,
+reward tiers, expiry, name, colours) and print it as it is now."""
 
 from __future__ import annotations
 
@@ -44,12 +44,15 @@ class Requested:
     label: str | None
     stamp_colour: str | None
     stamp_symbol: str | None
+    birthday_bonus: int | None
+    birthday_days_before: int | None
 
     def change(self) -> ProgramChange:
         """The change to make; BadParameter for a tier written wrong."""
         return ProgramChange(
             limits=self.limits(),
             standing=self.standing(),
+            birthday=self.birthday(),
             perk=self.loyal_perk,
             tiers=self.new_tiers(),
             name=self.name,
@@ -82,6 +85,14 @@ class Requested:
             ("loyal_after_cards", self.loyal_after_cards),
             ("loyal_after_months", self.loyal_after_months),
             ("loyal_bonus_stamps", self.loyal_bonus),
+        )
+        return {column: value for column, value in given if value is not None}
+
+    def birthday(self) -> dict[str, int]:
+        """The birthday bonus and how many days before the birthday it comes, by column."""
+        given = (
+            ("birthday_bonus_stamps", self.birthday_bonus),
+            ("birthday_days_before", self.birthday_days_before),
         )
         return {column: value for column, value in given if value is not None}
 
@@ -151,6 +162,16 @@ def parse_tier(raw: str) -> tuple[int, str]:
 @click.option("--label", help="The pass's label colour, e.g. '#F2C879'.")
 @click.option("--stamp-colour", help="The colour of the stamps on the strip, e.g. '#F2C879'.")
 @click.option("--stamp-symbol", type=click.Choice(SYMBOLS), help="What a stamp on the strip shows.")
+@click.option(
+    "--birthday-bonus",
+    type=int,
+    help="Bonus stamps once a year on a customer's birthday, if they gave it (0 off).",
+)
+@click.option(
+    "--birthday-days-before",
+    type=int,
+    help="The birthday bonus may come this many days before the birthday (0 to 7).",
+)
 @clear_errors
 def shop_settings(slug: str, **options: Any) -> None:
     """Change the program's main reward, limits, reward tiers, expiry, name and colours;
@@ -195,6 +216,10 @@ def _print_program(shop: ShopRow) -> None:
         f"regulars:          after {program.loyal_after_cards or '-'} cards / "
         f"{program.loyal_after_months or '-'} months, bonus {program.loyal_bonus_stamps}, "
         f"perk {program.loyal_perk or 'none'}"
+    )
+    click.echo(
+        f"birthday bonus:    {program.birthday_bonus_stamps or 'none'}, "
+        f"from {program.birthday_days_before} days before"
     )
     for at, reward in (*program.tiers, (program.stamps_required, program.reward)):
         click.echo(f"reward at {at:>2}:      {reward}")

@@ -7,6 +7,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -58,6 +59,8 @@ cards = Table(
     # The latest notice ("kind|version|value", passes/notices.py): the one field of the pass
     # that carries a change message. NULL: nothing announced yet.
     Column("notice", Text),
+    # The year of the birthday whose bonus the card had last (birthday_rules); NULL: never.
+    Column("birthday_given_year", Integer),
     # Nothing a stamp changes is indexed, so its update stays on the page (HOT, migration 0010);
     # with the id, a program change walks a shop's cards a batch at a time (0015).
     Index("ix_cards_shop", "shop_id", "id"),
@@ -103,6 +106,10 @@ card_customers = Table(
     Column("name", String(200)),
     Column("email", String(254)),
     Column("consent_at", UtcDateTime(), nullable=False),
+    # Day and month only, no year: enough for a birthday bonus, erased with the rest.
+    Column("birth_day", SmallInteger),
+    Column("birth_month", SmallInteger),
+    Index("ix_card_customers_birthday", "birth_month", "birth_day"),
 )
 
 # One answer per card and redemption: `redemption` is the card's rewards_redeemed when asked.

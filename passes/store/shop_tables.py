@@ -68,6 +68,9 @@ programs = Table(
     # The card designer: the stamps' symbol (stamp_symbols.SYMBOLS), the logo in use (shop_logos).
     Column("stamp_symbol", String(16), nullable=False, server_default="check"),
     Column("logo_digest", String(64)),
+    # Birthdays: bonus stamps once a year (0 = none), from so many days before the day.
+    Column("birthday_bonus_stamps", Integer, nullable=False, server_default="0"),
+    Column("birthday_days_before", Integer, nullable=False, server_default="0"),
 )
 
 staff_pins = Table(

@@ -45,6 +45,9 @@ class ProgramRow:
     # The card designer: what the strip's stamps show, and the shop's logo (None: default).
     stamp_symbol: str = "check"
     logo_digest: str | None = None
+    # Birthdays (birthday_rules): bonus stamps once a year (0: none), from so many days before.
+    birthday_bonus_stamps: int = 0
+    birthday_days_before: int = 0
 
     def rules(self) -> loyalty.Program:
         """The program as the (pure) loyalty rules see it."""
@@ -112,6 +115,8 @@ _SHOP_COLUMNS = (
     programs.c.reward_expiry_days,
     programs.c.stamp_symbol,
     programs.c.logo_digest,
+    programs.c.birthday_bonus_stamps,
+    programs.c.birthday_days_before,
 )
 
 
@@ -138,6 +143,8 @@ def _shop(row: Mapping[Any, Any]) -> ShopRow:
         reward_expiry_days=row["reward_expiry_days"],
         stamp_symbol=row["stamp_symbol"],
         logo_digest=row["logo_digest"],
+        birthday_bonus_stamps=row["birthday_bonus_stamps"],
+        birthday_days_before=row["birthday_days_before"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 
@@ -297,4 +304,11 @@ async def expiring_programs(conn: AsyncConnection) -> list[ShopRow]:
     query = query.where(
         programs.c.stamp_expiry_days.is_not(None) | programs.c.reward_expiry_days.is_not(None)
     )
+    return [_shop(row) for row in (await conn.execute(query.order_by(shops.c.id))).mappings()]
+
+
+async def birthday_programs(conn: AsyncConnection) -> list[ShopRow]:
+    """Shops that give a birthday bonus (the birthday job visits these)."""
+    query = select(*_SHOP_COLUMNS).join(programs, programs.c.shop_id == shops.c.id)
+    query = query.where(programs.c.birthday_bonus_stamps > 0)
     return [_shop(row) for row in (await conn.execute(query.order_by(shops.c.id))).mappings()]

@@ -22,6 +22,7 @@ from passes.feedback import FeedbackBox
 from passes.inputs import whole_number
 from passes.keys import ShopKeys
 from passes.program import (
+    BIRTHDAY_LIMITS,
     DEFAULT_COLOURS,
     LONG_STANDING_LIMITS,
     OPTIONAL_LIMITS,
@@ -130,6 +131,8 @@ class DashboardPages:
             "limits": PROGRAM_LIMITS,
             "loyal": _loyal(shop),
             "loyal_limits": LONG_STANDING_LIMITS,
+            "birthday": {name: str(getattr(shop.program, name)) for name in BIRTHDAY_LIMITS},
+            "birthday_limits": BIRTHDAY_LIMITS,
             "optional": OPTIONAL_LIMITS,
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
             "max_tiers": loyalty.MAX_TIERS,

@@ -15,6 +15,7 @@ from passes.feedback import FeedbackBox
 from passes.render import StripStyle
 from passes.store.shops import ProgramRow
 from passes.texts import counted, local_date
+from passes.web.birthday_form import birthday_view
 from passes.web.qr import qr_svg
 from passes.web.site import Site
 
@@ -106,6 +107,9 @@ class CardPages:
             lines=facts.lines,
             upcoming=facts.next_reward,
             dates=dates,
+            birthday=await birthday_view(
+                self.service, view, language, request.query_params.get("birthday")
+            ),
         )
 
     async def pass_file(self, request: Request) -> Response:

@@ -1,5 +1,5 @@
 """The dashboard's rules form (the main reward and its stamps, daily cap, message limit, hold-out,
-welcome stamps, reward tiers, expiry, the card's name and colours) and locations. A change of what passes show refreshes
+welcome stamps, regulars, birthdays, reward tiers, expiry, the card's name and colours) and locations. A change of what passes show refreshes
 every pass in a wallet; the form says how many."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from passes.errors import Conflict, InvalidInput, NotFound
 from passes.inputs import whole_number
 from passes.loyalty import MAX_STAMPS_REQUIRED, MAX_TIERS
 from passes.program import (
+    BIRTHDAY_LIMITS,
     DEFAULT_COLOURS,
     LONG_STANDING_LIMITS,
     OPTIONAL_LIMITS,
@@ -51,10 +52,13 @@ def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
     return rules
 
 
-def parse_long_standing(fields: dict[str, str]) -> dict[str, int]:
-    """The long-standing customer numbers the form sent (empty = 0); absent ones stay as they are."""
+def parse_numbers(
+    fields: dict[str, str], limits: dict[str, tuple[int, int]] = LONG_STANDING_LIMITS
+) -> dict[str, int]:
+    """The long-standing customer (or birthday) numbers the form sent (empty = 0); absent
+    ones stay as they are."""
     found: dict[str, int] = {}
-    for name, (low, high) in LONG_STANDING_LIMITS.items():
+    for name, (low, high) in limits.items():
         if name not in fields:
             continue
         value = whole_number(fields[name].strip() or "0", DIGITS)
@@ -148,7 +152,8 @@ class ProgramForm:
         try:
             change = ProgramChange(
                 limits=parse_rules(fields),
-                standing=parse_long_standing(fields),
+                standing=parse_numbers(fields),
+                birthday=parse_numbers(fields, BIRTHDAY_LIMITS),
                 perk=fields.get("loyal_perk"),
                 tiers=parse_tiers(rows) if has_tiers else None,
                 name=name,
@@ -173,7 +178,7 @@ class ProgramForm:
     ) -> Response:
         """The form again, as typed, with what was refused marked."""
         t = self.site.translator(request)
-        limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS}
+        limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
         name = refused.name
         if name == "stamps_required" and not isinstance(refused, BadField):
             error = t("goal_below_tiers")
@@ -196,6 +201,7 @@ class ProgramForm:
             error = t("loyal_perk_invalid")
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
+        birthday = {name: fields.get(name, "") for name in BIRTHDAY_LIMITS}
         look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
         look |= {key: fields[key] for key in ("stamps_required", "reward") if key in fields}
         return await self.dashboard.show(
@@ -204,6 +210,7 @@ class ProgramForm:
             422,
             rules=draft,
             loyal=loyal,
+            birthday=birthday,
             look=look,
             tiers=rows,
             rules_error=error,

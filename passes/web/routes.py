@@ -14,6 +14,7 @@ from passes.design import ShopLogos
 from passes.feedback import FeedbackBox
 from passes.service import Service
 from passes.staff import StaffPins
+from passes.web.birthday_form import BirthdayForm
 from passes.web.campaign_form import CampaignForm
 from passes.web.dashboard import DashboardPages
 from passes.web.designer import DesignForm
@@ -45,6 +46,7 @@ def web_routes(
     return [
         *CardPages(site, wallet).routes(),
         *FeedbackPages(site, feedback).routes(),
+        *BirthdayForm(site).routes(),
         *JoinPages(site).routes(),
         *StaffPages(site, pins).routes(),
         *dashboard.routes(),
