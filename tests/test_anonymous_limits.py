@@ -54,7 +54,7 @@ class App:
 
 @asynccontextmanager
 async def own_app(env: Env, **settings: Any) -> AsyncIterator[App]:
-    app = App(create_app(dataclasses.replace(env.settings, **settings)), env.client)
+    app = App(create_app(dataclasses.replace(env.settings, **settings), env.identity), env.client)
     try:
         async with app.from_address("203.0.113.7") as client:
             yield dataclasses.replace(app, client=client)

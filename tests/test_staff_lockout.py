@@ -58,7 +58,7 @@ class Shops:
 
 @pytest.fixture
 async def shops(env: Env) -> AsyncIterator[Shops]:
-    app = create_app(env.settings)
+    app = create_app(env.settings, env.identity)
     made = Shops(app, app.state.service, [])
     yield made
     for client in made.clients:
