@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from passes.app import create_app
 from passes.apple.devcerts import create_dev_identity
-from passes.apple.identity import load_identity
+from passes.apple.identity import SigningIdentity, load_identity
 from passes.config import Settings
 from passes.service import Service
 from passes.store import Store
@@ -65,6 +65,13 @@ def certs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("certs")
     create_dev_identity(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def identity(certs_dir: Path) -> SigningIdentity:
+    """The dev identity, loaded and checked once. Apps made per test take it: create_app would
+    check the RSA key again (~40 ms of CPU each); the session's env app loads its own."""
+    return load_identity(certs_dir, None)
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +124,8 @@ class Env:
     client: httpx.AsyncClient
     service: Service
     app: Starlette
+    # The session's signing identity, for apps a test makes of its own (create_app(..., identity)).
+    identity: SigningIdentity
     # Tests move it with monkeypatch.setattr(env.clock, "ahead", timedelta(days=...)).
     clock: MovableClock = field(default_factory=MovableClock)
 
@@ -129,7 +138,7 @@ class Env:
 
 
 @pytest.fixture(scope="session")
-async def env(database_url: str, certs_dir: Path) -> AsyncIterator[Env]:
+async def env(database_url: str, certs_dir: Path, identity: SigningIdentity) -> AsyncIterator[Env]:
     """The real ASGI app over HTTP (httpx ASGITransport) on a migrated database."""
     settings = Settings(database_url=database_url, base_url=BASE_URL, certs_dir=certs_dir)
     store = Store(database_url)
@@ -139,7 +148,7 @@ async def env(database_url: str, certs_dir: Path) -> AsyncIterator[Env]:
     app = create_app(settings, clock=clock)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        yield Env(settings, client, app.state.service, app, clock)
+        yield Env(settings, client, app.state.service, app, identity, clock)
     await app.state.service.store.close()
 
 
@@ -153,7 +162,7 @@ async def pages(env: Env) -> AsyncIterator[Pages]:
     """A fresh app (its own rate limits) on the session's database, for browsing its pages."""
     from tests.pages_client import Pages  # it imports this module
 
-    app = create_app(env.settings)
+    app = create_app(env.settings, env.identity)
     pages = Pages(app, app.state.service, [])
     yield pages
     for client in pages.clients:
@@ -162,10 +171,12 @@ async def pages(env: Env) -> AsyncIterator[Pages]:
 
 
 @pytest.fixture
-async def apns(tmp_path: Path, certs_dir: Path) -> AsyncIterator[FakeApns]:
+async def apns(
+    tmp_path: Path, certs_dir: Path, identity: SigningIdentity
+) -> AsyncIterator[FakeApns]:
     """A local APNs: trusts our dev CA for client certificates, is trusted via SSL_CERT_FILE."""
     ca, cert, key = make_tls_ca(tmp_path)
-    topic = load_identity(certs_dir, None).pass_type_id
+    topic = identity.pass_type_id
     async with FakeApns(cert, key, certs_dir / "wwdr.pem", topic=topic, server_ca=ca) as fake:
         yield fake
 

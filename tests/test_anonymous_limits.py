@@ -54,7 +54,7 @@ class App:
 
 @asynccontextmanager
 async def own_app(env: Env, **settings: Any) -> AsyncIterator[App]:
-    app = App(create_app(dataclasses.replace(env.settings, **settings)), env.client)
+    app = App(create_app(dataclasses.replace(env.settings, **settings), env.identity), env.client)
     try:
         async with app.from_address("203.0.113.7") as client:
             yield dataclasses.replace(app, client=client)
@@ -102,6 +102,7 @@ async def stamp(client: httpx.AsyncClient, key: str, serial: str) -> None:
 # --- devices per card ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_card_keeps_its_newest_devices_and_a_stamp_pushes_to_those_only(env: Env) -> None:
     async with own_app(
         env, card_registrations_per_hour=UNLIMITED, client_registrations_per_minute=UNLIMITED
@@ -248,6 +249,7 @@ async def test_a_programs_strip_is_served_drawing_only_the_size_asked_for(env: E
         assert again.content == strip.content and app.artwork.drawn == before + 3, "cached"
 
 
+@pytest.mark.slow
 async def test_strips_are_drawn_off_the_event_loop(env: Env) -> None:
     """While new strips are drawn the server's event loop keeps turning: the median delay of a
     1 ms timer stays far below the time one strip takes (drawn on the loop, it is that time)."""

@@ -21,7 +21,7 @@ import pytest
 import uvloop
 
 from passes.apple.apns import ApnsClient, backoff_seconds, classify
-from passes.apple.identity import SigningIdentity, load_identity
+from passes.apple.identity import SigningIdentity
 from tests.fake_apns import FakeApns, make_tls_ca
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,11 +30,6 @@ TlsFiles = tuple[Path, Path, Path]
 
 def token() -> str:
     return secrets.token_hex(32)
-
-
-@pytest.fixture(scope="module")
-def identity(certs_dir: Path) -> SigningIdentity:
-    return load_identity(certs_dir, None)
 
 
 @pytest.fixture(scope="module")

@@ -237,17 +237,17 @@ def test_cli_sets_the_logo_and_refuses_bad_files_and_low_contrast(
 
 @pytest.fixture
 async def google_service(
-    database_url: str, certs_dir: Path, tmp_path: Path, fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey
+    env: Env, tmp_path: Path, fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey
 ) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
     settings = Settings(
-        database_url=database_url,
+        database_url=env.settings.database_url,
         base_url=BASE_URL,
-        certs_dir=certs_dir,
+        certs_dir=env.settings.certs_dir,
         google_issuer_id=ISSUER,
         google_service_account=write_account(tmp_path / "sa.json", rsa_key, fake.token_url),
         google_api_url=fake.api_url,
     )
-    app = create_app(settings)
+    app = create_app(settings, env.identity)
     service: Service = app.state.service
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:

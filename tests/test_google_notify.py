@@ -44,7 +44,7 @@ from passes.push import PushWorker
 from passes.service import Service
 from passes.store.google import google_cards, record_callback
 from passes.store.tables import cards, push_attempts, push_outbox, shops
-from tests.conftest import BASE_URL, auth
+from tests.conftest import BASE_URL, Env, auth
 from tests.fake_google import (
     ISSUER,
     FakeGoogle,
@@ -141,20 +141,20 @@ class Shop:
 
 @pytest.fixture
 async def shop(
-    database_url: str, certs_dir: Path, tmp_path: Path, fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey
+    env: Env, tmp_path: Path, fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey
 ) -> AsyncIterator[Shop]:
+    """An app with Google Wallet on, over the session's migrated database."""
     account = write_account(tmp_path / "sa.json", rsa_key, fake.token_url)
     settings = Settings(
-        database_url=database_url,
+        database_url=env.settings.database_url,
         base_url=BASE_URL,
-        certs_dir=certs_dir,
+        certs_dir=env.settings.certs_dir,
         google_issuer_id=ISSUER,
         google_service_account=account,
         google_api_url=fake.api_url,
     )
-    app = create_app(settings)
+    app = create_app(settings, env.identity)
     service: Service = app.state.service
-    await service.store.migrate()
     google = service.google
     assert google is not None
     created, key = await service.shops.create_shop(

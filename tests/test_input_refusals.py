@@ -99,7 +99,7 @@ class App:
 
 @pytest.fixture
 async def site(env: Env) -> AsyncIterator[App]:
-    app = create_app(env.settings)
+    app = create_app(env.settings, env.identity)
     made = App(app, app.state.service)
     yield made
     for client in made.clients:
@@ -363,7 +363,7 @@ async def google_site(
         google_api_url=google.api_url,
         google_callback_keys_url=f"{google.url}/keys",
     )
-    app = create_app(settings)
+    app = create_app(settings, env.identity)
     made = App(app, app.state.service)
     yield made
     for client in made.clients:

@@ -199,6 +199,7 @@ def test_the_cli_language_comes_from_the_environment() -> None:
     assert cli_language({"LANG": "ja_JP.UTF-8"}) == "en"
 
 
+@pytest.mark.slow
 def test_the_cli_speaks_french_with_a_french_locale(tmp_path: Path) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
     run(env, "init")
@@ -217,6 +218,7 @@ def test_the_cli_speaks_french_with_a_french_locale(tmp_path: Path) -> None:
     assert "soleil  Café Soleil  (0 cards)" in english
 
 
+@pytest.mark.slow
 def test_a_french_phone_in_chromium_sees_the_join_page_in_french(tmp_path: Path) -> None:
     env = passes_env(f"sqlite:///{tmp_path / 'passes.db'}", tmp_path / "certs")
     run(env, "init")

@@ -54,7 +54,7 @@ class Site:
 
 @pytest.fixture
 async def site(env: Env) -> AsyncIterator[Site]:
-    app = create_app(env.settings)
+    app = create_app(env.settings, env.identity)
     made = Site(app, app.state.service, [])
     yield made
     for client in made.clients:

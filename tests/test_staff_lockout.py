@@ -58,7 +58,7 @@ class Shops:
 
 @pytest.fixture
 async def shops(env: Env) -> AsyncIterator[Shops]:
-    app = create_app(env.settings)
+    app = create_app(env.settings, env.identity)
     made = Shops(app, app.state.service, [])
     yield made
     for client in made.clients:
@@ -116,6 +116,7 @@ async def test_a_new_pin_lifts_every_lock(shops: Shops) -> None:
     assert (await try_pin(guesser, shop, "9876")).status_code == 303
 
 
+@pytest.mark.slow
 async def test_the_shop_wide_ceiling_only_slows_fresh_devices(shops: Shops) -> None:
     shop = await shops.shop()
     known = shops.client("198.51.100.1")
