@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from passes import bonus_rules, campaign_rules, loyalty
+from passes import bonus_rules, campaign_rules, loyalty, purchase_rules
 from passes.errors import InvalidInput
 from passes.http import refusal_text
 from passes.privacy import Customer
@@ -167,6 +167,35 @@ class StampRequest(Shape):
     count: Count = 1
 
 
+class PurchaseRequest(Shape):
+    """A purchase at the till: stamps by the shop's purchase rule, once per reference"""
+
+    amount: Annotated[
+        str,
+        Meta(
+            pattern=purchase_rules.AMOUNT_PATTERN,
+            description='What was paid, as a decimal string (never a JSON number): "12.50"',
+            examples=["12.50"],
+        ),
+    ]
+    currency: Annotated[
+        str,
+        Meta(
+            pattern=purchase_rules.CURRENCY_PATTERN,
+            description="ISO 4217 code; 422 currency_mismatch unless the rule's",
+            examples=["EUR"],
+        ),
+    ]
+    reference: Annotated[
+        str,
+        Meta(
+            pattern=purchase_rules.REFERENCE_PATTERN,
+            description="The till's receipt or transaction id: the same one again stamps nothing",
+            examples=["TX-2026-000123"],
+        ),
+    ]
+
+
 class RedeemRequest(Shape):
     """Which due reward to redeem (absent: the oldest due)"""
 
@@ -227,6 +256,7 @@ def read_query(query: dict[str, str], shape: type[StatsQuery]) -> StatsQuery:
 REQUESTS: tuple[type[Shape], ...] = (
     NewCard,
     StampRequest,
+    PurchaseRequest,
     RedeemRequest,
     EmptyRequest,
     MessageRequest,
