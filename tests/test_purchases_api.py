@@ -25,9 +25,7 @@ async def buy(
     env: Env, key: str, serial: str, reference: str, amount: str, currency: str = "EUR"
 ) -> httpx.Response:
     body = {"amount": amount, "currency": currency, "reference": reference}
-    return await env.client.post(
-        f"/api/v1/cards/{serial}/purchases", json=body, headers=auth(key)
-    )
+    return await env.client.post(f"/api/v1/cards/{serial}/purchases", json=body, headers=auth(key))
 
 
 async def refund(env: Env, key: str, serial: str, reference: str) -> httpx.Response:
