@@ -205,3 +205,17 @@ def test_a_missed_serial_says_how_typed_letters_were_read(cli_env: dict[str, str
     assert "I as 1, L as 1, O as 0" in shown.stderr
     plain = run(cli_env, "card", "redeem", "ABC234", ok=False)
     assert plain.stderr.strip().endswith("no card 'ABC234'")
+
+
+def test_shop_settings_sets_and_removes_the_purchase_rule(cli_env: dict[str, str]) -> None:
+    run(cli_env, "shop", "create", "--name", "Kiosk", "--slug", "kiosk-till", "--reward", "1 Tee")
+    typo = run(
+        cli_env, "shop", "settings", "--shop", "kiosk-till", "--purchase-rule", "every 5", ok=False
+    )
+    assert typo.returncode == 2 and 'write a purchase rule as "per 5.00 EUR"' in typo.stderr
+    rule = ("shop", "settings", "--shop", "kiosk-till", "--purchase-rule", "per 5.00 eur")
+    assert "purchase rule:     per 5.00 EUR" in run(cli_env, *rule).stdout
+    shown = run(cli_env, "shop", "settings", "--shop", "kiosk-till", "--daily-cap", "3").stdout
+    assert "purchase rule:     per 5.00 EUR" in shown, "other settings keep the rule"
+    cleared = run(cli_env, "shop", "settings", "--shop", "kiosk-till", "--no-purchase-rule")
+    assert "purchase rule:     none" in cleared.stdout
