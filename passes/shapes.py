@@ -39,6 +39,10 @@ def _text(
     )
 
 
+def _patterned(pattern: str, description: str, example: str) -> Meta:
+    return Meta(pattern=pattern, description=description, examples=[example])
+
+
 def _whole(low: int, high: int, description: str) -> Meta:
     return Meta(ge=low, le=high, description=description)
 
@@ -172,26 +176,26 @@ class PurchaseRequest(Shape):
 
     amount: Annotated[
         str,
-        Meta(
-            pattern=purchase_rules.AMOUNT_PATTERN,
-            description='What was paid, as a decimal string (never a JSON number): "12.50"',
-            examples=["12.50"],
+        _patterned(
+            purchase_rules.AMOUNT_PATTERN,
+            'What was paid, as a decimal string (never a JSON number): "12.50"',
+            "12.50",
         ),
     ]
     currency: Annotated[
         str,
-        Meta(
-            pattern=purchase_rules.CURRENCY_PATTERN,
-            description="ISO 4217 code; 422 currency_mismatch unless the rule's",
-            examples=["EUR"],
+        _patterned(
+            purchase_rules.CURRENCY_PATTERN,
+            "ISO 4217 code; 422 currency_mismatch unless the rule's",
+            "EUR",
         ),
     ]
     reference: Annotated[
         str,
-        Meta(
-            pattern=purchase_rules.REFERENCE_PATTERN,
-            description="The till's receipt or transaction id: the same one again stamps nothing",
-            examples=["TX-2026-000123"],
+        _patterned(
+            purchase_rules.REFERENCE_PATTERN,
+            "The till's receipt or transaction id: the same one again stamps nothing",
+            "TX-2026-000123",
         ),
     ]
 
