@@ -99,6 +99,7 @@ class Purchases:
         the first result and stamps nothing (a different purchase under it is a Conflict)."""
         check_reference(reference)
         value, currency = parse_amount(amount), check_currency(currency)
+        view = await self.cards.card(shop, serial)  # an unknown card is a 404 before all else
         rule = await self.rule(shop)
         if rule is None:
             raise Conflict(
@@ -107,7 +108,6 @@ class Purchases:
                 "no_purchase_rule",
             )
         earned = stamps_for(rule, value, currency)
-        view = await self.cards.card(shop, serial)
         card_id = view.card.id
         earlier = await self._find(card_id, reference)
         if earlier is not None:
