@@ -16,7 +16,9 @@ from msgspec import Meta
 from passes import campaign_rules, loyalty
 from passes.card_facts import CardFacts
 from passes.cards import CardView
+from passes.purchase_rules import Earned
 from passes.store.apple import Deliveries as Found
+from passes.store.purchases import Purchase
 from passes.store.webhooks import EndpointRow
 
 Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
@@ -125,6 +127,57 @@ def card_json(view: CardView) -> dict[str, Any]:
     """The card as plain JSON values (the CLI prints these)."""
     shown: dict[str, Any] = msgspec.to_builtins(card_answer(view))
     return shown
+
+
+class PurchaseFacts(msgspec.Struct, frozen=True):
+    """A purchase the till reported: what it earned, and its refund"""
+
+    reference: str
+    amount: Annotated[str, Meta(description='As a decimal string, e.g. "12.50"')]
+    currency: str
+    stamps: Annotated[Count, Meta(description="Stamps the rule gave (a promotion's extra apart)")]
+    reason: Annotated[
+        str | None,
+        Meta(description="Why fewer or none: below_threshold or capped (null: all it was worth)"),
+    ]
+    message: str | None
+    created_at: Time
+    refunded_at: Time | None
+    stamps_taken_back: Annotated[
+        Count | None, Meta(description="Stamps the refund took back, a promotion's extra included")
+    ]
+    stamps_kept: Annotated[
+        Count | None,
+        Meta(description="Stamps the refund could not take back: spent on a redeemed reward"),
+    ]
+
+
+class PurchaseAnswer(msgspec.Struct, frozen=True):
+    """A purchase or refund, and the card after it"""
+
+    purchase: PurchaseFacts
+    card: Card
+
+
+def purchase_answer(
+    view: CardView, bought: Purchase, earned: Earned | None = None
+) -> PurchaseAnswer:
+    """The purchase (with what it earned, when just applied) and the card as the API answers them."""
+    return PurchaseAnswer(
+        PurchaseFacts(
+            reference=bought.reference,
+            amount=str(bought.amount),
+            currency=bought.currency,
+            stamps=bought.stamps,
+            reason=None if earned is None else earned.reason,
+            message=None if earned is None else earned.message,
+            created_at=bought.created_at.isoformat(),
+            refunded_at=_iso(bought.refunded_at),
+            stamps_taken_back=bought.stamps_taken_back,
+            stamps_kept=bought.stamps_kept,
+        ),
+        card_answer(view),
+    )
 
 
 class Deliveries(msgspec.Struct, frozen=True):
@@ -345,6 +398,7 @@ def webhook_answer(endpoint: EndpointRow) -> Webhook:
 RESPONSES: tuple[type[msgspec.Struct], ...] = (
     Error,
     Card,
+    PurchaseAnswer,
     Deliveries,
     Audience,
     Campaigns,

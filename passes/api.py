@@ -22,6 +22,7 @@ from passes.shapes import (
     MessageRequest,
     NewCard,
     NewWebhook,
+    PurchaseRequest,
     RedeemRequest,
     StampRequest,
     StatsQuery,
@@ -50,6 +51,8 @@ class ShopApi:
             Route("/cards/{serial}", self.get_card, methods=["GET"]),
             Route("/cards/{serial}/stamps", self.stamp, methods=["POST"]),
             Route("/cards/{serial}/stamps/{change_id}", self.undo_stamp, methods=["DELETE"]),
+            Route("/cards/{serial}/purchases", self.purchase, methods=["POST"]),
+            Route("/cards/{serial}/purchases/{reference}/refund", self.refund, methods=["POST"]),
             Route("/cards/{serial}/redeem", self.redeem, methods=["POST"]),
             Route("/cards/{serial}/void", self.void, methods=["POST"]),
             Route("/cards/{serial}/personal-data", self.personal_data, methods=["GET", "DELETE"]),
@@ -158,6 +161,29 @@ class ShopApi:
             idempotency_key=request.headers.get("idempotency-key"),
         )
         return JsonResponse(card_answer(view))
+
+    async def purchase(self, request: Request) -> Response:
+        shop, actor = await self._shop(request)
+        asked = await read_shape(request, self.limit, PurchaseRequest)
+        bought = await self.service.purchases.purchase(
+            shop,
+            request.path_params["serial"],
+            asked.reference,
+            asked.amount,
+            asked.currency,
+            actor=actor,
+        )
+        answer = answers.purchase_answer(bought.view, bought.purchase, bought.earned)
+        return JsonResponse(answer, status_code=201 if bought.new else 200)
+
+    async def refund(self, request: Request) -> Response:
+        shop, actor = await self._shop(request)
+        await read_shape(request, self.limit, EmptyRequest)
+        params = request.path_params
+        refunded = await self.service.purchases.refund(
+            shop, params["serial"], params["reference"], actor=actor
+        )
+        return JsonResponse(answers.purchase_answer(refunded.view, refunded.purchase))
 
     async def deliveries(self, request: Request) -> Response:
         shop, _ = await self._shop(request)

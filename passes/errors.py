@@ -33,6 +33,14 @@ class InvalidInput(PassesError):
     """A request or command carries values the product cannot accept."""
 
 
+class RefusedInput(InvalidInput):
+    """Values the rules refuse for a reason of their own, told by its code (a 422)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Conflict(PassesError):
     """The request is valid but the current state refuses it."""
 
@@ -73,8 +81,12 @@ INPUT_REFUSALS = frozenset(
         "invalid_campaign",
         "invalid_perk",
         "invalid_program",
+        "invalid_purchase",
+        "invalid_purchase_rule",
     }
 )
+# Refusals of the values asked for that a caller acts on by their own code (a 422 too).
+CODED_INPUT_REFUSALS = frozenset({"currency_mismatch"})
 
 
 def product_error(failure: Failure) -> PassesError:
@@ -83,6 +95,8 @@ def product_error(failure: Failure) -> PassesError:
         return failure
     if failure.code in INPUT_REFUSALS:
         return InvalidInput(str(failure))
+    if failure.code in CODED_INPUT_REFUSALS:
+        return RefusedInput(str(failure), failure.code)
     return Conflict(str(failure), failure.code)
 
 
@@ -101,6 +115,7 @@ HTTP_ANSWERS: tuple[tuple[type[PassesError], int, str | None, Mapping[str, str]]
     (Unauthorized, 401, "unauthorized", {"WWW-Authenticate": "Bearer"}),
     (NotFound, 404, "not_found", {}),
     (Conflict, 409, None, {}),
+    (RefusedInput, 422, None, {}),
     (InvalidInput, 422, "invalid", {}),
     (Unavailable, 503, "unavailable", {"Retry-After": "1"}),
 )

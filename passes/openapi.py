@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from passes import __version__, answers, shapes
+from passes import __version__, answers, purchase_rules, shapes
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -20,7 +20,7 @@ Schema = dict[str, Any]
 ERRORS = {
     400: "The body is not valid JSON",
     401: "Missing or unknown API key",
-    404: "No such card (or webhook endpoint) in this shop",
+    404: "No such card, purchase or webhook endpoint in this shop",
     409: "The card's state refuses the change (e.g. no reward due)",
     413: "The body is too large",
     415: "The body is not application/json",
@@ -79,6 +79,24 @@ OPERATIONS = (
         "/cards/{serial}/stamps/{change_id}", "delete", "undoStamp",
         "Undo a stamp given by mistake (within 10 minutes)",
         _card(200, "The card after the undo"), (401, 404, 409), params=("serial", "change_id"),
+    ),
+    Operation(
+        "/cards/{serial}/purchases", "post", "recordPurchase",
+        "Stamps for a purchase by the shop's purchase rule, once per reference",
+        (
+            Reply(201, "Applied: the stamps it earned (maybe none, with the reason)",
+                  answers.PurchaseAnswer),
+            Reply(200, "This reference was reported before: its first answer",
+                  answers.PurchaseAnswer),
+        ),
+        (401, 404, 409, *BODY_ERRORS), shapes.PurchaseRequest, SERIAL, body_required=True,
+    ),
+    Operation(
+        "/cards/{serial}/purchases/{reference}/refund", "post", "refundPurchase",
+        "Take back a purchase's stamps, and the rewards they completed while still due",
+        (Reply(200, "The refund (stamps spent on a redeemed reward are kept)",
+               answers.PurchaseAnswer),),
+        (401, 404, 409), params=("serial", "reference"),
     ),
     Operation(
         "/cards/{serial}/redeem", "post", "redeemReward",
@@ -183,6 +201,11 @@ def _parameters(names: tuple[str, ...]) -> list[Schema]:
             found.append(
                 {**_param(name, "path", int, True), "schema": {"type": "integer", "minimum": 1}}
             )
+        elif name == "reference":
+            found.append(
+                {**_param(name, "path", str, True),
+                 "schema": {"type": "string", "pattern": purchase_rules.REFERENCE_PATTERN}}
+            )  # fmt: skip
         elif name == "Idempotency-Key":
             found.append(_param(name, "header", shapes.IdempotencyKey, False))
         else:  # the query of GET /stats

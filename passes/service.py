@@ -9,6 +9,7 @@ part that owns a behaviour:
   secret, its links and its pushes;
 - `changes` (passes/changes.py): stamp, redeem, void;
 - `undo` (passes/undo.py): take back a recent stamp;
+- `purchases` (passes/purchases.py): stamps from the till by the shop's purchase rule, refunds;
 - `bonuses` (passes/bonuses.py): the running promotions (stamps add the long-standing and
   referral bonuses through it);
 - `issuing` (passes/issuing.py): issue a new card;
@@ -34,6 +35,7 @@ from passes.google.publish import NewCards
 from passes.google.wallet import GoogleWallet, open_google
 from passes.issuing import Issuing
 from passes.privacy import Privacy
+from passes.purchases import Purchases
 from passes.refresh import Refresher
 from passes.shops import Shops
 from passes.store import Store
@@ -67,6 +69,7 @@ class Service:
         self.bonuses = Bonuses(store, clock)
         self.changes = Changes(store, clock, self.on_commit, self.cards, self.bonuses)
         self.undo = Undo(store, clock, self.on_commit, self.cards)
+        self.purchases = Purchases(store, clock, self.on_commit, self.cards, self.changes)
         self.privacy = Privacy(store, clock)
         publisher = (
             None if google is None else NewCards(settings, store, google, clock, self.on_commit)

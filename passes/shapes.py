@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from passes import bonus_rules, campaign_rules, loyalty
+from passes import bonus_rules, campaign_rules, loyalty, purchase_rules
 from passes.errors import InvalidInput
 from passes.http import refusal_text
 from passes.privacy import Customer
@@ -39,6 +39,10 @@ def _text(
         pattern=f"^[^{refused}]*$",
         description=description,
     )
+
+
+def _patterned(pattern: str, description: str, example: str) -> Meta:
+    return Meta(pattern=pattern, description=description, examples=[example])
 
 
 def _whole(low: int, high: int, description: str) -> Meta:
@@ -170,6 +174,35 @@ class StampRequest(Shape):
     count: Count = 1
 
 
+class PurchaseRequest(Shape):
+    """A purchase at the till: stamps by the shop's purchase rule, once per reference"""
+
+    amount: Annotated[
+        str,
+        _patterned(
+            purchase_rules.AMOUNT_PATTERN,
+            'What was paid, as a decimal string (never a JSON number): "12.50"',
+            "12.50",
+        ),
+    ]
+    currency: Annotated[
+        str,
+        _patterned(
+            purchase_rules.CURRENCY_PATTERN,
+            "ISO 4217 code; 422 currency_mismatch unless the rule's",
+            "EUR",
+        ),
+    ]
+    reference: Annotated[
+        str,
+        _patterned(
+            purchase_rules.REFERENCE_PATTERN,
+            "The till's receipt or transaction id: the same one again stamps nothing",
+            "TX-2026-000123",
+        ),
+    ]
+
+
 class RedeemRequest(Shape):
     """Which due reward to redeem (absent: the oldest due)"""
 
@@ -249,6 +282,7 @@ def read_query(query: dict[str, str], shape: type[StatsQuery]) -> StatsQuery:
 REQUESTS: tuple[type[Shape], ...] = (
     NewCard,
     StampRequest,
+    PurchaseRequest,
     RedeemRequest,
     EmptyRequest,
     MessageRequest,

@@ -42,7 +42,7 @@ class Undo:
         async with self.store.transaction() as conn:
             card = await lock_card(conn, shop.id, normalise_serial(serial))
             entry = await ledger_entry(conn, card.id, event_id)
-            entry, extra = await _with_promotion_bonus(conn, card.id, entry)
+            entry, extra = await with_promotion_bonus(conn, card.id, entry)
             if entry.kind != "stamp":
                 raise Conflict("only stamps can be undone", "not_a_stamp")
             if entry.undone:
@@ -75,7 +75,7 @@ def _undo(kind: str, entry: LedgerEntry, actor: str, after: loyalty.CardState) -
     return Change(kind, entry.count, actor, after, undoes_event_id=entry.id, notice=notice)
 
 
-async def _with_promotion_bonus(
+async def with_promotion_bonus(
     conn: AsyncConnection, card_id: int, entry: LedgerEntry
 ) -> tuple[LedgerEntry, LedgerEntry | None]:
     """The stamp to undo and the promotion bonus it earned, if any and not yet taken back.

@@ -225,3 +225,17 @@ def test_shop_settings_set_the_birthday_bonus(cli_env: dict[str, str]) -> None:
         cli_env, "shop", "settings", "--shop", "kuchenhaus", "--birthday-bonus", "9", ok=False
     )
     assert bad.returncode == 1 and "birthday_bonus_stamps must be 0 to 5" in bad.stderr
+
+
+def test_shop_settings_sets_and_removes_the_purchase_rule(cli_env: dict[str, str]) -> None:
+    run(cli_env, "shop", "create", "--name", "Kiosk", "--slug", "kiosk-till", "--reward", "1 Tee")
+    typo = run(
+        cli_env, "shop", "settings", "--shop", "kiosk-till", "--purchase-rule", "every 5", ok=False
+    )
+    assert typo.returncode == 2 and 'write a purchase rule as "per 5.00 EUR"' in typo.stderr
+    rule = ("shop", "settings", "--shop", "kiosk-till", "--purchase-rule", "per 5.00 eur")
+    assert "purchase rule:     per 5.00 EUR" in run(cli_env, *rule).stdout
+    shown = run(cli_env, "shop", "settings", "--shop", "kiosk-till", "--daily-cap", "3").stdout
+    assert "purchase rule:     per 5.00 EUR" in shown, "other settings keep the rule"
+    cleared = run(cli_env, "shop", "settings", "--shop", "kiosk-till", "--no-purchase-rule")
+    assert "purchase rule:     none" in cleared.stdout

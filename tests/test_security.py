@@ -107,8 +107,12 @@ async def test_every_card_endpoint_refuses_another_shops_key(
     stamped = await env.client.post(
         f"/api/v1/cards/{card['serial']}/stamps", json={"count": 1}, headers=auth(owner)
     )
-    url = "/api/v1" + path.format(serial=card["serial"], change_id=stamped.json()["last_change_id"])
-    body = {"count": 1} if path.endswith("/stamps") else None
+    url = "/api/v1" + path.format(
+        serial=card["serial"], change_id=stamped.json()["last_change_id"], reference="R-1"
+    )
+    body: dict[str, object] | None = {"count": 1} if path.endswith("/stamps") else None
+    if path.endswith("/purchases"):
+        body = {"amount": "5.00", "currency": "EUR", "reference": "R-1"}
     response = await env.client.request(method, url, json=body, headers=auth(stranger))
     assert response.status_code == 404, (method, path, response.text)
     assert response.json()["error"]["code"] == "not_found"

@@ -4,13 +4,15 @@ reward tiers, expiry, name, colours) and print it as it is now."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import click
 
+from passes import loyalty
 from passes.cli.running import clear_errors, refresh_progress, with_service
 from passes.inputs import whole_number
 from passes.program import ProgramChange
+from passes.purchase_rules import PurchaseRule, parse_rule
 from passes.service import Service
 from passes.shops import ProgramChanged
 from passes.stamp_symbols import SYMBOLS
@@ -46,6 +48,19 @@ class Requested:
     stamp_symbol: str | None
     birthday_bonus: int | None
     birthday_days_before: int | None
+    purchase_rule: str | None
+    no_purchase_rule: bool
+
+    def new_purchase_rule(self) -> PurchaseRule | Literal["keep"] | None:
+        """The purchase rule to set, None to remove it, "keep" when not asked to change it."""
+        if self.no_purchase_rule:
+            return None
+        if self.purchase_rule is None:
+            return "keep"
+        try:
+            return parse_rule(self.purchase_rule)
+        except loyalty.Refused as exc:
+            raise click.BadParameter(str(exc), param_hint="--purchase-rule") from None
 
     def change(self) -> ProgramChange:
         """The change to make; BadParameter for a tier written wrong."""
@@ -172,6 +187,13 @@ def parse_tier(raw: str) -> tuple[int, str]:
     type=int,
     help="The birthday bonus may come this many days before the birthday (0 to 7).",
 )
+@click.option(
+    "--purchase-rule",
+    metavar='"per|over AMOUNT [CURRENCY]"',
+    help='Stamps from the till: "per 5.00 EUR" (one per full 5 EUR) or "over 3.00 EUR" '
+    "(one per purchase of at least 3 EUR); the currency defaults to EUR.",
+)
+@click.option("--no-purchase-rule", is_flag=True, help="Purchases earn no stamps.")
 @clear_errors
 def shop_settings(slug: str, **options: Any) -> None:
     """Change the program's main reward, limits, reward tiers, expiry, name and colours;
@@ -182,13 +204,18 @@ def shop_settings(slug: str, **options: Any) -> None:
     # Click hands the options over by name; Requested holds them typed, one field each.
     requested = Requested(**options)
     change = requested.change()
+    new_rule = requested.new_purchase_rule()
 
-    async def work(service: Service) -> ProgramChanged:
+    async def work(service: Service) -> tuple[ProgramChanged, PurchaseRule | None]:
         found = await service.shops.shop(slug)
-        return await service.shops.change_program(found, change, refresh_progress())
+        if new_rule != "keep":
+            await service.purchases.set_rule(found, new_rule)
+        changed = await service.shops.change_program(found, change, refresh_progress())
+        return changed, await service.purchases.rule(found)
 
-    changed = with_service(work)
+    changed, rule = with_service(work)
     _print_program(changed.shop)
+    click.echo(f"purchase rule:     {rule.text() if rule else 'none'}")
     if requested.stamps is not None:
         due = changed.rewards_due_now
         click.echo(

@@ -3,6 +3,7 @@ domain, and the metadata Alembic compares with. Queries import their tables from
 
 from passes.store.campaign_tables import campaign_members, campaigns
 from passes.store.card_tables import card_customers, card_events, card_imports, cards, feedback
+from passes.store.purchase_tables import purchase_rules, purchases
 from passes.store.push_tables import (
     apple_devices,
     apple_registrations,
@@ -47,6 +48,8 @@ __all__ = [
     "google_objects",
     "metadata",
     "programs",
+    "purchase_rules",
+    "purchases",
     "push_attempts",
     "push_outbox",
     "sessions",
