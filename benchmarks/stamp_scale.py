@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from passes.store.optimistic import SNAPSHOTS, WRITES
+from passes.store.pass_reads_pg import BY_KEY
 
 BULK_CARDS = 99_500
 BULK_EVENTS = 900_000  # besides one `issue` per card: 99,500 + 900,000 + 500 API cards = 1M
@@ -322,9 +323,9 @@ class QueryLog:
 def install_hooks(app: Any) -> None:
     """Count statements and add /bench/queries and /bench/explain.
 
-    SQLAlchemy's statements (API key lookup, the locked path) are seen by a
-    before_cursor_execute listener; the stamp pool's (snapshot read, compare-and-set write)
-    by an asyncpg query logger on each connection `store.optimistic` hands out.
+    SQLAlchemy's statements (the locked path) are seen by a before_cursor_execute listener;
+    the stamp pool's (snapshot read, compare-and-set write) and the pass reads' (the API key
+    lookup) by an asyncpg query logger on each connection those pools hand out.
     """
     from sqlalchemy import event
     from starlette.requests import Request
@@ -351,7 +352,9 @@ def install_hooks(app: Any) -> None:
         log.kinds["COMMIT"] += 1
 
     if store.optimistic is not None:
-        _count_stamp_pool(store.optimistic, log)
+        logged = _raw_logger(log)
+        _count_stamp_pool(store.optimistic, logged)
+        _count_pass_reads(store.passes, logged)
 
     async def queries(request: Request) -> JSONResponse:
         return JSONResponse({"total": log.total, "kinds": dict(log.kinds), "rows": dict(log.rows)})
@@ -363,10 +366,8 @@ def install_hooks(app: Any) -> None:
     app.router.routes.append(Route("/bench/explain", explain, methods=["GET"]))
 
 
-def _count_stamp_pool(optimistic: Any, log: QueryLog) -> None:
-    """Wrap OptimisticCards._connection: while a pool connection is lent out, a query
-    logger notes its statements (asyncpg calls loggers soon after each query ends)."""
-    lend = optimistic._connection
+def _raw_logger(log: QueryLog) -> Callable[[Any], None]:
+    """An asyncpg query logger noting each statement in `log` (called soon after it ends)."""
 
     def logged(record: Any) -> None:
         shape = _shape(record.query)
@@ -376,25 +377,57 @@ def _count_stamp_pool(optimistic: Any, log: QueryLog) -> None:
             log.rows[shape] += next(len(a) for a in record.args if isinstance(a, list))
         log.latest_raw[record.query] = record.args
 
-    @asynccontextmanager
-    async def counted() -> AsyncIterator[Any]:
-        async with lend() as conn:
-            conn.add_query_logger(logged)
-            try:
-                yield conn
-            finally:
-                conn.remove_query_logger(logged)
-
-    optimistic._connection = counted
+    return logged
 
 
+@asynccontextmanager
+async def _logging(lent: Any, logged: Callable[[Any], None]) -> AsyncIterator[Any]:
+    """The connection `lent` (an async context manager) with `logged` on while it is lent."""
+    async with lent as conn:
+        conn.add_query_logger(logged)
+        try:
+            yield conn
+        finally:
+            conn.remove_query_logger(logged)
+
+
+def _count_stamp_pool(optimistic: Any, logged: Callable[[Any], None]) -> None:
+    """Wrap OptimisticCards._connection: its statements go to `logged`."""
+    lend = optimistic._connection
+    optimistic._connection = lambda: _logging(lend(), logged)
+
+
+@dataclass(frozen=True)
+class _LoggedPool:
+    """An asyncpg pool whose connections, while lent, log their statements."""
+
+    pool: Any
+    logged: Callable[[Any], None]
+
+    def acquire(self) -> Any:
+        return _logging(self.pool.acquire(), self.logged)
+
+
+def _count_pass_reads(passes: Any, logged: Callable[[Any], None]) -> None:
+    """Wrap PostgresPassReads' raw pool: its statements (the key lookup) go to `logged`."""
+    raw = passes._pool
+    opened = raw.get
+
+    async def get() -> _LoggedPool:
+        return _LoggedPool(await opened(), logged)
+
+    raw.get = get
+
+
+KEY_LOOKUP = "API key lookup (batched read)"
 SNAPSHOT = "snapshot (batched read)"
 WRITE = "compare-and-set write (batched)"
 # The stamp path's statements, recognised by their text: on PostgreSQL the API key lookup
-# (cached for 30 s), then a snapshot and a compare-and-set write on the stamp pool; the
-# other three are the locked path (SQLite, referrals, cards that lost three races).
+# on the pass reads' pool (every request), then a snapshot and a compare-and-set write on
+# the stamp pool; the other three are the locked path (SQLite, referrals, cards that lost
+# three races).
 STAMP_PATH: dict[str, Callable[[str], bool]] = {
-    "API key lookup": lambda s: "FROM shops JOIN programs" in s and "api_keys.key_hash" in s,
+    KEY_LOOKUP: lambda s: s == BY_KEY.sql,
     SNAPSHOT: lambda s: s == SNAPSHOTS.sql,
     WRITE: lambda s: s == WRITES.sql,
     "lock card by shop+serial": lambda s: (
@@ -403,7 +436,7 @@ STAMP_PATH: dict[str, Callable[[str], bool]] = {
     "idempotency lookup": lambda s: s.startswith("SELECT") and "card_events.idempotency_key =" in s,
     "ledger+card+outbox CTE": lambda s: s.startswith("WITH appended"),
 }
-BATCHED = (SNAPSHOT, WRITE)
+BATCHED = (KEY_LOOKUP, SNAPSHOT, WRITE)
 NOT_RUN = "(not run)"
 
 

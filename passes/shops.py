@@ -9,7 +9,6 @@ import unicodedata
 from dataclasses import dataclass
 
 from passes import loyalty
-from passes.cache import TtlCache
 from passes.clock import Clock
 from passes.errors import InvalidInput, Unauthorized
 from passes.goal import move_goal
@@ -35,16 +34,10 @@ from passes.store.shops import (
     remove_location,
     rename_shop,
     shop_by_id,
-    shop_by_key_hash,
     shop_by_slug,
     shop_summaries,
     update_program,
 )
-
-# How long a known API key is trusted without asking the database again: not past the
-# moment, so a rotated key (`passes shop key`) is refused at once by every process; requests
-# asking at the same moment still share one read.
-KEY_CACHE_SECONDS = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,13 +57,12 @@ def slugify(name: str) -> str:
 
 
 class Shops:
-    """The shops over one store, with their API keys looked up once per moment."""
+    """The shops over one store, and the shop behind an API key."""
 
     def __init__(self, store: Store, clock: Clock, refresher: Refresher) -> None:
         self.store = store
         self.clock = clock
         self.refresher = refresher
-        self._keys: TtlCache[ShopRow] = TtlCache(KEY_CACHE_SECONDS, 1000)
 
     async def create_shop(
         self,
@@ -119,8 +111,6 @@ class Shops:
             updated = await shop_by_id(conn, shop.id)
             goal = before.program.stamps_required
             rewarded = await move_goal(conn, updated, goal, self.clock())
-        # Cached shops carry the old program; other processes see it within KEY_CACHE_SECONDS.
-        self._keys.clear()
         scope = refresh_for(before, updated)
         if scope is Refresh.NONE:
             return ProgramChanged(updated, 0)
@@ -144,19 +134,14 @@ class Shops:
         """The shop owning this API key, or Unauthorized.
 
         The lookup is by SHA-256 of the key, so timing reveals nothing about
-        stored keys. Requests with the same key at the same moment share one
-        read; nothing is remembered past it (KEY_CACHE_SECONDS).
+        stored keys. It asks the database on every request, nothing is remembered,
+        so a rotated or revoked key is refused at once by every process; the
+        requests of a moment share one statement (store/pass_reads.py).
         """
-        digest = hash_api_key(api_key)
-
-        async def load() -> ShopRow:
-            async with self.store.reading() as conn:
-                shop = await shop_by_key_hash(conn, digest)
-            if shop is None:
-                raise Unauthorized("unknown or revoked API key")
-            return shop
-
-        return await self._keys.get_or_load(digest, load)
+        shop = await self.store.passes.shop_by_key_hash(hash_api_key(api_key))
+        if shop is None:
+            raise Unauthorized("unknown or revoked API key")
+        return shop
 
     async def add_location(
         self, shop: ShopRow, location: Location, progress: Progress | None = None

@@ -3,6 +3,7 @@ rotation refused at once, and client addresses from X-Forwarded-For only via tru
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -18,10 +19,13 @@ from starlette.applications import Starlette
 from passes.app import create_app
 from passes.config import Settings
 from passes.errors import ConfigError
+from passes.keys import ShopKeys
+from passes.program import ProgramChange
 from passes.service import Service
 from passes.staff import StaffPins
 from passes.store.shops import ShopRow
 from passes.web.session import load_secret
+from tests.api_calls import new_card
 from tests.conftest import BASE_URL, Env, auth
 from tests.live import passes_env, run, server
 from tests.pages_client import csrf_of, new_slug
@@ -148,6 +152,35 @@ async def test_a_rotated_key_is_refused_at_once_and_ends_owner_sessions(
     ledger = await owner.get(f"/dashboard/{shop.slug}/ledger.csv")
     assert ledger.status_code == 303, "the dashboard session ended with the old key"
     await owner_signed_in(site, shop, new_key)
+
+
+async def test_another_process_rotating_the_key_or_changing_the_program_shows_at_once(
+    env: Env,
+) -> None:
+    """Another process (here a second service: its own connections and memory) changes the
+    program, then rotates the key, while this one is busy stamping with it: each shows in
+    this process's very next requests, many at once sharing their key lookup included."""
+    key = await env.new_shop(stamps=10)
+    serial = (await new_card(env, key))["serial"]
+    path = f"/api/v1/cards/{serial}/stamps"
+
+    async def stamps(with_key: str, times: int = 20) -> list[httpx.Response]:
+        one = env.client.post
+        return await asyncio.gather(
+            *(one(path, json={"count": 1}, headers=auth(with_key)) for _ in range(times))
+        )
+
+    assert {answer.status_code for answer in await stamps(key)} == {200}
+    other = Service.open(env.settings)
+    try:
+        shop = await other.authenticate(key)
+        await other.change_program(shop, ProgramChange(stamps_required=25))
+        assert {answer.json()["stamps_required"] for answer in await stamps(key)} == {25}
+        new_key = await ShopKeys(other.store).rotate(shop)
+    finally:
+        await other.aclose()
+    assert {answer.status_code for answer in await stamps(key)} == {401}
+    assert {answer.status_code for answer in await stamps(new_key, 1)} == {200}
 
 
 async def test_forwarded_for_names_the_client_behind_a_trusted_proxy(env: Env) -> None:

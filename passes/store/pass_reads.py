@@ -7,6 +7,11 @@ pass's signature. Here one statement answers all of it, the places as a JSON arr
 the fetches that arrive while one is being read share the next statement (store/batches.py):
 pass_reads_sqlite.py and pass_reads_pg.py run it.
 
+The shop API's key lookup, on every request, is read the same way: the shop and program
+behind a live key, the requests of a moment in one statement. It asks the database each
+time, so a rotated or revoked key is refused at once by every process, and a changed
+program shows at once too.
+
 The shop part of a row is kept, keyed by its own values: equal values give the same ShopRow,
 whose program rules are then worked out once, and a changed program or place is a new key,
 so it shows at once.
@@ -60,6 +65,9 @@ class PassReads(Protocol):
     async def by_secret(self, page_secret: str) -> PassRow | None:
         """The card behind a card-page secret, or None."""
 
+    async def shop_by_key_hash(self, key_hash: str) -> ShopRow | None:
+        """The shop owning the live (unrevoked) API key with this hash, or None."""
+
     async def close(self) -> None:
         """Let go of connections (they open again when asked)."""
 
@@ -78,10 +86,14 @@ def _places_json(postgres: bool) -> ColumnElement[str]:
     return type_coerce(found, Text).label(PLACES)
 
 
+def shop_columns() -> list[ColumnElement[Any]]:
+    """The shop's and program's columns, prefixed (ShopParts.shop reads them)."""
+    return [column.label(SHOP_PREFIX + column.name) for column in _SHOP_COLUMNS]
+
+
 def pass_columns(postgres: bool) -> list[ColumnElement[Any]]:
     """The card's columns, the shop's and program's (prefixed) and the places."""
-    shop_columns = [column.label(SHOP_PREFIX + column.name) for column in _SHOP_COLUMNS]
-    return [*_CARD_COLUMNS, *shop_columns, _places_json(postgres)]
+    return [*_CARD_COLUMNS, *shop_columns(), _places_json(postgres)]
 
 
 def with_shop(cards_joined: FromClause) -> Join:
@@ -91,7 +103,13 @@ def with_shop(cards_joined: FromClause) -> Join:
     )
 
 
-SHOP_KEYS = (*(SHOP_PREFIX + column.name for column in _SHOP_COLUMNS), PLACES)
+def with_key_holder(keys: FromClause, shop_id: ColumnElement[int]) -> Join:
+    """`keys` (the live keys asked for, with their `shop_id`) joined to the shop and program."""
+    return keys.join(shops, shops.c.id == shop_id).join(programs, programs.c.shop_id == shop_id)
+
+
+SHOP_NAMES = tuple(SHOP_PREFIX + column.name for column in _SHOP_COLUMNS)
+SHOP_KEYS = (*SHOP_NAMES, PLACES)
 
 
 class ShopParts:
@@ -99,15 +117,27 @@ class ShopParts:
 
     def __init__(self) -> None:
         self._kept: dict[tuple[Any, ...], tuple[ShopRow, tuple[Location, ...]]] = {}
+        self._shops: dict[tuple[Any, ...], ShopRow] = {}
 
     def of(self, row: Mapping[str, Any]) -> tuple[ShopRow, tuple[Location, ...]]:
+        """The shop and places of a row of pass_columns."""
         key = tuple([row[name] for name in SHOP_KEYS])
         found = self._kept.get(key)
         if found is None:
             if len(self._kept) >= SHOPS_KEPT:
                 self._kept.clear()
+            found = self._kept[key] = (self.shop(row), _places(row[PLACES]))
+        return found
+
+    def shop(self, row: Mapping[str, Any]) -> ShopRow:
+        """The shop of a row with shop_columns."""
+        key = tuple([row[name] for name in SHOP_NAMES])
+        found = self._shops.get(key)
+        if found is None:
+            if len(self._shops) >= SHOPS_KEPT:
+                self._shops.clear()
             shop = _shop({name: row[SHOP_PREFIX + name] for name in _shop_names()})
-            found = self._kept[key] = (shop, _places(row[PLACES]))
+            found = self._shops[key] = shop
         return found
 
 

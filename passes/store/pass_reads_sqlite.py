@@ -1,4 +1,5 @@
-"""Pass reads (store/pass_reads.py) on SQLite: a plain sqlite3 connection, read in the loop.
+"""Pass reads and key lookups (store/pass_reads.py) on SQLite: a plain sqlite3 connection,
+read in the loop.
 
 A point read on an index takes microseconds and WAL readers never wait for the writer, while
 a trip through aiosqlite's thread (and SQLAlchemy's transaction around it) cost more than the
@@ -31,18 +32,32 @@ from passes.store.pass_reads import (
     ShopParts,
     pass_columns,
     pass_row,
+    shop_columns,
+    with_key_holder,
     with_shop,
 )
-from passes.store.tables import UtcDateTime, cards
+from passes.store.shops import ShopRow
+from passes.store.tables import UtcDateTime, api_keys, cards
 
 Row = Mapping[str, Any]
 
 
+def _asked() -> Select[Any]:
+    """The values of the JSON array :values."""
+    return select(func.json_each(bindparam("values")).table_valued("value").c.value)
+
+
 def _batch_query(by: str) -> Select[Any]:
     """The cards whose `by` column is one of the JSON array :values, with shop and places."""
-    asked = func.json_each(bindparam("values")).table_valued("value")
     query = select(*pass_columns(postgres=False)).select_from(with_shop(cards))
-    return query.where(cards.c[by].in_(select(asked.c.value)))
+    return query.where(cards.c[by].in_(_asked()))
+
+
+def _key_query() -> Select[Any]:
+    """The shops holding the live keys whose hashes are in the JSON array :values."""
+    holders = with_key_holder(api_keys, api_keys.c.shop_id)
+    query = select(api_keys.c.key_hash, *shop_columns()).select_from(holders)
+    return query.where(api_keys.c.key_hash.in_(_asked()), api_keys.c.revoked_at.is_(None))
 
 
 def _converters(query: Select[Any]) -> dict[str, Callable[[Any], Any]]:
@@ -72,8 +87,8 @@ class _Query:
     converters: Mapping[str, Callable[[Any], Any]]
 
     @classmethod
-    def of(cls, by: str) -> _Query:
-        query = _batch_query(by)
+    def of(cls, by: str, query: Select[Any]) -> _Query:
+        """`query`, whose rows answer the value in their column `by`."""
         sql = str(query.compile(dialect=sqlite.dialect()))
         return cls(by, query, sql, tuple(query.selected_columns.keys()), _converters(query))
 
@@ -85,12 +100,14 @@ class _Query:
         return row
 
 
-BY_SERIAL = _Query.of("serial")
-BY_SECRET = _Query.of("page_secret")
+BY_SERIAL = _Query.of("serial", _batch_query("serial"))
+BY_SECRET = _Query.of("page_secret", _batch_query("page_secret"))
+BY_KEY = _Query.of("key_hash", _key_query())
 
 
 class SqlitePassReads:
-    """Cards with shop, program and places by serial or page secret, batched, on sqlite3."""
+    """Cards with shop, program and places by serial or page secret, and shops by API key,
+    batched, on sqlite3."""
 
     def __init__(
         self,
@@ -103,6 +120,7 @@ class SqlitePassReads:
         self._shops = ShopParts()
         self._by_serial = self._batcher(BY_SERIAL)
         self._by_secret = self._batcher(BY_SECRET)
+        self._by_key = self._batcher(BY_KEY)
 
     async def by_serial(self, serial: str) -> PassRow | None:
         """The card `serial` (any shop) with its shop and places, or None."""
@@ -113,6 +131,11 @@ class SqlitePassReads:
         """The card behind a card-page secret with its shop and places, or None."""
         row = await self._by_secret(page_secret)
         return None if row is None else pass_row(self._shops, row)
+
+    async def shop_by_key_hash(self, key_hash: str) -> ShopRow | None:
+        """The shop owning the live API key with this hash, or None."""
+        row = await self._by_key(key_hash)
+        return None if row is None else self._shops.shop(row)
 
     def _batcher(self, query: _Query) -> Batcher[str, Row | None]:
         async def run(values: Sequence[str]) -> list[Row | None]:

@@ -55,7 +55,7 @@ class ProgramRow:
 
     @cached_property
     def _rules(self) -> loyalty.Program:
-        # Built once per row: every stamp asks, and the rows are cached with the API key.
+        # Built once per row: every stamp asks, and equal rows are one (pass_reads.ShopParts).
         return loyalty.Program(
             self.stamps_required,
             self.reward,
@@ -194,18 +194,6 @@ async def shop_by_slug(conn: AsyncConnection, slug: str) -> ShopRow:
 async def shop_by_id(conn: AsyncConnection, shop_id: int) -> ShopRow:
     """The shop with this id, or NotFound."""
     return await _one_shop(conn, shops.c.id == shop_id, "no such shop")
-
-
-async def shop_by_key_hash(conn: AsyncConnection, key_hash: str) -> ShopRow | None:
-    """The shop owning the (unrevoked) key with this hash."""
-    query = (
-        select(*_SHOP_COLUMNS)
-        .join(programs, programs.c.shop_id == shops.c.id)
-        .join(api_keys, api_keys.c.shop_id == shops.c.id)
-        .where(api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None))
-    )
-    row = (await conn.execute(query)).mappings().first()
-    return None if row is None else _shop(row)
 
 
 async def update_program(conn: AsyncConnection, shop_id: int, changes: dict[str, object]) -> None:
