@@ -173,8 +173,8 @@ async def test_another_process_rotating_the_key_or_changing_the_program_shows_at
     assert {answer.status_code for answer in await stamps(key)} == {200}
     other = Service.open(env.settings)
     try:
-        shop = await other.authenticate(key)
-        await other.change_program(shop, ProgramChange(stamps_required=25))
+        shop = await other.shops.authenticate(key)
+        await other.shops.change_program(shop, ProgramChange(stamps_required=25))
         assert {answer.json()["stamps_required"] for answer in await stamps(key)} == {25}
         new_key = await ShopKeys(other.store).rotate(shop)
     finally:
