@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -16,21 +16,12 @@ import pytest
 from passes.app import create_app
 from passes.webhook_delivery import WebhookDelivery
 from tests.conftest import Env
-from tests.live import free_port
 from tests.pages_client import Pages, signed_in_owner
 from tests.webhook_receiver import Receiver
 
 # The flow is the same on both databases; the API tests cover PostgreSQL.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]+")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver(free_port())
-    made.start()
-    yield made
-    made.stop()
 
 
 @pytest.fixture

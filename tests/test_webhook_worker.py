@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,13 @@ import httpx
 import pytest
 
 from tests.conftest import auth
-from tests.live import create_shop, free_port, passes_env, process, server, until
+from tests.live import create_shop, passes_env, process, server, until
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow  # the dead worker's lease runs out after 60 s
 
 CARDS = 4
 IN_ORDER = ["card.created", "card.stamped", "card.stamped", "reward.earned", "reward.redeemed"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver(free_port())
-    made.start()
-    yield made
-    made.stop()
 
 
 async def busy_cards(client: httpx.AsyncClient, key: str) -> list[str]:

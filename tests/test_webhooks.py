@@ -4,7 +4,7 @@ checks every message with the Standard Webhooks reference verification."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -16,7 +16,6 @@ from passes.app import create_app
 from passes.service import Service
 from passes.webhook_delivery import WebhookDelivery
 from tests.conftest import BASE_URL, Env, auth
-from tests.live import free_port
 from tests.webhook_receiver import Receiver
 
 ALL = [
@@ -30,14 +29,6 @@ class Site:
     client: httpx.AsyncClient
     service: Service
     delivery: WebhookDelivery
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver(free_port())
-    made.start()
-    yield made
-    made.stop()
 
 
 @pytest.fixture
