@@ -35,7 +35,8 @@ from tests.fake_google import (
     write_account,
 )
 from tests.google_schema import Validate, walletobjects_validator
-from tests.live import passes_env
+from tests.live import free_port, passes_env
+from tests.webhook_receiver import Receiver
 
 if TYPE_CHECKING:
     from tests.pages_client import Pages
@@ -240,3 +241,12 @@ async def browsers(env: Env) -> AsyncIterator[list[httpx.AsyncClient]]:
     yield opened
     for client in opened:
         await client.aclose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (tests/webhook_receiver.py), stopped afterwards."""
+    made = Receiver(free_port())
+    made.start()
+    yield made
+    made.stop()

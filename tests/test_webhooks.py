@@ -4,22 +4,19 @@ checks every message with the Standard Webhooks reference verification."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from standardwebhooks import Webhook
 
 from passes.app import create_app
 from passes.service import Service
 from passes.webhook_delivery import WebhookDelivery
 from tests.conftest import BASE_URL, Env, auth
-from tests.live import free_port
+from tests.webhook_receiver import Receiver
 
 ALL = [
     "card.created", "card.stamped", "reward.earned", "reward.redeemed", "card.voided",
@@ -28,62 +25,10 @@ ALL = [
 
 
 @dataclass
-class Receiver:
-    """An HTTP endpoint that answers `status` (after `delay` seconds) and keeps what came."""
-
-    port: int
-    status: int = 204
-    delay: float = 0.0
-    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                if receiver.delay:
-                    threading.Event().wait(receiver.delay)
-                receiver.got.append((dict(self.headers), body))
-                self.send_response(receiver.status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def verified(self, secret: str) -> list[dict[str, Any]]:
-        """Every body received, each checked by the spec's reference verification."""
-        return [Webhook(secret).verify(body, headers) for headers, body in self.got]
-
-
-@dataclass
 class Site:
     client: httpx.AsyncClient
     service: Service
     delivery: WebhookDelivery
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    made = Receiver(free_port())
-    made.start()
-    yield made
-    made.stop()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The owner's dashboard: figures and plots, feedback, campaigns, the staff PIN, the ledger as CSV.
+"""The owner's dashboard: figures and plots, feedback, campaigns, the staff PIN, the ledger as CSV,
+the shop's webhooks.
 
-The campaign and rules forms post to their own modules, which render this page again.
+The campaign, rules and webhook forms post to their own modules, which render this page again.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
 from passes.web.site import Site
+from passes.web.webhook_form import new_draft, webhook_notice
+from passes.webhook_events import EVENT_TYPES
 
 COOKIE = "passes_owner"
 SESSION_SECONDS = 12 * 3600
@@ -145,6 +148,11 @@ class DashboardPages:
             "notice_at": None,
             "design": design_view(shop),
             "symbols": SYMBOLS,
+            "webhooks": await self.service.webhooks.endpoints(shop),
+            "event_types": EVENT_TYPES,
+            "webhook_draft": new_draft(),
+            # The new endpoint's secret, on the answer to the add form only.
+            "webhook_secret": None,
         }
         return self.site.render(request, "dashboard.html", status, **(context | extra))
 
@@ -155,6 +163,8 @@ class DashboardPages:
         query = request.query_params
         if query.get("pin") == "saved":
             return t("pin_saved"), "staff-pin"
+        if (webhook := webhook_notice(request)) is not None:
+            return t(webhook), "webhooks"
         saved = query.get("saved")
         refreshed = whole_number(query.get("refreshed", ""), 9)
         if saved in ("settings", "design") and refreshed:

@@ -26,6 +26,7 @@ from passes.web.pages import CardPages
 from passes.web.program_form import ProgramForm
 from passes.web.site import Site
 from passes.web.staff import StaffPages
+from passes.web.webhook_form import WebhookForm
 
 JSQR = Path(__file__).resolve().parent / "node_modules" / "jsqr" / "dist" / "jsQR.js"
 
@@ -54,6 +55,7 @@ def web_routes(
         *ProgramForm(dashboard).routes(),
         *DesignForm(dashboard, logos).routes(),
         *ImportForm(dashboard).routes(),
+        *WebhookForm(dashboard).routes(),
         *site.badges.routes(),
         *HomePage(site).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),

@@ -7,3 +7,7 @@ window.addEventListener("load", () => {
   const notice = document.getElementById("notice");
   if (notice) notice.focus({ preventScroll: true });
 });
+// A page showing something once (a new webhook's secret) answered a form: reloading it
+// loads the dashboard again instead of sending the form twice.
+const once = document.querySelector("[data-shown-once]");
+if (once) history.replaceState(null, "", once.dataset.shownOnce);
