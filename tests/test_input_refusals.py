@@ -26,7 +26,6 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from passes.app import create_app
-from passes.config import Settings
 from passes.service import Service
 from passes.staff import StaffPins
 from passes.store import Store
@@ -354,14 +353,8 @@ async def google_site(
 ) -> AsyncIterator[App]:
     """The app with Google Wallet on, its callback keys served by the local fake."""
     account = write_account(tmp_path / "account.json", account_key, google.token_url)
-    settings = Settings(
-        database_url=env.settings.database_url,
-        base_url=BASE_URL,
-        certs_dir=env.settings.certs_dir,
-        google_issuer_id=ISSUER,
-        google_service_account=account,
-        google_api_url=google.api_url,
-        google_callback_keys_url=f"{google.url}/keys",
+    settings = env.google_settings(
+        account, google.api_url, google_callback_keys_url=f"{google.url}/keys"
     )
     app = create_app(settings, env.identity)
     made = App(app, app.state.service)
