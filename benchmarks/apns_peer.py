@@ -23,6 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from serve_for_bench import stop
+
 from passes.apple.apns import ApnsClient, _tls_context
 from passes.apple.devcerts import create_dev_identity
 from passes.apple.identity import SigningIdentity, load_identity
@@ -89,12 +91,7 @@ def fake_apns(tls: Tls, delay: float, *, announce: bool = False) -> Iterator[Pee
         port = int(process.stdout.readline())
         yield Peer(f"https://127.0.0.1:{port}", tls.server_ca, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 10)
 
 
 def token() -> str:

@@ -34,7 +34,6 @@ import hashlib
 import io
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stamp_api import free_port, postgres_database, postgres_unreachable
+from serve_for_bench import HOST, free_port, run_main, server_process
+from stamp_api import postgres_database, postgres_unreachable
 from stamp_load import RunResult, parse_wrk, wrk_path
 
 from passes.apple.devcerts import create_dev_identity
@@ -66,7 +66,6 @@ from passes.store.shops import Location
 from passes.store.tables import cards as cards_table
 
 ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
 CARDS = 2_000
 ROUNDS = 3
 WARMUP_SECONDS = 2.0
@@ -202,31 +201,10 @@ def process(
     command: list[str], log: Path, port: int, ready_path: str, **popen: Any
 ) -> Iterator[int]:
     """Start a server; yields its pid once `ready_path` answers; always stops it."""
-    with log.open("wb") as out:
-        started = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, **popen)
-    try:
-        _wait_ready(started, port, ready_path, log)
-        yield started.pid
-    finally:
-        started.terminate()
-        try:
-            started.wait(15)
-        except subprocess.TimeoutExpired:
-            started.kill()
-            started.wait()
-
-
-def _wait_ready(started: subprocess.Popen[bytes], port: int, path: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if started.poll() is not None:
-            raise RuntimeError(f"a server exited early:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"a server did not answer within 60 s:\n{log.read_text(errors='replace')}")
+    with server_process(
+        command, log, port, ready_path, ready_seconds=60, stop_seconds=15, **popen
+    ) as pid:
+        yield pid
 
 
 def passes_server(database_url: str, certs: Path) -> tuple[list[str], dict[str, str], int]:
@@ -577,13 +555,7 @@ def main() -> None:
     if sys.argv[1:2] == ["--serve-floor"]:
         serve_floor(Path(sys.argv[2]), int(sys.argv[3]))
         return
-    # Turn SIGTERM into an exception so the servers stop and the database is dropped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        sys.exit(run(parse_options(sys.argv[1:])))
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped and temporary databases dropped", file=sys.stderr)
-        sys.exit(130)
+    run_main(lambda: run(parse_options(sys.argv[1:])))
 
 
 if __name__ == "__main__":

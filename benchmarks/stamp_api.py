@@ -29,10 +29,7 @@ import asyncio
 import json
 import os
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +44,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from serve_for_bench import HOST, free_port, run_main, server_process
 from stamp_load import WRK_MISSING, RunResult, Target, run_fallback, run_wrk, wrk_path
 from stamp_scale import (
     BATCHED,
@@ -64,7 +62,6 @@ from passes.service import Service
 from passes.store import Store
 
 PG_ADMIN_URL = os.environ.get("PASSES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-HOST = "127.0.0.1"
 CARDS = 500
 ROUNDS = 3
 WARMUP_SECONDS = 2.0
@@ -184,14 +181,6 @@ def serve(database_url: str, certs_dir: Path, port: int, scale: bool = False) ->
     uvicorn.run(app, host=HOST, port=port, access_log=False, log_level="warning")
 
 
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def server(
     database_url: str, certs_dir: Path, log: Path, *, scale: bool = False
@@ -203,31 +192,8 @@ def server(
     if scale:
         command.append("scale")
         env[COUNT_ENV] = "1"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        _wait_ready(process, port, log)
-        yield port, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer within 30 s:\n{log.read_text()}")
+    with server_process(command, log, port, env=env) as pid:
+        yield port, pid
 
 
 # --- databases ----------------------------------------------------------------------------------
@@ -816,13 +782,7 @@ def main() -> None:
         database_url, certs_dir, port = sys.argv[2:5]
         serve(database_url, Path(certs_dir), int(port), scale=sys.argv[5:6] == ["scale"])
         return
-    # Turn SIGTERM into an exception so the servers stop and the databases are dropped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        sys.exit(run(parse_options(sys.argv[1:])))
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped and temporary databases dropped", file=sys.stderr)
-        sys.exit(130)
+    run_main(lambda: run(parse_options(sys.argv[1:])))
 
 
 if __name__ == "__main__":

@@ -26,27 +26,25 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from serve_for_bench import HOST, free_port, server_process
 
 from passes.apple.devcerts import create_dev_identity
 from passes.config import Settings
 from passes.service import Service
 from passes.store import Store
 
-HOST = "127.0.0.1"
 LUA = Path(__file__).resolve().with_name("strip_images.lua")
 PROBE_EVERY = 0.02
 WARMUP = 1.0
@@ -62,13 +60,6 @@ class Phase:
     p90_ms: float
     probes: int
     wrk: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def prepare(database_url: str, certs_dir: Path, shops: int) -> list[str]:
@@ -102,28 +93,8 @@ async def prepare(database_url: str, certs_dir: Path, shops: int) -> list[str]:
 @contextmanager
 def server(env: dict[str, str], port: int, log: Path) -> Iterator[None]:
     command = [sys.executable, "-m", "passes", "serve", "--host", HOST, "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "--no-worker"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    with server_process([*command, "--no-worker"], log, port, env=env):
         yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class Probe:

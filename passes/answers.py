@@ -2,7 +2,8 @@
 
 The API sends these (passes/http.py `JsonResponse` writes them) and the OpenAPI document
 describes them (passes/openapi.py), from the same types. Times are ISO 8601 strings with
-their zone, as `datetime.isoformat()` writes them.
+their zone, as `datetime.isoformat()` writes them. The webhook endpoints' answers are in
+passes/answers_webhooks.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from passes.cards import CardView
 from passes.purchase_rules import Earned
 from passes.store.apple import Deliveries as Found
 from passes.store.purchases import Purchase
-from passes.store.webhooks import EndpointRow
 
 Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 Uri = Annotated[str, Meta(extra_json_schema={"format": "uri"})]
@@ -337,64 +337,6 @@ def stats_answer(figures: dict[str, Any], success: dict[str, Any]) -> Stats:
     return msgspec.convert({**figures, "success": success}, Stats)
 
 
-class WebhookAttempt(msgspec.Struct, frozen=True):
-    """One try to deliver a message: the receiver's status (null: no answer) and answer time"""
-
-    message_id: str
-    type: str
-    status: int | None
-    error: str | None
-    answer_ms: Count
-    at: Time
-
-
-class Webhook(msgspec.Struct, frozen=True):
-    """A webhook endpoint (its secret is only shown when it is made)"""
-
-    id: int
-    url: str
-    events: list[str]
-    created_at: Time
-    paused: bool
-    paused_reason: str | None
-    pending: Count
-    attempts: list[WebhookAttempt]
-
-
-class NewWebhookAnswer(msgspec.Struct, frozen=True):
-    """The new endpoint and its signing secret, shown this once"""
-
-    id: int
-    url: str
-    events: list[str]
-    secret: str
-
-
-class Webhooks(msgspec.Struct, frozen=True):
-    """The shop's webhook endpoints, oldest first, with their last attempts, newest first"""
-
-    webhooks: list[Webhook]
-
-
-def webhook_answer(endpoint: EndpointRow) -> Webhook:
-    """An endpoint as the API shows it."""
-    return Webhook(
-        endpoint.id,
-        endpoint.url,
-        list(endpoint.events),
-        endpoint.created_at.isoformat(),
-        endpoint.paused_reason is not None,
-        endpoint.paused_reason,
-        endpoint.pending,
-        [
-            WebhookAttempt(
-                a.message_id, a.event_type, a.status, a.error, a.answer_ms, a.at.isoformat()
-            )
-            for a in endpoint.attempts
-        ],
-    )
-
-
 RESPONSES: tuple[type[msgspec.Struct], ...] = (
     Error,
     Card,
@@ -405,6 +347,4 @@ RESPONSES: tuple[type[msgspec.Struct], ...] = (
     PersonalData,
     Erased,
     Stats,
-    Webhooks,
-    NewWebhookAnswer,
 )

@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from passes import answers
 from passes.answers import card_answer
+from passes.answers_webhooks import NewWebhookAnswer, Webhooks, webhook_answer
 from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import HttpError, NotFound, Unauthorized
 from passes.http import JsonResponse, read_shape
@@ -68,10 +69,10 @@ class ShopApi:
         shop, _ = await self._shop(request)
         if request.method == "GET":
             found = await self.service.webhooks.endpoints(shop)
-            return JsonResponse(answers.Webhooks([answers.webhook_answer(e) for e in found]))
+            return JsonResponse(Webhooks([webhook_answer(e) for e in found]))
         asked = await read_shape(request, self.limit, NewWebhook)
         made, secret = await self.service.webhooks.add(shop, asked.url, asked.events)
-        answer = answers.NewWebhookAnswer(made.id, made.url, list(made.events), secret)
+        answer = NewWebhookAnswer(made.id, made.url, list(made.events), secret)
         return JsonResponse(answer, status_code=201)
 
     async def remove_webhook(self, request: Request) -> Response:
@@ -86,7 +87,7 @@ class ShopApi:
         await self.service.webhooks.resume(shop, endpoint_id)
         found = await self.service.webhooks.endpoints(shop)
         (endpoint,) = [e for e in found if e.id == endpoint_id]
-        return JsonResponse(answers.webhook_answer(endpoint))
+        return JsonResponse(webhook_answer(endpoint))
 
     async def send_message(self, request: Request) -> Response:
         shop, _ = await self._shop(request)

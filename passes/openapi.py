@@ -1,7 +1,8 @@
 """The shop API's OpenAPI 3.1 document (served at /api/v1/openapi.json).
 
-Made from the shapes the API checks and sends (passes/shapes.py, passes/answers.py) and the
-table of operations below: what each route takes, answers and may refuse.
+Made from the shapes the API checks and sends (passes/shapes.py, passes/answers.py,
+passes/answers_webhooks.py) and the table of operations below: what each route takes,
+answers and may refuse.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from passes import __version__, answers, purchase_rules, shapes
+from passes import __version__, answers, answers_webhooks, purchase_rules, shapes
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -146,13 +147,13 @@ OPERATIONS = (
     Operation(
         "/webhooks", "post", "addWebhook",
         "Send events to a URL (Standard Webhooks); the secret is shown only here",
-        (Reply(201, "The endpoint and its secret", answers.NewWebhookAnswer),),
+        (Reply(201, "The endpoint and its secret", answers_webhooks.NewWebhookAnswer),),
         (401, *BODY_ERRORS), shapes.NewWebhook, body_required=True,
     ),
     Operation(
         "/webhooks", "get", "listWebhooks",
         "The endpoints with their waiting messages and last attempts",
-        (Reply(200, "Endpoints, oldest first", answers.Webhooks),), (401,),
+        (Reply(200, "Endpoints, oldest first", answers_webhooks.Webhooks),), (401,),
     ),
     Operation(
         "/webhooks/{id}", "delete", "removeWebhook", "Stop sending to an endpoint",
@@ -161,7 +162,7 @@ OPERATIONS = (
     Operation(
         "/webhooks/{id}/resume", "post", "resumeWebhook",
         "Deliver to a paused endpoint again",
-        (Reply(200, "The endpoint", answers.Webhook),), (401, 404, *BODY_ERRORS),
+        (Reply(200, "The endpoint", answers_webhooks.Webhook),), (401, 404, *BODY_ERRORS),
         shapes.EmptyRequest, ("id",),
     ),
 )  # fmt: skip
@@ -238,7 +239,8 @@ def _operation(operation: Operation) -> Schema:
 def _schemas() -> Schema:
     """Every shape's JSON Schema, with what msgspec cannot say (a Shape's schema_extra)."""
     _, found = msgspec.json.schema_components(
-        (*shapes.REQUESTS, *answers.RESPONSES), ref_template="#/components/schemas/{name}"
+        (*shapes.REQUESTS, *answers.RESPONSES, *answers_webhooks.RESPONSES),
+        ref_template="#/components/schemas/{name}",
     )
     extended: tuple[type[shapes.Shape], ...] = (*shapes.REQUESTS, shapes.CustomerData)
     for shape in extended:

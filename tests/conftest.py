@@ -137,6 +137,19 @@ class Env:
         )
         return key
 
+    def google_settings(self, account: Path, api_url: str, **extra: str) -> Settings:
+        """Settings with Google Wallet on (issuer ISSUER, service `account`, its API at
+        `api_url`) over this env's migrated database and signing identity."""
+        return Settings(
+            database_url=self.settings.database_url,
+            base_url=BASE_URL,
+            certs_dir=self.settings.certs_dir,
+            google_issuer_id=ISSUER,
+            google_service_account=account,
+            google_api_url=api_url,
+            **extra,
+        )
+
 
 @pytest.fixture(scope="session")
 async def env(database_url: str, certs_dir: Path, identity: SigningIdentity) -> AsyncIterator[Env]:

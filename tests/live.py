@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,9 +90,19 @@ def create_shop(
     return found.group(1)
 
 
+@dataclass
+class Said:
+    """What a stopped process wrote: its stdout, then its stderr."""
+
+    text: str = ""
+
+
 @contextmanager
-def process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
-    """A long-running `passes` command, stopped (SIGTERM) afterwards."""
+def process(
+    env: dict[str, str], *args: str, said: Said | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A long-running `passes` command, stopped (SIGTERM) afterwards; its output then in
+    `said`, when given."""
     proc = subprocess.Popen(
         [*PASSES, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -102,10 +113,12 @@ def process(env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
-            proc.communicate(timeout=30)
+            out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            out, err = proc.communicate()
+        if said is not None:
+            said.text = out + err
 
 
 def _roomy_pipes(proc: subprocess.Popen[str]) -> None:
@@ -123,12 +136,15 @@ def _roomy_pipes(proc: subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def server(env: dict[str, str], *flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`passes serve` on a free port; yields its base URL once it answers."""
+def server(
+    env: dict[str, str], *flags: str, said: Said | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`passes serve` on a free port; yields its base URL once it answers; its log then in
+    `said`, when given."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**env, "PASSES_BASE_URL": base}
-    with process(env, "serve", "--port", str(port), *flags) as proc:
+    with process(env, "serve", "--port", str(port), *flags, said=said) as proc:
         wait_for(f"{base}/healthz", proc)
         yield base, proc
 

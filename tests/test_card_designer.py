@@ -20,7 +20,6 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 from passes.app import create_app
-from passes.config import Settings
 from passes.design import ShopLogos, change_design
 from passes.logos import read_logo
 from passes.program import ProgramChange
@@ -239,14 +238,8 @@ def test_cli_sets_the_logo_and_refuses_bad_files_and_low_contrast(
 async def google_service(
     env: Env, tmp_path: Path, fake: FakeGoogle, rsa_key: rsa.RSAPrivateKey
 ) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
-    settings = Settings(
-        database_url=env.settings.database_url,
-        base_url=BASE_URL,
-        certs_dir=env.settings.certs_dir,
-        google_issuer_id=ISSUER,
-        google_service_account=write_account(tmp_path / "sa.json", rsa_key, fake.token_url),
-        google_api_url=fake.api_url,
-    )
+    account = write_account(tmp_path / "sa.json", rsa_key, fake.token_url)
+    settings = env.google_settings(account, fake.api_url)
     app = create_app(settings, env.identity)
     service: Service = app.state.service
     transport = httpx.ASGITransport(app=app)

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from passes.app import create_app
-from passes.config import Settings
 from passes.deliveries import GoogleDelivery
 from passes.google import GoogleAuthError, GoogleQuotaExceeded, GoogleRequestError
 from passes.google.budget import (
@@ -145,14 +144,7 @@ async def shop(
 ) -> AsyncIterator[Shop]:
     """An app with Google Wallet on, over the session's migrated database."""
     account = write_account(tmp_path / "sa.json", rsa_key, fake.token_url)
-    settings = Settings(
-        database_url=env.settings.database_url,
-        base_url=BASE_URL,
-        certs_dir=env.settings.certs_dir,
-        google_issuer_id=ISSUER,
-        google_service_account=account,
-        google_api_url=fake.api_url,
-    )
+    settings = env.google_settings(account, fake.api_url)
     app = create_app(settings, env.identity)
     service: Service = app.state.service
     google = service.google

@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import secrets
-import signal
 import socket
 import sqlite3
 import stat
@@ -26,7 +25,6 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from passes.app import create_app
-from passes.config import Settings
 from passes.service import Service
 from passes.staff import StaffPins
 from passes.store import Store
@@ -40,7 +38,7 @@ from tests.fake_google import (
     RunningFake,
     write_account,
 )
-from tests.live import PASSES, create_shop, free_port, passes_env, run, wait_for
+from tests.live import PASSES, Said, create_shop, free_port, passes_env, run, server, wait_for
 from tests.pages_client import csrf_of
 
 PIN = "4711"
@@ -354,14 +352,8 @@ async def google_site(
 ) -> AsyncIterator[App]:
     """The app with Google Wallet on, its callback keys served by the local fake."""
     account = write_account(tmp_path / "account.json", account_key, google.token_url)
-    settings = Settings(
-        database_url=env.settings.database_url,
-        base_url=BASE_URL,
-        certs_dir=env.settings.certs_dir,
-        google_issuer_id=ISSUER,
-        google_service_account=account,
-        google_api_url=google.api_url,
-        google_callback_keys_url=f"{google.url}/keys",
+    settings = env.google_settings(
+        account, google.api_url, google_callback_keys_url=f"{google.url}/keys"
     )
     app = create_app(settings, env.identity)
     made = App(app, app.state.service)
@@ -486,17 +478,9 @@ def test_live_server_answers_raw_paths_and_keeps_secrets_out_of_its_log(
     env = passes_env(f"sqlite:///{database}", certs_dir)
     slug = "live-sicher"
     key = create_shop(env, slug=slug)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [*PASSES, "serve", "--port", str(port)],
-        env={**env, "PASSES_BASE_URL": base},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(f"{base}/healthz", proc)
+    said = Said()
+    with server(env, said=said) as (base, _):
+        port = int(base.rsplit(":", 1)[1])
         with httpx.Client(base_url=base, timeout=10) as client:
             card = client.post("/api/v1/cards", headers=auth(key)).json()
             secret = card["urls"]["card"].rsplit("/", 1)[1]
@@ -519,10 +503,7 @@ def test_live_server_answers_raw_paths_and_keeps_secrets_out_of_its_log(
         with sqlite3.connect(database) as db:
             db.execute("ALTER TABLE cards RENAME COLUMN page_secret TO page_secret_moved")
         assert httpx.get(f"{base}/c/{secret}", timeout=10).status_code == 500
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
-    logs = stdout + stderr
+    logs = said.text
     assert "page_secret" in logs and "Traceback" in logs, "the database fault was logged"
     assert "/c/{secret}" in logs, "the access log names the card routes"
     assert secret not in logs

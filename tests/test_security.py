@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import signal
 import socket
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -15,7 +13,7 @@ import pytest
 
 from passes.openapi import openapi_document
 from tests.conftest import BASE_URL, Env, auth
-from tests.live import PASSES, create_shop, free_port, passes_env, run, wait_for
+from tests.live import Said, create_shop, passes_env, run, server
 from tests.pkpass_check import verify_pkpass
 
 LIMIT = 64 * 1024
@@ -243,27 +241,16 @@ def test_live_server_paths_headers_and_logs(tmp_path: Path, certs_dir: Path) -> 
     key = re.search(r"api key: (\S+)", out)
     assert key
     api_key = key.group(1)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [*PASSES, "serve", "--port", str(port)],
-        env={**env, "PASSES_BASE_URL": base},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(f"{base}/healthz", proc)
+    said = Said()
+    with server(env, said=said) as (base, _):
+        port = int(base.rsplit(":", 1)[1])
         secrets_seen = _exercise(base, api_key, slug, pin)
         for target in TRAVERSALS:
             status, answer = raw_get(port, target)
             assert status in (400, 404), (target, status)
             assert b"PASSES_" not in answer and b"root:" not in answer, target
         assert not any(p.name == "passwd" for p in tmp_path.rglob("*")), "nothing written"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
-    logs = stdout + stderr
+    logs = said.text
     assert "/api/v1/cards" in logs, "the access log was captured"
     for name, value in secrets_seen.items():
         assert value not in logs, f"the {name} appears in the server's log"

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -32,6 +33,23 @@ from tests.phones import new_phone
 pytestmark = pytest.mark.slow  # see the README: `pytest -m "not slow"`
 
 CARDS = 4
+
+
+class ShopFile(NamedTuple):
+    """A fresh SQLite file with one shop: the file, the server's log, the environment to
+    serve it and the shop's API key."""
+
+    db: Path
+    log: Path
+    env: dict[str, str]
+    key: str
+
+
+@pytest.fixture
+def shop_file(tmp_path: Path, certs_dir: Path) -> ShopFile:
+    db = tmp_path / "passes.db"
+    env = passes_env(f"sqlite:///{db}", certs_dir)
+    return ShopFile(db, tmp_path / "server.log", env, create_shop(env, stamps=10))
 
 
 @contextmanager
@@ -83,11 +101,9 @@ def assert_clean(log: Path) -> None:
 
 
 async def test_stamps_retried_at_the_same_moment_apply_each_key_once(
-    tmp_path: Path, certs_dir: Path
+    shop_file: ShopFile,
 ) -> None:
-    db, log = tmp_path / "passes.db", tmp_path / "server.log"
-    env = passes_env(f"sqlite:///{db}", certs_dir)
-    key = create_shop(env, stamps=10)
+    db, log, env, key = shop_file
     with serving(env, log) as (base, _):
         async with client(base) as http:
             serials = [await new_card(http, key) for _ in range(CARDS)]
@@ -114,11 +130,9 @@ async def test_stamps_retried_at_the_same_moment_apply_each_key_once(
 
 
 async def test_stamps_beside_campaigns_undos_and_new_cards_never_find_the_database_locked(
-    tmp_path: Path, certs_dir: Path
+    shop_file: ShopFile,
 ) -> None:
-    db, log = tmp_path / "passes.db", tmp_path / "server.log"
-    env = passes_env(f"sqlite:///{db}", certs_dir)
-    key = create_shop(env, stamps=10)
+    _, log, env, key = shop_file
     with serving(env, log) as (base, _):
         async with client(base) as http:
             serials = [await new_card(http, key) for _ in range(10)]
@@ -162,11 +176,9 @@ async def test_stamps_beside_campaigns_undos_and_new_cards_never_find_the_databa
 
 
 async def test_a_server_killed_mid_load_keeps_every_answered_stamp_and_its_push(
-    tmp_path: Path, certs_dir: Path
+    shop_file: ShopFile, certs_dir: Path
 ) -> None:
-    db, log = tmp_path / "passes.db", tmp_path / "server.log"
-    env = passes_env(f"sqlite:///{db}", certs_dir)
-    key = create_shop(env, stamps=10)
+    db, log, env, key = shop_file
     ca = certs_dir / "wwdr.pem"
     sent: list[tuple[Visit, httpx.Response | BaseException]] = []
     with serving(env, log) as (base, proc):

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 
 from passes.apple.http2 import Http2Connection, Http2Error, Response, open_connection
 from passes.apple.identity import SigningIdentity
+from passes.http_clients import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class PushResult:
     gone_at: datetime | None = None
 
 
-class ApnsClient:
+class ApnsClient(HttpClient):
     """Posts empty pass-update notifications over one long-lived HTTP/2 connection."""
 
     def __init__(
@@ -85,17 +85,6 @@ class ApnsClient:
             (b"content-type", b"application/json"),
             (b"content-length", str(len(PAYLOAD)).encode()),
         ]
-
-    async def __aenter__(self) -> ApnsClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def push(self, token: str) -> PushResult:
         """Notify the device behind `token` that its pass changed; never raises for APNs errors."""

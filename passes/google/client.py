@@ -7,7 +7,6 @@ import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ from passes.google.errors import (
     GoogleUnavailable,
 )
 from passes.google.token import AccessTokens
+from passes.http_clients import HttpClient
 from passes.inputs import whole_number
 
 Resource = dict[str, Any]
@@ -31,7 +31,7 @@ QUOTA_REASONS = frozenset(
 )
 
 
-class GoogleWalletClient:
+class GoogleWalletClient(HttpClient):
     """One connection pool and one token cache for all calls; close it with `aclose`."""
 
     def __init__(
@@ -50,17 +50,6 @@ class GoogleWalletClient:
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
-
-    async def __aenter__(self) -> GoogleWalletClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def insert_class(self, resource: Resource) -> Resource:
         """POST loyaltyClass."""

@@ -52,8 +52,8 @@ from sqlalchemy.sql.selectable import CTE, TableValuedAlias
 from passes.errors import Unavailable, UnknownCard
 from passes.store.batches import Batcher
 from passes.store.card_changes import CARD_MOVES, EVENT_AS_MOVE, PG_TAG
-from passes.store.cards import CardRow, card_from
-from passes.store.ledger import Change, past_change, stamped_since_query
+from passes.store.cards import CardRow
+from passes.store.ledger import Change, stamped_since_query
 from passes.store.outbox import build_enqueue
 from passes.store.tables import (
     card_events,
@@ -294,10 +294,9 @@ class OptimisticCards:
         (`since`). Reading changes nothing, so a connection found dead is replaced and
         the read asked once more (what a pool ping would do, without its round trip).
         """
-        if not fresh and since is None:
-            card = self._remembered.get(shop_id, serial)
-            if card is not None:
-                return Snapshot(card, None, 0, remembered=True)
+        remembered = self._remembered.recall(shop_id, serial, since, fresh=fresh)
+        if remembered is not None:
+            return remembered
         try:
             row = await self._reads(_Read(serial, key, since))
         except CONNECTION_LOST:
@@ -307,10 +306,7 @@ class OptimisticCards:
                 raise Unavailable("the database is briefly unavailable; retry") from exc
         if row is None or row["shop_id"] != shop_id:
             raise UnknownCard(serial)
-        earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
-        card = card_from(row)
-        self._remembered.put(card)
-        return Snapshot(card, earlier, int(row["stamped_today"]))
+        return self._remembered.remember(row)
 
     async def apply_if_unchanged(
         self, card: CardRow, change: Change, now: datetime

@@ -35,8 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from passes.errors import UnknownCard
 from passes.store.batches import Batcher
 from passes.store.card_changes import EVENT_INSERT, card_move
-from passes.store.cards import CardRow, Row, card_from
-from passes.store.ledger import Change, past_change, stamped_since_query
+from passes.store.cards import CardRow, Row
+from passes.store.ledger import Change, stamped_since_query
 from passes.store.outbox import ENQUEUE_MANY
 from passes.store.sqlite_checkpoints import Checkpoints
 from passes.store.sqlite_statements import SqliteStatement
@@ -137,18 +137,14 @@ class SqliteCards:
         Unless `fresh`, a card remembered from this process's last read or write of it
         is answered without reading, but not when today's stamps must be counted.
         """
-        if not fresh and since is None:
-            card = self._remembered.get(shop_id, serial)
-            if card is not None:
-                return Snapshot(card, None, 0, remembered=True)
+        remembered = self._remembered.recall(shop_id, serial, since, fresh=fresh)
+        if remembered is not None:
+            return remembered
         params = {"shop_id": shop_id, "serial": serial, "key": key, "since": since}
         row = await self._read(params)
         if row is None:
             raise UnknownCard(serial)
-        earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
-        card = card_from(row)
-        self._remembered.put(card)
-        return Snapshot(card, earlier, int(row["stamped_today"]))
+        return self._remembered.remember(row)
 
     async def apply_if_unchanged(
         self, card: CardRow, change: Change, now: datetime

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 from passes.cache import TtlCache
 from passes.errors import Unavailable
 from passes.store.card_changes import change_params, moved_card
-from passes.store.cards import CardRow
-from passes.store.ledger import Change, PastChange
+from passes.store.cards import CardRow, Row, card_from
+from passes.store.ledger import Change, PastChange, past_change
 
 # Cards this process read or wrote a moment ago, answered without reading them again.
 REMEMBERED_CARDS = 10_000
@@ -88,6 +88,24 @@ class RememberedCards:
     def get(self, shop_id: int, serial: str) -> CardRow | None:
         """The card as last read or written here, if recent."""
         return self._cards.get(_key(shop_id, serial))
+
+    def recall(
+        self, shop_id: int, serial: str, since: datetime | None, *, fresh: bool
+    ) -> Snapshot | None:
+        """The remembered card as a snapshot, or None (read it): none is remembered, the
+        caller asks `fresh`, or today's stamps must be counted (`since`)."""
+        if fresh or since is not None:
+            return None
+        card = self.get(shop_id, serial)
+        return None if card is None else Snapshot(card, None, 0, remembered=True)
+
+    def remember(self, row: Row) -> Snapshot:
+        """The snapshot a read row gives (the card, its key's earlier change, today's
+        stamps); the card is remembered."""
+        earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
+        card = card_from(row)
+        self.put(card)
+        return Snapshot(card, earlier, int(row["stamped_today"]))
 
     def put(self, card: CardRow) -> None:
         """Remember `card` as the latest."""

@@ -217,15 +217,8 @@ class DashboardPages:
         return self.site.render(request, "dashboard_login.html", status, shop=shop, error=error)
 
     async def logout(self, request: Request) -> Response:
-        slug = request.path_params["shop"]
-        if await self.site.form(request) is None:
-            return self.site.message(request, 403, "form_expired")
-        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
-        if session is not None:
-            await self.book.end(session.get("sid"))
-        response = RedirectResponse(f"/dashboard/{slug}", status_code=303)
-        self.site.sessions.clear(response, COOKIE, path=f"/dashboard/{slug}")
-        return response
+        home = f"/dashboard/{request.path_params['shop']}"
+        return await self.site.sign_out(request, self.book, COOKIE, SESSION_SECONDS, home)
 
     async def set_pin(self, request: Request) -> Response:
         shop = await self.owner(request)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from passes.errors import NotFound
@@ -18,6 +18,7 @@ from passes.http import HttpError, read_body
 from passes.inputs import check_text
 from passes.loyalty import MAX_STAMPS_REQUIRED
 from passes.service import Service
+from passes.sessions import SessionBook
 from passes.store.shops import ShopRow
 from passes.texts import LANGUAGES, counted, pick_language, text
 from passes.web.badges import Badges
@@ -93,6 +94,20 @@ class Site:
         """A short page saying one thing (errors, refusals)."""
         said = text(key, self.language(request)).format(**values)
         return self.render(request, "message.html", status, message=said, shop=None)
+
+    async def sign_out(
+        self, request: Request, book: SessionBook, cookie: str, max_age: int, home: str
+    ) -> Response:
+        """Logout from a signed-in area: its session ends in the store, its cookie (scoped to
+        `home`) is cleared, and the browser goes back to `home`."""
+        if await self.form(request) is None:
+            return self.message(request, 403, "form_expired")
+        session = self.sessions.read(request, cookie, max_age)
+        if session is not None:
+            await book.end(session.get("sid"))
+        response = RedirectResponse(home, status_code=303)
+        self.sessions.clear(response, cookie, path=home)
+        return response
 
     async def form(self, request: Request) -> dict[str, str] | None:
         """A small urlencoded form body; None when its origin or CSRF token is wrong."""

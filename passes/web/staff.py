@@ -170,15 +170,8 @@ class StaffPages:
         )
 
     async def logout(self, request: Request) -> Response:
-        slug = request.path_params["shop"]
-        if await self.site.form(request) is None:
-            return self.site.message(request, 403, "form_expired")
-        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
-        if session is not None:
-            await self.book.end(session.get("sid"))
-        response = RedirectResponse(f"/staff/{slug}", status_code=303)
-        self.site.sessions.clear(response, COOKIE, path=f"/staff/{slug}")
-        return response
+        home = f"/staff/{request.path_params['shop']}"
+        return await self.site.sign_out(request, self.book, COOKIE, SESSION_SECONDS, home)
 
     async def _shop_for_action(self, request: Request, *, changes: bool) -> ShopRow:
         shop = await self.site.shop(request)
