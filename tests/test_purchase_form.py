@@ -23,7 +23,7 @@ async def save(
 
 
 def checked(page: str) -> str:
-    found = re.search(r'name="purchase_kind" value="([a-z_]+)" checked', page)
+    found = re.search(r'name="purchase_kind".*?<option value="([a-z_]+)" selected>', page, re.S)
     assert found, "one purchase rule is chosen"
     return found.group(1)
 
@@ -76,8 +76,10 @@ async def test_a_wrong_amount_or_currency_is_refused_next_to_its_field(pages: Pa
         assert bad.status_code == 422, amount
         said = "Amount: please a number above 0 and at most 1000000, with up to 3 decimals"
         assert said in bad.text, amount
-        field = re.search(r'<input id="rule-purchase_amount"[^>]*>\s*<p class="error"', bad.text)
-        assert field and 'aria-invalid="true"' in field.group(0), "the error is at its field"
+        field = re.search(r'<input id="rule-purchase_amount"[^>]*>', bad.text)
+        assert field and 'aria-invalid="true"' in field.group(0)
+        row = re.search(r'id="till".*?<p class="error" id="rules-error"(.*?)</div>', bad.text, re.S)
+        assert row and said in row.group(1), "the error is under its fields, in their row"
         assert bad.text.count('id="rules-error"') == 1
         assert checked(bad.text) == "over_amount", "the form stays as typed"
         assert shown(bad.text, "amount") == amount
