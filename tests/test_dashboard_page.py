@@ -142,6 +142,31 @@ def test_send_and_save_show_their_outcome_where_the_page_lands(
     page.close()
 
 
+def test_a_phone_sets_the_purchase_rule_and_sees_a_wrong_amount_at_its_field(live: Live) -> None:
+    slug, key = busy_shop(live, cards=1, messages=0)
+    page = signed_in(live, slug, key, PHONE)
+    till = page.locator("#till")
+    till.get_by_label("Stamps from the till").select_option(label="One per full amount")
+    till.get_by_label("Amount").fill("5 EUR")
+    page.locator("#rules").get_by_role("button", name="Save").click()
+    error = page.locator("#till #rules-error")
+    expect(error).to_contain_text("Amount: please a number above 0")
+    expect(error).to_be_visible()
+    expect(till.get_by_label("Amount")).to_have_attribute("aria-invalid", "true")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "dashboard-purchase-rule-refused")
+    till.get_by_label("Amount").fill("4,50")
+    page.locator("#rules").get_by_role("button", name="Save").click()
+    notice_in_view(page, "rules", "Rules saved.")
+    expect(till.get_by_label("Stamps from the till")).to_have_value("per_amount")
+    expect(till.get_by_label("Amount")).to_have_value("4.50")
+    assert (
+        "purchase rule:     per 4.50 EUR"
+        in run(live.env, "shop", "settings", "--shop", slug).stdout
+    )
+    page.close()
+
+
 def test_a_campaign_to_nobody_says_why_and_needs_a_tick(live: Live) -> None:
     slug, key = busy_shop(live, cards=3, messages=0)
     run(live.env, "shop", "settings", "--shop", slug, "--messages-per-week", "1")

@@ -5,12 +5,13 @@ and purchases arriving together on one card."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from passes.purchase_rules import parse_rule
-from tests.api_calls import change, get_card, new_card
+from tests.api_calls import change, get_card, message, new_card
 from tests.conftest import Env, auth
 
 
@@ -119,6 +120,25 @@ async def test_a_refund_after_the_reward_was_redeemed_keeps_what_it_paid_for(env
     card = done["card"]
     assert (card["stamps"], card["rewards_available"], card["rewards_redeemed"]) == (0, 0, 1)
     assert card["total_stamps"] == 10
+
+
+async def test_a_refund_takes_back_a_promotions_extra_stamps_too(env: Env) -> None:
+    key = await shop_with_rule(env, "per 5 EUR", stamps=20)
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.update_program(shop, holdout_percent=0)
+    serial = (await new_card(env, key))["serial"]
+    ends_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    sent = await message(env, key, text="Doppelt!", multiplier=2, ends_at=ends_at)
+    assert sent.status_code == 202, sent.text
+    bought = (await buy(env, key, serial, "TX-1", "10.00")).json()
+    assert bought["purchase"]["stamps"] == 2, "the rule's stamps, before the promotion"
+    assert bought["card"]["total_stamps"] == 4, "the running promotion doubles them"
+    done = await refund(env, key, serial, "TX-1")
+    assert done.status_code == 200, done.text
+    purchase, card = done.json()["purchase"], done.json()["card"]
+    assert (purchase["stamps_taken_back"], purchase["stamps_kept"]) == (4, 0)
+    assert (card["stamps"], card["total_stamps"]) == (0, 0)
+    assert (await get_card(env.client, key, serial))["total_stamps"] == 0
 
 
 async def test_purchases_at_once_on_one_card_each_count_once(env: Env) -> None:

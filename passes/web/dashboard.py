@@ -30,6 +30,7 @@ from passes.program import (
     PROGRAM_LIMITS,
     check_colour,
 )
+from passes.purchase_rules import DEFAULT_CURRENCY, PurchaseRule
 from passes.ratelimit import RateLimiter
 from passes.sessions import OWNER, SessionBook
 from passes.staff import StaffPins
@@ -138,6 +139,7 @@ class DashboardPages:
             "birthday_limits": BIRTHDAY_LIMITS,
             "optional": OPTIONAL_LIMITS,
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
+            "purchase": _purchase(await self.service.purchases.rule(shop)),
             "max_tiers": loyalty.MAX_TIERS,
             "places": await self.service.shops.locations(shop),
             "look": _look(shop),
@@ -267,6 +269,15 @@ def _look(shop: ShopRow) -> dict[str, str]:
     # As "#RRGGBB": a colour input shows nothing for the short form older shops may have.
     colours = {key: check_colour(key, getattr(shop.program, key)) for key in DEFAULT_COLOURS}
     return {"shop_name": shop.name, **colours}
+
+
+def _purchase(rule: PurchaseRule | None) -> dict[str, str]:
+    """The purchase rule as the rules form shows it (none yet: the default currency)."""
+    if rule is None:
+        rule_kind, amount, currency = "none", "", DEFAULT_CURRENCY
+    else:
+        rule_kind, amount, currency = rule.kind, str(rule.amount), rule.currency
+    return {"purchase_kind": rule_kind, "purchase_amount": amount, "purchase_currency": currency}
 
 
 def _loyal(shop: ShopRow) -> dict[str, str]:

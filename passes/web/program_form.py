@@ -1,15 +1,19 @@
 """The dashboard's rules form (the main reward and its stamps, daily cap, message limit, hold-out,
-welcome stamps, regulars, birthdays, reward tiers, expiry, the card's name and colours) and locations. A change of what passes show refreshes
-every pass in a wallet; the form says how many."""
+welcome stamps, regulars, birthdays, reward tiers, expiry, the purchase rule for stamps from the
+till, the card's name and colours) and locations. A change of what passes show refreshes every
+pass in a wallet; the form says how many."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Literal, cast
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from passes import loyalty
 from passes.errors import Conflict, InvalidInput, NotFound
 from passes.inputs import whole_number
 from passes.loyalty import MAX_STAMPS_REQUIRED, MAX_TIERS
@@ -21,6 +25,14 @@ from passes.program import (
     PROGRAM_LIMITS,
     BadSetting,
     ProgramChange,
+)
+from passes.purchase_rules import (
+    DEFAULT_CURRENCY,
+    KINDS,
+    MAX_AMOUNT,
+    Kind,
+    PurchaseRule,
+    parse_amount,
 )
 from passes.store.shops import Location, ShopRow
 from passes.web.dashboard import DashboardPages
@@ -105,6 +117,33 @@ def look_fields(fields: dict[str, str]) -> tuple[str | None, dict[str, str]]:
     return fields.get("shop_name"), colours
 
 
+# The purchase rule's fields: "none" or a kind from purchase_rules.KINDS, its amount and currency.
+PURCHASE_FIELDS = ("purchase_kind", "purchase_amount", "purchase_currency")
+
+
+def parse_purchase_rule(fields: dict[str, str]) -> PurchaseRule | Literal["keep"] | None:
+    """The purchase rule the form sent (None: purchases earn nothing; "keep": an older page
+    without it). Checked as the CLI's `--purchase-rule`, a decimal comma allowed; BadSetting
+    names the wrong field."""
+    kind = fields.get("purchase_kind")
+    if kind is None:
+        return "keep"
+    if kind == "none":
+        return None
+    if kind not in KINDS:
+        raise BadSetting("purchase_kind", "a purchase rule is none, per_amount or over_amount")
+    typed = fields.get("purchase_amount", "").strip().replace(",", ".", 1)
+    currency = fields.get("purchase_currency", "").strip().upper() or DEFAULT_CURRENCY
+    try:
+        amount = PurchaseRule(cast(Kind, kind), parse_amount(typed)).amount
+    except loyalty.Refused as exc:
+        raise BadSetting("purchase_amount", str(exc)) from None
+    try:
+        return PurchaseRule(cast(Kind, kind), amount, currency)
+    except loyalty.Refused as exc:
+        raise BadSetting("purchase_currency", str(exc)) from None
+
+
 def parse_location(fields: dict[str, str]) -> Location:
     """An address and coordinates; a decimal comma is fine."""
     try:
@@ -117,6 +156,38 @@ def parse_location(fields: dict[str, str]) -> Location:
     if not (math.isfinite(latitude) and math.isfinite(longitude)):
         raise InvalidInput("coordinates must be finite")
     return Location(fields.get("address", "").strip(), latitude, longitude)
+
+
+def refusal(t: Callable[[str], str], shop: ShopRow, refused: BadSetting) -> tuple[str, str]:
+    """The field to mark and what to say about it."""
+    limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
+    name = refused.name
+    if name == "stamps_required" and not isinstance(refused, BadField):
+        error = t("goal_below_tiers")
+    elif name == "stamps_required":
+        high = MAX_STAMPS_REQUIRED
+        error = t("settings_range").format(field=t(name), low=1, high=high)
+    elif name == "reward":
+        error = t("reward_invalid")
+    elif name == "tiers":
+        high = shop.program.stamps_required - 1
+        error = t("tiers_invalid").format(high=high, most=MAX_TIERS)
+    elif name in limits:
+        low, high = limits[name]
+        error = t("settings_range").format(field=t(name), low=low, high=high)
+    elif name == "name":
+        name, error = "shop_name", t("shop_name_invalid")
+    elif name in DEFAULT_COLOURS:
+        error = t("colour_invalid").format(field=t(name))
+    elif name == "purchase_amount":
+        error = t("purchase_amount_invalid").format(most=MAX_AMOUNT)
+    elif name == "purchase_currency":
+        error = t("purchase_currency_invalid")
+    elif name == "purchase_kind":
+        error = t("purchase_kind_invalid")
+    else:
+        error = t("loyal_perk_invalid")
+    return name, error
 
 
 class ProgramForm:
@@ -150,6 +221,7 @@ class ProgramForm:
         rows = tier_fields(fields)
         name, colours = look_fields(fields)
         try:
+            purchase_rule = parse_purchase_rule(fields)
             change = ProgramChange(
                 limits=parse_rules(fields),
                 standing=parse_numbers(fields),
@@ -165,6 +237,8 @@ class ProgramForm:
             changed = await self.service.shops.change_program(shop, change)
         except BadSetting as exc:
             return await self._refused(request, shop, fields, rows, exc)
+        if purchase_rule != "keep":
+            await self.service.purchases.set_rule(shop, purchase_rule)
         saved = f"saved=settings&refreshed={changed.refreshed}"
         return RedirectResponse(f"/dashboard/{shop.slug}?{saved}#rules", status_code=303)
 
@@ -177,33 +251,15 @@ class ProgramForm:
         refused: BadSetting,
     ) -> Response:
         """The form again, as typed, with what was refused marked."""
-        t = self.site.translator(request)
-        limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
-        name = refused.name
-        if name == "stamps_required" and not isinstance(refused, BadField):
-            error = t("goal_below_tiers")
-        elif name == "stamps_required":
-            high = MAX_STAMPS_REQUIRED
-            error = t("settings_range").format(field=t(name), low=1, high=high)
-        elif name == "reward":
-            error = t("reward_invalid")
-        elif name == "tiers":
-            high = shop.program.stamps_required - 1
-            error = t("tiers_invalid").format(high=high, most=MAX_TIERS)
-        elif name in limits:
-            low, high = limits[name]
-            error = t("settings_range").format(field=t(name), low=low, high=high)
-        elif name == "name":
-            name, error = "shop_name", t("shop_name_invalid")
-        elif name in DEFAULT_COLOURS:
-            error = t("colour_invalid").format(field=t(name))
-        else:
-            error = t("loyal_perk_invalid")
+        name, error = refusal(self.site.translator(request), shop, refused)
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
         birthday = {name: fields.get(name, "") for name in BIRTHDAY_LIMITS}
         look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
         look |= {key: fields[key] for key in ("stamps_required", "reward") if key in fields}
+        # An older page without the purchase rule shows the stored one.
+        purchase = {key: fields.get(key, "") for key in PURCHASE_FIELDS}
+        extra = {"purchase": purchase} if "purchase_kind" in fields else {}
         return await self.dashboard.show(
             request,
             shop,
@@ -215,6 +271,7 @@ class ProgramForm:
             tiers=rows,
             rules_error=error,
             rules_field=name,
+            **extra,
         )
 
     async def add_location(self, request: Request) -> Response:
