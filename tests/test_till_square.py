@@ -1,8 +1,10 @@
 """The README's worked till example (Square webhooks → the purchases API), run as printed
 against Square's documented sample events, then against the API on both databases.
 
-The samples are the examples of Square's API reference (Webhooks: payment.updated and
-refund.updated, Square-Version 2020-11-18 and later), copied from the documentation as recalled;
+The samples follow Square's API reference (Webhooks: payment.updated and refund.updated,
+Square-Version 2020-11-18 and later): the envelope (merchant_id, type, event_id, created_at,
+data.type/id/object.payment) and the Payment's amount_money {amount in minor units, currency}
+and status were checked against developer.squareup.com/reference/square/webhooks/payment.updated;
 only `note` is ours (a documented Payment field, where staff scan the card's QR code)."""
 
 from __future__ import annotations
