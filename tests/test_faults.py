@@ -173,7 +173,7 @@ async def test_sigterm_finishes_requests_in_flight(
             async with httpx.AsyncClient(base_url=base, timeout=20) as own:
                 return await own.post(
                     f"/api/v1/cards/{serial}/stamps",
-                    content=_drip(body, 6, 0.4),
+                    content=_drip(body, 12, 0.4),
                     headers={
                         **auth(key),
                         "Content-Type": "application/json",
@@ -183,9 +183,10 @@ async def test_sigterm_finishes_requests_in_flight(
                 )
 
         requests = [asyncio.create_task(slow_stamp(i)) for i in range(20)]
-        # Every upload has started (its headers read, even on a busy machine) and is still
-        # going: the signal comes halfway through the 2.4 s they take.
-        await asyncio.sleep(1.2)
+        # Every upload has started (its headers read, even on a machine with a load of 8 on
+        # 2 cores, where 1.2 s was once too short) and is still going: the signal comes after
+        # 3 of the 4.8 s they take.
+        await asyncio.sleep(3.0)
         proc.send_signal(signal.SIGTERM)
         answers = await asyncio.gather(*requests, return_exceptions=True)
         # uvicorn re-raises the signal once it has shut down cleanly.
