@@ -71,7 +71,7 @@ class ImportForm:
         return _download(lines, "text/csv; charset=utf-8", f"{shop.slug}-cards.csv")
 
     async def sheet(self, request: Request, shop: ShopRow, data: bytes) -> Response:
-        """The QR sheet of the posted rows' cards, drawn page by page as it downloads."""
+        """The QR sheet of the posted rows' cards (sent once every page is drawn)."""
         cards = await self.imports.imported(shop, data)
         slips = [Slip(card.url, card.row_id, shop.name) for card in cards]
         return _download(sheet_pdf(slips), "application/pdf", f"{shop.slug}-qr-codes.pdf")

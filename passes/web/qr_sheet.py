@@ -3,22 +3,25 @@ the shop's id of the paper card under it, to cut apart and hand out at the count
 
 A page is drawn by `sheet_page`, a plain function of plain values, in worker processes (one
 per core, anyio's): its QR codes take a few milliseconds each, which would hold up a server's
-event loop. The pages are written as a PDF as they come, in order (passes/web/pdf_pages.py).
+event loop. Each comes back as a PNG of about 25 kB that img2pdf puts in the PDF as it is (no
+re-encoding): 500 pages hold about 12 MB. The PNG is 8-bit grey, not 1-bit (half the size):
+pypdf (7.1) misreads the PNG predictors of images under 8 bits a pixel, so others might too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from anyio import to_process
+import img2pdf
+from anyio import to_process, to_thread
 from PIL import Image, ImageDraw, ImageFont
 
-from passes.web.pdf_pages import Bitmap, PdfPages, bitmap
 from passes.web.poster import text_font
 from passes.web.qr import qr_image
 
@@ -54,7 +57,7 @@ def sheet_pages(slips: Iterable[Slip]) -> Iterator[tuple[Slip, ...]]:
         yield page
 
 
-def sheet_page(slips: Sequence[Slip]) -> Bitmap:
+def sheet_page(slips: Sequence[Slip]) -> bytes:
     """One A4 page of up to PER_PAGE slips in a grid, with dotted lines to cut along."""
     page = Image.new("1", PAGE, 1)
     draw = ImageDraw.Draw(page)
@@ -70,24 +73,34 @@ def sheet_page(slips: Sequence[Slip]) -> Bitmap:
         draw.text((middle, below + 6), slip.label, font=label, anchor="mt")
         caption = _fitted(draw, slip.caption, 18, width)
         draw.text((middle, below + 44), slip.caption, font=caption, anchor="mt")
-    return bitmap(page)
+    png = io.BytesIO()
+    page.convert("L").save(png, "PNG")
+    return png.getvalue()
 
 
 async def sheet_pdf(
     slips: Sequence[Slip], progress: Progress | None = None
 ) -> AsyncIterator[bytes]:
-    """The sheet as one A4 PDF, piece by piece; `progress` is told after each page."""
-    pdf = PdfPages(A4_POINTS)
-    yield pdf.start()
-    async for page in _drawn(list(sheet_pages(slips)), progress or _quiet):
-        yield pdf.page(page)
-    yield pdf.end()
+    """The sheet as one A4 PDF, once every page is drawn; `progress` is told after each page."""
+    # No slips (rows posted that were never imported): one empty grid, as a PDF needs a page.
+    groups = list(sheet_pages(slips)) or [()]
+    pages = [page async for page in _drawn(groups, progress or _quiet)]
+    # A few milliseconds a page: a thread, so a server's other requests go on meanwhile.
+    yield await to_thread.run_sync(_pdf, pages)
 
 
-async def _drawn(groups: list[tuple[Slip, ...]], progress: Progress) -> AsyncIterator[Bitmap]:
+def _pdf(pages: list[bytes]) -> bytes:
+    """The PNG pages in a PDF, each stretched over an A4 page. img2pdf's own writer: its
+    pikepdf one is slower here, and pypdf finds fault with its cross-reference table."""
+    layout = img2pdf.get_layout_fun(A4_POINTS, fit=img2pdf.FitMode.exact)
+    pdf: bytes = img2pdf.convert(pages, layout_fun=layout, engine=img2pdf.Engine.internal)
+    return pdf
+
+
+async def _drawn(groups: list[tuple[Slip, ...]], progress: Progress) -> AsyncIterator[bytes]:
     """The pages drawn by worker processes, as many at once as there are cores, in order."""
     waiting = iter(groups)
-    drawing: deque[asyncio.Future[Bitmap]] = deque()
+    drawing: deque[asyncio.Future[bytes]] = deque()
 
     def draw_more() -> None:
         for group in islice(waiting, (os.cpu_count() or 1) - len(drawing)):
