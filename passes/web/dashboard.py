@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from passes import campaign_rules, loyalty
+from passes import birthday_rules, campaign_rules, loyalty
 from passes.campaigns import Campaigns, nobody_reason
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
@@ -131,8 +131,12 @@ class DashboardPages:
             "limits": PROGRAM_LIMITS,
             "loyal": _loyal(shop),
             "loyal_limits": LONG_STANDING_LIMITS,
-            "birthday": {name: str(getattr(shop.program, name)) for name in BIRTHDAY_LIMITS},
+            "birthday": {
+                name: str(getattr(shop.program, name))
+                for name in (*BIRTHDAY_LIMITS, "birthday_gift")
+            },
             "birthday_limits": BIRTHDAY_LIMITS,
+            "birthday_gifts": birthday_rules.GIFTS,
             "optional": OPTIONAL_LIMITS,
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
             "max_tiers": loyalty.MAX_TIERS,

@@ -154,6 +154,7 @@ class ProgramForm:
                 limits=parse_rules(fields),
                 standing=parse_numbers(fields),
                 birthday=parse_numbers(fields, BIRTHDAY_LIMITS),
+                birthday_gift=fields.get("birthday_gift"),
                 perk=fields.get("loyal_perk"),
                 tiers=parse_tiers(rows) if has_tiers else None,
                 name=name,
@@ -195,13 +196,15 @@ class ProgramForm:
             error = t("settings_range").format(field=t(name), low=low, high=high)
         elif name == "name":
             name, error = "shop_name", t("shop_name_invalid")
+        elif name == "birthday_gift":
+            error = t("birthday_gift_invalid")
         elif name in DEFAULT_COLOURS:
             error = t("colour_invalid").format(field=t(name))
         else:
             error = t("loyal_perk_invalid")
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
-        birthday = {name: fields.get(name, "") for name in BIRTHDAY_LIMITS}
+        birthday = {name: fields.get(name, "") for name in (*BIRTHDAY_LIMITS, "birthday_gift")}
         look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
         look |= {key: fields[key] for key in ("stamps_required", "reward") if key in fields}
         return await self.dashboard.show(
