@@ -54,7 +54,6 @@ HANDED_ON_KEYS = (
     *(N_("loyal_bonus_stamps"), N_("stamp_expiry_days"), N_("reward_expiry_days")),
     *(N_("birthday_bonus_stamps"), N_("birthday_days_before"), N_("birthday_saved")),
     *(N_("birthday_removed"), N_("birthday_invalid")),
-    *(N_("birthday_gift_stamps"), N_("birthday_gift_reward")),
     *(N_("settings_saved"), N_("settings_saved_refreshed"), N_("design_saved")),
     *(N_("design_saved_refreshed"), N_("location_added"), N_("location_invalid")),
     *(N_("locations_changed"), N_("too_many_locations"), N_("logo_current_default")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import zipfile
 from datetime import date, timedelta
 
@@ -187,16 +188,20 @@ async def test_the_rules_form_chooses_the_next_reward_and_the_card_page_offers_i
     shop, key = await pages.shop()
     owner, token = await signed_in_owner(pages, shop, key)
     page = (await owner.get(f"/dashboard/{shop.slug}")).text
-    assert '<option value="stamps" selected>' in page and 'for="rule-birthday_gift"' in page
+    assert '<option value="0" selected>' in page and 'for="rule-birthday_gift"' in page
     rules = {"messages_per_week": "2", "holdout_percent": "10", "welcome_stamps": "0"}
-    form = {"csrf": token, **rules, "birthday_bonus_stamps": "0", "birthday_days_before": "2"}
+    form = {"csrf": token, **rules, "birthday_days_before": "2"}
     path = f"/dashboard/{shop.slug}/program"
     bad = await owner.post(path, data=form | {"birthday_gift": "cake"})
-    assert bad.status_code == 422 and "Please choose the birthday gift" in bad.text
+    assert bad.status_code == 422
+    assert re.search(r'id="rule-birthday_gift"[^>]*aria-invalid="true"', bad.text)
+    saved = await owner.post(path, data=form | {"birthday_gift": "3"})
+    program = (await pages.service.shops.shop(shop.slug)).program
+    assert (program.birthday_gift, program.birthday_bonus_stamps) == ("stamps", 3)
     saved = await owner.post(path, data=form | {"birthday_gift": "reward"})
     assert saved.status_code == 303, saved.text
     page = (await owner.get(saved.headers["location"])).text
-    assert '<option value="reward" selected>' in page
+    assert '<option value="reward" selected>' in page and "3 bonus stamps</option>" in page
     program = (await pages.service.shops.shop(shop.slug)).program
     assert (program.birthday_gift, program.birthday_days_before) == ("reward", 2)
     issued = await pages.service.issuing.issue_card(shop, "test")

@@ -68,6 +68,15 @@ def parse_numbers(
     return found
 
 
+def parse_birthday(fields: dict[str, str]) -> tuple[dict[str, int], str | None]:
+    """The birthday numbers and gift: one select, `birthday_gift`, offers none ("0"), so many
+    bonus stamps ("1" to "5") or the next reward ("reward"); absent ones stay as they are."""
+    numbers, gift = dict(fields), fields.get("birthday_gift")
+    if gift is not None and gift != "reward":
+        numbers["birthday_bonus_stamps"], gift = gift, "stamps"
+    return parse_numbers(numbers, BIRTHDAY_LIMITS), gift
+
+
 def tier_fields(fields: dict[str, str]) -> list[tuple[str, str]]:
     """The typed tier rows (stamp count, reward), empty rows left out."""
     rows = (
@@ -150,11 +159,12 @@ class ProgramForm:
         rows = tier_fields(fields)
         name, colours = look_fields(fields)
         try:
+            birthday, gift = parse_birthday(fields)
             change = ProgramChange(
                 limits=parse_rules(fields),
                 standing=parse_numbers(fields),
-                birthday=parse_numbers(fields, BIRTHDAY_LIMITS),
-                birthday_gift=fields.get("birthday_gift"),
+                birthday=birthday,
+                birthday_gift=gift,
                 perk=fields.get("loyal_perk"),
                 tiers=parse_tiers(rows) if has_tiers else None,
                 name=name,
@@ -196,8 +206,6 @@ class ProgramForm:
             error = t("settings_range").format(field=t(name), low=low, high=high)
         elif name == "name":
             name, error = "shop_name", t("shop_name_invalid")
-        elif name == "birthday_gift":
-            error = t("birthday_gift_invalid")
         elif name in DEFAULT_COLOURS:
             error = t("colour_invalid").format(field=t(name))
         else:
