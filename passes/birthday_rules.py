@@ -15,6 +15,9 @@ from datetime import date, timedelta
 # birthday it may come ("on or just before that day").
 MAX_BONUS = 5
 MAX_DAYS_BEFORE = 7
+# The gift: the bonus stamps, or the stamps missing to the card's next reward, so that reward
+# falls due on the birthday.
+GIFTS = ("stamps", "reward")
 # A bonus missed in its window (the worker was down) is still given this many days after the
 # birthday, never later: a late greeting is fine, one weeks later is not.
 CATCH_UP_DAYS = 7

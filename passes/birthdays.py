@@ -1,10 +1,12 @@
-"""The birthday bonus, given by a push-worker job: once a year, on the birthday or up to the
+"""The birthday gift, given by a push-worker job: once a year, on the birthday or up to the
 program's days before it, in the server's local time (as campaign times); a worker that was
 down on the day catches up for birthday_rules.CATCH_UP_DAYS after it.
 
-The rule is birthday_rules; this module finds the cards and records each bonus as a `bonus`
-ledger event (actor "birthday:<year>") through the change pipeline, so the pass is pushed
-and the lock screen greets the customer (notices.birthday). Several workers may run it at
+The gift is the owner's bonus stamps, or (gift "reward") the stamps missing to the card's
+next reward, so that reward falls due on the day. The rule is birthday_rules; this module
+finds the cards and records each gift as a `bonus` ledger event (actor "birthday:<year>")
+through the change pipeline, so the pass is pushed and the lock screen greets the customer
+(notices.birthday). Several workers may run it at
 once: the card is locked and its `birthday_given_year` set by a conditional update in the
 bonus's transaction, so each birthday gives once.
 """
@@ -85,9 +87,16 @@ class Birthdays:
                 return 0
             if not await mark_birthday_given(conn, card.id, year):
                 return 0
-            count = shop.program.birthday_bonus_stamps
+            count = _gift(shop, card.counters)
             after = loyalty.add_bonus(program_of(shop), card.counters, count)
             notice = notices.birthday(program_of(shop), card.counters, after)
             change = Change("bonus", count, f"{ACTOR}:{year}", after, notice=notice)
             await apply_change(conn, card, change, now)
         return 1
+
+
+def _gift(shop: ShopRow, card: loyalty.CardState) -> int:
+    """The stamps the birthday gives: the owner's bonus, or those missing to the next reward."""
+    if shop.program.birthday_gift == "reward":
+        return loyalty.next_reward(program_of(shop), card)[0]
+    return shop.program.birthday_bonus_stamps

@@ -8,8 +8,9 @@ field with a change message, the notice, and each change decides here what it sa
 - bonus stamps (referral, welcome, promotion, long-standing): the same, as bonus stamps;
   becoming long-standing announces the perk; a promotion's extra stamps that follow a stamp
   which made a reward due keep announcing the reward;
-- a birthday bonus: a greeting with the new count ("Alles Gute zum Geburtstag! Jetzt 6 / 10"),
-  or the reward it made due (the reward is what the customer can act on);
+- a birthday gift: a greeting with the new count ("Alles Gute zum Geburtstag! Jetzt 6 / 10"),
+  or, when it made a reward due (the owner's gift may be the next reward itself), the greeting
+  with that reward in the same one field (the reward is what the customer can act on);
 - a campaign: its text (its surprise stamps come quietly, before it);
 - undo, redeem, expiry and void announce nothing: their notice says what happened without a
   change message, so the next real notice has a new value to announce (the same reward
@@ -29,7 +30,7 @@ from passes.card_facts import reward_summary
 
 # Kinds that announce, each with its label and change message in texts.py (notice_<kind>_...),
 # and kinds that only record what happened (label notice_latest_label, value notice_<kind>).
-ANNOUNCING = ("stamp", "bonus", "reward", "news", "perk", "birthday")
+ANNOUNCING = ("stamp", "bonus", "reward", "news", "perk", "birthday", "birthday_reward")
 SILENT = ("redeemed", "undone", "expired", "voided")
 KINDS = ANNOUNCING + SILENT
 _SEPARATOR = "|"
@@ -101,7 +102,10 @@ def bonus(
 def birthday(
     program: loyalty.Program, before: loyalty.CardState, after: loyalty.CardState
 ) -> Notice:
-    """The birthday bonus: the reward it made due, else a greeting with the new count."""
+    """The birthday gift: a greeting with the reward it made due, else with the new count."""
+    made_due = _made_due(program, before, after)
+    if made_due is not None:
+        return Notice("birthday_reward", made_due)
     return _stamps("birthday", program, before, after)
 
 

@@ -86,6 +86,8 @@ class ProgramChange:
     limits: Mapping[str, int | None] = field(default_factory=dict)
     standing: Mapping[str, int] = field(default_factory=dict)
     birthday: Mapping[str, int] = field(default_factory=dict)
+    # The birthday gift (birthday_rules.GIFTS): bonus stamps, or the card's next reward.
+    birthday_gift: str | None = None
     # A long-standing customer's perk; "" removes it.
     perk: str | None = None
     # Intermediate rewards (stamp count, reward); [] removes them.
@@ -138,6 +140,10 @@ def program_values(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
         if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
             raise BadSetting(name, f"{name} must be {low} to {high}")
         values[name] = number
+    if change.birthday_gift is not None:
+        if change.birthday_gift not in birthday_rules.GIFTS:
+            raise BadSetting("birthday_gift", "birthday_gift must be stamps or reward")
+        values["birthday_gift"] = change.birthday_gift
     if change.perk is not None:
         try:
             values["loyal_perk"] = bonus_rules.check_perk(change.perk)

@@ -19,6 +19,7 @@ PASS_TEXT_KEYS = (
     *(N_("notice_reward_changed"), N_("notice_news_label"), N_("notice_news_changed")),
     *(N_("notice_perk_label"), N_("notice_perk_changed"), N_("notice_latest_label")),
     *(N_("notice_birthday_label"), N_("notice_birthday_changed")),
+    *(N_("notice_birthday_reward_label"), N_("notice_birthday_reward_changed")),
     *(N_("notice_redeemed"), N_("notice_undone"), N_("notice_expired"), N_("notice_voided")),
     *(N_("reward_due_label"), N_("rewards_due_label"), N_("next_reward_label")),
     *(N_("how_label"), N_("how_text"), N_("card_link_label"), N_("total_label")),

@@ -5,6 +5,9 @@ downtime, never after erasure, and once with two workers on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import io
+import re
+import zipfile
 from datetime import date, timedelta
 
 import httpx
@@ -13,8 +16,9 @@ import pytest
 from passes.birthdays import Birthdays, local_day
 from passes.program import BadSetting, ProgramChange
 from passes.store import Store
+from tests.api_calls import stamp
 from tests.conftest import BASE_URL, Env, auth
-from tests.pages_client import csrf_of
+from tests.pages_client import Pages, csrf_of, signed_in_owner
 from tests.pkpass_check import verify_pkpass
 
 BONUS = 2
@@ -47,6 +51,12 @@ async def _stamps(env: Env, key: str, serial: str) -> int:
     return int(read.json()["stamps"])
 
 
+async def _total(env: Env, key: str, serial: str) -> tuple[int, int]:
+    """The card's stamps ever and its rewards due."""
+    read = (await env.client.get(f"/api/v1/cards/{serial}", headers=auth(key))).json()
+    return int(read["total_stamps"]), int(read["rewards_available"])
+
+
 def _today(env: Env) -> date:
     return local_day(env.clock())
 
@@ -76,6 +86,43 @@ async def test_the_bonus_comes_on_the_day_once_a_year(
     monkeypatch.setattr(env.clock, "ahead", timedelta(days=3 + 366))
     await job.run()
     assert await _stamps(env, key, serial) == 2 * BONUS, "again the next year"
+
+
+async def test_the_next_reward_as_the_gift_falls_due_on_the_day_once_a_year(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = await env.new_shop()
+    shop = await env.service.shops.authenticate(key)
+    await env.service.shops.change_program(shop, ProgramChange(birthday_gift="reward"))
+    card = await _card_with_birthday(env, key, _today(env) + timedelta(days=1))
+    serial = card["serial"]
+    await stamp(env, key, serial, count=3)
+    job = Birthdays(env.service.store, clock=env.clock)
+    await job.run()
+    assert await _total(env, key, serial) == (3, 0), "not before the day"
+    monkeypatch.setattr(env.clock, "ahead", timedelta(days=1))
+    await job.run()
+    await job.run()
+    assert await _total(env, key, serial) == (10, 1), "the 7 missing stamps, once"
+    pkpass = await env.client.get(card["urls"]["apple"])
+    pass_json = verify_pkpass(pkpass.content, env.settings.certs_dir / "wwdr.pem")
+    notice = {f["key"]: f for f in pass_json["storeCard"]["backFields"]}["notice"]
+    assert notice["label"] == "notice_birthday_reward_label"
+    assert notice["changeMessage"] == "notice_birthday_reward_changed"
+    assert notice["value"] == shop.program.reward
+    fields = pass_json["storeCard"]
+    changing = [f for group in fields.values() for f in group if f.get("changeMessage")]
+    assert changing == [notice], "one field announces, so Wallet shows its text"
+    with zipfile.ZipFile(io.BytesIO(pkpass.content)) as archive:
+        strings = archive.read("de.lproj/pass.strings").decode()
+    greeting = "Alles Gute zum Geburtstag! Ihre Prämie ist bereit: %@"
+    assert f'"notice_birthday_reward_changed" = "{greeting}";' in strings
+    monkeypatch.setattr(env.clock, "ahead", timedelta(days=3))
+    await job.run()
+    assert await _total(env, key, serial) == (10, 1), "not again in the catch-up days"
+    monkeypatch.setattr(env.clock, "ahead", timedelta(days=1 + 366))
+    await job.run()
+    assert await _total(env, key, serial) == (20, 2), "the next reward again the next year"
 
 
 async def test_days_before_and_a_worker_down_on_the_day(
@@ -135,12 +182,42 @@ async def test_the_card_page_refuses_a_day_that_does_not_exist_or_no_consent(env
         assert "Ihr Geburtstag:" not in shown.text
 
 
+async def test_the_rules_form_chooses_the_next_reward_and_the_card_page_offers_it(
+    pages: Pages,
+) -> None:
+    shop, key = await pages.shop()
+    owner, token = await signed_in_owner(pages, shop, key)
+    page = (await owner.get(f"/dashboard/{shop.slug}")).text
+    assert '<option value="0" selected>' in page and 'for="rule-birthday_gift"' in page
+    rules = {"messages_per_week": "2", "holdout_percent": "10", "welcome_stamps": "0"}
+    form = {"csrf": token, **rules, "birthday_days_before": "2"}
+    path = f"/dashboard/{shop.slug}/program"
+    bad = await owner.post(path, data=form | {"birthday_gift": "cake"})
+    assert bad.status_code == 422
+    assert re.search(r'id="rule-birthday_gift"[^>]*aria-invalid="true"', bad.text)
+    saved = await owner.post(path, data=form | {"birthday_gift": "3"})
+    program = (await pages.service.shops.shop(shop.slug)).program
+    assert (program.birthday_gift, program.birthday_bonus_stamps) == ("stamps", 3)
+    saved = await owner.post(path, data=form | {"birthday_gift": "reward"})
+    assert saved.status_code == 303, saved.text
+    page = (await owner.get(saved.headers["location"])).text
+    assert '<option value="reward" selected>' in page and "3 bonus stamps</option>" in page
+    program = (await pages.service.shops.shop(shop.slug)).program
+    assert (program.birthday_gift, program.birthday_days_before) == ("reward", 2)
+    issued = await pages.service.issuing.issue_card(shop, "test")
+    phone = pages.browser(**{"Accept-Language": "en"})
+    card_page = await phone.get(f"/c/{issued.card.page_secret}")
+    assert "every year we give you your next reward" in card_page.text
+
+
 async def test_the_owner_setting_has_limits(env: Env) -> None:
     key = await env.new_shop()
     shop = await env.service.shops.authenticate(key)
     for birthday in ({"birthday_bonus_stamps": 6}, {"birthday_days_before": 8}):
         with pytest.raises(BadSetting):
             await env.service.shops.change_program(shop, ProgramChange(birthday=birthday))
+    with pytest.raises(BadSetting):
+        await env.service.shops.change_program(shop, ProgramChange(birthday_gift="cake"))
 
 
 async def test_two_workers_give_each_birthday_once(env: Env) -> None:

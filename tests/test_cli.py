@@ -225,6 +225,13 @@ def test_shop_settings_set_the_birthday_bonus(cli_env: dict[str, str]) -> None:
         cli_env, "shop", "settings", "--shop", "kuchenhaus", "--birthday-bonus", "9", ok=False
     )
     assert bad.returncode == 1 and "birthday_bonus_stamps must be 0 to 5" in bad.stderr
+    settings = run(cli_env, "shop", "settings", "--shop", "kuchenhaus", "--birthday-reward")
+    assert "birthday bonus:    the next reward, from 3 days before" in settings.stdout
+    both = ("--birthday-reward", "--birthday-bonus", "1")
+    bad = run(cli_env, "shop", "settings", "--shop", "kuchenhaus", *both, ok=False)
+    assert bad.returncode != 0 and "either bonus stamps or the next reward" in bad.stderr
+    settings = run(cli_env, "shop", "settings", "--shop", "kuchenhaus", "--birthday-bonus", "1")
+    assert "birthday bonus:    1, from 3 days before" in settings.stdout
 
 
 def test_shop_settings_sets_and_removes_the_purchase_rule(cli_env: dict[str, str]) -> None:

@@ -47,6 +47,7 @@ class Requested:
     stamp_colour: str | None
     stamp_symbol: str | None
     birthday_bonus: int | None
+    birthday_reward: bool
     birthday_days_before: int | None
     purchase_rule: str | None
     no_purchase_rule: bool
@@ -68,6 +69,7 @@ class Requested:
             limits=self.limits(),
             standing=self.standing(),
             birthday=self.birthday(),
+            birthday_gift=self.birthday_gift(),
             perk=self.loyal_perk,
             tiers=self.new_tiers(),
             name=self.name,
@@ -110,6 +112,17 @@ class Requested:
             ("birthday_days_before", self.birthday_days_before),
         )
         return {column: value for column, value in given if value is not None}
+
+    def birthday_gift(self) -> str | None:
+        """The birthday gift: the next reward with --birthday-reward, bonus stamps again with
+        --birthday-bonus, else as it is."""
+        if self.birthday_reward and self.birthday_bonus is not None:
+            raise click.BadParameter(
+                "give either bonus stamps or the next reward", param_hint="--birthday-reward"
+            )
+        if self.birthday_reward:
+            return "reward"
+        return None if self.birthday_bonus is None else "stamps"
 
     def new_tiers(self) -> list[tuple[int, str]] | None:
         """The intermediate rewards that replace all of them ([] removes them), or None."""
@@ -183,6 +196,12 @@ def parse_tier(raw: str) -> tuple[int, str]:
     help="Bonus stamps once a year on a customer's birthday, if they gave it (0 off).",
 )
 @click.option(
+    "--birthday-reward",
+    is_flag=True,
+    help="The birthday gift is the card's next reward: the stamps missing to it, once a year "
+    "(--birthday-bonus gives stamps again).",
+)
+@click.option(
     "--birthday-days-before",
     type=int,
     help="The birthday bonus may come this many days before the birthday (0 to 7).",
@@ -244,10 +263,10 @@ def _print_program(shop: ShopRow) -> None:
         f"{program.loyal_after_months or '-'} months, bonus {program.loyal_bonus_stamps}, "
         f"perk {program.loyal_perk or 'none'}"
     )
-    click.echo(
-        f"birthday bonus:    {program.birthday_bonus_stamps or 'none'}, "
-        f"from {program.birthday_days_before} days before"
-    )
+    gift = program.birthday_bonus_stamps or "none"
+    if program.birthday_gift == "reward":
+        gift = "the next reward"
+    click.echo(f"birthday bonus:    {gift}, from {program.birthday_days_before} days before")
     for at, reward in (*program.tiers, (program.stamps_required, program.reward)):
         click.echo(f"reward at {at:>2}:      {reward}")
     days = program.stamp_expiry_days

@@ -68,9 +68,11 @@ programs = Table(
     # The card designer: the stamps' symbol (stamp_symbols.SYMBOLS), the logo in use (shop_logos).
     Column("stamp_symbol", String(16), nullable=False, server_default="check"),
     Column("logo_digest", String(64)),
-    # Birthdays: bonus stamps once a year (0 = none), from so many days before the day.
+    # Birthdays: bonus stamps once a year (0 = none), from so many days before the day, or
+    # (gift "reward") the stamps missing to the card's next reward.
     Column("birthday_bonus_stamps", Integer, nullable=False, server_default="0"),
     Column("birthday_days_before", Integer, nullable=False, server_default="0"),
+    Column("birthday_gift", String(8), nullable=False, server_default="stamps"),
 )
 
 staff_pins = Table(

@@ -45,9 +45,16 @@ class ProgramRow:
     # The card designer: what the strip's stamps show, and the shop's logo (None: default).
     stamp_symbol: str = "check"
     logo_digest: str | None = None
-    # Birthdays (birthday_rules): bonus stamps once a year (0: none), from so many days before.
+    # Birthdays (birthday_rules): bonus stamps once a year (0: none), from so many days before;
+    # gift "reward" gives the stamps missing to the card's next reward instead.
     birthday_bonus_stamps: int = 0
     birthday_days_before: int = 0
+    birthday_gift: str = "stamps"
+
+    @property
+    def gives_birthday(self) -> bool:
+        """Whether the shop gives a birthday gift at all."""
+        return self.birthday_gift == "reward" or self.birthday_bonus_stamps > 0
 
     def rules(self) -> loyalty.Program:
         """The program as the (pure) loyalty rules see it."""
@@ -117,6 +124,7 @@ _SHOP_COLUMNS = (
     programs.c.logo_digest,
     programs.c.birthday_bonus_stamps,
     programs.c.birthday_days_before,
+    programs.c.birthday_gift,
 )
 
 
@@ -145,6 +153,7 @@ def _shop(row: Mapping[Any, Any]) -> ShopRow:
         logo_digest=row["logo_digest"],
         birthday_bonus_stamps=row["birthday_bonus_stamps"],
         birthday_days_before=row["birthday_days_before"],
+        birthday_gift=row["birthday_gift"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 
@@ -296,7 +305,9 @@ async def expiring_programs(conn: AsyncConnection) -> list[ShopRow]:
 
 
 async def birthday_programs(conn: AsyncConnection) -> list[ShopRow]:
-    """Shops that give a birthday bonus (the birthday job visits these)."""
+    """Shops that give a birthday gift (the birthday job visits these)."""
     query = select(*_SHOP_COLUMNS).join(programs, programs.c.shop_id == shops.c.id)
-    query = query.where(programs.c.birthday_bonus_stamps > 0)
+    query = query.where(
+        (programs.c.birthday_bonus_stamps > 0) | (programs.c.birthday_gift == "reward")
+    )
     return [_shop(row) for row in (await conn.execute(query.order_by(shops.c.id))).mappings()]

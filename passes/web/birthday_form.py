@@ -1,5 +1,5 @@
 """The card page's birthday form: the holder gives the day and month of their birthday (with
-consent, no year) for the shop's birthday bonus, or deletes it. Shown only when the shop
+consent, no year) for the shop's birthday gift, or deletes it. Shown only when the shop
 gives one; the bonus itself comes from the push worker (passes/birthdays.py)."""
 
 from __future__ import annotations
@@ -25,10 +25,12 @@ OUTCOMES = {"saved": "birthday_saved", "removed": "birthday_removed", "invalid":
 
 @dataclass(frozen=True)
 class BirthdayView:
-    """What the card page shows of the birthday: the offer, the birthday given (as the page's
-    language writes a day) and the month names for the form."""
+    """What the card page shows of the birthday: the offer (bonus stamps, or the next reward
+    when `reward`), the birthday given (as the page's language writes a day) and the month
+    names for the form."""
 
     bonus: int
+    reward: bool
     given: str | None
     day: int | None
     month: int | None
@@ -39,15 +41,16 @@ class BirthdayView:
 async def birthday_view(
     service: Service, view: CardView, language: str, outcome: str | None
 ) -> BirthdayView | None:
-    """The birthday section of the card page; None when the shop gives no birthday bonus."""
-    bonus = view.shop.program.birthday_bonus_stamps
-    if bonus < 1 or view.card.counters.voided:
+    """The birthday section of the card page; None when the shop gives no birthday gift."""
+    program = view.shop.program
+    if not program.gives_birthday or view.card.counters.voided:
         return None
     given = await service.privacy.birthday(view.card)
     names = get_month_names("wide", locale=language)
     shown = None if given is None else local_day(date(2000, given[1], given[0]), language)
     return BirthdayView(
-        bonus,
+        program.birthday_bonus_stamps,
+        program.birthday_gift == "reward",
         shown,
         None if given is None else given[0],
         None if given is None else given[1],

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from passes import campaign_rules, loyalty
+from passes import birthday_rules, campaign_rules, loyalty
 from passes.campaigns import Campaigns, nobody_reason
 from passes.errors import InvalidInput, Unauthorized
 from passes.feedback import FeedbackBox
@@ -135,8 +135,10 @@ class DashboardPages:
             "limits": PROGRAM_LIMITS,
             "loyal": _loyal(shop),
             "loyal_limits": LONG_STANDING_LIMITS,
-            "birthday": {name: str(getattr(shop.program, name)) for name in BIRTHDAY_LIMITS},
+            "birthday": _birthday(shop),
             "birthday_limits": BIRTHDAY_LIMITS,
+            # The gift select: none, so many bonus stamps, or the next reward.
+            "birthday_gifts": [str(n) for n in range(birthday_rules.MAX_BONUS + 1)] + ["reward"],
             "optional": OPTIONAL_LIMITS,
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
             "purchase": _purchase(await self.service.purchases.rule(shop)),
@@ -285,6 +287,14 @@ def _loyal(shop: ShopRow) -> dict[str, str]:
     program = shop.program
     values = {name: str(getattr(program, name)) for name in LONG_STANDING_LIMITS}
     return {**values, "loyal_perk": program.loyal_perk or ""}
+
+
+def _birthday(shop: ShopRow) -> dict[str, str]:
+    """The birthday settings as the rules form shows them: the gift is one select."""
+    program = shop.program
+    values = {name: str(getattr(program, name)) for name in BIRTHDAY_LIMITS}
+    gift = "reward" if program.birthday_gift == "reward" else str(program.birthday_bonus_stamps)
+    return {**values, "birthday_gift": gift}
 
 
 def _average(summary: FeedbackSummary, lang: str) -> str:

@@ -80,6 +80,15 @@ def parse_numbers(
     return found
 
 
+def parse_birthday(fields: dict[str, str]) -> tuple[dict[str, int], str | None]:
+    """The birthday numbers and gift: one select, `birthday_gift`, offers none ("0"), so many
+    bonus stamps ("1" to "5") or the next reward ("reward"); absent ones stay as they are."""
+    numbers, gift = dict(fields), fields.get("birthday_gift")
+    if gift is not None and gift != "reward":
+        numbers["birthday_bonus_stamps"], gift = gift, "stamps"
+    return parse_numbers(numbers, BIRTHDAY_LIMITS), gift
+
+
 def tier_fields(fields: dict[str, str]) -> list[tuple[str, str]]:
     """The typed tier rows (stamp count, reward), empty rows left out."""
     rows = (
@@ -222,10 +231,12 @@ class ProgramForm:
         name, colours = look_fields(fields)
         try:
             purchase_rule = parse_purchase_rule(fields)
+            birthday, gift = parse_birthday(fields)
             change = ProgramChange(
                 limits=parse_rules(fields),
                 standing=parse_numbers(fields),
-                birthday=parse_numbers(fields, BIRTHDAY_LIMITS),
+                birthday=birthday,
+                birthday_gift=gift,
                 perk=fields.get("loyal_perk"),
                 tiers=parse_tiers(rows) if has_tiers else None,
                 name=name,
@@ -254,7 +265,7 @@ class ProgramForm:
         name, error = refusal(self.site.translator(request), shop, refused)
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
-        birthday = {name: fields.get(name, "") for name in BIRTHDAY_LIMITS}
+        birthday = {name: fields.get(name, "") for name in (*BIRTHDAY_LIMITS, "birthday_gift")}
         look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
         look |= {key: fields[key] for key in ("stamps_required", "reward") if key in fields}
         # An older page without the purchase rule shows the stored one.
