@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +171,8 @@ def serve(database_url: str, certs_dir: Path, port: int, scale: bool = False) ->
         certs_dir=certs_dir,
         run_worker=not scale,
         apns_url="https://127.0.0.1:9" if scale else DEFAULT_APNS_URL,
+        # webhook_cost.py delivers to a receiver on this machine.
+        webhooks_allow_private=True,
     )
     app = create_app(settings)
     app.router.routes.append(Route("/bench/ceiling", ceiling, methods=["POST"]))
@@ -297,10 +299,18 @@ def load(target: Target, mode: str, options: Options, seconds: float) -> RunResu
 
 
 def measure(
-    name: str, database_url: str, certs_dir: Path, work: Path, options: Options
+    name: str,
+    database_url: str,
+    certs_dir: Path,
+    work: Path,
+    options: Options,
+    setup: Callable[[str], Awaitable[None]] | None = None,
 ) -> BackendResult:
-    """Prepare the database, start the server, alternate ceiling and stamp runs, check stamps."""
+    """Prepare the database (then `setup` on it), start the server, alternate ceiling and
+    stamp runs, check stamps."""
     api_key = asyncio.run(prepare(database_url, certs_dir))
+    if setup is not None:
+        asyncio.run(setup(database_url))
     with server(database_url, certs_dir, work / f"server-{name}.log") as (port, pid):
         print(f"[{name}] server pid {pid} on port {port}; issuing {CARDS} cards", flush=True)
         serials = asyncio.run(issue_cards(port, api_key, CARDS))
