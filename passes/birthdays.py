@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from passes import birthday_rules, loyalty, notices
 from passes.cards import program_of
 from passes.clock import Clock, system_clock
+from passes.expiry import expire_card
 from passes.store import Store
 from passes.store.card_changes import apply_change
 from passes.store.cards import lock_card_by_id
@@ -87,9 +88,12 @@ class Birthdays:
                 return 0
             if not await mark_birthday_given(conn, card.id, year):
                 return 0
+            # What expired goes first, as on a stamp: the gift lands on the card as it stands.
+            card = await expire_card(conn, shop, card, now)
+            program = program_of(shop)
             count = _gift(shop, card.counters)
-            after = loyalty.add_bonus(program_of(shop), card.counters, count)
-            notice = notices.birthday(program_of(shop), card.counters, after)
+            after = loyalty.add_bonus(program, card.counters, count)
+            notice = notices.birthday(program, card.counters, after)
             change = Change("bonus", count, f"{ACTOR}:{year}", after, notice=notice)
             await apply_change(conn, card, change, now)
         return 1

@@ -88,6 +88,22 @@ async def test_the_bonus_comes_on_the_day_once_a_year(
     assert await _stamps(env, key, serial) == 2 * BONUS, "again the next year"
 
 
+async def test_stamps_expired_by_the_birthday_go_before_the_gift_comes(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on a stamp: what expired is recorded first, so the gift does not revive old stamps."""
+    _, key = await _shop(env)
+    shop = await env.service.shops.authenticate(key)
+    expiry = ProgramChange(limits={"stamp_expiry_days": 30})
+    await env.service.shops.change_program(shop, expiry)
+    card = await _card_with_birthday(env, key, _today(env) + timedelta(days=40))
+    await stamp(env, key, card["serial"], 3)
+    monkeypatch.setattr(env.clock, "ahead", timedelta(days=40))
+    await Birthdays(env.service.store, clock=env.clock).run()
+    read = (await env.client.get(f"/api/v1/cards/{card['serial']}", headers=auth(key))).json()
+    assert (read["stamps"], read["stamps_expired"]) == (BONUS, 3)
+
+
 async def test_the_next_reward_as_the_gift_falls_due_on_the_day_once_a_year(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
