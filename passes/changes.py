@@ -18,7 +18,7 @@ from passes.serials import check_idempotency_key, naming_typed_serial, normalise
 from passes.store import Store
 from passes.store.card_changes import apply_change
 from passes.store.cards import CardRow, lock_card
-from passes.store.ledger import Change, PastChange, change_by_key, stamped_since
+from passes.store.ledger import NO_ORIGIN, Change, Origin, PastChange, change_by_key, stamped_since
 from passes.store.shops import ShopRow
 from passes.store.writers import CardWriter
 
@@ -50,6 +50,7 @@ class _Asked:
     since: datetime | None
     then: FollowUp | None = None
     announce: Announce = _silent
+    origin: Origin = NO_ORIGIN
 
     def decide(self, card: CardRow, stamped_today: int) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""
@@ -58,7 +59,9 @@ class _Asked:
         except loyalty.Refused as exc:  # a Conflict: the optimistic path retries on a fresh card
             raise product_error(exc) from exc
         notice = self.announce(card, after)
-        return Change(self.kind, self.count, self.actor, after, self.key, notice=notice)
+        return Change(
+            self.kind, self.count, self.actor, after, self.key, notice=notice, origin=self.origin
+        )
 
 
 class Changes:
@@ -80,7 +83,14 @@ class Changes:
         self.bonuses = bonuses
 
     async def stamp(
-        self, shop: ShopRow, serial: str, count: int, *, actor: str, idempotency_key: str | None
+        self,
+        shop: ShopRow,
+        serial: str,
+        count: int,
+        *,
+        actor: str,
+        idempotency_key: str | None,
+        origin: Origin = NO_ORIGIN,
     ) -> CardView:
         """Add stamps; a retry with the same key answers the first result and stamps nothing."""
         program = program_of(shop)
@@ -103,6 +113,7 @@ class Changes:
             counts_today=cap is not None,
             then=then,
             announce=lambda card, after: notices.stamped(program, card.counters, after),
+            origin=origin,
         )
 
     async def redeem(
@@ -113,6 +124,7 @@ class Changes:
         actor: str,
         idempotency_key: str | None,
         tier: int | None = None,
+        origin: Origin = NO_ORIGIN,
     ) -> CardView:
         """Take one due reward: the one earned at `tier` stamps, else the oldest due."""
         program = program_of(shop)
@@ -125,6 +137,7 @@ class Changes:
             idempotency_key,
             lambda state, _: loyalty.redeem(state, program, tier, self.clock()),
             announce=lambda card, after: notices.silent("redeemed"),
+            origin=origin,
         )
 
     @naming_typed_serial
@@ -141,6 +154,7 @@ class Changes:
         counts_today: bool = False,
         then: FollowUp | None = None,
         announce: Announce = _silent,
+        origin: Origin = NO_ORIGIN,
     ) -> CardView:
         asked = _Asked(
             serial=normalise_serial(serial),
@@ -153,6 +167,7 @@ class Changes:
             since=start_of_day(self.clock()) if counts_today else None,
             then=then,
             announce=announce,
+            origin=origin,
         )
         optimistic = self.store.optimistic
         if optimistic is not None:

@@ -53,6 +53,10 @@ class Unauthorized(PassesError):
     """Missing or wrong credentials."""
 
 
+class Forbidden(PassesError):
+    """Signed in, but the role may not do this (a `staff` person changing the rules)."""
+
+
 class Unavailable(PassesError):
     """A resource we depend on (the database) is briefly away; retrying is right."""
 
@@ -113,6 +117,7 @@ class Answer:
 # Status, code (None: the error's own) and headers, by error type, most specific first.
 HTTP_ANSWERS: tuple[tuple[type[PassesError], int, str | None, Mapping[str, str]], ...] = (
     (Unauthorized, 401, "unauthorized", {"WWW-Authenticate": "Bearer"}),
+    (Forbidden, 403, "forbidden", {}),
     (NotFound, 404, "not_found", {}),
     (Conflict, 409, None, {}),
     (RefusedInput, 422, None, {}),

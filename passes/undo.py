@@ -16,7 +16,7 @@ from passes.serials import naming_typed_serial, normalise_serial
 from passes.store import Store
 from passes.store.card_changes import apply_change
 from passes.store.cards import CardRow, lock_card
-from passes.store.ledger import Change, LedgerEntry, events_at, ledger_entry
+from passes.store.ledger import NO_ORIGIN, Change, LedgerEntry, Origin, events_at, ledger_entry
 from passes.store.shops import ShopRow
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -35,7 +35,7 @@ class Undo:
 
     @naming_typed_serial
     async def undo_stamp(
-        self, shop: ShopRow, serial: str, event_id: int, *, actor: str
+        self, shop: ShopRow, serial: str, event_id: int, *, actor: str, origin: Origin = NO_ORIGIN
     ) -> CardView:
         """Take back a stamp given by mistake, within UNDO_WINDOW; undoing twice changes nothing."""
         program = program_of(shop)
@@ -53,26 +53,37 @@ class Undo:
                     f"stamps can be undone for {minutes} minutes only", "undo_window_passed"
                 )
             after = loyalty.undo_stamp(program, card.counters, entry.count)
-            card = await apply_change(conn, card, _undo("undo", entry, actor, after), self.clock())
+            undo = _undo("undo", entry, actor, after, origin)
+            card = await apply_change(conn, card, undo, self.clock())
             if extra is not None:
-                card = await self._undo_bonus(conn, shop, card, extra, actor)
+                card = await self._undo_bonus(conn, shop, card, extra, actor, origin)
         self.on_commit()
         return self.cards.view(shop, card)
 
     async def _undo_bonus(
-        self, conn: AsyncConnection, shop: ShopRow, card: CardRow, bonus: LedgerEntry, actor: str
+        self,
+        conn: AsyncConnection,
+        shop: ShopRow,
+        card: CardRow,
+        bonus: LedgerEntry,
+        actor: str,
+        origin: Origin,
     ) -> CardRow:
         """A promotion's extra stamps go with the stamp that earned them."""
         after = loyalty.remove_bonus(program_of(shop), card.counters, bonus.count)
         return await apply_change(
-            conn, card, _undo("undo_bonus", bonus, actor, after), self.clock()
+            conn, card, _undo("undo_bonus", bonus, actor, after, origin), self.clock()
         )
 
 
-def _undo(kind: str, entry: LedgerEntry, actor: str, after: loyalty.CardState) -> Change:
+def _undo(
+    kind: str, entry: LedgerEntry, actor: str, after: loyalty.CardState, origin: Origin
+) -> Change:
     """Taking back a ledger entry (a stamp, its promotion bonus): recorded, not announced."""
     notice = notices.silent("undone")
-    return Change(kind, entry.count, actor, after, undoes_event_id=entry.id, notice=notice)
+    return Change(
+        kind, entry.count, actor, after, undoes_event_id=entry.id, notice=notice, origin=origin
+    )
 
 
 async def with_promotion_bonus(

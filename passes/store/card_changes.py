@@ -210,6 +210,8 @@ def _event_params(
         "e_idempotency_key": change.idempotency_key,
         "e_undoes_event_id": change.undoes_event_id,
         "e_actor": change.actor,
+        "e_staff_id": change.origin.staff_id,
+        "e_branch_id": change.origin.branch_id,
         "e_stamps_after": after.stamps,
         "e_rewards_after": after.rewards_available,
         "e_total_after": after.total_stamps,

@@ -91,6 +91,11 @@ card_events = Table(
     Column("rewards_due_after", Text),
     Column("stamps_expired_after", Integer),
     Column("rewards_expired_after", Integer),
+    # Added in 0026: the person (staff_members.id) and the branch (shop_locations.id) behind
+    # the change; NULL for the API, the CLI, the shared PIN and the shop's own rules. No
+    # foreign keys: checking them would lock those rows on every stamp.
+    Column("staff_id", Id),
+    Column("branch_id", Id),
     UniqueConstraint("card_id", "idempotency_key", name="uq_card_events_idempotency"),
     Index("ix_card_events_shop_created", "shop_id", "created_at"),
     # SQLite never hands out an id twice, so a program change can take one as its update tag

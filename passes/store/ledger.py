@@ -16,6 +16,18 @@ from passes.store.tables import card_events
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Who and where a change came from: the person (staff_members.id) and the branch
+    (shop_locations.id); both None for the API key, the CLI and the shop's own rules."""
+
+    staff_id: int | None = None
+    branch_id: int | None = None
+
+
+NO_ORIGIN = Origin()
+
+
+@dataclass(frozen=True)
 class Change:
     """One ledger entry to append: what happened, who did it, and the counters after."""
 
@@ -30,6 +42,7 @@ class Change:
     campaign_id: int | None = None
     # What the phone announces (notices.py); None: nothing, the card keeps its last notice.
     notice: notices.Notice | None = None
+    origin: Origin = NO_ORIGIN
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,38 @@
-"""Queries about sign-in sessions: start one, find its shop, end one or all of a kind."""
+"""Queries about sign-in sessions: start one, find who holds it, end one or all of a kind."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from passes.store.tables import sessions
+from passes.store.tables import sessions, staff_members
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A live session: its shop, the person (None: the key's owner or the shared PIN), the
+    person's name and role as they are now, and the branch it works for."""
+
+    shop_id: int
+    staff_id: int | None
+    name: str | None
+    role: str | None
+    branch_id: int | None
 
 
 async def start_session(
-    conn: AsyncConnection, token_hash: str, shop_id: int, kind: str, now: datetime, ends: datetime
+    conn: AsyncConnection,
+    token_hash: str,
+    shop_id: int,
+    kind: str,
+    now: datetime,
+    ends: datetime,
+    *,
+    staff_id: int | None = None,
+    branch_id: int | None = None,
 ) -> None:
     """Record a new session (and forget the shop's expired ones of that kind)."""
     await conn.execute(
@@ -21,20 +42,35 @@ async def start_session(
     )
     await conn.execute(
         insert(sessions).values(
-            token_hash=token_hash, shop_id=shop_id, kind=kind, created_at=now, expires_at=ends
+            token_hash=token_hash,
+            shop_id=shop_id,
+            kind=kind,
+            created_at=now,
+            expires_at=ends,
+            staff_id=staff_id,
+            branch_id=branch_id,
         )
     )
 
 
-async def session_shop(
+_SESSION = select(
+    sessions.c.shop_id,
+    sessions.c.staff_id,
+    staff_members.c.name,
+    staff_members.c.role,
+    sessions.c.branch_id,
+).select_from(sessions.outerjoin(staff_members, staff_members.c.id == sessions.c.staff_id))
+
+
+async def session_of(
     conn: AsyncConnection, token_hash: str, kind: str, now: datetime
-) -> int | None:
-    """The shop id of a live session of this kind, or None."""
-    query = select(sessions.c.shop_id).where(
+) -> SessionRow | None:
+    """The live session of this kind with that token, or None."""
+    query = _SESSION.where(
         sessions.c.token_hash == token_hash, sessions.c.kind == kind, sessions.c.expires_at > now
     )
-    shop_id: int | None = (await conn.execute(query)).scalar_one_or_none()
-    return shop_id
+    row = (await conn.execute(query)).mappings().first()
+    return None if row is None else SessionRow(**row)
 
 
 async def end_session(conn: AsyncConnection, token_hash: str) -> None:

@@ -73,6 +73,12 @@ programs = Table(
     Column("birthday_bonus_stamps", Integer, nullable=False, server_default="0"),
     Column("birthday_days_before", Integer, nullable=False, server_default="0"),
     Column("birthday_gift", String(8), nullable=False, server_default="stamps"),
+    # Fraud controls (migration 0026): the least time between two stamps on one card, a
+    # person's stamps a day (NULL: no limit), and the stamps a day on one card the review
+    # list shows.
+    Column("stamp_cooldown_minutes", Integer),
+    Column("staff_daily_stamps", Integer),
+    Column("review_card_stamps", Integer, nullable=False, server_default="5"),
 )
 
 staff_pins = Table(
@@ -98,6 +104,10 @@ sessions = Table(
     Column("kind", String(16), nullable=False),
     created(),
     Column("expires_at", UtcDateTime(), nullable=False),
+    # Who signed in (NULL: the API key's owner or the shared PIN) and the branch the session
+    # works for (a counter page's). Removing a person ends their sessions with them.
+    Column("staff_id", Id, ForeignKey("staff_members.id", ondelete="CASCADE")),
+    Column("branch_id", Id, ForeignKey("shop_locations.id", ondelete="SET NULL")),
     Index("ix_sessions_shop_kind", "shop_id", "kind"),
 )
 
@@ -119,6 +129,8 @@ shop_locations = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("shop_id", Id, ForeignKey("shops.id", ondelete="CASCADE"), nullable=False),
+    # A location is a branch too: its name (NULL: called by its address).
+    Column("name", String(100)),
     Column("address", String(200), nullable=False),
     Column("latitude", Float, nullable=False),
     Column("longitude", Float, nullable=False),

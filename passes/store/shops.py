@@ -311,3 +311,16 @@ async def birthday_programs(conn: AsyncConnection) -> list[ShopRow]:
         (programs.c.birthday_bonus_stamps > 0) | (programs.c.birthday_gift == "reward")
     )
     return [_shop(row) for row in (await conn.execute(query.order_by(shops.c.id))).mappings()]
+
+
+async def find_branch(conn: AsyncConnection, shop_id: int, named: str) -> int:
+    """The id of the shop's branch (location) given by id, name or address (any case);
+    NotFound when the shop has none such."""
+    query = select(shop_locations.c.id, shop_locations.c.name, shop_locations.c.address).where(
+        shop_locations.c.shop_id == shop_id
+    )
+    wanted = named.strip().casefold()
+    for row_id, name, address in (await conn.execute(query)).all():
+        if wanted in (str(row_id), (name or "").casefold(), address.casefold()):
+            return int(row_id)
+    raise NotFound(f"no branch {named!r} at this shop")

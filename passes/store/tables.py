@@ -24,6 +24,7 @@ from passes.store.shop_tables import (
     sign_in_limits,
     staff_pins,
 )
+from passes.store.staff_tables import staff_days, staff_members
 from passes.store.webhook_tables import (
     webhook_attempts,
     webhook_endpoints,
@@ -57,6 +58,8 @@ __all__ = [
     "shop_logos",
     "shops",
     "sign_in_limits",
+    "staff_days",
+    "staff_members",
     "staff_pins",
     "webhook_attempts",
     "webhook_endpoints",
