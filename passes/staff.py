@@ -11,6 +11,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -92,8 +93,11 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-# Checked against when no one has the name typed, so an unknown name costs the same scrypt.
-_NOBODY = hash_pin("0000", b"passes-no-person")
+@cache
+def _nobody() -> str:
+    """Checked against when no one has the name typed, so an unknown name costs the same
+    scrypt (made on first use: importing should not cost a hash)."""
+    return hash_pin("0000", b"passes-no-person")
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,7 @@ async def _holder(conn: AsyncConnection, shop: ShopRow, name: str, kind: str) ->
         if not name.strip():
             raise NameNeeded("sign in with your name and your own PIN")
         person = await person_named(conn, shop.id, name)
-        return _Holder(_NOBODY) if person is None else _Holder(person.pin_hash, person)
+        return _Holder(_nobody()) if person is None else _Holder(person.pin_hash, person)
     if kind != STAFF:
         raise NotManager(
             f"add a manager first: passes staff add --shop {shop.slug} --name … --role manager"
