@@ -16,6 +16,7 @@ from passes.render import StripStyle
 from passes.store.shops import ProgramRow
 from passes.texts import counted, local_date
 from passes.web.birthday_form import birthday_view
+from passes.web.card_cookie import CardCookie, KnownCard
 from passes.web.qr import qr_svg
 from passes.web.site import Site
 
@@ -53,6 +54,8 @@ class CardPages:
         self.site = site
         self.service = site.service
         self.wallet = wallet
+        # Names the card to the shop's counter pages (web/counter_scan.py) on this phone.
+        self.card_cookie = CardCookie.from_settings(site.settings)
 
     def referral_url(self, view: CardView) -> str:
         """The join page with this card as the recommender."""
@@ -87,7 +90,7 @@ class CardPages:
             )
             if moment is not None
         }
-        return self.site.render(
+        response = self.site.render(
             request,
             "card.html",
             shop=view.shop,
@@ -111,6 +114,8 @@ class CardPages:
                 self.service, view, language, request.query_params.get("birthday")
             ),
         )
+        self.card_cookie.write(response, view.shop.slug, KnownCard(view.shop.id, view.card.serial))
+        return response
 
     async def pass_file(self, request: Request) -> Response:
         """The signed pass (urls.apple): card, shop and places read in one round trip."""
