@@ -156,7 +156,7 @@ class CounterPages:
         branch = fields.get("branch", "")
         branch_id = int(branch) if branch.isdigit() and len(branch) < 19 else 0
         if branches and branch_id not in branches:
-            error = self.site.translator(request)("counter_pick_branch")
+            error = self.site.translator(request)(N_("counter_pick_branch"))
             return await self._login_page(request, shop, 422, error, device)
         client = Client(request.client.host if request.client else "unknown", device)
         try:

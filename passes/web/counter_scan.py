@@ -66,7 +66,8 @@ class CounterScan:
             return self.site.no_shop(request)
         text_code = request.path_params["code"]
         try:
-            _, card = await self._check(request, shop, text_code)
+            code, card = await self._check(request, shop, text_code)
+            await self._unused(shop, card, code)
         except Refusal as refusal:
             return self._refused(request, shop, refusal)
         return self.site.render(
