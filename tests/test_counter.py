@@ -17,7 +17,7 @@ from passes.people import People, Person
 from passes.store.counter import branches_of
 from passes.store.people import names_of
 from passes.store.shops import Location, ShopRow
-from passes.store.tables import card_events
+from passes.store.tables import card_events, cards
 from tests.conftest import Env
 from tests.pages_client import browser, csrf_of, new_slug
 
@@ -56,7 +56,9 @@ async def sign_in(
     return tablet, await tablet.post(f"/counter/{shop.slug}/login", data=fields)
 
 
-async def counter(env: Env, opened: list[httpx.AsyncClient], shop: ShopRow | None = None) -> Counter:
+async def counter(
+    env: Env, opened: list[httpx.AsyncClient], shop: ShopRow | None = None
+) -> Counter:
     shop = shop or await new_shop(env)
     manager = await People(env.service.store).add(shop, "Mia", PIN, "manager")
     tablet, signed = await sign_in(env, opened, shop, "mia")
@@ -259,3 +261,26 @@ async def test_the_rules_refusal_is_shown_and_nothing_stamped(
     assert answer.status_code == 409
     assert "This card is void." in answer.text and "Open my card" in answer.text
     assert await events(env, till.shop) == []
+
+
+async def test_the_card_page_names_its_card_and_offers_the_scan(
+    env: Env, browsers: list[httpx.AsyncClient]
+) -> None:
+    shop = await new_shop(env)
+    first = await env.service.issuing.issue_card(shop, "test")
+    second = await env.service.issuing.issue_card(shop, "test")
+    phone = browser(env, browsers, "en")
+    page = await phone.get(f"/c/{first.card.page_secret}")
+    cookie = page.headers["set-cookie"].lower()
+    assert "passes_card=" in cookie and f"path=/counter/{shop.slug}" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie and "max-age=34560000" in cookie
+    assert "Scan the code at the counter" not in page.text  # no counter screen signed in
+    till = await counter(env, browsers, shop)
+    # The card opened last is the one the counter stamps.
+    page = await phone.get(f"/c/{second.card.page_secret}")
+    assert "Scan the code at the counter" in page.text
+    assert (await scan(phone, shop, await till.code())).status_code == 200
+    [event] = await events(env, shop)
+    async with env.service.store.reading() as conn:
+        stamped = await conn.execute(select(cards.c.serial).where(cards.c.id == event["card_id"]))
+    assert stamped.scalar_one() == second.card.serial

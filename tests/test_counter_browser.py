@@ -8,7 +8,6 @@ import asyncio
 import io
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest

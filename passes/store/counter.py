@@ -89,3 +89,14 @@ async def branches_of(conn: AsyncConnection, shop_id: int) -> list[tuple[int, st
         .order_by(shop_locations.c.id)
     )
     return [(int(row_id), str(label)) for row_id, label in (await conn.execute(query)).all()]
+
+
+async def has_counter(conn: AsyncConnection, shop_id: int, now: datetime) -> bool:
+    """Whether a counter screen of the shop is signed in (the card page then offers to scan
+    its code)."""
+    query = select(sessions.c.token_hash).where(
+        sessions.c.shop_id == shop_id,
+        sessions.c.kind == COUNTER_ACTOR,
+        sessions.c.expires_at > now,
+    )
+    return (await conn.execute(query.limit(1))).first() is not None

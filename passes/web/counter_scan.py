@@ -8,6 +8,8 @@ per code, under the program's daily cap and every other rule of a stamp.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -124,7 +126,8 @@ class CounterScan:
             raise Refusal(410, N_("counter_code_expired"))
         branch_id = code.branch_id or None
         async with self.service.store.reading() as conn:
-            if not await counter_open(conn, shop.id, code.staff_id, branch_id, now):
+            # Sessions run on the wall clock (passes/sessions.py), codes on the service's.
+            if not await counter_open(conn, shop.id, code.staff_id, branch_id, datetime.now(UTC)):
                 raise Refusal(410, N_("counter_code_closed"))
         card = self.cookie.read(request)
         if card is None:

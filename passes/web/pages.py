@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,6 +15,7 @@ from passes.cards import CardView
 from passes.errors import NotFound
 from passes.feedback import FeedbackBox
 from passes.render import StripStyle
+from passes.store.counter import has_counter
 from passes.store.shops import ProgramRow
 from passes.texts import counted, local_date
 from passes.web.birthday_form import birthday_view
@@ -90,6 +93,8 @@ class CardPages:
             )
             if moment is not None
         }
+        async with self.service.store.reading() as conn:
+            counter = await has_counter(conn, view.shop.id, datetime.now(UTC))
         response = self.site.render(
             request,
             "card.html",
@@ -107,6 +112,7 @@ class CardPages:
                 ),
             ),
             feedback=FeedbackBox.may_answer(view.card),
+            counter=counter,
             lines=facts.lines,
             upcoming=facts.next_reward,
             dates=dates,
