@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,9 +15,11 @@ from passes.cards import CardView
 from passes.errors import NotFound
 from passes.feedback import FeedbackBox
 from passes.render import StripStyle
+from passes.store.counter import has_counter
 from passes.store.shops import ProgramRow
 from passes.texts import counted, local_date
 from passes.web.birthday_form import birthday_view
+from passes.web.card_cookie import CardCookie, KnownCard
 from passes.web.qr import qr_svg
 from passes.web.site import Site
 
@@ -53,6 +57,8 @@ class CardPages:
         self.site = site
         self.service = site.service
         self.wallet = wallet
+        # Names the card to the shop's counter pages (web/counter_scan.py) on this phone.
+        self.card_cookie = CardCookie.from_settings(site.settings)
 
     def referral_url(self, view: CardView) -> str:
         """The join page with this card as the recommender."""
@@ -87,7 +93,9 @@ class CardPages:
             )
             if moment is not None
         }
-        return self.site.render(
+        async with self.service.store.reading() as conn:
+            counter = await has_counter(conn, view.shop.id, datetime.now(UTC))
+        response = self.site.render(
             request,
             "card.html",
             shop=view.shop,
@@ -104,6 +112,7 @@ class CardPages:
                 ),
             ),
             feedback=FeedbackBox.may_answer(view.card),
+            counter=counter,
             lines=facts.lines,
             upcoming=facts.next_reward,
             dates=dates,
@@ -111,6 +120,8 @@ class CardPages:
                 self.service, view, language, request.query_params.get("birthday")
             ),
         )
+        self.card_cookie.write(response, view.shop.slug, KnownCard(view.shop.id, view.card.serial))
+        return response
 
     async def pass_file(self, request: Request) -> Response:
         """The signed pass (urls.apple): card, shop and places read in one round trip."""

@@ -10,12 +10,16 @@ from starlette.routing import BaseRoute, Route
 
 from passes.apple.wallet import AppleWallet
 from passes.campaigns import Campaigns
+from passes.counter_codes import CounterCodes
 from passes.design import ShopLogos
 from passes.feedback import FeedbackBox
 from passes.service import Service
 from passes.staff import StaffPins
 from passes.web.birthday_form import BirthdayForm
 from passes.web.campaign_form import CampaignForm
+from passes.web.card_cookie import CardCookie
+from passes.web.counter import CounterPages
+from passes.web.counter_scan import CounterScan
 from passes.web.dashboard import DashboardPages
 from passes.web.designer import DesignForm
 from passes.web.feedback import FeedbackPages
@@ -24,6 +28,7 @@ from passes.web.import_form import ImportForm
 from passes.web.join import JoinPages
 from passes.web.pages import CardPages
 from passes.web.program_form import ProgramForm
+from passes.web.session import load_secret
 from passes.web.site import Site
 from passes.web.staff import StaffPages
 from passes.web.webhook_form import WebhookForm
@@ -44,12 +49,15 @@ def web_routes(
     pins = StaffPins(service.store)
     feedback = FeedbackBox(service.store)
     dashboard = DashboardPages(site, pins, campaigns, feedback)
+    codes = CounterCodes(load_secret(service.settings.certs_dir))
     return [
         *CardPages(site, wallet).routes(),
         *FeedbackPages(site, feedback).routes(),
         *BirthdayForm(site).routes(),
         *JoinPages(site).routes(),
         *StaffPages(site, pins).routes(),
+        *CounterPages(site, pins, codes).routes(),
+        *CounterScan(site, codes, CardCookie.from_settings(service.settings)).routes(),
         *dashboard.routes(),
         *CampaignForm(dashboard, campaigns).routes(),
         *ProgramForm(dashboard).routes(),

@@ -185,92 +185,27 @@
     if (current && undoId) act("undo", "DELETE", `${cardPath(current)}/stamps/${undoId}`);
   });
 
-  // Camera: the browser's BarcodeDetector where it reads QR codes, else jsQR served by us.
-  let stream = null;
-
-  function loadScript(src) {
-    return new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = src;
-      script.onload = resolve;
-      script.onerror = reject;
-      document.head.appendChild(script);
-    });
-  }
-
-  async function makeDetector() {
-    if ("BarcodeDetector" in window) {
-      try {
-        const formats = await window.BarcodeDetector.getSupportedFormats();
-        if (formats.includes("qr_code")) {
-          const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-          return async (video) => {
-            const found = await detector.detect(video);
-            return found.length ? found[0].rawValue : null;
-          };
-        }
-      } catch {
-        // fall through to jsQR
-      }
-    }
-    if (!window.jsQR) await loadScript("/vendor/jsqr.js");
-    const canvas = document.createElement("canvas");
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    return async (video) => {
-      const width = video.videoWidth;
-      const height = video.videoHeight;
-      if (!width || !height) return null;
-      canvas.width = width;
-      canvas.height = height;
-      context.drawImage(video, 0, 0, width, height);
-      const image = context.getImageData(0, 0, width, height);
-      const code = window.jsQR(image.data, width, height, { inversionAttempts: "dontInvert" });
-      return code ? code.data : null;
-    };
-  }
+  // Camera: the shared scanner (scanner.js); the first code read is looked up.
+  const scanner = window.passesScanner($("video"));
 
   function stopScan() {
-    if (stream) for (const track of stream.getTracks()) track.stop();
-    stream = null;
-    $("video").hidden = true;
+    scanner.stop();
     $("scan").textContent = T.scan;
   }
 
   async function startScan() {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      $("scan-status").textContent = T.camera_unavailable;
-      return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    } catch {
-      $("scan-status").textContent = T.camera_unavailable;
-      return;
-    }
-    const video = $("video");
-    video.srcObject = stream;
-    video.hidden = false;
     $("scan").textContent = T.scan_stop;
-    await video.play();
-    const detect = await makeDetector();
-    const tick = async () => {
-      if (!stream) return;
-      let value = null;
-      try {
-        value = await detect(video);
-      } catch {
-        value = null;
-      }
-      if (value && stream) {
-        stopScan();
-        $("serial").value = value;
-        lookup(value);
-      } else {
-        setTimeout(tick, 150);
-      }
-    };
-    tick();
+    const started = await scanner.start((value) => {
+      $("scan").textContent = T.scan;
+      $("serial").value = value;
+      lookup(value);
+      return true;
+    });
+    if (!started) {
+      $("scan").textContent = T.scan;
+      $("scan-status").textContent = T.camera_unavailable;
+    }
   }
 
-  $("scan").addEventListener("click", () => (stream ? stopScan() : startScan()));
+  $("scan").addEventListener("click", () => (scanner.running ? stopScan() : startScan()));
 })();
