@@ -11,6 +11,7 @@ import builtins
 from datetime import UTC, datetime
 
 from passes.errors import InvalidInput
+from passes.sessions import STAFF
 from passes.staff import check_pin_format, hash_pin
 from passes.store import Store
 from passes.store.people import (
@@ -22,6 +23,7 @@ from passes.store.people import (
     add_person,
     branch_named,
     branches_of,
+    end_shared_sessions,
     has_people,
     name_key,
     people_of,
@@ -74,11 +76,13 @@ class People:
         role: str = STAFF_ROLE,
         branch_id: int | None = None,
     ) -> Person:
-        """Add a person with their own PIN; Conflict when the name is taken."""
+        """Add a person with their own PIN; Conflict when the name is taken. Staff devices
+        signed in with the shared PIN are signed out (it no longer signs in)."""
         name, role = check_name(name), check_role(role)
         pin_hash = hash_pin(check_pin_format(pin))  # scrypt outside the transaction
         async with self.store.transaction() as conn:
             await add_person(conn, shop.id, name, pin_hash, role, branch_id, datetime.now(UTC))
+            await end_shared_sessions(conn, shop.id, STAFF)
             found = [person for person in await people_of(conn, shop.id) if person.name == name]
         return found[0]
 

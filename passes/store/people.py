@@ -85,6 +85,16 @@ async def add_person(
     return int(added.inserted_primary_key[0])  # type: ignore[index]
 
 
+async def end_shared_sessions(conn: AsyncConnection, shop_id: int, kind: str) -> None:
+    """End the shop's sessions of `kind` signed in with the shared PIN (no person): once the
+    shop has people, the shared PIN no longer signs in, and devices it signed in stop too."""
+    await conn.execute(
+        sessions.delete().where(
+            sessions.c.shop_id == shop_id, sessions.c.kind == kind, sessions.c.staff_id.is_(None)
+        )
+    )
+
+
 async def people_of(conn: AsyncConnection, shop_id: int) -> list[Person]:
     """The shop's people (not removed), by name."""
     query = _PEOPLE.where(staff_members.c.shop_id == shop_id).order_by(staff_members.c.name_key)

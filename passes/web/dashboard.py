@@ -45,6 +45,7 @@ from passes.store.people import MANAGER_ROLE
 from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
+from passes.text_keys import N_
 from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
@@ -107,7 +108,7 @@ class DashboardPages:
         found = await self.signed_in(request)
         if found is None or found[1].staff_id is None:
             return None
-        return self.site.message(request, 403, "webhooks_key_only")
+        return self.site.message(request, 403, N_("webhooks_key_only"))
 
     async def page(self, request: Request) -> Response:
         signed = await self.signed_in(request)
@@ -231,7 +232,8 @@ class DashboardPages:
         fields = await self.site.form(request)
         if fields is None:
             return self.site.message(request, 403, "form_expired")
-        if "name" in fields:
+        # The manager's form sends a name and PIN, the owner's the key.
+        if "key" not in fields:
             return await manager_sign_in(self, request, found, fields)
         t = self.site.translator(request)
         client = request.client.host if request.client else "unknown"

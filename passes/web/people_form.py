@@ -74,7 +74,7 @@ async def manager_sign_in(
     try:
         token = await dashboard.pins.sign_in(shop, pin, client, name=name, kind=OWNER)
     except NotManager:
-        return site.message(request, 403, "only_managers")
+        return site.message(request, 403, N_("only_managers"))
     except NameNeeded:
         return await dashboard.login_page(request, shop, 422, t("name_needed"))
     except WrongPin as exc:
