@@ -29,9 +29,7 @@ async def test_the_staff_page_asks_for_a_name_once_the_shop_has_people(pages: Pa
     shared = pages.browser(**{"Accept-Language": "en"})
     login = await shared.get(f"/staff/{slug}")
     assert 'autocomplete="username"' not in login.text
-    signed = await shared.post(
-        f"/staff/{slug}/login", data={"csrf": csrf_of(login), "pin": PIN}
-    )
+    signed = await shared.post(f"/staff/{slug}/login", data={"csrf": csrf_of(login), "pin": PIN})
     assert signed.status_code == 303
     assert (await shared.get(f"/staff/{slug}")).text.count('id="signed-in"') == 0
 
