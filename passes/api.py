@@ -10,6 +10,7 @@ from starlette.routing import Route
 
 from passes import answers
 from passes.answers import card_answer
+from passes.answers_history import history_answer
 from passes.answers_webhooks import NewWebhookAnswer, Webhooks, webhook_answer
 from passes.campaigns import Campaigns, PromotionRequest
 from passes.errors import HttpError, NotFound, Unauthorized
@@ -58,6 +59,7 @@ class ShopApi:
             Route("/cards/{serial}/void", self.void, methods=["POST"]),
             Route("/cards/{serial}/personal-data", self.personal_data, methods=["GET", "DELETE"]),
             Route("/cards/{serial}/deliveries", self.deliveries, methods=["GET"]),
+            Route("/cards/{serial}/history", self.history, methods=["GET"]),
             Route("/stats", self.stats, methods=["GET"]),
             Route("/messages", self.messages, methods=["GET", "POST"]),
             Route("/webhooks", self.webhooks, methods=["GET", "POST"]),
@@ -190,6 +192,11 @@ class ShopApi:
         shop, _ = await self._shop(request)
         view, found = await self.service.cards.deliveries(shop, request.path_params["serial"])
         return JsonResponse(answers.deliveries_answer(view, found))
+
+    async def history(self, request: Request) -> Response:
+        shop, _ = await self._shop(request)
+        serial, found = await self.service.history.of(shop, request.path_params["serial"])
+        return JsonResponse(history_answer(serial, found))
 
     async def undo_stamp(self, request: Request) -> Response:
         shop, actor = await self._shop(request)

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from passes import __version__, answers, answers_webhooks, purchase_rules, shapes
+from passes import __version__, answers, answers_history, answers_webhooks, purchase_rules, shapes
 
 JSON = "application/json"
 Schema = dict[str, Any]
@@ -127,6 +127,11 @@ OPERATIONS = (
         (Reply(200, "Delivery diagnostics", answers.Deliveries),), (401, 404), params=SERIAL,
     ),
     Operation(
+        "/cards/{serial}/history", "get", "cardHistory",
+        "The card's changes, newest first (at most 100), each naming who made it and where",
+        (Reply(200, "The history", answers_history.History),), (401, 404), params=SERIAL,
+    ),
+    Operation(
         "/stats", "get", "getStats",
         "The shop's figures (UTC days), as the owner dashboard shows them",
         (Reply(200, "Figures", answers.Stats),), (401, 422), params=("query",),
@@ -239,7 +244,12 @@ def _operation(operation: Operation) -> Schema:
 def _schemas() -> Schema:
     """Every shape's JSON Schema, with what msgspec cannot say (a Shape's schema_extra)."""
     _, found = msgspec.json.schema_components(
-        (*shapes.REQUESTS, *answers.RESPONSES, *answers_webhooks.RESPONSES),
+        (
+            *shapes.REQUESTS,
+            *answers.RESPONSES,
+            *answers_webhooks.RESPONSES,
+            *answers_history.RESPONSES,
+        ),
         ref_template="#/components/schemas/{name}",
     )
     extended: tuple[type[shapes.Shape], ...] = (*shapes.REQUESTS, shapes.CustomerData)

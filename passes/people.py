@@ -7,26 +7,42 @@ name and PIN, and the shared PIN of older shops no longer does.
 
 from __future__ import annotations
 
+import builtins
 from datetime import UTC, datetime
 
 from passes.errors import InvalidInput
+from passes.sessions import STAFF
 from passes.staff import check_pin_format, hash_pin
 from passes.store import Store
 from passes.store.people import (
     MANAGER_ROLE,
     ROLES,
     STAFF_ROLE,
+    Branch,
     Person,
     add_person,
+    branch_named,
+    branches_of,
+    end_shared_sessions,
+    has_people,
     name_key,
     people_of,
     remove_person,
 )
-from passes.store.shops import ShopRow
+from passes.store.shops import ShopRow, find_branch
 
 NAME_LENGTH = 80
 
-__all__ = ["MANAGER_ROLE", "ROLES", "STAFF_ROLE", "People", "Person", "check_name", "check_role"]
+__all__ = [
+    "MANAGER_ROLE",
+    "ROLES",
+    "STAFF_ROLE",
+    "Branch",
+    "People",
+    "Person",
+    "check_name",
+    "check_role",
+]
 
 
 def check_name(name: str) -> str:
@@ -60,11 +76,13 @@ class People:
         role: str = STAFF_ROLE,
         branch_id: int | None = None,
     ) -> Person:
-        """Add a person with their own PIN; Conflict when the name is taken."""
+        """Add a person with their own PIN; Conflict when the name is taken. Staff devices
+        signed in with the shared PIN are signed out (it no longer signs in)."""
         name, role = check_name(name), check_role(role)
         pin_hash = hash_pin(check_pin_format(pin))  # scrypt outside the transaction
         async with self.store.transaction() as conn:
             await add_person(conn, shop.id, name, pin_hash, role, branch_id, datetime.now(UTC))
+            await end_shared_sessions(conn, shop.id, STAFF)
             found = [person for person in await people_of(conn, shop.id) if person.name == name]
         return found[0]
 
@@ -77,3 +95,23 @@ class People:
         """Remove a person: their devices are signed out at once; the ledger keeps their name."""
         async with self.store.transaction() as conn:
             return await remove_person(conn, shop.id, name, datetime.now(UTC))
+
+    async def any(self, shop: ShopRow) -> bool:
+        """Whether the shop has people (then each signs in by name; the shared PIN no longer)."""
+        async with self.store.reading() as conn:
+            return await has_people(conn, shop.id)
+
+    async def branches(self, shop: ShopRow) -> builtins.list[Branch]:
+        """The shop's branches (its locations), for choosing a person's branch."""
+        async with self.store.reading() as conn:
+            return await branches_of(conn, shop.id)
+
+    async def find_branch(self, shop: ShopRow, named: str) -> int:
+        """The id of the shop's branch given by id, name or address; NotFound otherwise."""
+        async with self.store.reading() as conn:
+            return await find_branch(conn, shop.id, named)
+
+    async def branch_name(self, shop: ShopRow, branch_id: int | None) -> str | None:
+        """The shown name of one of the shop's branches (None: no branch)."""
+        async with self.store.reading() as conn:
+            return await branch_named(conn, shop.id, branch_id)

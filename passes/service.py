@@ -18,6 +18,8 @@ part that owns a behaviour:
   page too), shown or erased;
 - `refresher` (passes/refresh.py): the passes in wallets, refreshed after a change;
 - `webhooks` (passes/webhooks.py): the shop's outgoing webhook endpoints;
+- `people` (passes/people.py): the shop's staff accounts (name, own PIN, role, branch);
+- `history` (passes/card_history.py): a card's changes with who made them and where;
 - Google publishing of new cards (passes/google/publish.py) is handed to `issuing`.
 """
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from passes.bonuses import Bonuses
+from passes.card_history import CardHistory
 from passes.card_imports import CardImports
 from passes.cards import Cards
 from passes.changes import Changes
@@ -34,6 +37,7 @@ from passes.config import Settings
 from passes.google.publish import NewCards
 from passes.google.wallet import GoogleWallet, open_google
 from passes.issuing import Issuing
+from passes.people import People
 from passes.privacy import Privacy
 from passes.purchases import Purchases
 from passes.refresh import Refresher
@@ -77,6 +81,8 @@ class Service:
         self.issuing = Issuing(store, clock, self.cards, publisher)
         self.imports = CardImports(store, clock, self.cards)
         self.webhooks = Webhooks(settings, store, clock)
+        self.people = People(store)
+        self.history = CardHistory(store)
 
     @classmethod
     def open(

@@ -1,7 +1,7 @@
 """The `passes` command line: the same service functions the API and pages use.
 
 One module per command group: serving.py (init, serve, worker), shops.py and
-shop_settings.py (`shop`), cards.py (`card`), messages.py (`message`), certs.py (`certs`);
+shop_settings.py (`shop`), staff.py (`staff`), cards.py (`card`), messages.py (`message`), certs.py (`certs`);
 running.py is how each command runs (settings, errors, the service, progress)."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from passes.cli.certs import certs
 from passes.cli.messages import message
 from passes.cli.serving import init, serve, worker
 from passes.cli.shops import shop
+from passes.cli.staff import staff
 
 
 @click.group()
@@ -23,7 +24,7 @@ def cli() -> None:
     """Loyalty stamp cards in Apple Wallet and Google Wallet."""
 
 
-for command in (init, serve, shop, card, worker, message, certs):
+for command in (init, serve, shop, staff, card, worker, message, certs):
     cli.add_command(command)
 
 

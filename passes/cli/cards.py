@@ -1,4 +1,4 @@
-"""`passes card`: issue, stamp, redeem and show a card (import: card_import.py)."""
+"""`passes card`: issue, stamp, redeem, show a card and its history (import: card_import.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
+import msgspec
 
 from passes.answers import card_json, deliveries_json
+from passes.answers_history import history_answer
 from passes.card_facts import CardFacts
+from passes.card_history import HistoryEntry
 from passes.cards import CardView
 from passes.cli.card_import import card_import
 from passes.cli.running import clear_errors, with_service
@@ -20,7 +23,7 @@ from passes.store.apple import Deliveries
 
 @click.group()
 def card() -> None:
-    """Cards: issue, import, stamp, redeem, show."""
+    """Cards: issue, import, stamp, redeem, show, history."""
 
 
 card.add_command(card_import)
@@ -136,3 +139,29 @@ def _print_deliveries(view: CardView, found: Deliveries) -> None:
         click.echo(f"  device log {line['at']}: {line['message']}")
     for line in found.unverified_logs[:5]:
         click.echo(f"  unverified device log {line['at']}: {line['message']}")
+
+
+@card.command("history")
+@click.option("--shop", "slug", required=True, help="The shop's slug.")
+@click.argument("serial")
+@_json_option
+@clear_errors
+def card_history(slug: str, serial: str, as_json: bool) -> None:
+    """The card's changes, newest first (at most 100): when, what, and who made them where."""
+
+    async def work(service: Service) -> tuple[str, list[HistoryEntry]]:
+        return await service.history.of(await service.shops.shop(slug), serial)
+
+    found, entries = with_service(work)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(history_answer(found, entries)), indent=2))
+        return
+    click.echo(say("cli_serial", serial=found))
+    for entry in entries:
+        who = " ".join(
+            part for part in (entry.person, entry.branch and f"({entry.branch})") if part
+        )
+        click.echo(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  #{entry.id}  {entry.kind} {entry.count}  "
+            f"{entry.actor}  {who}".rstrip()
+        )

@@ -20,6 +20,7 @@ from passes.stats import (
 )
 from passes.store.db import Store
 from passes.store.google import google_saved_count
+from passes.store.history import named_events, with_names
 from passes.store.tables import (
     apple_registrations,
     campaign_members,
@@ -41,6 +42,8 @@ LEDGER_COLUMNS = (
     "total_after",
     "redeemed_after",
     "undoes_event_id",
+    "person",
+    "branch",
 )
 
 
@@ -117,7 +120,9 @@ async def ledger_export(conn: AsyncConnection, shop_id: int) -> AsyncIterator[tu
                 card_events.c.total_after,
                 card_events.c.redeemed_after,
                 card_events.c.undoes_event_id,
+                *with_names(),
             )
+            .select_from(named_events(shop_id))
             .join(cards, cards.c.id == card_events.c.card_id)
             .where(card_events.c.shop_id == shop_id, card_events.c.id > after)
             .order_by(card_events.c.id)

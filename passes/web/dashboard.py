@@ -1,6 +1,10 @@
 """The owner's dashboard: figures and plots, feedback, campaigns, the staff PIN, the ledger as CSV,
 the shop's webhooks.
 
+The owner signs in with the API key; a manager with their name and own PIN (people_form.py:
+the People section and the manager's sign-in). A manager may do what the owner does here but
+the webhooks, which stay with the key holder.
+
 The campaign, rules and webhook forms post to their own modules, which render this page again.
 """
 
@@ -37,11 +41,15 @@ from passes.staff import StaffPins
 from passes.stamp_symbols import SYMBOLS
 from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
+from passes.store.people import MANAGER_ROLE
+from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
+from passes.text_keys import N_
 from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
+from passes.web.people_form import manager_sign_in, people_context, people_notice
 from passes.web.site import Site
 from passes.web.webhook_form import new_draft, webhook_notice
 from passes.webhook_events import EVENT_TYPES
@@ -78,26 +86,48 @@ class DashboardPages:
             Route("/dashboard/{shop}/ledger.csv", self.ledger, methods=["GET"]),
         ]
 
-    async def owner(self, request: Request) -> ShopRow | None:
-        """The shop, when this browser is signed in to it with a key that still works."""
+    async def signed_in(self, request: Request) -> tuple[ShopRow, SessionRow] | None:
+        """The shop and the session, when this browser is signed in to it with a key that still
+        works or as one of its managers (a removed person's session is gone at once)."""
         session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
         if session is None:
             return None
-        shop_id = await self.book.shop_id(session.get("sid"), OWNER)
-        if shop_id is None:
+        found = await self.book.signed_in(session.get("sid"), OWNER)
+        if found is None or (found.staff_id is not None and found.role != MANAGER_ROLE):
             return None
         shop = await self.site.shop(request)
-        return shop if shop is not None and shop.id == shop_id else None
+        return (shop, found) if shop is not None and shop.id == found.shop_id else None
+
+    async def owner(self, request: Request) -> ShopRow | None:
+        """The shop, when this browser is signed in to it (the key holder or a manager)."""
+        found = await self.signed_in(request)
+        return None if found is None else found[0]
+
+    async def manager_refused(self, request: Request) -> Response | None:
+        """The 403 page for a manager at what only the key holder does (the webhooks)."""
+        found = await self.signed_in(request)
+        if found is None or found[1].staff_id is None:
+            return None
+        return self.site.message(request, 403, N_("webhooks_key_only"))
 
     async def page(self, request: Request) -> Response:
-        shop = await self.owner(request)
-        if shop is None:
+        signed = await self.signed_in(request)
+        if signed is None:
             found = await self.site.shop(request)
             if found is None:
                 return self.site.no_shop(request)
-            return self.site.render(request, "dashboard_login.html", shop=found, error=None)
-        notice, notice_at = await self._notice(request, shop)
-        return await self.show(request, shop, notice=notice, notice_at=notice_at)
+            return await self.login_page(request, found, 200, None)
+        notice, notice_at = await self._notice(request, signed[0])
+        return await self.show(request, signed[0], notice=notice, notice_at=notice_at)
+
+    async def login_page(
+        self, request: Request, shop: ShopRow, status: int, error: str | None
+    ) -> Response:
+        """The sign-in page: the API key, and name and PIN once the shop has people."""
+        named = await self.service.people.any(shop)
+        return self.site.render(
+            request, "dashboard_login.html", status, shop=shop, error=error, named=named
+        )
 
     async def show(
         self, request: Request, shop: ShopRow, status: int = 200, **extra: object
@@ -107,6 +137,9 @@ class DashboardPages:
         t = self.site.translator(request)
         wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
         feedback = await self.feedback.summary(shop.id)
+        signed = await self.signed_in(request)
+        session = None if signed is None else signed[1]
+        manager = session is not None and session.staff_id is not None
         context: dict[str, object] = {
             "shop": shop,
             "stats": stats,
@@ -152,11 +185,13 @@ class DashboardPages:
             "notice_at": None,
             "design": design_view(shop),
             "symbols": SYMBOLS,
-            "webhooks": await self.service.webhooks.endpoints(shop),
+            # A manager sees no webhooks (their URLs and secrets stay with the key holder).
+            "webhooks": [] if manager else await self.service.webhooks.endpoints(shop),
             "event_types": EVENT_TYPES,
             "webhook_draft": new_draft(),
             # The new endpoint's secret, on the answer to the add form only.
             "webhook_secret": None,
+            **await people_context(self.service, shop, session),
         }
         return self.site.render(request, "dashboard.html", status, **(context | extra))
 
@@ -167,6 +202,8 @@ class DashboardPages:
         query = request.query_params
         if query.get("pin") == "saved":
             return t("pin_saved"), "staff-pin"
+        if (people := people_notice(request)) is not None:
+            return t(people), "people"
         if (webhook := webhook_notice(request)) is not None:
             return t(webhook), "webhooks"
         saved = query.get("saved")
@@ -195,30 +232,39 @@ class DashboardPages:
         fields = await self.site.form(request)
         if fields is None:
             return self.site.message(request, 403, "form_expired")
+        # The manager's form sends a name and PIN, the owner's the key.
+        if "key" not in fields:
+            return await manager_sign_in(self, request, found, fields)
         t = self.site.translator(request)
         client = request.client.host if request.client else "unknown"
         if not self.failures.allow(client):
             said = t("too_many_keys").format(seconds=KEY_RETRY_SECONDS, slug=found.slug)
-            refused = self._login_error(request, found, 429, said)
+            refused = await self._login_error(request, found, 429, said)
             refused.headers["Retry-After"] = str(KEY_RETRY_SECONDS)
             return refused
         try:
             token = await self.keys.sign_in(found, fields.get("key", "").strip())
         except Unauthorized:
-            return self._login_error(request, found, 401, t("wrong_key"))
-        response = RedirectResponse(f"/dashboard/{found.slug}", status_code=303)
-        # The cookie names a session, never the key or its hash.
+            return await self._login_error(request, found, 401, t("wrong_key"))
+        return self.signed_in_as(found, token)
+
+    def signed_in_as(self, shop: ShopRow, token: str) -> Response:
+        """To the dashboard with the session's cookie (it names a session, never a key, its
+        hash or a PIN)."""
+        response = RedirectResponse(f"/dashboard/{shop.slug}", status_code=303)
         self.site.sessions.write(
             response,
             COOKIE,
             {"sid": token},
-            path=f"/dashboard/{found.slug}",
+            path=f"/dashboard/{shop.slug}",
             max_age=SESSION_SECONDS,
         )
         return response
 
-    def _login_error(self, request: Request, shop: ShopRow, status: int, error: str) -> Response:
-        return self.site.render(request, "dashboard_login.html", status, shop=shop, error=error)
+    async def _login_error(
+        self, request: Request, shop: ShopRow, status: int, error: str
+    ) -> Response:
+        return await self.login_page(request, shop, status, error)
 
     async def logout(self, request: Request) -> Response:
         home = f"/dashboard/{request.path_params['shop']}"

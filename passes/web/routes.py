@@ -27,6 +27,7 @@ from passes.web.home import HomePage
 from passes.web.import_form import ImportForm
 from passes.web.join import JoinPages
 from passes.web.pages import CardPages
+from passes.web.people_form import PeopleForm
 from passes.web.program_form import ProgramForm
 from passes.web.session import load_secret
 from passes.web.site import Site
@@ -64,6 +65,7 @@ def web_routes(
         *DesignForm(dashboard, logos).routes(),
         *ImportForm(dashboard).routes(),
         *WebhookForm(dashboard).routes(),
+        *PeopleForm(dashboard).routes(),
         *site.badges.routes(),
         *HomePage(site).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),

@@ -1,4 +1,5 @@
-"""The staff page: sign in with the shop's PIN, scan or type a card, stamp, redeem, undo."""
+"""The staff page: sign in (name and own PIN once the shop has people, else the shop's shared
+PIN), scan or type a card, stamp, redeem, undo; each change names the person and branch."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from passes.inputs import whole_number
 from passes.lockout import Client, PinLocked, PinsSlowed
 from passes.serials import check_tier
 from passes.sessions import STAFF, SessionBook
-from passes.staff import NoPin, StaffPins, WrongPin
+from passes.staff import NameNeeded, NoPin, StaffPins, WrongPin
+from passes.store.ledger import Origin
 from passes.store.receipts import StampReceipt, stamp_receipt
+from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.text_keys import N_
 from passes.texts import counted, text, translated
@@ -80,24 +83,35 @@ class StaffPages:
             Route(card + "/redeem", self.redeem, methods=["POST"]),
         ]
 
-    async def _signed_in(self, request: Request, shop: ShopRow) -> bool:
+    async def _session(self, request: Request, shop: ShopRow) -> SessionRow | None:
+        """The live staff session of this shop (a removed person's is gone at once)."""
         session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
         if session is None:
-            return False
-        return await self.book.shop_id(session.get("sid"), STAFF) == shop.id
+            return None
+        found = await self.book.signed_in(session.get("sid"), STAFF)
+        return found if found is not None and found.shop_id == shop.id else None
+
+    async def _who(self, shop: ShopRow, session: SessionRow) -> str | None:
+        """ "Ana · Sonnenallee": who is signed in and where (None for the shared PIN)."""
+        if session.name is None:
+            return None
+        branch = await self.service.people.branch_name(shop, session.branch_id)
+        return session.name if branch is None else f"{session.name} · {branch}"
 
     async def page(self, request: Request) -> Response:
         shop = await self.site.shop(request)
         if shop is None:
             return self.site.no_shop(request)
-        if not await self._signed_in(request, shop):
+        session = await self._session(request, shop)
+        if session is None:
             device = request.cookies.get(DEVICE_COOKIE) or new_device()
-            return self._login_page(request, shop, 200, None, device)
+            return await self._login_page(request, shop, 200, None, device)
         t = self.site.translator(request)
         lang = self.site.language(request)
         singular = {f"{key}_one": counted(key, 1, lang) for key in SCRIPT_COUNTED}
         texts = json.dumps({key: t(key) for key in SCRIPT_TEXTS} | singular)
-        return self.site.render(request, "staff.html", shop=shop, texts=texts)
+        who = await self._who(shop, session)
+        return self.site.render(request, "staff.html", shop=shop, texts=texts, who=who)
 
     async def login(self, request: Request) -> Response:
         shop = await self.site.shop(request)
@@ -111,20 +125,23 @@ class StaffPages:
         device = request.cookies.get(DEVICE_COOKIE) or new_device()
         client = Client(request.client.host if request.client else "unknown", device)
         try:
-            token = await self.pins.sign_in(shop, fields.get("pin", ""), client)
+            name = fields.get("name", "")
+            token = await self.pins.sign_in(shop, fields.get("pin", ""), client, name=name)
         except WrongPin as exc:
             said = counted("wrong_pin", exc.tries_left, lang).format(left=exc.tries_left)
-            return self._login_error(request, shop, device, 401, said)
+            return await self._login_error(request, shop, device, 401, said)
         except PinLocked as exc:
             minutes = max(1, math.ceil(_seconds_until(exc.until) / 60))
             said = counted("pin_locked", minutes, lang).format(minutes=minutes, slug=shop.slug)
-            return self._login_error(request, shop, device, 429, said, exc.until)
+            return await self._login_error(request, shop, device, 429, said, exc.until)
         except PinsSlowed as exc:
             seconds = max(1, math.ceil(_seconds_until(exc.until)))
             said = counted("pins_slowed", seconds, lang).format(seconds=seconds, slug=shop.slug)
-            return self._login_error(request, shop, device, 429, said, exc.until)
+            return await self._login_error(request, shop, device, 429, said, exc.until)
         except NoPin:
-            return self._login_error(request, shop, device, 409, t("no_pin"))
+            return await self._login_error(request, shop, device, 409, t("no_pin"))
+        except NameNeeded:
+            return await self._login_error(request, shop, device, 422, t("name_needed"))
         response = RedirectResponse(f"/staff/{shop.slug}", status_code=303)
         self.site.sessions.write(
             response, COOKIE, {"sid": token}, path=f"/staff/{shop.slug}", max_age=SESSION_SECONDS
@@ -132,7 +149,7 @@ class StaffPages:
         self._remember_device(request, response, shop, device)
         return response
 
-    def _login_error(
+    async def _login_error(
         self,
         request: Request,
         shop: ShopRow,
@@ -141,16 +158,20 @@ class StaffPages:
         error: str,
         until: datetime | None = None,
     ) -> Response:
-        response = self._login_page(request, shop, status, error, device)
+        response = await self._login_page(request, shop, status, error, device)
         if until is not None:
             response.headers["Retry-After"] = str(max(1, math.ceil(_seconds_until(until))))
         return response
 
-    def _login_page(
+    async def _login_page(
         self, request: Request, shop: ShopRow, status: int, error: str | None, device: str
     ) -> Response:
-        """The sign-in form; it gives the browser its device id if it has none yet."""
-        response = self.site.render(request, "staff_login.html", status, shop=shop, error=error)
+        """The sign-in form (asking for a name once the shop has people); it gives the browser
+        its device id if it has none yet."""
+        named = await self.service.people.any(shop)
+        response = self.site.render(
+            request, "staff_login.html", status, shop=shop, error=error, named=named
+        )
         self._remember_device(request, response, shop, device)
         return response
 
@@ -174,12 +195,18 @@ class StaffPages:
         return await self.site.sign_out(request, self.book, COOKIE, SESSION_SECONDS, home)
 
     async def _shop_for_action(self, request: Request, *, changes: bool) -> ShopRow:
+        shop, _ = await self._acting(request, changes=changes)
+        return shop
+
+    async def _acting(self, request: Request, *, changes: bool) -> tuple[ShopRow, Origin]:
+        """The shop and who acts for it where; 401 without a live session of this shop."""
         shop = await self.site.shop(request)
-        if shop is None or not await self._signed_in(request, shop):
+        session = None if shop is None else await self._session(request, shop)
+        if shop is None or session is None:
             raise Unauthorized("sign in on the staff page first")
         if changes:
             self.site.check_header(request)
-        return shop
+        return shop, Origin(session.staff_id, session.branch_id)
 
     async def get_card(self, request: Request) -> Response:
         shop = await self._shop_for_action(request, changes=False)
@@ -188,7 +215,7 @@ class StaffPages:
         )
 
     async def stamp(self, request: Request) -> Response:
-        shop = await self._shop_for_action(request, changes=True)
+        shop, origin = await self._acting(request, changes=True)
         body = await _json(request)
         count = body.get("count", 1) if isinstance(body, dict) else None
         if isinstance(count, bool) or not isinstance(count, int):
@@ -199,11 +226,12 @@ class StaffPages:
             count,
             actor=ACTOR,
             idempotency_key=request.headers.get("idempotency-key"),
+            origin=origin,
         )
         return await self._answer(request, change, receipt=True)
 
     async def redeem(self, request: Request) -> Response:
-        shop = await self._shop_for_action(request, changes=True)
+        shop, origin = await self._acting(request, changes=True)
         body = await _json(request)
         try:
             tier = check_tier(body.get("tier") if isinstance(body, dict) else "")
@@ -215,16 +243,17 @@ class StaffPages:
             actor=ACTOR,
             idempotency_key=request.headers.get("idempotency-key"),
             tier=tier,
+            origin=origin,
         )
         return await self._answer(request, change)
 
     async def undo(self, request: Request) -> Response:
-        shop = await self._shop_for_action(request, changes=True)
+        shop, origin = await self._acting(request, changes=True)
         change_id = whole_number(request.path_params["change_id"])
         if change_id is None:
             return await self._answer(request, _missing())
         change = self.service.undo.undo_stamp(
-            shop, request.path_params["serial"], change_id, actor=ACTOR
+            shop, request.path_params["serial"], change_id, actor=ACTOR, origin=origin
         )
         return await self._answer(request, change)
 

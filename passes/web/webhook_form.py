@@ -1,5 +1,6 @@
 """The dashboard's webhooks: add an endpoint (its secret shown on the answer, this once),
-remove one, resume a paused one. The same service calls as `/api/v1/webhooks`."""
+remove one, resume a paused one. The same service calls as `/api/v1/webhooks`. For the API
+key's holder only: a manager's session gets a 403 page here."""
 
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ class WebhookForm:
         ]
 
     async def add(self, request: Request) -> Response:
+        if (refused := await self.dashboard.manager_refused(request)) is not None:
+            return refused
         shop = await self.dashboard.owner(request)
         fields = await self.site.form(request)
         if shop is None or fields is None:
@@ -82,6 +85,8 @@ class WebhookForm:
         return await self._change(request, "resumed")
 
     async def _change(self, request: Request, outcome: str) -> Response:
+        if (refused := await self.dashboard.manager_refused(request)) is not None:
+            return refused
         shop = await self.dashboard.owner(request)
         fields = await self.site.form(request)
         if shop is None or fields is None:
