@@ -25,6 +25,7 @@ from passes.keys import ShopKeys
 from passes.program import (
     BIRTHDAY_LIMITS,
     DEFAULT_COLOURS,
+    FRAUD_LIMITS,
     LONG_STANDING_LIMITS,
     OPTIONAL_LIMITS,
     PROGRAM_LIMITS,
@@ -42,6 +43,7 @@ from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
 from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
+from passes.web.review import review_of
 from passes.web.site import Site
 from passes.web.webhook_form import new_draft, webhook_notice
 from passes.webhook_events import EVENT_TYPES
@@ -133,6 +135,9 @@ class DashboardPages:
             "server_zone": datetime.now().astimezone().tzname(),
             "rules": _rules(shop),
             "limits": PROGRAM_LIMITS,
+            "fraud": _fraud(shop),
+            "fraud_limits": FRAUD_LIMITS,
+            "review": await review_of(self.service, shop),
             "loyal": _loyal(shop),
             "loyal_limits": LONG_STANDING_LIMITS,
             "birthday": _birthday(shop),
@@ -263,6 +268,12 @@ def _rules(shop: ShopRow) -> dict[str, str]:
     """The program's settings as the rules form shows them."""
     program = shop.program
     values = {name: getattr(program, name) for name in PROGRAM_LIMITS}
+    return {name: "" if value is None else str(value) for name, value in values.items()}
+
+
+def _fraud(shop: ShopRow) -> dict[str, str]:
+    """The fraud controls as the rules form shows them (empty: none)."""
+    values = {name: getattr(shop.program, name) for name in FRAUD_LIMITS}
     return {name: "" if value is None else str(value) for name, value in values.items()}
 
 

@@ -20,7 +20,9 @@ from passes.loyalty import MAX_STAMPS_REQUIRED, MAX_TIERS
 from passes.program import (
     BIRTHDAY_LIMITS,
     DEFAULT_COLOURS,
+    FRAUD_LIMITS,
     LONG_STANDING_LIMITS,
+    OPTIONAL_FRAUD_LIMITS,
     OPTIONAL_LIMITS,
     PROGRAM_LIMITS,
     BadSetting,
@@ -62,6 +64,23 @@ def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
         else:
             raise BadField(name)
     return rules
+
+
+def parse_fraud(fields: dict[str, str]) -> dict[str, int | None]:
+    """The fraud controls the form sent (empty: none, where the setting may be none); absent
+    ones (an older page) stay as they are."""
+    found: dict[str, int | None] = {}
+    for name, (low, high) in FRAUD_LIMITS.items():
+        if name not in fields:
+            continue
+        raw = fields[name].strip()
+        if not raw and name in OPTIONAL_FRAUD_LIMITS:
+            found[name] = None
+        elif (value := whole_number(raw, DIGITS)) is not None and low <= value <= high:
+            found[name] = value
+        else:
+            raise BadField(name)
+    return found
 
 
 def parse_numbers(
@@ -169,7 +188,7 @@ def parse_location(fields: dict[str, str]) -> Location:
 
 def refusal(t: Callable[[str], str], shop: ShopRow, refused: BadSetting) -> tuple[str, str]:
     """The field to mark and what to say about it."""
-    limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
+    limits = {**PROGRAM_LIMITS, **FRAUD_LIMITS, **LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
     name = refused.name
     if name == "stamps_required" and not isinstance(refused, BadField):
         error = t("goal_below_tiers")
@@ -233,7 +252,7 @@ class ProgramForm:
             purchase_rule = parse_purchase_rule(fields)
             birthday, gift = parse_birthday(fields)
             change = ProgramChange(
-                limits=parse_rules(fields),
+                limits=parse_rules(fields) | parse_fraud(fields),
                 standing=parse_numbers(fields),
                 birthday=birthday,
                 birthday_gift=gift,
@@ -264,6 +283,7 @@ class ProgramForm:
         """The form again, as typed, with what was refused marked."""
         name, error = refusal(self.site.translator(request), shop, refused)
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
+        fraud = {name: fields.get(name, "") for name in FRAUD_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
         birthday = {name: fields.get(name, "") for name in (*BIRTHDAY_LIMITS, "birthday_gift")}
         look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
@@ -276,6 +296,7 @@ class ProgramForm:
             shop,
             422,
             rules=draft,
+            fraud=fraud,
             loyal=loyal,
             birthday=birthday,
             look=look,

@@ -24,6 +24,7 @@ from passes.web.import_form import ImportForm
 from passes.web.join import JoinPages
 from passes.web.pages import CardPages
 from passes.web.program_form import ProgramForm
+from passes.web.review import ReviewPages
 from passes.web.site import Site
 from passes.web.staff import StaffPages
 from passes.web.webhook_form import WebhookForm
@@ -56,6 +57,7 @@ def web_routes(
         *DesignForm(dashboard, logos).routes(),
         *ImportForm(dashboard).routes(),
         *WebhookForm(dashboard).routes(),
+        *ReviewPages(dashboard).routes(),
         *site.badges.routes(),
         *HomePage(site).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),
