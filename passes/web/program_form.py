@@ -41,6 +41,8 @@ from passes.web.dashboard import DashboardPages
 
 # Settings that may be left empty: no daily cap, no expiry.
 OPTIONAL = OPTIONAL_LIMITS
+# A hidden field of the rules form's fraud controls: the form has them (empty ones are not sent).
+FRAUD_MARK = "fraud_controls"
 # Every setting's range fits in this many digits; longer numbers are out of range unread.
 DIGITS = 9
 
@@ -67,13 +69,14 @@ def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
 
 
 def parse_fraud(fields: dict[str, str]) -> dict[str, int | None]:
-    """The fraud controls the form sent (empty: none, where the setting may be none); absent
-    ones (an older page) stay as they are."""
+    """The fraud controls the form sent (empty: none, where the setting may be none); a form
+    without them (an older page, no FRAUD_MARK) leaves them as they are."""
     found: dict[str, int | None] = {}
+    if FRAUD_MARK not in fields:
+        return found
     for name, (low, high) in FRAUD_LIMITS.items():
-        if name not in fields:
-            continue
-        raw = fields[name].strip()
+        # An empty field is not sent at all (Site.form), so absent is empty here.
+        raw = fields.get(name, "").strip()
         if not raw and name in OPTIONAL_FRAUD_LIMITS:
             found[name] = None
         elif (value := whole_number(raw, DIGITS)) is not None and low <= value <= high:
