@@ -46,6 +46,7 @@ NAMED_KEYS = (
     *(N_("staff_daily_stamps"), N_("review_card_stamps")),
 )
 KIND_KEYS = {
+    "issue": N_("ledger_kind_issue"),
     "stamp": N_("ledger_kind_stamp"),
     "bonus": N_("ledger_kind_bonus"),
     "redeem": N_("ledger_kind_redeem"),
