@@ -14,12 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from passes.errors import Conflict
-from passes.fraud_rules import far_above, unusual_days
+from passes.errors import Conflict, http_answer
+from passes.fraud_rules import far_above, staff_limit_reached, unusual_days
 from passes.people import People
 from passes.store.ledger import Origin
 from passes.store.shops import ShopRow
 from passes.store.tables import card_events, cards
+from passes.texts import text
 from tests.api_calls import new_card
 from tests.conftest import Env, auth
 from tests.live import passes_env, run
@@ -196,16 +197,14 @@ async def test_daily_cap_holds_for_a_persons_stamps_at_once_on_one_card(env: Env
     assert await stamps_in_ledger(env, serial) == 3
 
 
-async def test_staff_page_says_the_persons_limit_in_its_own_words() -> None:
-    from passes.errors import http_answer
-    from passes.fraud_rules import staff_limit_reached
-    from passes.web.staff import _refusal
-
+def test_the_persons_limit_is_told_with_the_limit_in_every_language() -> None:
+    """What the staff page says (its refusal_<code> text with what the rule named); the page
+    stamps as a person once people sign in on it."""
     answer = http_answer(staff_limit_reached(40))
-    assert (answer.status, answer.code) == (409, "staff_daily_limit")
+    assert (answer.status, answer.code, answer.params) == (409, "staff_daily_limit", {"limit": 40})
+    assert "(40)" in answer.message
     for language, said in (("de", "erlaubt sind (40)"), ("en", "one person may (40)")):
-        body = _refusal(answer, language).body.decode()
-        assert said in body, body
+        assert said in text("refusal_staff_daily_limit", language).format(**answer.params)
 
 
 # --- the review list and its ledger page -------------------------------------------------------
