@@ -135,9 +135,7 @@ class DashboardPages:
             "server_zone": datetime.now().astimezone().tzname(),
             "rules": _rules(shop),
             "limits": PROGRAM_LIMITS,
-            "fraud": _fraud(shop),
-            "fraud_limits": FRAUD_LIMITS,
-            "review": await review_of(self.service, shop),
+            **await self._fraud(shop),
             "loyal": _loyal(shop),
             "loyal_limits": LONG_STANDING_LIMITS,
             "birthday": _birthday(shop),
@@ -164,6 +162,16 @@ class DashboardPages:
             "webhook_secret": None,
         }
         return self.site.render(request, "dashboard.html", status, **(context | extra))
+
+    async def _fraud(self, shop: ShopRow) -> dict[str, object]:
+        """The fraud controls as the rules form shows them (empty: none), and the review
+        list (web/review.py)."""
+        values = {name: getattr(shop.program, name) for name in FRAUD_LIMITS}
+        return {
+            "fraud": {name: "" if value is None else str(value) for name, value in values.items()},
+            "fraud_limits": FRAUD_LIMITS,
+            "review": await review_of(self.service, shop),
+        }
 
     async def _notice(self, request: Request, shop: ShopRow) -> tuple[str | None, str | None]:
         """What the last form achieved, named in the redirect's query, and the section of
@@ -268,12 +276,6 @@ def _rules(shop: ShopRow) -> dict[str, str]:
     """The program's settings as the rules form shows them."""
     program = shop.program
     values = {name: getattr(program, name) for name in PROGRAM_LIMITS}
-    return {name: "" if value is None else str(value) for name, value in values.items()}
-
-
-def _fraud(shop: ShopRow) -> dict[str, str]:
-    """The fraud controls as the rules form shows them (empty: none)."""
-    values = {name: getattr(shop.program, name) for name in FRAUD_LIMITS}
     return {name: "" if value is None else str(value) for name, value in values.items()}
 
 
