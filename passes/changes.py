@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from passes import loyalty, notices
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from passes import fraud_rules, loyalty, notices
 from passes.bonuses import Bonuses, FollowUp, rewards_referral
 from passes.cards import Cards, CardView, program_of
 from passes.clock import Clock, start_of_day
@@ -18,15 +20,34 @@ from passes.serials import check_idempotency_key, naming_typed_serial, normalise
 from passes.store import Store
 from passes.store.card_changes import apply_change
 from passes.store.cards import CardRow, lock_card
-from passes.store.ledger import NO_ORIGIN, Change, Origin, PastChange, change_by_key, stamped_since
+from passes.store.ledger import (
+    NO_ORIGIN,
+    Change,
+    Origin,
+    PastChange,
+    change_by_key,
+    last_stamp_since,
+    stamped_since,
+)
 from passes.store.shops import ShopRow
+from passes.store.staff_days import count_stamps
 from passes.store.writers import CardWriter
 
 # Compare-and-set tries on PostgreSQL before queueing on the card's row lock instead.
 OPTIMISTIC_TRIES = 3
 
 
-Rule = Callable[[loyalty.CardState, int], loyalty.CardState]
+@dataclass(frozen=True)
+class Recent:
+    """What the ledger says of a card's recent stamps, for the rules that limit them: its
+    stamps today (daily cap) and when it was last stamped (cooldown); asked only when a
+    rule needs them (0 and None otherwise)."""
+
+    stamped_today: int = 0
+    last_stamp: datetime | None = None
+
+
+Rule = Callable[[loyalty.CardState, Recent], loyalty.CardState]
 
 # What a change announces on the phone, from the card before and the counters after.
 Announce = Callable[[CardRow, loyalty.CardState], notices.Notice | None]
@@ -45,17 +66,24 @@ class _Asked:
     count: int
     actor: str
     key: str | None
-    # The rules: the card's state and its stamps today in, the state after out.
+    # The rules: the card's state and its recent stamps in, the state after out.
     rule: Rule
     since: datetime | None
     then: FollowUp | None = None
     announce: Announce = _silent
     origin: Origin = NO_ORIGIN
+    # From when the card's last stamp matters (a cooldown); None: it does not.
+    stamped_from: datetime | None = None
 
-    def decide(self, card: CardRow, stamped_today: int) -> Change:
+    @property
+    def counts_person(self) -> bool:
+        """Whether the change counts toward a person's stamps of the day (staff_days)."""
+        return self.kind == "stamp" and self.origin.staff_id is not None
+
+    def decide(self, card: CardRow, recent: Recent) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""
         try:
-            after = self.rule(card.counters, stamped_today)
+            after = self.rule(card.counters, recent)
         except loyalty.Refused as exc:  # a Conflict: the optimistic path retries on a fresh card
             raise product_error(exc) from exc
         notice = self.announce(card, after)
@@ -96,10 +124,13 @@ class Changes:
         program = program_of(shop)
         loyalty.check_count(count)
         cap = shop.program.daily_cap
+        cooldown = shop.program.stamp_cooldown_minutes
 
-        def rule(state: loyalty.CardState, stamped_today: int) -> loyalty.CardState:
-            loyalty.check_daily_cap(stamped_today, count, cap)
-            return loyalty.stamp(program, state, count, self.clock())
+        def rule(state: loyalty.CardState, recent: Recent) -> loyalty.CardState:
+            now = self.clock()
+            loyalty.check_daily_cap(recent.stamped_today, count, cap)
+            fraud_rules.check_cooldown(recent.last_stamp, now, cooldown)
+            return loyalty.stamp(program, state, count, now)
 
         then = self.bonuses.after_stamp(shop, count, await self.bonuses.promotions(shop))
         return await self._change(
@@ -111,6 +142,7 @@ class Changes:
             idempotency_key,
             rule,
             counts_today=cap is not None,
+            stamped_from=fraud_rules.cooldown_start(self.clock(), cooldown),
             then=then,
             announce=lambda card, after: notices.stamped(program, card.counters, after),
             origin=origin,
@@ -152,6 +184,7 @@ class Changes:
         rule: Rule,
         *,
         counts_today: bool = False,
+        stamped_from: datetime | None = None,
         then: FollowUp | None = None,
         announce: Announce = _silent,
         origin: Origin = NO_ORIGIN,
@@ -168,9 +201,11 @@ class Changes:
             then=then,
             announce=announce,
             origin=origin,
+            stamped_from=stamped_from,
         )
         optimistic = self.store.optimistic
-        if optimistic is not None:
+        # A person's stamp counts in staff_days in the same transaction: the locked path.
+        if optimistic is not None and not asked.counts_person:
             done = await self._change_optimistically(optimistic, shop, asked)
             if done is not None:
                 return done
@@ -188,7 +223,12 @@ class Changes:
         fresh = False
         for _ in range(OPTIMISTIC_TRIES):
             seen = await optimistic.snapshot(
-                shop.id, asked.serial, asked.key, asked.since, fresh=fresh
+                shop.id,
+                asked.serial,
+                asked.key,
+                asked.since,
+                fresh=fresh,
+                stamped_from=asked.stamped_from,
             )
             fresh = True
             if seen.earlier is not None:
@@ -196,7 +236,7 @@ class Changes:
             if self._more_than_one_change(shop, asked, seen.card):
                 return None
             try:
-                change = asked.decide(seen.card, seen.stamped_today)
+                change = asked.decide(seen.card, Recent(seen.stamped_today, seen.last_stamp))
             except Conflict:
                 if seen.remembered:
                     continue  # perhaps refused for a stale card: ask the database
@@ -228,15 +268,27 @@ class Changes:
             if earlier is not None:
                 return self._replay(shop, card, earlier, asked)
             card = await expire_card(conn, shop, card, self.clock())
-            since = asked.since
-            today = 0 if since is None else await stamped_since(conn, card.id, since)
-            card = await apply_change(conn, card, asked.decide(card, today), self.clock())
+            recent = await _recent(conn, card, asked)
+            card = await apply_change(conn, card, asked.decide(card, recent), self.clock())
             if rewards_referral(asked.kind, card):
                 card = await self.bonuses.reward_referral(conn, shop, card, self.clock())
             if asked.then is not None:  # what follows a fresh change (not a retry), at once
                 card = await asked.then.run(conn, card)
+            if asked.counts_person:  # last: its row lock is held the shortest
+                await self._count_person(conn, shop, asked)
         self.on_commit()
         return self.cards.view(shop, card)
+
+    async def _count_person(self, conn: AsyncConnection, shop: ShopRow, asked: _Asked) -> None:
+        """Count the stamp for the person who gave it; past their daily limit, refuse it (the
+        transaction, the stamp with it, is rolled back)."""
+        staff_id = asked.origin.staff_id
+        assert staff_id is not None
+        limit = shop.program.staff_daily_stamps
+        day = start_of_day(self.clock()).date()
+        if not await count_stamps(conn, shop.id, staff_id, day, asked.count, limit):
+            assert limit is not None
+            raise product_error(fraud_rules.staff_limit_reached(limit))
 
     def _replay(self, shop: ShopRow, card: CardRow, earlier: PastChange, asked: _Asked) -> CardView:
         """The answer to a retried request: the card as the first answer showed it."""
@@ -258,6 +310,14 @@ class Changes:
             card = await apply_change(conn, card, change, self.clock())
         self.on_commit()
         return self.cards.view(shop, card)
+
+
+async def _recent(conn: AsyncConnection, card: CardRow, asked: _Asked) -> Recent:
+    """The card's recent stamps as far as the rules asked for them, read under its lock."""
+    since, stamped_from = asked.since, asked.stamped_from
+    today = 0 if since is None else await stamped_since(conn, card.id, since)
+    last = None if stamped_from is None else await last_stamp_since(conn, card.id, stamped_from)
+    return Recent(today, last)
 
 
 def _as_of(card: CardRow, earlier: PastChange) -> CardRow:

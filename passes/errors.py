@@ -42,11 +42,15 @@ class RefusedInput(InvalidInput):
 
 
 class Conflict(PassesError):
-    """The request is valid but the current state refuses it."""
+    """The request is valid but the current state refuses it; `params` are values its
+    message names (loyalty.Refused.params)."""
 
-    def __init__(self, message: str, code: str = "conflict") -> None:
+    def __init__(
+        self, message: str, code: str = "conflict", params: Mapping[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.params: Mapping[str, object] = params or {}
 
 
 class Unauthorized(PassesError):
@@ -101,7 +105,7 @@ def product_error(failure: Failure) -> PassesError:
         return InvalidInput(str(failure))
     if failure.code in CODED_INPUT_REFUSALS:
         return RefusedInput(str(failure), failure.code)
-    return Conflict(str(failure), failure.code)
+    return Conflict(str(failure), failure.code, failure.params)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class Answer:
     code: str
     message: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    # What the message names, for a page that says it in its own words (Conflict.params).
+    params: Mapping[str, object] = field(default_factory=dict)
 
 
 # Status, code (None: the error's own) and headers, by error type, most specific first.
@@ -134,7 +140,8 @@ def http_answer(failure: Failure) -> Answer:
     for kind, status, code, headers in HTTP_ANSWERS:
         if isinstance(error, kind):
             own = getattr(error, "code", "error")
-            return Answer(status, code or own, str(error), headers)
+            params = getattr(error, "params", {})
+            return Answer(status, code or own, str(error), headers, params)
     return Answer(500, "internal", "internal error")
 
 

@@ -3,7 +3,7 @@ The campaign and bonus rules build on them (passes/campaign_rules.py, passes/bon
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,9 +18,11 @@ class Refused(ValueError):
     """A rule refuses the change; `code` is stable, the message says why. A ValueError: the
     values given are what the rule refuses (passes/errors.py says how each code is answered)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, params: Mapping[str, object] | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # Values the message names (when the next stamp is possible…), for the pages' own words.
+        self.params: Mapping[str, object] = params or {}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from passes import birthday_rules, bonus_rules, loyalty
+from passes import birthday_rules, bonus_rules, fraud_rules, loyalty
 from passes.contrast import shortfall
 from passes.errors import InvalidInput
 from passes.render import parse_hex_colour
@@ -39,6 +39,14 @@ PROGRAM_LIMITS = {
 }
 # Settings that may be None: no cap, no expiry.
 OPTIONAL_LIMITS = frozenset({"daily_cap", "stamp_expiry_days", "reward_expiry_days"})
+# Fraud controls (fraud_rules), set with the limits (ProgramChange.limits); the cooldown and
+# the per-person limit may be None (none), the review threshold may not.
+FRAUD_LIMITS = {
+    "stamp_cooldown_minutes": fraud_rules.COOLDOWN_MINUTES,
+    "staff_daily_stamps": fraud_rules.STAFF_DAILY_STAMPS,
+    "review_card_stamps": fraud_rules.REVIEW_CARD_STAMPS,
+}
+OPTIONAL_FRAUD_LIMITS = frozenset({"stamp_cooldown_minutes", "staff_daily_stamps"})
 # The pass's colours: background, text, labels, and the stamps drawn on the strip.
 DEFAULT_COLOURS = {
     "background_color": "#3B2A20",
@@ -83,6 +91,7 @@ class Refresh(Enum):
 class ProgramChange:
     """What the owner changes at once; absent (empty, None) parts stay as they are."""
 
+    # PROGRAM_LIMITS and FRAUD_LIMITS by name (None clears an optional one).
     limits: Mapping[str, int | None] = field(default_factory=dict)
     standing: Mapping[str, int] = field(default_factory=dict)
     birthday: Mapping[str, int] = field(default_factory=dict)
@@ -127,8 +136,8 @@ def program_values(shop: ShopRow, change: ProgramChange) -> dict[str, object]:
     one refused, and then nothing is written."""
     values: dict[str, object] = {}
     for name, value in change.limits.items():
-        low, high = PROGRAM_LIMITS[name]
-        if value is None and name in OPTIONAL_LIMITS:
+        low, high = {**PROGRAM_LIMITS, **FRAUD_LIMITS}[name]
+        if value is None and name in OPTIONAL_LIMITS | OPTIONAL_FRAUD_LIMITS:
             values[name] = None
         elif isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
             values[name] = value

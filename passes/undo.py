@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import loyalty, notices
 from passes.cards import Cards, CardView, program_of
-from passes.clock import Clock
+from passes.clock import Clock, start_of_day
 from passes.errors import Conflict
 from passes.serials import naming_typed_serial, normalise_serial
 from passes.store import Store
@@ -18,6 +18,7 @@ from passes.store.card_changes import apply_change
 from passes.store.cards import CardRow, lock_card
 from passes.store.ledger import NO_ORIGIN, Change, LedgerEntry, Origin, events_at, ledger_entry
 from passes.store.shops import ShopRow
+from passes.store.staff_days import take_back
 
 UNDO_WINDOW = timedelta(minutes=10)
 
@@ -57,6 +58,10 @@ class Undo:
             card = await apply_change(conn, card, undo, self.clock())
             if extra is not None:
                 card = await self._undo_bonus(conn, shop, card, extra, actor, origin)
+            if entry.staff_id is not None:  # no longer counts for the person who gave it
+                await take_back(
+                    conn, entry.staff_id, start_of_day(entry.created_at).date(), entry.count
+                )
         self.on_commit()
         return self.cards.view(shop, card)
 

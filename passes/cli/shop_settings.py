@@ -51,6 +51,11 @@ class Requested:
     birthday_days_before: int | None
     purchase_rule: str | None
     no_purchase_rule: bool
+    stamp_cooldown: int | None
+    no_stamp_cooldown: bool
+    staff_daily_stamps: int | None
+    no_staff_daily_stamps: bool
+    review_card_stamps: int | None
 
     def new_purchase_rule(self) -> PurchaseRule | Literal["keep"] | None:
         """The purchase rule to set, None to remove it, "keep" when not asked to change it."""
@@ -89,6 +94,9 @@ class Requested:
             ("messages_per_week", self.messages_per_week, False),
             ("holdout_percent", self.holdout, False),
             ("welcome_stamps", self.welcome, False),
+            ("stamp_cooldown_minutes", self.stamp_cooldown, self.no_stamp_cooldown),
+            ("staff_daily_stamps", self.staff_daily_stamps, self.no_staff_daily_stamps),
+            ("review_card_stamps", self.review_card_stamps, False),
         )
         return {
             column: None if cleared else value
@@ -213,6 +221,27 @@ def parse_tier(raw: str) -> tuple[int, str]:
     "(one per purchase of at least 3 EUR); the currency defaults to EUR.",
 )
 @click.option("--no-purchase-rule", is_flag=True, help="Purchases earn no stamps.")
+@click.option(
+    "--stamp-cooldown",
+    type=int,
+    metavar="MINUTES",
+    help="Minutes a card must wait after a stamp before the next (1 to 1440; anti-fraud).",
+)
+@click.option("--no-stamp-cooldown", is_flag=True, help="No wait between stamps on a card.")
+@click.option(
+    "--staff-daily-stamps",
+    type=int,
+    metavar="N",
+    help="Most stamps one person may give a day (1 to 10000; anti-fraud).",
+)
+@click.option("--no-staff-daily-stamps", is_flag=True, help="No daily limit per person.")
+@click.option(
+    "--review-card-stamps",
+    type=int,
+    metavar="N",
+    help="The dashboard's review list shows cards with more stamps than this on one day "
+    "(1 to 100, default 5).",
+)
 @clear_errors
 def shop_settings(slug: str, **options: Any) -> None:
     """Change the program's main reward, limits, reward tiers, expiry, name and colours;
@@ -258,6 +287,11 @@ def _print_program(shop: ShopRow) -> None:
     click.echo(f"messages per week: {program.messages_per_week}")
     click.echo(f"hold-out:          {program.holdout_percent}%")
     click.echo(f"welcome stamps:    {program.welcome_stamps}")
+    cooldown = program.stamp_cooldown_minutes
+    click.echo(f"stamp cooldown:    {f'{cooldown} minutes per card' if cooldown else 'none'}")
+    most = program.staff_daily_stamps
+    click.echo(f"stamps per person: {f'at most {most} a day' if most else 'no limit'}")
+    click.echo(f"review cards over: {program.review_card_stamps} stamps a day")
     click.echo(
         f"regulars:          after {program.loyal_after_cards or '-'} cards / "
         f"{program.loyal_after_months or '-'} months, bonus {program.loyal_bonus_stamps}, "

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes import notices
 from passes.errors import NotFound
 from passes.store.cards import Counters, Row, decode_dues
-from passes.store.tables import card_events
+from passes.store.tables import UtcDateTime, card_events
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,25 @@ def stamped_since_query(card_id: Any, since: Any) -> Select[Any]:
     )
 
 
+def last_stamp_query(card_id: Any, since: Any) -> Select[Any]:
+    """The time of the card's latest stamp since a moment that was not undone (for the
+    cooldown between stamps); NULL for none."""
+    undo = card_events.alias("undo")
+    undone = select(undo.c.id).where(undo.c.undoes_event_id == card_events.c.id).exists()
+    return select(type_coerce(func.max(card_events.c.created_at), UtcDateTime())).where(
+        card_events.c.card_id == card_id,
+        card_events.c.kind == "stamp",
+        card_events.c.created_at >= since,
+        ~undone,
+    )
+
+
+async def last_stamp_since(conn: AsyncConnection, card_id: int, since: datetime) -> datetime | None:
+    """When the card was last stamped since `since` (stamps undone left out), or None."""
+    found = (await conn.execute(last_stamp_query(card_id, since))).scalar_one()
+    return found if isinstance(found, datetime) else None
+
+
 async def stamped_since(conn: AsyncConnection, card_id: int, since: datetime) -> int:
     """Stamps given to the card since `since`, less those undone."""
     return int((await conn.execute(stamped_since_query(card_id, since))).scalar_one())
@@ -122,6 +141,8 @@ class LedgerEntry:
     count: int
     created_at: datetime
     undone: bool
+    # The person who made it (staff_members.id), None for the API, the CLI, the shared PIN.
+    staff_id: int | None = None
 
 
 def _entries(*where: ColumnElement[bool]) -> Select[Any]:
@@ -136,7 +157,12 @@ def _entries(*where: ColumnElement[bool]) -> Select[Any]:
 
 def _entry(row: Row) -> LedgerEntry:
     return LedgerEntry(
-        row["id"], row["kind"], row["count"], row["created_at"], row["undo_id"] is not None
+        row["id"],
+        row["kind"],
+        row["count"],
+        row["created_at"],
+        row["undo_id"] is not None,
+        row["staff_id"],
     )
 
 

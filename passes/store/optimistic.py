@@ -39,6 +39,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     select,
     true,
     update,
@@ -53,7 +54,7 @@ from passes.errors import Unavailable, UnknownCard
 from passes.store.batches import Batcher
 from passes.store.card_changes import CARD_MOVES, EVENT_AS_MOVE, PG_TAG
 from passes.store.cards import CardRow
-from passes.store.ledger import Change, stamped_since_query
+from passes.store.ledger import Change, last_stamp_query, stamped_since_query
 from passes.store.outbox import build_enqueue
 from passes.store.tables import (
     card_events,
@@ -102,8 +103,10 @@ def _unnest(name: str, fields: Mapping[str, Any]) -> TableValuedAlias:
 
 
 def _snapshots_statement() -> Statement:
-    """Many cards by serial at once, each with its earlier change by key and today's stamps."""
-    asked = _unnest("asked", {"serial": String(), "key": String(), "since": TIMESTAMP(True)})
+    """Many cards by serial at once, each with its earlier change by key, today's stamps and
+    its last stamp (for a cooldown)."""
+    moments = {"since": TIMESTAMP(True), "stamped_from": TIMESTAMP(True)}
+    asked = _unnest("asked", {"serial": String(), "key": String(), **moments})
     # LATERAL with LIMIT (the key is unique per card anyway) keeps PostgreSQL from turning
     # this into a join that finds the card's events by card alone and filters on the key.
     earlier = (
@@ -116,10 +119,17 @@ def _snapshots_statement() -> Statement:
     # Without a daily cap `since` is NULL and the count is never run (CASE is lazy).
     today = stamped_since_query(cards.c.id, asked.c.since).scalar_subquery()
     stamped_today = case((asked.c.since.is_(None), 0), else_=today)
+    # Likewise without a cooldown: `stamped_from` is NULL.
+    last = last_stamp_query(cards.c.id, asked.c.stamped_from).scalar_subquery()
+    last_stamp = case((asked.c.stamped_from.is_(None), null()), else_=last)
     joined = asked.join(cards, cards.c.serial == asked.c.serial).outerjoin(earlier, true())
-    query = select(asked.c.i, *cards.c, *columns, stamped_today.label("stamped_today")).select_from(
-        joined
-    )
+    query = select(
+        asked.c.i,
+        *cards.c,
+        *columns,
+        stamped_today.label("stamped_today"),
+        last_stamp.label("last_stamp"),
+    ).select_from(joined)
     return Statement.of(query)
 
 
@@ -257,6 +267,7 @@ class _Read:
     serial: str
     key: str | None
     since: datetime | None
+    stamped_from: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -286,22 +297,26 @@ class OptimisticCards:
         since: datetime | None,
         *,
         fresh: bool = False,
+        stamped_from: datetime | None = None,
     ) -> Snapshot:
         """The shop's card `serial` now; NotFound for another shop's card too.
 
         Unless `fresh`, a card remembered from this process's last read or write of it
         is answered without a round trip, but not when today's stamps must be counted
-        (`since`). Reading changes nothing, so a connection found dead is replaced and
-        the read asked once more (what a pool ping would do, without its round trip).
+        (`since`) or its last stamp found (`stamped_from`). Reading changes nothing, so a
+        connection found dead is replaced and the read asked once more (what a pool ping
+        would do, without its round trip).
         """
-        remembered = self._remembered.recall(shop_id, serial, since, fresh=fresh)
+        recall = self._remembered.recall
+        remembered = recall(shop_id, serial, since, fresh=fresh, stamped_from=stamped_from)
         if remembered is not None:
             return remembered
+        read = _Read(serial, key, since, stamped_from)
         try:
-            row = await self._reads(_Read(serial, key, since))
+            row = await self._reads(read)
         except CONNECTION_LOST:
             try:
-                row = await self._reads(_Read(serial, key, since))
+                row = await self._reads(read)
             except CONNECTION_LOST as exc:
                 raise Unavailable("the database is briefly unavailable; retry") from exc
         if row is None or row["shop_id"] != shop_id:
@@ -331,6 +346,7 @@ class OptimisticCards:
             "serial": [read.serial for read in reads],
             "key": [read.key for read in reads],
             "since": [read.since for read in reads],
+            "stamped_from": [read.stamped_from for read in reads],
         }
         async with self._connection() as conn:
             rows = await conn.fetch(SNAPSHOTS.sql, *SNAPSHOTS.args(arrays))

@@ -50,6 +50,12 @@ class ProgramRow:
     birthday_bonus_stamps: int = 0
     birthday_days_before: int = 0
     birthday_gift: str = "stamps"
+    # Fraud controls (fraud_rules): minutes between two stamps on a card, a person's stamps a
+    # day (None: no limit of either), and the stamps a card may get a day before the
+    # dashboard's review list shows it.
+    stamp_cooldown_minutes: int | None = None
+    staff_daily_stamps: int | None = None
+    review_card_stamps: int = 5
 
     @property
     def gives_birthday(self) -> bool:
@@ -125,6 +131,9 @@ _SHOP_COLUMNS = (
     programs.c.birthday_bonus_stamps,
     programs.c.birthday_days_before,
     programs.c.birthday_gift,
+    programs.c.stamp_cooldown_minutes,
+    programs.c.staff_daily_stamps,
+    programs.c.review_card_stamps,
 )
 
 
@@ -154,6 +163,9 @@ def _shop(row: Mapping[Any, Any]) -> ShopRow:
         birthday_bonus_stamps=row["birthday_bonus_stamps"],
         birthday_days_before=row["birthday_days_before"],
         birthday_gift=row["birthday_gift"],
+        stamp_cooldown_minutes=row["stamp_cooldown_minutes"],
+        staff_daily_stamps=row["staff_daily_stamps"],
+        review_card_stamps=row["review_card_stamps"],
     )
     return ShopRow(id=row["id"], slug=row["slug"], name=row["name"], program=program)
 

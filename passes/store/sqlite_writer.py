@@ -29,14 +29,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, select
+from sqlalchemy import and_, bindparam, case, null, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.errors import UnknownCard
 from passes.store.batches import Batcher
 from passes.store.card_changes import EVENT_INSERT, card_move
 from passes.store.cards import CardRow, Row
-from passes.store.ledger import Change, stamped_since_query
+from passes.store.ledger import Change, last_stamp_query, stamped_since_query
 from passes.store.outbox import ENQUEUE_MANY
 from passes.store.sqlite_checkpoints import Checkpoints
 from passes.store.sqlite_statements import SqliteStatement
@@ -58,15 +58,24 @@ WRITER_CHECKPOINT_PAGES = 10_000
 
 
 def _snapshot_query() -> Any:
-    """The shop's card by serial, the change its key made before, its stamps since `since`."""
+    """The shop's card by serial, the change its key made before, its stamps since `since`
+    and its last stamp from `stamped_from` on (for a cooldown)."""
     earlier = card_events.alias("earlier")
     key_used = and_(earlier.c.card_id == cards.c.id, earlier.c.idempotency_key == bindparam("key"))
     since = bindparam("since", type_=UtcDateTime())
     # Without a daily cap `since` is NULL and the count is never run (CASE is lazy).
     today = stamped_since_query(cards.c.id, since).scalar_subquery()
     columns = [column.label(f"earlier_{column.name}") for column in earlier.c]
+    stamped_from = bindparam("stamped_from", type_=UtcDateTime())
+    last = last_stamp_query(cards.c.id, stamped_from).scalar_subquery()
+    last_stamp = case((stamped_from.is_(None), null()), else_=last)
     return (
-        select(*cards.c, *columns, case((since.is_(None), 0), else_=today).label("stamped_today"))
+        select(
+            *cards.c,
+            *columns,
+            case((since.is_(None), 0), else_=today).label("stamped_today"),
+            type_coerce(last_stamp, UtcDateTime()).label("last_stamp"),
+        )
         .select_from(cards.outerjoin(earlier, key_used))
         .where(cards.c.shop_id == bindparam("shop_id"), cards.c.serial == bindparam("serial"))
     )
@@ -131,16 +140,20 @@ class SqliteCards:
         since: datetime | None,
         *,
         fresh: bool = False,
+        stamped_from: datetime | None = None,
     ) -> Snapshot:
         """The shop's card `serial` now; UnknownCard for another shop's card too.
 
         Unless `fresh`, a card remembered from this process's last read or write of it
-        is answered without reading, but not when today's stamps must be counted.
+        is answered without reading, but not when today's stamps must be counted or its
+        last stamp found (a cooldown).
         """
-        remembered = self._remembered.recall(shop_id, serial, since, fresh=fresh)
+        recall = self._remembered.recall
+        remembered = recall(shop_id, serial, since, fresh=fresh, stamped_from=stamped_from)
         if remembered is not None:
             return remembered
         params = {"shop_id": shop_id, "serial": serial, "key": key, "since": since}
+        params["stamped_from"] = stamped_from
         row = await self._read(params)
         if row is None:
             raise UnknownCard(serial)

@@ -29,7 +29,8 @@ Written = tuple[int, int] | None
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A card as read, the change its Idempotency-Key made before, today's stamps.
+    """A card as read, the change its Idempotency-Key made before, today's stamps and the
+    time of its latest stamp (not undone) since the moment asked, for the cooldown.
 
     A `remembered` snapshot comes from memory, not the database: the card may have
     changed since, and its key's earlier change was not looked up, so only the
@@ -40,6 +41,7 @@ class Snapshot:
     earlier: PastChange | None
     stamped_today: int
     remembered: bool = False
+    last_stamp: datetime | None = None
 
 
 class CardWriter(Protocol):
@@ -53,9 +55,11 @@ class CardWriter(Protocol):
         since: datetime | None,
         *,
         fresh: bool = False,
+        stamped_from: datetime | None = None,
     ) -> Snapshot:
         """The shop's card `serial` now (UnknownCard for none or another shop's), the change
-        `key` made before and the stamps since `since`; unless `fresh`, maybe remembered."""
+        `key` made before, the stamps since `since` and the time of its latest stamp (not
+        undone) from `stamped_from` on; unless `fresh`, maybe remembered."""
         ...
 
     async def apply_if_unchanged(
@@ -90,22 +94,30 @@ class RememberedCards:
         return self._cards.get(_key(shop_id, serial))
 
     def recall(
-        self, shop_id: int, serial: str, since: datetime | None, *, fresh: bool
+        self,
+        shop_id: int,
+        serial: str,
+        since: datetime | None,
+        *,
+        fresh: bool,
+        stamped_from: datetime | None = None,
     ) -> Snapshot | None:
         """The remembered card as a snapshot, or None (read it): none is remembered, the
-        caller asks `fresh`, or today's stamps must be counted (`since`)."""
-        if fresh or since is not None:
+        caller asks `fresh`, or the ledger must be asked: today's stamps (`since`) or the
+        card's last stamp (`stamped_from`, for a cooldown)."""
+        if fresh or since is not None or stamped_from is not None:
             return None
         card = self.get(shop_id, serial)
         return None if card is None else Snapshot(card, None, 0, remembered=True)
 
     def remember(self, row: Row) -> Snapshot:
         """The snapshot a read row gives (the card, its key's earlier change, today's
-        stamps); the card is remembered."""
+        stamps, its last stamp); the card is remembered."""
         earlier = None if row["earlier_id"] is None else past_change(row, "earlier_")
         card = card_from(row)
         self.put(card)
-        return Snapshot(card, earlier, int(row["stamped_today"]))
+        last = row["last_stamp"]
+        return Snapshot(card, earlier, int(row["stamped_today"]), last_stamp=last)
 
     def put(self, card: CardRow) -> None:
         """Remember `card` as the latest."""

@@ -29,6 +29,7 @@ from passes.keys import ShopKeys
 from passes.program import (
     BIRTHDAY_LIMITS,
     DEFAULT_COLOURS,
+    FRAUD_LIMITS,
     LONG_STANDING_LIMITS,
     OPTIONAL_LIMITS,
     PROGRAM_LIMITS,
@@ -50,6 +51,7 @@ from passes.texts import counted
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
 from passes.web.people_form import manager_sign_in, people_context, people_notice
+from passes.web.review import review_of
 from passes.web.site import Site
 from passes.web.webhook_form import new_draft, webhook_notice
 from passes.webhook_events import EVENT_TYPES
@@ -166,6 +168,7 @@ class DashboardPages:
             "server_zone": datetime.now().astimezone().tzname(),
             "rules": _rules(shop),
             "limits": PROGRAM_LIMITS,
+            **await self._fraud(shop),
             "loyal": _loyal(shop),
             "loyal_limits": LONG_STANDING_LIMITS,
             "birthday": _birthday(shop),
@@ -194,6 +197,16 @@ class DashboardPages:
             **await people_context(self.service, shop, session),
         }
         return self.site.render(request, "dashboard.html", status, **(context | extra))
+
+    async def _fraud(self, shop: ShopRow) -> dict[str, object]:
+        """The fraud controls as the rules form shows them (empty: none), and the review
+        list (web/review.py)."""
+        values = {name: getattr(shop.program, name) for name in FRAUD_LIMITS}
+        return {
+            "fraud": {name: "" if value is None else str(value) for name, value in values.items()},
+            "fraud_limits": FRAUD_LIMITS,
+            "review": await review_of(self.service, shop),
+        }
 
     async def _notice(self, request: Request, shop: ShopRow) -> tuple[str | None, str | None]:
         """What the last form achieved, named in the redirect's query, and the section of

@@ -20,7 +20,9 @@ from passes.loyalty import MAX_STAMPS_REQUIRED, MAX_TIERS
 from passes.program import (
     BIRTHDAY_LIMITS,
     DEFAULT_COLOURS,
+    FRAUD_LIMITS,
     LONG_STANDING_LIMITS,
+    OPTIONAL_FRAUD_LIMITS,
     OPTIONAL_LIMITS,
     PROGRAM_LIMITS,
     BadSetting,
@@ -39,6 +41,8 @@ from passes.web.dashboard import DashboardPages
 
 # Settings that may be left empty: no daily cap, no expiry.
 OPTIONAL = OPTIONAL_LIMITS
+# A hidden field of the rules form's fraud controls: the form has them (empty ones are not sent).
+FRAUD_MARK = "fraud_controls"
 # Every setting's range fits in this many digits; longer numbers are out of range unread.
 DIGITS = 9
 
@@ -62,6 +66,24 @@ def parse_rules(fields: dict[str, str]) -> dict[str, int | None]:
         else:
             raise BadField(name)
     return rules
+
+
+def parse_fraud(fields: dict[str, str]) -> dict[str, int | None]:
+    """The fraud controls the form sent (empty: none, where the setting may be none); a form
+    without them (an older page, no FRAUD_MARK) leaves them as they are."""
+    found: dict[str, int | None] = {}
+    if FRAUD_MARK not in fields:
+        return found
+    for name, (low, high) in FRAUD_LIMITS.items():
+        # An empty field is not sent at all (Site.form), so absent is empty here.
+        raw = fields.get(name, "").strip()
+        if not raw and name in OPTIONAL_FRAUD_LIMITS:
+            found[name] = None
+        elif (value := whole_number(raw, DIGITS)) is not None and low <= value <= high:
+            found[name] = value
+        else:
+            raise BadField(name)
+    return found
 
 
 def parse_numbers(
@@ -169,7 +191,7 @@ def parse_location(fields: dict[str, str]) -> Location:
 
 def refusal(t: Callable[[str], str], shop: ShopRow, refused: BadSetting) -> tuple[str, str]:
     """The field to mark and what to say about it."""
-    limits = {**PROGRAM_LIMITS, **LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
+    limits = {**PROGRAM_LIMITS, **FRAUD_LIMITS, **LONG_STANDING_LIMITS, **BIRTHDAY_LIMITS}
     name = refused.name
     if name == "stamps_required" and not isinstance(refused, BadField):
         error = t("goal_below_tiers")
@@ -233,7 +255,7 @@ class ProgramForm:
             purchase_rule = parse_purchase_rule(fields)
             birthday, gift = parse_birthday(fields)
             change = ProgramChange(
-                limits=parse_rules(fields),
+                limits=parse_rules(fields) | parse_fraud(fields),
                 standing=parse_numbers(fields),
                 birthday=birthday,
                 birthday_gift=gift,
@@ -264,6 +286,7 @@ class ProgramForm:
         """The form again, as typed, with what was refused marked."""
         name, error = refusal(self.site.translator(request), shop, refused)
         draft = {name: fields.get(name, "") for name in PROGRAM_LIMITS}
+        fraud = {name: fields.get(name, "") for name in FRAUD_LIMITS}
         loyal = {name: fields.get(name, "") for name in (*LONG_STANDING_LIMITS, "loyal_perk")}
         birthday = {name: fields.get(name, "") for name in (*BIRTHDAY_LIMITS, "birthday_gift")}
         look = {key: fields.get(key, "") for key in ("shop_name", *DEFAULT_COLOURS)}
@@ -276,6 +299,7 @@ class ProgramForm:
             shop,
             422,
             rules=draft,
+            fraud=fraud,
             loyal=loyal,
             birthday=birthday,
             look=look,

@@ -29,6 +29,7 @@ from passes.web.join import JoinPages
 from passes.web.pages import CardPages
 from passes.web.people_form import PeopleForm
 from passes.web.program_form import ProgramForm
+from passes.web.review import ReviewPages
 from passes.web.session import load_secret
 from passes.web.site import Site
 from passes.web.staff import StaffPages
@@ -66,6 +67,7 @@ def web_routes(
         *ImportForm(dashboard).routes(),
         *WebhookForm(dashboard).routes(),
         *PeopleForm(dashboard).routes(),
+        *ReviewPages(dashboard).routes(),
         *site.badges.routes(),
         *HomePage(site).routes(),
         Route("/vendor/jsqr.js", _jsqr, methods=["GET"]),

@@ -280,7 +280,9 @@ def _refusal(answer: Answer, lang: str) -> Response:
     """A refusal as the API tells it (passes/errors.py), in the staff's language where the
     page has words for it: a missing card, and what the card's state refuses (409)."""
     key = {404: N_("no_such_card"), 409: f"refusal_{answer.code}"}.get(answer.status, "")
-    said = text(key, lang) if key and translated(key, lang) else answer.message
+    said = answer.message
+    if key and translated(key, lang):  # with what the rule named: "in {minutes} min"
+        said = text(key, lang).format(**answer.params)
     return error_response(answer.status, answer.code, said, **answer.headers)
 
 
