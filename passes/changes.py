@@ -26,6 +26,7 @@ from passes.store.ledger import (
     Origin,
     PastChange,
     change_by_key,
+    counted_for,
     last_stamp_since,
     stamped_since,
 )
@@ -78,7 +79,7 @@ class _Asked:
     @property
     def counts_person(self) -> bool:
         """Whether the change counts toward a person's stamps of the day (staff_days)."""
-        return self.kind == "stamp" and self.origin.staff_id is not None
+        return self.kind == "stamp" and counted_for(self.actor, self.origin.staff_id) is not None
 
     def decide(self, card: CardRow, recent: Recent) -> Change:
         """The change the rules make of this request, or Conflict when they refuse."""

@@ -17,7 +17,7 @@ from passes.people import People, Person
 from passes.store.counter import branches_of
 from passes.store.people import names_of
 from passes.store.shops import Location, ShopRow
-from passes.store.tables import card_events, cards
+from passes.store.tables import card_events, cards, staff_days
 from tests.conftest import Env
 from tests.pages_client import browser, csrf_of, new_slug
 
@@ -284,3 +284,20 @@ async def test_the_card_page_names_its_card_and_offers_the_scan(
     async with env.service.store.reading() as conn:
         stamped = await conn.execute(select(cards.c.serial).where(cards.c.id == event["card_id"]))
     assert stamped.scalar_one() == second.card.serial
+
+
+async def test_counter_stamps_name_the_manager_but_are_not_their_own_volume(
+    env: Env, browsers: list[httpx.AsyncClient]
+) -> None:
+    """A customer's scan names the manager who opened the counter on the ledger, but the
+    manager's per-person daily limit is for stamps they give by hand."""
+    till = await counter(env, browsers)
+    till.shop = await env.service.shops.update_program(till.shop, staff_daily_stamps=1)
+    for _ in range(2):
+        phone, _ = await phone_with_card(env, browsers, till.shop)
+        assert (await scan(phone, till.shop, await till.code())).status_code == 200
+    assert [event["staff_id"] for event in await events(env, till.shop)] == [till.manager.id] * 2
+    async with env.service.store.reading() as conn:
+        mine = select(staff_days.c.stamps).where(staff_days.c.shop_id == till.shop.id)
+        counted = (await conn.execute(mine)).scalars().all()
+    assert counted == []

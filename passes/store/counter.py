@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from passes.store.ledger import COUNTER_ACTOR
 from passes.store.people import MANAGER_ROLE
 from passes.store.tables import card_events, cards, sessions, shop_locations, staff_members
 
-COUNTER_ACTOR = "counter"
 RECENT_STAMPS = 20
 
 

@@ -26,6 +26,15 @@ class Origin:
 
 NO_ORIGIN = Origin()
 
+# The actor of stamps a customer scanned at a counter page: they name the manager who opened
+# the counter, but are not that person's own volume (staff_days).
+COUNTER_ACTOR = "counter"
+
+
+def counted_for(actor: str, staff_id: int | None) -> int | None:
+    """The person whose stamps of the day (staff_days) a change counts in, if anyone's."""
+    return None if actor == COUNTER_ACTOR else staff_id
+
 
 @dataclass(frozen=True)
 class Change:
@@ -141,7 +150,8 @@ class LedgerEntry:
     count: int
     created_at: datetime
     undone: bool
-    # The person who made it (staff_members.id), None for the API, the CLI, the shared PIN.
+    # The person whose day it counts in (counted_for), None for the API, the CLI, the shared
+    # PIN and counter pages.
     staff_id: int | None = None
 
 
@@ -162,7 +172,7 @@ def _entry(row: Row) -> LedgerEntry:
         row["count"],
         row["created_at"],
         row["undo_id"] is not None,
-        row["staff_id"],
+        counted_for(row["actor"], row["staff_id"]),
     )
 
 

@@ -19,8 +19,8 @@ from passes.cards import CardView
 from passes.counter_codes import CodeRefused, CounterCode, CounterCodes, is_current
 from passes.errors import FAILURES, Failure, NotFound, http_answer
 from passes.store.cards import CardRow, card_by_serial
-from passes.store.counter import COUNTER_ACTOR, counter_open
-from passes.store.ledger import Origin, change_by_key
+from passes.store.counter import counter_open
+from passes.store.ledger import COUNTER_ACTOR, Origin, change_by_key
 from passes.store.shops import ShopRow
 from passes.text_keys import N_
 from passes.texts import counted, text, translated
