@@ -193,3 +193,24 @@ async def test_staff_and_wrong_pins_are_refused_on_the_dashboard(pages: Pages) -
         f"/dashboard/{bare.shop.slug}/login", data={"csrf": token, "name": "x", "pin": PIN}
     )
     assert shared.status_code == 403, "the shared PIN never opens the dashboard"
+
+
+async def test_a_persons_daily_limit_on_the_staff_page_says_why(pages: Pages) -> None:
+    """Stamps given on the staff page count for the person signed in: past the owner's
+    per-person limit the page refuses in the staff's language, and nothing is stamped."""
+    found = await people_shop(pages)
+    shop = await pages.service.shops.update_program(found.shop, staff_daily_stamps=2)
+    client, token = await staff_signed_in(pages, shop)
+    serials = [(await pages.service.issuing.issue_card(shop, "test")).card.serial for _ in range(2)]
+    first = f"/staff/{shop.slug}/cards/{serials[0]}/stamps"
+    assert (
+        await client.post(first, json={"count": 2}, headers=staff_headers(token))
+    ).status_code == 200
+    german = staff_headers(token) | {"Accept-Language": "de"}
+    refused = await client.post(f"/staff/{shop.slug}/cards/{serials[1]}/stamps", headers=german)
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["code"] == "staff_daily_limit"
+    assert "(2)" in error["message"] and "mehr ab morgen" in error["message"], error
+    card = await pages.service.cards.card(shop, serials[1])
+    assert card.card.counters.stamps == 0
