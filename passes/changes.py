@@ -101,7 +101,8 @@ class Changes:
             loyalty.check_daily_cap(stamped_today, count, cap)
             return loyalty.stamp(program, state, count, self.clock())
 
-        then = self.bonuses.after_stamp(shop, count, await self.bonuses.promotions(shop))
+        promotions = await self.bonuses.promotions(shop)
+        then = self.bonuses.after_stamp(shop, count, promotions, origin)
         return await self._change(
             shop,
             serial,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, distinct, exists, func, select
+from sqlalchemy import ColumnElement, FromClause, and_, case, distinct, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.stats import (
@@ -44,13 +45,19 @@ LEDGER_COLUMNS = (
 )
 
 
-async def load_stats(store: Store, shop_id: int, today: date) -> Stats:
-    """The shop's figures for the window ending `today`."""
+async def load_stats(
+    store: Store, shop_id: int, today: date, branch_id: int | None = None
+) -> Stats:
+    """The shop's figures for the window ending `today`: of the whole shop, or with
+    `branch_id` (a branch of this shop, checked by the caller) the ledger's figures of that
+    branch (the card facts, cards issued and wallets, stay the whole shop's)."""
     since = datetime.combine(window_start(today), time.min, tzinfo=UTC)
     async with store.reading() as conn:
         totals = await card_totals(conn, shop_id)
+        if branch_id is not None:
+            totals = await branch_totals(conn, shop_id, branch_id, totals)
         rows = await ledger_since(conn, shop_id, since)
-    return figures(totals, rows, today)
+    return figures(totals, rows, today, branch_id)
 
 
 async def card_totals(conn: AsyncConnection, shop_id: int) -> CardTotals:
@@ -82,22 +89,70 @@ async def bonus_total(conn: AsyncConnection, shop_id: int) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
-async def ledger_since(conn: AsyncConnection, shop_id: int, since: datetime) -> list[LedgerRow]:
-    """The shop's stamp, bonus, undo and redeem events since `since`."""
+_COUNTED = ("stamp", "undo", "redeem", "bonus", "undo_bonus")
+_UNDONE = card_events.alias("undone")
+
+
+def _where() -> ColumnElement[int | None]:
+    """The branch an event counts for: an undo's is that of the change it takes back (a stamp
+    at one branch undone from anywhere leaves that branch's figures, not another's)."""
     events = card_events.c
-    query = select(
-        events.card_id,
-        events.kind,
-        events.count,
-        events.created_at,
-        events.id,
-        events.undoes_event_id,
-    ).where(
-        events.shop_id == shop_id,
-        events.created_at >= since,
-        events.kind.in_(("stamp", "undo", "redeem", "bonus", "undo_bonus")),
+    taken_back = events.kind.in_(("undo", "undo_bonus"))
+    return case((taken_back, _UNDONE.c.branch_id), else_=events.branch_id)
+
+
+def _with_undone() -> FromClause:
+    """The events joined to the one each undo takes back (by primary key)."""
+    return card_events.outerjoin(_UNDONE, _UNDONE.c.id == card_events.c.undoes_event_id)
+
+
+async def ledger_since(conn: AsyncConnection, shop_id: int, since: datetime) -> list[LedgerRow]:
+    """The shop's stamp, bonus, undo and redeem events since `since`, with their branch."""
+    events = card_events.c
+    query = (
+        select(
+            events.card_id,
+            events.kind,
+            events.count,
+            events.created_at,
+            events.id,
+            events.undoes_event_id,
+            _where(),
+        )
+        .select_from(_with_undone())
+        .where(
+            events.shop_id == shop_id,
+            events.created_at >= since,
+            events.kind.in_(_COUNTED),
+        )
     )
     return [LedgerRow(*row) for row in (await conn.execute(query)).all()]
+
+
+async def branch_totals(
+    conn: AsyncConnection, shop_id: int, branch_id: int, shop: CardTotals
+) -> CardTotals:
+    """`shop`'s totals with the ledger's part of one branch over all time: its stamps (bonus
+    ones included, undos netted out), bonus stamps and rewards redeemed."""
+    events = card_events.c
+
+    def net(*kinds: str) -> ColumnElement[int]:
+        given, taken = kinds
+        signed = case(
+            (events.kind == given, events.count), (events.kind == taken, -events.count), else_=0
+        )
+        return func.coalesce(func.sum(signed), 0)
+
+    redeemed = func.coalesce(func.sum(case((events.kind == "redeem", events.count), else_=0)), 0)
+    query = (
+        select(net("stamp", "undo"), net("bonus", "undo_bonus"), redeemed)
+        .select_from(_with_undone())
+        .where(events.shop_id == shop_id, events.kind.in_(_COUNTED), _where() == branch_id)
+    )
+    stamps, bonus, redeemed_count = (await conn.execute(query)).one()
+    return replace(
+        shop, stamps=int(stamps) + int(bonus), bonus=int(bonus), redeemed=int(redeemed_count)
+    )
 
 
 async def ledger_export(conn: AsyncConnection, shop_id: int) -> AsyncIterator[tuple[object, ...]]:
