@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from babel.numbers import get_decimal_symbol
 from starlette.requests import Request
@@ -38,8 +38,9 @@ from passes.stamp_symbols import SYMBOLS
 from passes.stats import WINDOW_DAYS
 from passes.store.feedback import FeedbackSummary
 from passes.store.shops import ShopRow
-from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
+from passes.store.stats import LEDGER_COLUMNS, ledger_export
 from passes.texts import counted
+from passes.web.branch_figures import branch_figures
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
 from passes.web.site import Site
@@ -103,13 +104,17 @@ class DashboardPages:
         self, request: Request, shop: ShopRow, status: int = 200, **extra: object
     ) -> Response:
         """The dashboard; `extra` carries a form's draft, preview or error."""
-        stats = await load_stats(self.service.store, shop.id, datetime.now(UTC).date())
+        figures = await branch_figures(self.service, shop, request.query_params.get("branch"))
+        stats = figures.stats
+        if figures.unknown and status == 200:
+            status = 422
         t = self.site.translator(request)
         wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
         feedback = await self.feedback.summary(shop.id)
         context: dict[str, object] = {
             "shop": shop,
             "stats": stats,
+            "figures": figures,
             "days": WINDOW_DAYS,
             "chart": bar_chart(
                 stats.stamps_per_day,
@@ -143,7 +148,7 @@ class DashboardPages:
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
             "purchase": _purchase(await self.service.purchases.rule(shop)),
             "max_tiers": loyalty.MAX_TIERS,
-            "places": await self.service.shops.locations(shop),
+            "places": figures.places,
             "look": _look(shop),
             "colours": list(DEFAULT_COLOURS),
             "in_wallets": await self.service.refresher.passes_in_wallets(shop),

@@ -36,6 +36,7 @@ from passes.purchase_rules import (
 )
 from passes.shops import check_branch_name
 from passes.store.shops import Location, ShopRow
+from passes.text_keys import N_
 from passes.web.dashboard import DashboardPages
 
 # Settings that may be left empty: no daily cap, no expiry.
@@ -295,13 +296,14 @@ class ProgramForm:
         try:
             check_branch_name(fields.get("name"))
         except InvalidInput:
-            return await self._place_refused(request, shop, fields, "branch_name_invalid")
+            return await self._place_refused(request, shop, fields, N_("branch_name_invalid"))
         try:
             await self.service.shops.add_location(shop, parse_location(fields))
         except InvalidInput:
             return await self._place_refused(request, shop, fields, "location_invalid")
         except Conflict as exc:
-            key = "branch_name_taken" if exc.code == "branch_name_taken" else "too_many_locations"
+            taken = exc.code == "branch_name_taken"
+            key = N_("branch_name_taken") if taken else "too_many_locations"
             return await self._place_refused(request, shop, fields, key)
         return RedirectResponse(f"/dashboard/{shop.slug}?saved=location#locations", status_code=303)
 
