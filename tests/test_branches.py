@@ -18,6 +18,7 @@ from passes.purchase_rules import PurchaseRule, parse_amount
 from passes.sessions import STAFF, SessionBook
 from passes.staff import StaffPins
 from passes.store.shops import Location, ShopRow
+from passes.store.stats import ledger_since
 from passes.store.tables import card_events, cards
 from tests.api_calls import change, new_card
 from tests.conftest import Env, auth
@@ -326,3 +327,22 @@ async def test_a_removed_branch_keeps_its_ledger_and_its_people(env: Env) -> Non
         shop, Location("Markt 1, Lübeck", 53.866, 10.686, "Altstadt")
     )
     assert (await _stats(env, key))["branches"][-1]["removed"], "a new branch is another id"
+
+
+async def test_an_undo_counts_where_its_stamp_was_even_across_the_windows_start(env: Env) -> None:
+    shop, key, altstadt, _ = await _shop_with_branches(env)
+    serial = (await new_card(env, key))["serial"]
+    given = await _post(env, key, f"/api/v1/cards/{serial}/stamps", {"branch": altstadt})
+    undo = f"/api/v1/cards/{serial}/stamps/{given.json()['last_change_id']}"
+    assert (await env.client.delete(undo, headers=auth(key))).status_code == 200
+    async with env.service.store.reading() as conn:
+        (at,) = (
+            await conn.execute(
+                select(card_events.c.created_at).where(
+                    card_events.c.shop_id == shop.id, card_events.c.kind == "undo"
+                )
+            )
+        ).scalars()
+        # The window starts between the stamp and its undo: the stamp is not among the rows.
+        rows = await ledger_since(conn, shop.id, at)
+    assert [(row.kind, row.branch_id) for row in rows] == [("undo", altstadt)]
