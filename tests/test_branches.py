@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from passes.staff import StaffPins
 from passes.store.shops import Location, ShopRow
 from passes.store.stats import ledger_since
 from passes.store.tables import card_events, cards
-from tests.api_calls import change, new_card
+from tests.api_calls import change, message, new_card
 from tests.conftest import Env, auth
 from tests.live import passes_env, run
 from tests.pages_client import Pages, signed_in_owner
@@ -346,3 +347,20 @@ async def test_an_undo_counts_where_its_stamp_was_even_across_the_windows_start(
         # The window starts between the stamp and its undo: the stamp is not among the rows.
         rows = await ledger_since(conn, shop.id, at)
     assert [(row.kind, row.branch_id) for row in rows] == [("undo", altstadt)]
+
+
+async def test_a_promotions_bonus_stamps_count_where_the_stamp_was_given(env: Env) -> None:
+    shop, key, altstadt, _ = await _shop_with_branches(env)
+    await env.service.shops.update_program(shop, holdout_percent=0)
+    serial = (await new_card(env, key))["serial"]
+    ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    sent = await message(env, key, text="Doppelt!", multiplier=2, ends_at=ends)
+    assert sent.status_code == 202 and sent.json()["recipients"] == 1, sent.text
+    given = await _post(env, key, f"/api/v1/cards/{serial}/stamps", {"branch": altstadt})
+    assert given.json()["total_stamps"] == 2, given.text
+    assert await _events(env, serial) == [
+        ("stamp", 1, altstadt, None),
+        ("bonus", 1, altstadt, None),
+    ]
+    at_altstadt = await _stats(env, key, str(altstadt))
+    assert (at_altstadt["stamps_total"], at_altstadt["bonus_stamps_total"]) == (2, 1)
