@@ -24,6 +24,10 @@ class BranchFigures:
     lines: list[BranchLine]
     unknown: bool = False
 
+    def status(self, status: int) -> int:
+        """The page's status: a 422 for a branch the shop does not have."""
+        return 422 if self.unknown and status == 200 else status
+
     @property
     def compared(self) -> bool:
         """Whether there is anything to compare: a branch, or a removed one's changes."""

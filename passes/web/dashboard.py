@@ -105,9 +105,7 @@ class DashboardPages:
     ) -> Response:
         """The dashboard; `extra` carries a form's draft, preview or error."""
         figures = await branch_figures(self.service, shop, request.query_params.get("branch"))
-        stats = figures.stats
-        if figures.unknown and status == 200:
-            status = 422
+        stats, status = figures.stats, figures.status(status)
         t = self.site.translator(request)
         wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
         feedback = await self.feedback.summary(shop.id)
@@ -128,13 +126,7 @@ class DashboardPages:
             "average": _average(feedback, self.site.language(request)),
             "history": await self.campaigns.history(shop),
             "segments": campaign_rules.SEGMENTS,
-            "draft": {
-                "segment": "all",
-                "text": "",
-                "multiplier": "",
-                "starts_at": "",
-                "ends_at": "",
-            },
+            "draft": _new_campaign(),
             "server_zone": datetime.now().astimezone().tzname(),
             "rules": _rules(shop),
             "limits": PROGRAM_LIMITS,
@@ -262,6 +254,11 @@ class DashboardPages:
 
 # The section of each saved form.
 _SECTIONS = {"settings": "rules", "location": "locations", "design": "design"}
+
+
+def _new_campaign() -> dict[str, str]:
+    """The campaign form as it starts: to everyone, nothing typed."""
+    return {"segment": "all", "text": "", "multiplier": "", "starts_at": "", "ends_at": ""}
 
 
 def _rules(shop: ShopRow) -> dict[str, str]:
