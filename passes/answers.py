@@ -303,11 +303,37 @@ class Success(msgspec.Struct, frozen=True, omit_defaults=True):
     estimate: dict[str, Any] | None = None
 
 
+class BranchFigures(msgspec.Struct, frozen=True):
+    """One branch's part of the window: every branch of the shop, then removed branches the
+    ledger still names, then the changes made without a branch (branch null)"""
+
+    branch: Annotated[int | None, Meta(description="The branch's id; null: no branch")]
+    name: Annotated[
+        str | None,
+        Meta(description="Its name (its address when unnamed); null: no branch or removed"),
+    ]
+    removed: Annotated[bool, Meta(description="The branch was removed; its changes stay")]
+    stamps: Annotated[int, Meta(description="Stamps given at the counter, undos netted out")]
+    rewards_redeemed: Count
+
+
 class Stats(msgspec.Struct, frozen=True):
     """The shop's figures (UTC days), as the owner dashboard shows them"""
 
+    branch: Annotated[
+        int | None,
+        Meta(
+            description="The branch asked for (?branch=): the ledger's figures (stamps, "
+            "rewards, active and returning cards, stamps_per_day) are its own, cards_issued "
+            "and wallets the whole shop's; null: the whole shop"
+        ),
+    ]
+    branches: Annotated[
+        list[BranchFigures],
+        Meta(description="Stamps and rewards redeemed in the window, branch by branch"),
+    ]
     window_days: Annotated[int, Meta(description="Days the recent figures cover")]
-    cards_issued: Count
+    cards_issued: Annotated[int, Meta(ge=0, description="Cards issued (the whole shop)")]
     active_cards: Annotated[
         int, Meta(ge=0, description="Cards stamped or redeemed within the window")
     ]
@@ -327,7 +353,7 @@ class Stats(msgspec.Struct, frozen=True):
     ]
     rewards_redeemed: Count
     rewards_redeemed_recently: Count
-    wallets: Wallets
+    wallets: Annotated[Wallets, Meta(description="Passes in each wallet (the whole shop)")]
     stamps_per_day: list[Day]
     success: Success
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,6 +32,7 @@ from passes.shapes import (
     read_query,
 )
 from passes.stats import stats_json, success_json
+from passes.store.ledger import NO_ORIGIN, Origin
 from passes.store.shops import ShopRow
 from passes.store.stats import campaign_responses, load_stats, program_totals
 
@@ -162,6 +164,7 @@ class ShopApi:
             asked.count,
             actor=actor,
             idempotency_key=request.headers.get("idempotency-key"),
+            origin=await self._origin(shop, asked.branch),
         )
         return JsonResponse(card_answer(view))
 
@@ -175,6 +178,7 @@ class ShopApi:
             asked.amount,
             asked.currency,
             actor=actor,
+            origin=await self._origin(shop, asked.branch),
         )
         answer = answers.purchase_answer(bought.view, bought.purchase, bought.earned)
         return JsonResponse(answer, status_code=201 if bought.new else 200)
@@ -223,18 +227,32 @@ class ShopApi:
             actor=actor,
             idempotency_key=request.headers.get("idempotency-key"),
             tier=asked.tier,
+            origin=await self._origin(shop, asked.branch),
         )
         return JsonResponse(card_answer(view))
 
     async def stats(self, request: Request) -> Response:
         shop, _ = await self._shop(request)
         query = read_query(dict(request.query_params), StatsQuery)
-        found = await load_stats(self.service.store, shop.id, datetime.now(UTC).date())
+        branch = (
+            None if query.branch is UNSET else await self.service.shops.branch(shop, query.branch)
+        )
+        today = datetime.now(UTC).date()
+        found = await load_stats(self.service.store, shop.id, today, branch)
         async with self.service.store.reading() as conn:
             totals = await program_totals(conn, shop.id)
             responses = await campaign_responses(conn, shop.id)
         success = success_json(found, totals, responses, *query.amounts())
-        return JsonResponse(answers.stats_answer(stats_json(found), success))
+        places = await self.service.shops.locations(shop)
+        names = {place.id: place.label for place in places if place.id is not None}
+        figures = stats_json(found, names)
+        return JsonResponse(answers.stats_answer(figures, success))
+
+    async def _origin(self, shop: ShopRow, branch: int | str | None) -> Origin:
+        """Where a change happened, as asked; the key is its own actor (no person)."""
+        if branch is None:
+            return NO_ORIGIN
+        return Origin(branch_id=await self.service.shops.branch(shop, branch))
 
 
 def _endpoint_id(request: Request) -> int:

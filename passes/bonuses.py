@@ -17,7 +17,7 @@ from passes.clock import Clock
 from passes.store import Store
 from passes.store.card_changes import apply_change
 from passes.store.cards import CardRow, lock_card_by_id, mark_long_standing, mark_referral_rewarded
-from passes.store.ledger import Change
+from passes.store.ledger import NO_ORIGIN, Change, Origin
 from passes.store.promotions import promotions_of
 from passes.store.shops import ShopRow
 
@@ -65,11 +65,16 @@ class Bonuses:
         return await self._promotions.get_or_load(str(shop.id), load)
 
     def after_stamp(
-        self, shop: ShopRow, count: int, promotions: tuple[bonus_rules.Promotion, ...]
+        self,
+        shop: ShopRow,
+        count: int,
+        promotions: tuple[bonus_rules.Promotion, ...],
+        origin: Origin = NO_ORIGIN,
     ) -> FollowUp | None:
         """A fresh stamp's follow-ups in its transaction: a running promotion's extra stamps
         (a `bonus` event of their own, so a retry of the stamp gives none), then the
-        long-standing check. None when the shop has neither."""
+        long-standing check. None when the shop has neither. The bonus events carry the
+        stamp's `origin`: they happened where it did."""
         rule = long_standing_rule(shop)
         if not promotions and not rule.enabled:
             return None
@@ -86,12 +91,13 @@ class Bonuses:
             now = card.updated_at
             extra, promotion = bonus_rules.promotion_bonus(count, card.id, promotions, now)
             if promotion is not None:
-                card = await self._bonus(conn, shop, card, extra, f"promotion:{promotion.id}", now)
+                actor = f"promotion:{promotion.id}"
+                card = await self._bonus(conn, shop, card, extra, actor, now, origin)
             state = card.counters
             turns = bonus_rules.becomes_long_standing(
                 rule, state, card.created_at, now, card.loyal_since is not None
             )
-            return await self._make_long_standing(conn, shop, card, now) if turns else card
+            return await self._make_long_standing(conn, shop, card, now, origin) if turns else card
 
         return FollowUp(applies, then)
 
@@ -103,14 +109,20 @@ class Bonuses:
         count: int,
         actor: str,
         now: datetime,
+        origin: Origin = NO_ORIGIN,
     ) -> CardRow:
         after = loyalty.add_bonus(program_of(shop), card.counters, count)
         perk = shop.program.loyal_perk if actor == LONG_STANDING_ACTOR else None
-        change = bonus_change(shop, card, count, actor, after, perk=perk)
+        change = bonus_change(shop, card, count, actor, after, perk=perk, origin=origin)
         return await apply_change(conn, card, change, now)
 
     async def _make_long_standing(
-        self, conn: AsyncConnection, shop: ShopRow, card: CardRow, now: datetime
+        self,
+        conn: AsyncConnection,
+        shop: ShopRow,
+        card: CardRow,
+        now: datetime,
+        origin: Origin = NO_ORIGIN,
     ) -> CardRow:
         """Mark the card long-standing (its perk shows from now on) and give the bonus, once."""
         if not await mark_long_standing(conn, card.id, now):
@@ -118,7 +130,7 @@ class Bonuses:
         card = replace(card, loyal_since=now)
         bonus = shop.program.loyal_bonus_stamps
         if bonus > 0 and not card.counters.voided:
-            card = await self._bonus(conn, shop, card, bonus, LONG_STANDING_ACTOR, now)
+            card = await self._bonus(conn, shop, card, bonus, LONG_STANDING_ACTOR, now, origin)
         return card
 
     async def reward_referral(
@@ -153,6 +165,7 @@ def bonus_change(
     after: loyalty.CardState,
     *,
     perk: str | None = None,
+    origin: Origin = NO_ORIGIN,
 ) -> Change:
     """Bonus stamps for `card`, announced as notices.bonus decides."""
     notice = notices.bonus(
@@ -163,7 +176,7 @@ def bonus_change(
         card_version=card.version,
         perk=perk,
     )
-    return Change("bonus", count, actor, after, notice=notice)
+    return Change("bonus", count, actor, after, notice=notice, origin=origin)
 
 
 def rewards_referral(kind: str, card: CardRow) -> bool:

@@ -133,7 +133,8 @@ class Changes:
             fraud_rules.check_cooldown(recent.last_stamp, now, cooldown)
             return loyalty.stamp(program, state, count, now)
 
-        then = self.bonuses.after_stamp(shop, count, await self.bonuses.promotions(shop))
+        promotions = await self.bonuses.promotions(shop)
+        then = self.bonuses.after_stamp(shop, count, promotions, origin)
         return await self._change(
             shop,
             serial,

@@ -29,7 +29,7 @@ from passes.serials import naming_typed_serial, normalise_serial
 from passes.store import Store
 from passes.store.card_changes import apply_change
 from passes.store.cards import CardRow, lock_card
-from passes.store.ledger import Change, change_by_key, ledger_entry
+from passes.store.ledger import NO_ORIGIN, Change, Origin, change_by_key, ledger_entry
 from passes.store.purchases import (
     Purchase,
     find_purchase,
@@ -95,7 +95,15 @@ class Purchases:
 
     @naming_typed_serial
     async def purchase(
-        self, shop: ShopRow, serial: str, reference: str, amount: str, currency: str, *, actor: str
+        self,
+        shop: ShopRow,
+        serial: str,
+        reference: str,
+        amount: str,
+        currency: str,
+        *,
+        actor: str,
+        origin: Origin = NO_ORIGIN,
     ) -> Bought:
         """Stamp the card for a purchase by the shop's rule; the same reference again answers
         the first result and stamps nothing (a different purchase under it is a Conflict)."""
@@ -118,7 +126,7 @@ class Purchases:
         if earned.stamps:
             key = idempotency_key(reference)
             view = await self.changes.stamp(
-                shop, serial, earned.stamps, actor=actor, idempotency_key=key
+                shop, serial, earned.stamps, actor=actor, idempotency_key=key, origin=origin
             )
             async with self.store.reading() as conn:
                 past = await change_by_key(conn, card_id, key)

@@ -125,6 +125,16 @@ StartsAt = Annotated[
 EndsAt = Annotated[
     Moment, Meta(description="When the promotion ends (at most 14 days after its start)")
 ]
+Branch = Annotated[
+    Annotated[int, Meta(ge=1)]
+    | Annotated[str, _text("A name or address", min_length=1, max_length=200, refused=_CONTROL)],
+    Meta(
+        description="Where it happened: the shop's branch by its id (a number, as "
+        "`passes shop location` lists it) or by its name or address; 422 unknown_branch when "
+        "the shop has none such",
+        examples=[3, "Altstadt"],
+    ),
+]
 WEBHOOK_EVENT_TYPES = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 Amount = Annotated[float, Meta(ge=0, le=MAX_AMOUNT)]
 RewardCost = Annotated[Amount, Meta(description="What one reward costs the shop")]
@@ -172,6 +182,7 @@ class StampRequest(Shape):
     """Stamps for one visit"""
 
     count: Count = 1
+    branch: Branch | None = None
 
 
 class PurchaseRequest(Shape):
@@ -201,12 +212,14 @@ class PurchaseRequest(Shape):
             "TX-2026-000123",
         ),
     ]
+    branch: Branch | None = None
 
 
 class RedeemRequest(Shape):
     """Which due reward to redeem (absent: the oldest due)"""
 
     tier: Tier | None = None
+    branch: Branch | None = None
 
 
 class NewWebhook(Shape):
@@ -258,12 +271,26 @@ class MessageRequest(Shape):
             raise ValueError("text: a message needs its text (or preview it)")
 
 
+StatsBranch = Annotated[
+    str,
+    _text(
+        "Only this branch's figures (its id, name or address): the ledger's figures are its "
+        "own; cards_issued and wallets stay the whole shop's. 422 unknown_branch when the "
+        "shop has none such",
+        min_length=1,
+        max_length=200,
+        refused=_CONTROL,
+    ),
+]
+
+
 class StatsQuery(msgspec.Struct, forbid_unknown_fields=False, frozen=True):
     """GET /stats's query: with both amounts, the figures carry a cost estimate"""
 
     # UNSET, not None, for an absent amount: "?basket=null" is no amount.
     reward_cost: RewardCost | UnsetType = UNSET
     basket: Basket | UnsetType = UNSET
+    branch: StatsBranch | UnsetType = UNSET
 
     def amounts(self) -> tuple[float | None, float | None]:
         """What one reward costs and the average basket (None: not given)."""

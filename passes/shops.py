@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from passes import loyalty
 from passes.clock import Clock
-from passes.errors import InvalidInput, Unauthorized
+from passes.errors import InvalidInput, NotFound, RefusedInput, Unauthorized
 from passes.goal import move_goal
 from passes.keys import API_KEY_PREFIX, hash_api_key
 from passes.program import (
@@ -29,9 +29,11 @@ from passes.store.shops import (
     ShopRow,
     ShopSummary,
     add_location,
+    find_branch,
     insert_shop,
     locations_of,
     remove_location,
+    rename_location,
     rename_shop,
     shop_by_id,
     shop_by_slug,
@@ -48,6 +50,20 @@ class ProgramChanged:
     refreshed: int
     # Cards whose main reward fell due at once because the stamps required went down.
     rewards_due_now: int = 0
+
+
+MAX_BRANCH_NAME = 100
+
+
+def check_branch_name(name: str | None) -> str | None:
+    """A branch's name as stored: 1 to MAX_BRANCH_NAME printable characters, or None
+    (blank too) for a branch called by its address."""
+    name = (name or "").strip()
+    if not name:
+        return None
+    if len(name) > MAX_BRANCH_NAME or not name.isprintable():
+        raise InvalidInput(f"a branch name must be 1 to {MAX_BRANCH_NAME} printable characters")
+    return name
 
 
 def slugify(name: str) -> str:
@@ -152,9 +168,35 @@ class Shops:
             raise InvalidInput("latitude must be -90 to 90 and longitude -180 to 180")
         if not 1 <= len(location.address.strip()) <= 200:
             raise InvalidInput("the address must be 1 to 200 characters")
+        location = replace(location, name=check_branch_name(location.name), id=None)
         async with self.store.transaction() as conn:
             await add_location(conn, shop.id, location)
         return await self.refresher.refresh_passes(shop, progress=progress)
+
+    async def rename_branch(self, shop: ShopRow, branch: str, name: str | None) -> Location:
+        """Call the shop's branch (by id, name or address) `name`; None or blank: by its
+        address again. Passes show no names, so none is refreshed."""
+        name = check_branch_name(name)
+        async with self.store.transaction() as conn:
+            branch_id = await find_branch(conn, shop.id, branch)
+            await rename_location(conn, shop.id, branch_id, name)
+            places = await locations_of(conn, shop.id)
+        return next(place for place in places if place.id == branch_id)
+
+    async def branch(self, shop: ShopRow, given: int | str) -> int:
+        """The id of the shop's branch given by id (a number) or by name or address;
+        RefusedInput `unknown_branch` (a 422) when the shop has none such."""
+        async with self.store.reading() as conn:
+            places = await locations_of(conn, shop.id)
+            if isinstance(given, int):
+                if any(place.id == given for place in places):
+                    return given
+            else:
+                try:
+                    return await find_branch(conn, shop.id, given)
+                except NotFound:
+                    pass
+        raise RefusedInput(f"no branch {given!r} at this shop", "unknown_branch")
 
     async def remove_location(
         self,

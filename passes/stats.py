@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -33,6 +34,19 @@ class LedgerRow:
     at: datetime
     id: int = 0
     undoes: int | None = None
+    # Where it happened: shop_locations.id (an undo: where the change it takes back did), or
+    # None. A removed branch's id stays.
+    branch_id: int | None = None
+
+
+@dataclass(frozen=True)
+class BranchCount:
+    """A branch's stamps (counter stamps, undos netted out) and rewards redeemed in the
+    window; `branch_id` None: the changes made without a branch."""
+
+    branch_id: int | None
+    stamps: int
+    redeemed: int
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,11 @@ class Stats:
     bonus_per_day: list[tuple[date, int]] = field(default_factory=list)
     # Stamping occasions (one stamp event, whatever its count; undone ones not).
     visits: int = 0
+    # The branch the ledger figures are for (None: the whole shop); the card facts (cards
+    # issued, wallets) are always the whole shop's.
+    branch_id: int | None = None
+    # Every branch's part of the window, the whole shop's rows apart by branch.
+    by_branch: list[BranchCount] = field(default_factory=list)
 
 
 def window_start(today: date) -> date:
@@ -55,10 +74,14 @@ def window_start(today: date) -> date:
     return today - timedelta(days=WINDOW_DAYS - 1)
 
 
-def figures(totals: CardTotals, rows: list[LedgerRow], today: date) -> Stats:
-    """Active and returning cards and stamps per day over the last WINDOW_DAYS days (UTC)."""
+def figures(
+    totals: CardTotals, rows: list[LedgerRow], today: date, branch: int | None = None
+) -> Stats:
+    """Active and returning cards and stamps per day over the last WINDOW_DAYS days (UTC),
+    of the whole shop or (`branch`) of the rows of one branch, and every branch's part."""
     first = window_start(today)
-    recent = [row for row in rows if row.at.date() >= first]
+    every = [row for row in rows if row.at.date() >= first]
+    recent = every if branch is None else [row for row in every if row.branch_id == branch]
     per_day: Counter[date] = Counter()
     bonus_day: Counter[date] = Counter()
     stamp_days: defaultdict[int, set[date]] = defaultdict(set)
@@ -81,7 +104,25 @@ def figures(totals: CardTotals, rows: list[LedgerRow], today: date) -> Stats:
         stamps_per_day=[(day, max(per_day[day], 0)) for day in days],
         bonus_per_day=[(day, max(bonus_day[day], 0)) for day in days],
         visits=visits(recent),
+        branch_id=branch,
+        by_branch=by_branch(every),
     )
+
+
+def by_branch(rows: list[LedgerRow]) -> list[BranchCount]:
+    """Stamps and rewards redeemed per branch, by branch id, the rows without one last."""
+    stamps: Counter[int | None] = Counter()
+    redeemed: Counter[int | None] = Counter()
+    for row in rows:
+        if row.kind == "stamp":
+            stamps[row.branch_id] += row.count
+        elif row.kind == "undo":
+            stamps[row.branch_id] -= row.count
+        elif row.kind == "redeem":
+            redeemed[row.branch_id] += row.count
+    seen = {*stamps, *redeemed}
+    order = sorted(seen, key=lambda found: (found is None, found or 0))
+    return [BranchCount(found, stamps[found], redeemed[found]) for found in order]
 
 
 def visits(rows: list[LedgerRow]) -> int:
@@ -90,11 +131,49 @@ def visits(rows: list[LedgerRow]) -> int:
     return sum(1 for row in rows if row.kind == "stamp" and row.id not in undone)
 
 
-def stats_json(stats: Stats) -> dict[str, Any]:
-    """The figures as GET /api/v1/stats answers them."""
+@dataclass(frozen=True)
+class BranchLine:
+    """A row of the branches' comparison: the branch (None: changes without one), its name
+    (None for those), whether it was removed since, its stamps and rewards redeemed."""
+
+    branch_id: int | None
+    name: str | None
+    removed: bool
+    stamps: int
+    redeemed: int
+
+
+def branch_lines(stats: Stats, names: Mapping[int, str]) -> list[BranchLine]:
+    """Every branch of the shop (`names`: id -> name, in their order), then the removed
+    branches the window's ledger still names, then the changes without a branch."""
+    counted = {found.branch_id: found for found in stats.by_branch}
+    lines = []
+    for branch_id in [*names, *(found for found in counted if found not in names)]:
+        part = counted.get(branch_id, BranchCount(branch_id, 0, 0))
+        name = None if branch_id is None else names.get(branch_id)
+        removed = branch_id is not None and branch_id not in names
+        lines.append(BranchLine(branch_id, name, removed, part.stamps, part.redeemed))
+    # Without a branch last, as the comparison's remainder.
+    return sorted(lines, key=lambda line: line.branch_id is None)
+
+
+def stats_json(stats: Stats, names: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """The figures as GET /api/v1/stats answers them (`names`: the shop's branches)."""
     totals = stats.totals
     bonus = dict(stats.bonus_per_day)
+    branches = [
+        {
+            "branch": line.branch_id,
+            "name": line.name,
+            "removed": line.removed,
+            "stamps": line.stamps,
+            "rewards_redeemed": line.redeemed,
+        }
+        for line in branch_lines(stats, names or {})
+    ]
     return {
+        "branch": stats.branch_id,
+        "branches": branches,
         "window_days": WINDOW_DAYS,
         "cards_issued": totals.issued,
         "active_cards": stats.active,

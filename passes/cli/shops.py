@@ -168,6 +168,8 @@ def shop_refresh(slug: str) -> None:
 @click.option("--address", help='e.g. "Sonnenallee 1, Berlin".')
 @click.option("--lat", "latitude", type=float, help="Latitude, e.g. 52.4862.")
 @click.option("--lon", "longitude", type=float, help="Longitude, e.g. 13.4319.")
+@click.option("--name", help='The branch\'s name, e.g. "Altstadt" ("" : by its address).')
+@click.option("--branch", help="Rename this branch (its id, name or address) to --name.")
 @click.option("--delete", "position", type=int, help="Remove the place numbered N in the list.")
 @clear_errors
 def shop_location(
@@ -175,30 +177,43 @@ def shop_location(
     address: str | None,
     latitude: float | None,
     longitude: float | None,
+    name: str | None,
+    branch: str | None,
     position: int | None,
 ) -> None:
-    """The shop's places, where passes surface on the lock screen (up to 10): with --address,
-    --lat and --lon add one, with --delete N remove one, with neither list them."""
+    """The shop's places, its branches, where passes surface on the lock screen (up to 10):
+    with --address, --lat and --lon (and --name) add one, with --branch B --name N rename
+    one, with --delete N remove one, with none of them list them."""
     place_given = [value is not None for value in (address, latitude, longitude)]
     if any(place_given) and not all(place_given):
         raise click.UsageError("a place needs --address, --lat and --lon")
-    if all(place_given) and position is not None:
-        raise click.UsageError("add a place or --delete one, not both")
+    if sum((all(place_given), branch is not None, position is not None)) > 1:
+        raise click.UsageError("add a place, rename a --branch or --delete one, one at a time")
+    if branch is not None and name is None:
+        raise click.UsageError("--branch needs the new --name")
+    if name is not None and not all(place_given) and branch is None:
+        raise click.UsageError("--name goes with a new place or with --branch")
 
     async def work(service: Service) -> tuple[list[Location], int | None]:
         shops = service.shops
         found = await shops.shop(slug)
         refreshed = None
         if address is not None and latitude is not None and longitude is not None:
-            place = Location(address.strip(), latitude, longitude)
+            place = Location(address.strip(), latitude, longitude, name)
             refreshed = await shops.add_location(found, place, refresh_progress())
+        elif branch is not None:
+            await shops.rename_branch(found, branch, name)
         elif position is not None:
             _, refreshed = await shops.remove_location(found, position, progress=refresh_progress())
         return await shops.locations(found), refreshed
 
     places, refreshed = with_service(work)
     for number, place in enumerate(places, 1):
-        click.echo(f"{number:>2}. {place.latitude:.5f}, {place.longitude:.5f}  {place.address}")
+        named = f": {place.name}" if place.name else ""
+        click.echo(
+            f"{number:>2}. {place.latitude:.5f}, {place.longitude:.5f}  {place.address}"
+            f"  [branch {place.id}{named}]"
+        )
     if not places:
         click.echo("no locations")
     if refreshed is not None:

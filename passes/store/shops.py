@@ -236,11 +236,20 @@ MAX_LOCATIONS = 10
 
 @dataclass(frozen=True)
 class Location:
-    """A place of the shop; the pass surfaces near it."""
+    """A place of the shop; the pass surfaces near it. It is a branch too: staff and stamps
+    may belong to it (`id`, shop_locations.id, None before it is stored), called by its
+    `name` (None: by its address). Passes show only the address and coordinates."""
 
     address: str
     latitude: float
     longitude: float
+    name: str | None = None
+    id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """What the branch is called: its name, else its address."""
+        return self.name or self.address
 
 
 async def add_location(conn: AsyncConnection, shop_id: int, location: Location) -> None:
@@ -250,17 +259,55 @@ async def add_location(conn: AsyncConnection, shop_id: int, location: Location) 
     )
     if (await conn.execute(count)).scalar_one() >= MAX_LOCATIONS:
         raise Conflict(f"a shop has at most {MAX_LOCATIONS} locations", "too_many_locations")
-    await conn.execute(insert(shop_locations).values(shop_id=shop_id, **location.__dict__))
+    if location.name is not None:
+        await _check_name_free(conn, shop_id, location.name)
+    place = {key: value for key, value in location.__dict__.items() if key != "id"}
+    await conn.execute(insert(shop_locations).values(shop_id=shop_id, **place))
+
+
+async def _check_name_free(
+    conn: AsyncConnection, shop_id: int, name: str, branch_id: int | None = None
+) -> None:
+    """Conflict when another branch of the shop is called `name` (any case): the API and the
+    CLI find a branch by its name."""
+    query = select(shop_locations.c.id, shop_locations.c.name).where(
+        shop_locations.c.shop_id == shop_id
+    )
+    for row_id, other in (await conn.execute(query)).all():
+        if row_id != branch_id and (other or "").casefold() == name.casefold():
+            raise Conflict(f"another branch is called {name!r} already", "branch_name_taken")
+
+
+async def rename_location(
+    conn: AsyncConnection, shop_id: int, branch_id: int, name: str | None
+) -> None:
+    """Name the shop's branch (None: called by its address again)."""
+    if name is not None:
+        await _check_name_free(conn, shop_id, name, branch_id)
+    await conn.execute(
+        shop_locations.update()
+        .where(shop_locations.c.shop_id == shop_id, shop_locations.c.id == branch_id)
+        .values(name=name)
+    )
 
 
 async def locations_of(conn: AsyncConnection, shop_id: int) -> list[Location]:
     """The shop's places, in the order they were added."""
     query = (
-        select(shop_locations.c.address, shop_locations.c.latitude, shop_locations.c.longitude)
+        select(*_PLACE_COLUMNS)
         .where(shop_locations.c.shop_id == shop_id)
         .order_by(shop_locations.c.id)
     )
     return [Location(*row) for row in (await conn.execute(query)).all()]
+
+
+_PLACE_COLUMNS = (
+    shop_locations.c.address,
+    shop_locations.c.latitude,
+    shop_locations.c.longitude,
+    shop_locations.c.name,
+    shop_locations.c.id,
+)
 
 
 async def remove_location(
@@ -269,20 +316,15 @@ async def remove_location(
     """Remove the shop's place at `position` (1-based, in the order listed); NotFound when
     there is none, Conflict when `address` is given and the place there is another (the list
     changed since it was shown)."""
-    query = (
-        select(shop_locations.c.id, shop_locations.c.address, shop_locations.c.latitude)
-        .add_columns(shop_locations.c.longitude)
-        .where(shop_locations.c.shop_id == shop_id)
-        .order_by(shop_locations.c.id)
-    )
-    rows = (await conn.execute(query)).all()
-    if not 1 <= position <= len(rows):
-        raise NotFound(f"no location {position} (the shop has {len(rows)})")
-    row_id, *place = rows[position - 1]
-    found = Location(*place)
+    places = await locations_of(conn, shop_id)
+    if not 1 <= position <= len(places):
+        raise NotFound(f"no location {position} (the shop has {len(places)})")
+    found = places[position - 1]
     if address is not None and found.address != address:
         raise Conflict("the locations changed since they were shown", "locations_changed")
-    await conn.execute(shop_locations.delete().where(shop_locations.c.id == row_id))
+    # The branch's people keep working without it (staff_members.branch_id SET NULL); the
+    # ledger keeps its id (no foreign key), shown as a removed branch.
+    await conn.execute(shop_locations.delete().where(shop_locations.c.id == found.id))
     return found
 
 

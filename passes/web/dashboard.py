@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from babel.numbers import get_decimal_symbol
 from starlette.requests import Request
@@ -45,9 +45,10 @@ from passes.store.feedback import FeedbackSummary
 from passes.store.people import MANAGER_ROLE
 from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
-from passes.store.stats import LEDGER_COLUMNS, ledger_export, load_stats
+from passes.store.stats import LEDGER_COLUMNS, ledger_export
 from passes.text_keys import N_
 from passes.texts import counted
+from passes.web.branch_figures import branch_figures
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
 from passes.web.people_form import manager_sign_in, people_context, people_notice
@@ -135,7 +136,8 @@ class DashboardPages:
         self, request: Request, shop: ShopRow, status: int = 200, **extra: object
     ) -> Response:
         """The dashboard; `extra` carries a form's draft, preview or error."""
-        stats = await load_stats(self.service.store, shop.id, datetime.now(UTC).date())
+        figures = await branch_figures(self.service, shop, request.query_params.get("branch"))
+        stats, status = figures.stats, figures.status(status)
         t = self.site.translator(request)
         wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
         feedback = await self.feedback.summary(shop.id)
@@ -145,6 +147,7 @@ class DashboardPages:
         context: dict[str, object] = {
             "shop": shop,
             "stats": stats,
+            "figures": figures,
             "days": WINDOW_DAYS,
             "chart": bar_chart(
                 stats.stamps_per_day,
@@ -158,13 +161,7 @@ class DashboardPages:
             "average": _average(feedback, self.site.language(request)),
             "history": await self.campaigns.history(shop),
             "segments": campaign_rules.SEGMENTS,
-            "draft": {
-                "segment": "all",
-                "text": "",
-                "multiplier": "",
-                "starts_at": "",
-                "ends_at": "",
-            },
+            "draft": _new_campaign(),
             "server_zone": datetime.now().astimezone().tzname(),
             "rules": _rules(shop),
             "limits": PROGRAM_LIMITS,
@@ -179,7 +176,7 @@ class DashboardPages:
             "tiers": [(str(at), reward) for at, reward in shop.program.tiers],
             "purchase": _purchase(await self.service.purchases.rule(shop)),
             "max_tiers": loyalty.MAX_TIERS,
-            "places": await self.service.shops.locations(shop),
+            "places": figures.places,
             "look": _look(shop),
             "colours": list(DEFAULT_COLOURS),
             "in_wallets": await self.service.refresher.passes_in_wallets(shop),
@@ -316,6 +313,11 @@ class DashboardPages:
 
 # The section of each saved form.
 _SECTIONS = {"settings": "rules", "location": "locations", "design": "design"}
+
+
+def _new_campaign() -> dict[str, str]:
+    """The campaign form as it starts: to everyone, nothing typed."""
+    return {"segment": "all", "text": "", "multiplier": "", "starts_at": "", "ends_at": ""}
 
 
 def _rules(shop: ShopRow) -> dict[str, str]:

@@ -36,7 +36,9 @@ from passes.purchase_rules import (
     PurchaseRule,
     parse_amount,
 )
+from passes.shops import check_branch_name
 from passes.store.shops import Location, ShopRow
+from passes.text_keys import N_
 from passes.web.dashboard import DashboardPages
 
 # Settings that may be left empty: no daily cap, no expiry.
@@ -176,7 +178,7 @@ def parse_purchase_rule(fields: dict[str, str]) -> PurchaseRule | Literal["keep"
 
 
 def parse_location(fields: dict[str, str]) -> Location:
-    """An address and coordinates; a decimal comma is fine."""
+    """An address, coordinates (a decimal comma is fine) and the branch's name, if any."""
     try:
         latitude, longitude = (
             float(fields.get(name, "").strip().replace(",", "."))
@@ -186,7 +188,8 @@ def parse_location(fields: dict[str, str]) -> Location:
         raise InvalidInput("coordinates must be numbers") from exc
     if not (math.isfinite(latitude) and math.isfinite(longitude)):
         raise InvalidInput("coordinates must be finite")
-    return Location(fields.get("address", "").strip(), latitude, longitude)
+    name = fields.get("name", "").strip() or None
+    return Location(fields.get("address", "").strip(), latitude, longitude, name)
 
 
 def refusal(t: Callable[[str], str], shop: ShopRow, refused: BadSetting) -> tuple[str, str]:
@@ -315,13 +318,27 @@ class ProgramForm:
             return self.site.message(request, 403, "form_expired")
         shop, fields = found
         try:
+            check_branch_name(fields.get("name"))
+        except InvalidInput:
+            return await self._place_refused(request, shop, fields, N_("branch_name_invalid"))
+        try:
             await self.service.shops.add_location(shop, parse_location(fields))
-        except (InvalidInput, Conflict) as exc:
-            key = "too_many_locations" if isinstance(exc, Conflict) else "location_invalid"
-            error = self.site.translator(request)(key)
-            place = {name: fields.get(name, "") for name in ("address", "latitude", "longitude")}
-            return await self.dashboard.show(request, shop, 422, place=place, location_error=error)
+        except InvalidInput:
+            return await self._place_refused(request, shop, fields, "location_invalid")
+        except Conflict as exc:
+            taken = exc.code == "branch_name_taken"
+            key = N_("branch_name_taken") if taken else "too_many_locations"
+            return await self._place_refused(request, shop, fields, key)
         return RedirectResponse(f"/dashboard/{shop.slug}?saved=location#locations", status_code=303)
+
+    async def _place_refused(
+        self, request: Request, shop: ShopRow, fields: dict[str, str], key: str
+    ) -> Response:
+        """The locations form again, as typed, saying what to change."""
+        error = self.site.translator(request)(key)
+        typed = ("name", "address", "latitude", "longitude")
+        place = {name: fields.get(name, "") for name in typed}
+        return await self.dashboard.show(request, shop, 422, place=place, location_error=error)
 
     async def remove_location(self, request: Request) -> Response:
         found = await self._signed_in(request)
