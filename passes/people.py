@@ -7,7 +7,6 @@ name and PIN, and the shared PIN of older shops no longer does.
 
 from __future__ import annotations
 
-import builtins
 from datetime import UTC, datetime
 
 from passes.errors import InvalidInput
@@ -18,18 +17,15 @@ from passes.store.people import (
     MANAGER_ROLE,
     ROLES,
     STAFF_ROLE,
-    Branch,
     Person,
     add_person,
-    branch_named,
-    branches_of,
     end_shared_sessions,
     has_people,
     name_key,
     people_of,
     remove_person,
 )
-from passes.store.shops import ShopRow, find_branch
+from passes.store.shops import ShopRow
 
 NAME_LENGTH = 80
 
@@ -37,7 +33,6 @@ __all__ = [
     "MANAGER_ROLE",
     "ROLES",
     "STAFF_ROLE",
-    "Branch",
     "People",
     "Person",
     "check_name",
@@ -100,18 +95,3 @@ class People:
         """Whether the shop has people (then each signs in by name; the shared PIN no longer)."""
         async with self.store.reading() as conn:
             return await has_people(conn, shop.id)
-
-    async def branches(self, shop: ShopRow) -> builtins.list[Branch]:
-        """The shop's branches (its locations), for choosing a person's branch."""
-        async with self.store.reading() as conn:
-            return await branches_of(conn, shop.id)
-
-    async def find_branch(self, shop: ShopRow, named: str) -> int:
-        """The id of the shop's branch given by id, name or address; NotFound otherwise."""
-        async with self.store.reading() as conn:
-            return await find_branch(conn, shop.id, named)
-
-    async def branch_name(self, shop: ShopRow, branch_id: int | None) -> str | None:
-        """The shown name of one of the shop's branches (None: no branch)."""
-        async with self.store.reading() as conn:
-            return await branch_named(conn, shop.id, branch_id)

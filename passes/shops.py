@@ -25,10 +25,13 @@ from passes.program import (
 from passes.refresh import Progress, Refresher
 from passes.store import Store
 from passes.store.shops import (
+    Branch,
     Location,
     ShopRow,
     ShopSummary,
     add_location,
+    branch_named,
+    branches_of,
     find_branch,
     insert_shop,
     locations_of,
@@ -197,6 +200,16 @@ class Shops:
                 except NotFound:
                     pass
         raise RefusedInput(f"no branch {given!r} at this shop", "unknown_branch")
+
+    async def branches(self, shop: ShopRow) -> list[Branch]:
+        """The shop's branches (its locations) with the names shown, in the order added."""
+        async with self.store.reading() as conn:
+            return await branches_of(conn, shop.id)
+
+    async def branch_name(self, shop: ShopRow, branch_id: int | None) -> str | None:
+        """The shown name of one of the shop's branches (None: no branch, or one removed)."""
+        async with self.store.reading() as conn:
+            return await branch_named(conn, shop.id, branch_id)
 
     async def remove_location(
         self,

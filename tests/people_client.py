@@ -30,7 +30,7 @@ async def people_shop(pages: Pages, *, with_people: bool = True) -> PeopleShop:
     """A shop with a branch; with a manager and a staff member (at the branch) unless not."""
     shop, key = await pages.shop()
     await pages.service.shops.add_location(shop, Location(BRANCH, 52.4862, 13.4319))
-    branch_id = await pages.service.people.find_branch(shop, BRANCH)
+    branch_id = await pages.service.shops.branch(shop, BRANCH)
     if with_people:
         await pages.service.people.add(shop, MANAGER, MANAGER_PIN, "manager")
         await pages.service.people.add(shop, STAFF, STAFF_PIN, "staff", branch_id)

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from passes.people import People, Person
-from passes.store.counter import branches_of
 from passes.store.people import names_of
 from passes.store.shops import Location, ShopRow
 from passes.store.tables import card_events, cards, staff_days
@@ -233,8 +232,8 @@ async def test_a_branch_counter_stamps_for_its_branch(
     shop = await new_shop(env)
     for address in ("Hauptstraße 1", "Bahnhof 2"):
         await env.service.shops.add_location(shop, Location(address, 52.5, 13.4))
-    async with env.service.store.reading() as conn:
-        (_, first), (second, _) = await branches_of(conn, shop.id)
+    first_branch, second_branch = await env.service.shops.branches(shop)
+    first, second = first_branch.name, second_branch.id
     manager = await People(env.service.store).add(shop, "Mia", PIN, "manager")
     tablet = browser(env, browsers, "en")
     page = await tablet.get(f"/counter/{shop.slug}")

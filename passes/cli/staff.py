@@ -43,7 +43,7 @@ def staff_add(slug: str, name: str, role: str, branch: str | None, pin: str) -> 
     async def work(service: Service) -> tuple[Person, bool]:
         shop = await service.shops.shop(slug)
         first = not await service.people.any(shop)
-        branch_id = None if branch is None else await service.people.find_branch(shop, branch)
+        branch_id = None if branch is None else await service.shops.branch(shop, branch)
         return await service.people.add(shop, name, pin, role, branch_id), first
 
     person, first = with_service(work)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.store.ledger import COUNTER_ACTOR
 from passes.store.people import MANAGER_ROLE
-from passes.store.tables import card_events, cards, sessions, shop_locations, staff_members
+from passes.store.tables import card_events, cards, sessions, staff_members
 
 RECENT_STAMPS = 20
 
@@ -78,17 +78,6 @@ async def counter_stamps(
         .limit(RECENT_STAMPS)
     )
     return [CounterStamp(*row) for row in (await conn.execute(query)).all()]
-
-
-async def branches_of(conn: AsyncConnection, shop_id: int) -> list[tuple[int, str]]:
-    """The shop's branches (its locations) by id, each with its display name."""
-    name = func.coalesce(shop_locations.c.name, shop_locations.c.address)
-    query = (
-        select(shop_locations.c.id, name)
-        .where(shop_locations.c.shop_id == shop_id)
-        .order_by(shop_locations.c.id)
-    )
-    return [(int(row_id), str(label)) for row_id, label in (await conn.execute(query)).all()]
 
 
 async def has_counter(conn: AsyncConnection, shop_id: int, now: datetime) -> bool:

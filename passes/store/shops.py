@@ -378,3 +378,35 @@ async def find_branch(conn: AsyncConnection, shop_id: int, named: str) -> int:
         if wanted in (str(row_id), (name or "").casefold(), address.casefold()):
             return int(row_id)
     raise NotFound(f"no branch {named!r} at this shop")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A branch (location) of the shop: its id and the name shown, coalesce(name, address)."""
+
+    id: int
+    name: str
+
+
+_BRANCH_NAME = func.coalesce(shop_locations.c.name, shop_locations.c.address)
+
+
+async def branches_of(conn: AsyncConnection, shop_id: int) -> list[Branch]:
+    """The shop's branches in the order they were added."""
+    query = (
+        select(shop_locations.c.id, _BRANCH_NAME)
+        .where(shop_locations.c.shop_id == shop_id)
+        .order_by(shop_locations.c.id)
+    )
+    return [Branch(int(row[0]), str(row[1])) for row in (await conn.execute(query)).all()]
+
+
+async def branch_named(conn: AsyncConnection, shop_id: int, branch_id: int | None) -> str | None:
+    """The shown name of the shop's branch `branch_id`; None for none (or one removed)."""
+    if branch_id is None:
+        return None
+    query = select(_BRANCH_NAME).where(
+        shop_locations.c.id == branch_id, shop_locations.c.shop_id == shop_id
+    )
+    found = (await conn.execute(query)).scalar_one_or_none()
+    return None if found is None else str(found)

@@ -10,28 +10,27 @@ from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from passes.counter_codes import CounterCode, CounterCodes, seconds_left, window_of
-from passes.errors import Forbidden
+from passes.errors import PassesError
 from passes.http import JsonResponse, error_response
-from passes.lockout import Client, PinLocked, PinsSlowed
+from passes.lockout import Client
 from passes.people import MANAGER_ROLE, People
-from passes.sessions import COUNTER, SESSION_TIME, SessionBook
-from passes.staff import NameNeeded, NoPin, StaffPins, WrongPin
-from passes.store.counter import branches_of, counter_stamps
+from passes.sessions import COUNTER
+from passes.staff import NoPin, NotManager, StaffPins
+from passes.store.counter import counter_stamps
 from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.text_keys import N_
-from passes.texts import counted
 from passes.web.card_cookie import counter_path
 from passes.web.qr import qr_svg
+from passes.web.sign_in_refusals import SIGN_IN_REFUSALS, sign_in_refusal
 from passes.web.site import Site
 from passes.web.staff import DEVICE_COOKIE, DEVICE_SECONDS, new_device
 
 COOKIE = "passes_counter"
-SESSION_SECONDS = int(SESSION_TIME.total_seconds())
 # What counter.js says, handed over in the page's language.
 SCRIPT_TEXTS = (
     *(N_("counter_new_code_in"), N_("counter_signed_out"), N_("counter_offline")),
@@ -52,7 +51,6 @@ class CounterPages:
         self.service = site.service
         self.pins = pins
         self.codes = codes
-        self.book = SessionBook(site.service.store)
 
     def routes(self) -> list[Route]:
         """The screen, its sign-in and sign-out, and its poll."""
@@ -65,11 +63,8 @@ class CounterPages:
 
     async def _session(self, request: Request, shop: ShopRow) -> SessionRow | None:
         """The live counter session of this shop, held by a manager, or None."""
-        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
-        if session is None:
-            return None
-        found = await self.book.signed_in(session.get("sid"), COUNTER)
-        if found is None or found.shop_id != shop.id or found.role != MANAGER_ROLE:
+        found = await self.site.session(request, COOKIE, COUNTER, shop)
+        if found is None or found.role != MANAGER_ROLE:
             return None  # a manager made staff since shows no more codes (they would not work)
         return found
 
@@ -95,7 +90,7 @@ class CounterPages:
         now = self.service.clock()
         code = self._code(shop, session, now)
         texts = json.dumps({key: t(key) for key in SCRIPT_TEXTS})
-        branch = dict(await self._branches(shop)).get(session.branch_id or 0)
+        branch = await self.service.shops.branch_name(shop, session.branch_id)
         return self.site.render(
             request,
             "counter.html",
@@ -152,7 +147,7 @@ class CounterPages:
         if fields is None:
             return self.site.message(request, 403, "form_expired")
         device = request.cookies.get(DEVICE_COOKIE) or new_device()
-        branches = dict(await self._branches(shop))
+        branches = {branch.id for branch in await self.service.shops.branches(shop)}
         branch = fields.get("branch", "")
         branch_id = int(branch) if branch.isdigit() and len(branch) < 19 else 0
         if branches and branch_id not in branches:
@@ -168,41 +163,14 @@ class CounterPages:
                 kind=COUNTER,
                 branch_id=branch_id or None,
             )
-        except (WrongPin, PinLocked, PinsSlowed, NameNeeded, NoPin, Forbidden) as exc:
-            status, said, retry = self._refusal(request, shop, exc)
-            response = await self._login_page(request, shop, status, said, device)
-            if retry is not None:
-                response.headers["Retry-After"] = str(retry)
+        except SIGN_IN_REFUSALS as exc:
+            lang = self.site.language(request)
+            refusal = sign_in_refusal(exc, lang, shop.slug, _COUNTER_WORDS)
+            response = await self._login_page(request, shop, refusal.status, refusal.said, device)
+            if refusal.retry_after is not None:
+                response.headers["Retry-After"] = str(refusal.retry_after)
             return response
-        response = RedirectResponse(counter_path(shop.slug), status_code=303)
-        self.site.sessions.write(
-            response, COOKIE, {"sid": token}, path=counter_path(shop.slug), max_age=SESSION_SECONDS
-        )
-        return response
-
-    def _refusal(
-        self, request: Request, shop: ShopRow, exc: Exception
-    ) -> tuple[int, str, int | None]:
-        """Status, what the sign-in page says and the Retry-After seconds of a refused
-        sign-in (the staff page's words for the PIN's lock-out)."""
-        lang = self.site.language(request)
-        t = self.site.translator(request)
-        if isinstance(exc, WrongPin):
-            return 401, counted("wrong_pin", exc.tries_left, lang).format(left=exc.tries_left), None
-        if isinstance(exc, PinLocked):
-            seconds = _seconds_until(exc.until)
-            minutes = max(1, math.ceil(seconds / 60))
-            said = counted("pin_locked", minutes, lang).format(minutes=minutes, slug=shop.slug)
-            return 429, said, seconds
-        if isinstance(exc, PinsSlowed):
-            seconds = _seconds_until(exc.until)
-            said = counted("pins_slowed", seconds, lang).format(seconds=seconds, slug=shop.slug)
-            return 429, said, seconds
-        if isinstance(exc, NameNeeded):
-            return 401, t("counter_name_needed"), None
-        if isinstance(exc, Forbidden):
-            return 403, t("counter_not_manager"), None
-        return 409, t("counter_no_manager").format(slug=shop.slug), None
+        return self.site.signed_in_to(counter_path(shop.slug), COOKIE, token)
 
     async def _login_page(
         self, request: Request, shop: ShopRow, status: int, error: str | None, device: str
@@ -220,7 +188,7 @@ class CounterPages:
             status,
             shop=shop,
             error=error,
-            branches=await self._branches(shop),
+            branches=await self.service.shops.branches(shop),
             can_sign_in=bool(managers),
         )
         if request.cookies.get(DEVICE_COOKIE) != device:
@@ -235,14 +203,13 @@ class CounterPages:
             )
         return response
 
-    async def _branches(self, shop: ShopRow) -> list[tuple[int, str]]:
-        async with self.service.store.reading() as conn:
-            return await branches_of(conn, shop.id)
-
     async def logout(self, request: Request) -> Response:
         home = counter_path(request.path_params["shop"])
-        return await self.site.sign_out(request, self.book, COOKIE, SESSION_SECONDS, home)
+        return await self.site.sign_out(request, COOKIE, home)
 
 
-def _seconds_until(moment: datetime) -> int:
-    return max(1, math.ceil((moment - datetime.now(UTC)).total_seconds()))
+# The counter's own words: it is for managers, and a shop without one is told how to add one.
+_COUNTER_WORDS: dict[type[PassesError], tuple[int, str]] = {
+    NotManager: (403, N_("counter_not_manager")),
+    NoPin: (409, N_("counter_no_manager")),
+}

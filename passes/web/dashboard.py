@@ -37,7 +37,7 @@ from passes.program import (
 )
 from passes.purchase_rules import DEFAULT_CURRENCY, PurchaseRule
 from passes.ratelimit import RateLimiter
-from passes.sessions import OWNER, SessionBook
+from passes.sessions import OWNER
 from passes.staff import StaffPins
 from passes.stamp_symbols import SYMBOLS
 from passes.stats import WINDOW_DAYS
@@ -58,7 +58,6 @@ from passes.web.webhook_form import new_draft, webhook_notice
 from passes.webhook_events import EVENT_TYPES
 
 COOKIE = "passes_owner"
-SESSION_SECONDS = 12 * 3600
 # After too many wrong keys from one address, one more try every this many seconds.
 KEY_RETRY_SECONDS = 10
 
@@ -77,7 +76,6 @@ class DashboardPages:
         # Wrong keys per address: API keys are long, this only keeps the logs quiet.
         self.failures = RateLimiter(1 / KEY_RETRY_SECONDS, 10)
         self.keys = ShopKeys(site.service.store)
-        self.book = SessionBook(site.service.store)
 
     def routes(self) -> list[Route]:
         """The dashboard's routes."""
@@ -92,14 +90,11 @@ class DashboardPages:
     async def signed_in(self, request: Request) -> tuple[ShopRow, SessionRow] | None:
         """The shop and the session, when this browser is signed in to it with a key that still
         works or as one of its managers (a removed person's session is gone at once)."""
-        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
-        if session is None:
-            return None
-        found = await self.book.signed_in(session.get("sid"), OWNER)
-        if found is None or (found.staff_id is not None and found.role != MANAGER_ROLE):
-            return None
         shop = await self.site.shop(request)
-        return (shop, found) if shop is not None and shop.id == found.shop_id else None
+        found = None if shop is None else await self.site.session(request, COOKIE, OWNER, shop)
+        if shop is None or found is None:
+            return None
+        return None if found.staff_id is not None and found.role != MANAGER_ROLE else (shop, found)
 
     async def owner(self, request: Request) -> ShopRow | None:
         """The shop, when this browser is signed in to it (the key holder or a manager)."""
@@ -261,15 +256,7 @@ class DashboardPages:
     def signed_in_as(self, shop: ShopRow, token: str) -> Response:
         """To the dashboard with the session's cookie (it names a session, never a key, its
         hash or a PIN)."""
-        response = RedirectResponse(f"/dashboard/{shop.slug}", status_code=303)
-        self.site.sessions.write(
-            response,
-            COOKIE,
-            {"sid": token},
-            path=f"/dashboard/{shop.slug}",
-            max_age=SESSION_SECONDS,
-        )
-        return response
+        return self.site.signed_in_to(f"/dashboard/{shop.slug}", COOKIE, token)
 
     async def _login_error(
         self, request: Request, shop: ShopRow, status: int, error: str
@@ -278,7 +265,7 @@ class DashboardPages:
 
     async def logout(self, request: Request) -> Response:
         home = f"/dashboard/{request.path_params['shop']}"
-        return await self.site.sign_out(request, self.book, COOKIE, SESSION_SECONDS, home)
+        return await self.site.sign_out(request, COOKIE, home)
 
     async def set_pin(self, request: Request) -> Response:
         shop = await self.owner(request)

@@ -4,24 +4,22 @@ with name and PIN. The same service calls as `passes staff`."""
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from passes.errors import Conflict, InvalidInput, NotFound
-from passes.lockout import Client, PinLocked, PinsSlowed
+from passes.errors import Conflict, InvalidInput, NotFound, RefusedInput
+from passes.lockout import Client
 from passes.people import ROLES, STAFF_ROLE, check_name, check_role
 from passes.service import Service
 from passes.sessions import OWNER
-from passes.staff import NameNeeded, NotManager, WrongPin, check_pin_format
+from passes.staff import NotManager, check_pin_format
 from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.text_keys import N_
-from passes.texts import counted
+from passes.web.sign_in_refusals import SIGN_IN_REFUSALS, sign_in_refusal
 
 if TYPE_CHECKING:
     from passes.web.dashboard import DashboardPages
@@ -47,7 +45,7 @@ async def people_context(
     """What the dashboard shows of the shop's people and of who is signed in."""
     return {
         "people": await service.people.list(shop),
-        "branches": await service.people.branches(shop),
+        "branches": await service.shops.branches(shop),
         "roles": ROLES,
         "person_draft": new_person(),
         # None: the API key's holder; else the manager's name.
@@ -67,25 +65,17 @@ async def manager_sign_in(
     """A manager signs in with name and PIN, within the staff PINs' lock-out limits; staff
     get a 403 page saying the dashboard is for managers."""
     site = dashboard.site
-    t = site.translator(request)
-    lang = site.language(request)
     client = Client(request.client.host if request.client else "unknown", None)
     name, pin = fields.get("name", ""), fields.get("pin", "")
     try:
         token = await dashboard.pins.sign_in(shop, pin, client, name=name, kind=OWNER)
     except NotManager:
         return site.message(request, 403, N_("only_managers"))
-    except NameNeeded:
-        return await dashboard.login_page(request, shop, 422, t("name_needed"))
-    except WrongPin as exc:
-        said = counted("wrong_pin", exc.tries_left, lang).format(left=exc.tries_left)
-        return await dashboard.login_page(request, shop, 401, said)
-    except (PinLocked, PinsSlowed) as exc:
-        seconds = max(1, math.ceil((exc.until - datetime.now(UTC)).total_seconds()))
-        minutes = max(1, math.ceil(seconds / 60))
-        said = counted("pin_locked", minutes, lang).format(minutes=minutes, slug=shop.slug)
-        refused = await dashboard.login_page(request, shop, 429, said)
-        refused.headers["Retry-After"] = str(seconds)
+    except SIGN_IN_REFUSALS as exc:
+        refusal = sign_in_refusal(exc, site.language(request), shop.slug)
+        refused = await dashboard.login_page(request, shop, refusal.status, refusal.said)
+        if refusal.retry_after is not None:
+            refused.headers["Retry-After"] = str(refusal.retry_after)
         return refused
     return dashboard.signed_in_as(shop, token)
 
@@ -97,6 +87,7 @@ class PeopleForm:
         self.dashboard = dashboard
         self.site = dashboard.site
         self.people = dashboard.service.people
+        self.shops = dashboard.service.shops
 
     def routes(self) -> list[Route]:
         """The form's routes."""
@@ -122,11 +113,11 @@ class PeopleForm:
         try:
             if key is None:
                 branch = draft["branch"]
-                branch_id = await self.people.find_branch(shop, branch) if branch else None
+                branch_id = await self.shops.branch(shop, branch) if branch else None
                 await self.people.add(shop, draft["name"], pin, draft["role"], branch_id)
         except Conflict:
             status, key = 409, N_("person_name_taken")
-        except NotFound:
+        except RefusedInput:
             key = N_("person_no_branch")
         if key is not None:
             said = self.site.translator(request)(key)

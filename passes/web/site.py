@@ -18,7 +18,8 @@ from passes.http import HttpError, read_body
 from passes.inputs import check_text
 from passes.loyalty import MAX_STAMPS_REQUIRED
 from passes.service import Service
-from passes.sessions import SessionBook
+from passes.sessions import SESSION_TIME, SessionBook
+from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.texts import LANGUAGES, counted, pick_language, text
 from passes.web.badges import Badges
@@ -34,6 +35,8 @@ FORM_LIMIT = 8192
 # The rules form is the largest: 28 fields with all five reward tiers shown.
 FORM_FIELDS = 40
 YEAR = 365 * 24 * 3600
+# Every signed-in area's cookie lasts as long as its session in the store.
+SESSION_SECONDS = int(SESSION_TIME.total_seconds())
 
 
 class FormRefused(HttpError):
@@ -54,6 +57,7 @@ class Site:
         self.secure = self.settings.base_url.startswith("https://")
         self.sessions = Sessions(load_secret(self.settings.certs_dir), secure=self.secure)
         self.badges = Badges.from_settings(self.settings)
+        self.book = SessionBook(service.store)
 
     def language(self, request: Request) -> str:
         """?lang= first, then the remembered choice, then Accept-Language."""
@@ -95,19 +99,35 @@ class Site:
         said = text(key, self.language(request)).format(**values)
         return self.render(request, "message.html", status, message=said, shop=None)
 
-    async def sign_out(
-        self, request: Request, book: SessionBook, cookie: str, max_age: int, home: str
-    ) -> Response:
+    def signed_in_to(self, home: str, cookie: str, token: str) -> Response:
+        """Into a signed-in area at `home`, with a cookie (scoped to `home`) that names the
+        session, never a key, its hash or a PIN."""
+        response = RedirectResponse(home, status_code=303)
+        self.sessions.write(response, cookie, {"sid": token}, path=home, max_age=SESSION_SECONDS)
+        return response
+
+    async def sign_out(self, request: Request, cookie: str, home: str) -> Response:
         """Logout from a signed-in area: its session ends in the store, its cookie (scoped to
         `home`) is cleared, and the browser goes back to `home`."""
         if await self.form(request) is None:
             return self.message(request, 403, "form_expired")
-        session = self.sessions.read(request, cookie, max_age)
+        session = self.sessions.read(request, cookie, SESSION_SECONDS)
         if session is not None:
-            await book.end(session.get("sid"))
+            await self.book.end(session.get("sid"))
         response = RedirectResponse(home, status_code=303)
         self.sessions.clear(response, cookie, path=home)
         return response
+
+    async def session(
+        self, request: Request, cookie: str, kind: str, shop: ShopRow
+    ) -> SessionRow | None:
+        """The live session of `kind` that this browser's `cookie` names, when it is `shop`'s
+        (a removed person's is gone at once: its row is)."""
+        signed = self.sessions.read(request, cookie, SESSION_SECONDS)
+        if signed is None:
+            return None
+        found = await self.book.signed_in(signed.get("sid"), kind)
+        return found if found is not None and found.shop_id == shop.id else None
 
     async def form(self, request: Request) -> dict[str, str] | None:
         """A small urlencoded form body; None when its origin or CSRF token is wrong."""

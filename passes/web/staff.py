@@ -4,14 +4,12 @@ PIN), scan or type a card, stamp, redeem, undo; each change names the person and
 from __future__ import annotations
 
 import json
-import math
 import secrets
 from collections.abc import Awaitable
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from passes.card_facts import CardFacts
@@ -19,20 +17,20 @@ from passes.cards import CardView
 from passes.errors import FAILURES, Answer, InvalidInput, NotFound, Unauthorized, http_answer
 from passes.http import JsonResponse, error_response, json_body, read_body
 from passes.inputs import whole_number
-from passes.lockout import Client, PinLocked, PinsSlowed
+from passes.lockout import Client
 from passes.serials import check_tier
-from passes.sessions import STAFF, SessionBook
-from passes.staff import NameNeeded, NoPin, StaffPins, WrongPin
+from passes.sessions import STAFF
+from passes.staff import StaffPins
 from passes.store.ledger import Origin
 from passes.store.receipts import StampReceipt, stamp_receipt
 from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.text_keys import N_
 from passes.texts import counted, text, translated
+from passes.web.sign_in_refusals import SIGN_IN_REFUSALS, sign_in_refusal
 from passes.web.site import Site
 
 COOKIE = "passes_staff"
-SESSION_SECONDS = 12 * 3600
 # A random id per browser, so wrong PINs lock out the device that typed them (lockout.py).
 DEVICE_COOKIE = "passes_device"
 DEVICE_SECONDS = 400 * 24 * 3600
@@ -68,7 +66,6 @@ class StaffPages:
         self.site = site
         self.service = site.service
         self.pins = pins
-        self.book = SessionBook(site.service.store)
 
     def routes(self) -> list[Route]:
         """The staff page, its sign-in and its card actions."""
@@ -85,17 +82,13 @@ class StaffPages:
 
     async def _session(self, request: Request, shop: ShopRow) -> SessionRow | None:
         """The live staff session of this shop (a removed person's is gone at once)."""
-        session = self.site.sessions.read(request, COOKIE, SESSION_SECONDS)
-        if session is None:
-            return None
-        found = await self.book.signed_in(session.get("sid"), STAFF)
-        return found if found is not None and found.shop_id == shop.id else None
+        return await self.site.session(request, COOKIE, STAFF, shop)
 
     async def _who(self, shop: ShopRow, session: SessionRow) -> str | None:
         """ "Ana · Sonnenallee": who is signed in and where (None for the shared PIN)."""
         if session.name is None:
             return None
-        branch = await self.service.people.branch_name(shop, session.branch_id)
+        branch = await self.service.shops.branch_name(shop, session.branch_id)
         return session.name if branch is None else f"{session.name} · {branch}"
 
     async def page(self, request: Request) -> Response:
@@ -120,47 +113,19 @@ class StaffPages:
         fields = await self.site.form(request)
         if fields is None:
             return self.site.message(request, 403, "form_expired")
-        t = self.site.translator(request)
-        lang = self.site.language(request)
         device = request.cookies.get(DEVICE_COOKIE) or new_device()
         client = Client(request.client.host if request.client else "unknown", device)
         try:
             name = fields.get("name", "")
             token = await self.pins.sign_in(shop, fields.get("pin", ""), client, name=name)
-        except WrongPin as exc:
-            said = counted("wrong_pin", exc.tries_left, lang).format(left=exc.tries_left)
-            return await self._login_error(request, shop, device, 401, said)
-        except PinLocked as exc:
-            minutes = max(1, math.ceil(_seconds_until(exc.until) / 60))
-            said = counted("pin_locked", minutes, lang).format(minutes=minutes, slug=shop.slug)
-            return await self._login_error(request, shop, device, 429, said, exc.until)
-        except PinsSlowed as exc:
-            seconds = max(1, math.ceil(_seconds_until(exc.until)))
-            said = counted("pins_slowed", seconds, lang).format(seconds=seconds, slug=shop.slug)
-            return await self._login_error(request, shop, device, 429, said, exc.until)
-        except NoPin:
-            return await self._login_error(request, shop, device, 409, t("no_pin"))
-        except NameNeeded:
-            return await self._login_error(request, shop, device, 422, t("name_needed"))
-        response = RedirectResponse(f"/staff/{shop.slug}", status_code=303)
-        self.site.sessions.write(
-            response, COOKIE, {"sid": token}, path=f"/staff/{shop.slug}", max_age=SESSION_SECONDS
-        )
+        except SIGN_IN_REFUSALS as exc:
+            refusal = sign_in_refusal(exc, self.site.language(request), shop.slug)
+            response = await self._login_page(request, shop, refusal.status, refusal.said, device)
+            if refusal.retry_after is not None:
+                response.headers["Retry-After"] = str(refusal.retry_after)
+            return response
+        response = self.site.signed_in_to(f"/staff/{shop.slug}", COOKIE, token)
         self._remember_device(request, response, shop, device)
-        return response
-
-    async def _login_error(
-        self,
-        request: Request,
-        shop: ShopRow,
-        device: str,
-        status: int,
-        error: str,
-        until: datetime | None = None,
-    ) -> Response:
-        response = await self._login_page(request, shop, status, error, device)
-        if until is not None:
-            response.headers["Retry-After"] = str(max(1, math.ceil(_seconds_until(until))))
         return response
 
     async def _login_page(
@@ -192,7 +157,7 @@ class StaffPages:
 
     async def logout(self, request: Request) -> Response:
         home = f"/staff/{request.path_params['shop']}"
-        return await self.site.sign_out(request, self.book, COOKIE, SESSION_SECONDS, home)
+        return await self.site.sign_out(request, COOKIE, home)
 
     async def _shop_for_action(self, request: Request, *, changes: bool) -> ShopRow:
         shop, _ = await self._acting(request, changes=changes)
@@ -303,10 +268,6 @@ def stamped_text(given: StampReceipt, lang: str) -> str:
 def new_device() -> str:
     """A fresh device id for the device cookie."""
     return secrets.token_urlsafe(18)
-
-
-def _seconds_until(moment: datetime) -> float:
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 async def _json(request: Request) -> Any:
