@@ -62,7 +62,7 @@ from passes.apple.identity import load_identity
 from passes.config import Settings
 from passes.service import Service
 from passes.store import Store
-from passes.store.shops import Location
+from passes.store.branches import Location
 from passes.store.tables import cards as cards_table
 
 ROOT = Path(__file__).resolve().parents[1]

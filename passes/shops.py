@@ -24,19 +24,21 @@ from passes.program import (
 )
 from passes.refresh import Progress, Refresher
 from passes.store import Store
-from passes.store.shops import (
+from passes.store.branches import (
     Branch,
     Location,
-    ShopRow,
-    ShopSummary,
     add_location,
     branch_named,
     branches_of,
     find_branch,
-    insert_shop,
     locations_of,
     remove_location,
     rename_location,
+)
+from passes.store.shops import (
+    ShopRow,
+    ShopSummary,
+    insert_shop,
     rename_shop,
     shop_by_id,
     shop_by_slug,

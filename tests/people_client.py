@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from passes.store.shops import Location, ShopRow
+from passes.store.branches import Location
+from passes.store.shops import ShopRow
 from tests.pages_client import Pages, csrf_of
 
 MANAGER, MANAGER_PIN = "Mara", "2580"

@@ -18,7 +18,8 @@ from passes.people import People
 from passes.purchase_rules import PurchaseRule, parse_amount
 from passes.sessions import STAFF, SessionBook
 from passes.staff import StaffPins
-from passes.store.shops import Location, ShopRow
+from passes.store.branches import Location
+from passes.store.shops import ShopRow
 from passes.store.stats import ledger_since
 from passes.store.tables import card_events, cards
 from tests.api_calls import change, message, new_card

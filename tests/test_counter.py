@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from passes.people import People, Person
+from passes.store.branches import Location
 from passes.store.people import names_of
-from passes.store.shops import Location, ShopRow
+from passes.store.shops import ShopRow
 from passes.store.tables import card_events, cards, staff_days
 from tests.conftest import Env
 from tests.pages_client import browser, csrf_of, new_slug

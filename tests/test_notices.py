@@ -19,7 +19,7 @@ import pytest
 from passes.campaigns import Campaigns
 from passes.jobs import Job
 from passes.push import PushWorker
-from passes.store.shops import Location
+from passes.store.branches import Location
 from tests.api_calls import message, new_card, stamp
 from tests.conftest import Env, auth
 from tests.pkpass_check import verify_pkpass

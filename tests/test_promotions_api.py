@@ -14,7 +14,7 @@ from sqlalchemy import event, update
 from passes.campaigns import Campaigns
 from passes.jobs import Job
 from passes.push import PushWorker
-from passes.store.shops import Location
+from passes.store.branches import Location
 from passes.store.tables import cards
 from tests.api_calls import message, new_card, stamp
 from tests.conftest import Env, auth

@@ -486,7 +486,7 @@ async def test_personal_data_needs_consent_and_can_be_exported_and_erased(env: E
 
 
 async def test_locations_put_the_pass_on_the_lock_screen_nearby(env: Env) -> None:
-    from passes.store.shops import Location
+    from passes.store.branches import Location
 
     key = await env.new_shop(stamps=10, reward="1 Vita Mix gratis")
     shop = await env.service.shops.authenticate(key)

@@ -16,7 +16,7 @@ from PIL import Image
 from passes import loyalty
 from passes.app import create_app
 from passes.program import ProgramChange
-from passes.store.shops import Location
+from passes.store.branches import Location
 from tests.api_calls import stamp
 from tests.conftest import BASE_URL, Env, auth
 from tests.live import passes_env, run

@@ -15,9 +15,9 @@ from sqlalchemy import event
 from passes.config import Settings
 from passes.service import Service
 from passes.store import Store
+from passes.store.branches import Location
 from passes.store.cards import card_by_serial_any_shop
 from passes.store.fetches import FLUSH_SECONDS
-from passes.store.shops import Location
 from tests.api_calls import new_card, stamp
 from tests.conftest import BASE_URL, Env, auth
 from tests.phones import Device

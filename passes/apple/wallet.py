@@ -9,8 +9,9 @@ from passes.apple.identity import SigningIdentity
 from passes.apple.pkpass import PassBuilder, PassContent
 from passes.card_facts import CardFacts
 from passes.render import Artwork, StripStyle, css_rgb
+from passes.store.branches import Location
 from passes.store.cards import CardRow
-from passes.store.shops import Location, ShopRow
+from passes.store.shops import ShopRow
 from passes.texts import LANGUAGES, counted, text
 
 

@@ -17,7 +17,8 @@ from passes.program import ProgramChange
 from passes.service import Service
 from passes.shops import ProgramChanged
 from passes.staff import StaffPins, check_pin_format
-from passes.store.shops import Location, ShopRow, ShopSummary
+from passes.store.branches import Location
+from passes.store.shops import ShopRow, ShopSummary
 
 
 @click.group()

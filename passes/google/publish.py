@@ -12,9 +12,10 @@ from passes.clock import Clock
 from passes.config import Settings
 from passes.google.wallet import GoogleWallet
 from passes.store import Store
+from passes.store.branches import locations_of
 from passes.store.cards import CardRow
 from passes.store.outbox import finish, retry_at
-from passes.store.shops import ShopRow, locations_of
+from passes.store.shops import ShopRow
 
 log = logging.getLogger("passes.google.publish")
 

@@ -25,8 +25,9 @@ from passes.google.objects import (
 )
 from passes.google.savelink import SaveLinkSigner
 from passes.render import StripStyle
+from passes.store.branches import Location
 from passes.store.cards import CardRow
-from passes.store.shops import Location, ShopRow
+from passes.store.shops import ShopRow
 
 CALLBACK_PATH = "/wallet/google/callback"
 NOTIFY_ON_UPDATE = "NOTIFY_ON_UPDATE"

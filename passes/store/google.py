@@ -12,8 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from passes.store.branches import Location
 from passes.store.cards import _CARD_COLUMNS, CardRow, card_from
-from passes.store.shops import _SHOP_COLUMNS, Location, ShopRow, _shop
+from passes.store.shops import _SHOP_COLUMNS, ShopRow, _shop
 from passes.store.tables import (
     campaigns,
     cards,

@@ -34,8 +34,9 @@ from sqlalchemy import (
     type_coerce,
 )
 
+from passes.store.branches import Location
 from passes.store.cards import _CARD_COLUMNS, CardRow, card_from
-from passes.store.shops import _SHOP_COLUMNS, Location, ShopRow, _shop
+from passes.store.shops import _SHOP_COLUMNS, ShopRow, _shop
 from passes.store.tables import cards, programs, shop_locations, shops
 
 # Fetches read in one statement at most, and how long one may take before another starts.

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from passes.errors import RefusedInput
 from passes.service import Service
 from passes.stats import BranchLine, Stats, branch_lines
-from passes.store.shops import Location, ShopRow
+from passes.store.branches import Location
+from passes.store.shops import ShopRow
 from passes.store.stats import load_stats
 
 

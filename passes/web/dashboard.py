@@ -48,7 +48,7 @@ from passes.store.shops import ShopRow
 from passes.store.stats import LEDGER_COLUMNS, ledger_export
 from passes.text_keys import N_
 from passes.texts import counted
-from passes.web.branch_figures import branch_figures
+from passes.web.branch_figures import BranchFigures, branch_figures
 from passes.web.charts import bar_chart, split_bar
 from passes.web.designer import design_view
 from passes.web.people_form import manager_sign_in, people_context, people_notice
@@ -132,28 +132,12 @@ class DashboardPages:
     ) -> Response:
         """The dashboard; `extra` carries a form's draft, preview or error."""
         figures = await branch_figures(self.service, shop, request.query_params.get("branch"))
-        stats, status = figures.stats, figures.status(status)
-        t = self.site.translator(request)
-        wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
-        feedback = await self.feedback.summary(shop.id)
         signed = await self.signed_in(request)
         session = None if signed is None else signed[1]
         manager = session is not None and session.staff_id is not None
         context: dict[str, object] = {
             "shop": shop,
-            "stats": stats,
-            "figures": figures,
-            "days": WINDOW_DAYS,
-            "chart": bar_chart(
-                stats.stamps_per_day,
-                t("stamps_per_day").format(days=WINDOW_DAYS),
-                self.site.language(request),
-                stats.bonus_per_day,
-            ),
-            "wallets": wallets,
-            "wallet_bar": split_bar(wallets, t("wallets")),
-            "feedback": feedback,
-            "average": _average(feedback, self.site.language(request)),
+            **await self._figures(request, shop, figures),
             "history": await self.campaigns.history(shop),
             "segments": campaign_rules.SEGMENTS,
             "draft": _new_campaign(),
@@ -188,7 +172,29 @@ class DashboardPages:
             "webhook_secret": None,
             **await people_context(self.service, shop, session),
         }
+        status = figures.status(status)
         return self.site.render(request, "dashboard.html", status, **(context | extra))
+
+    async def _figures(
+        self, request: Request, shop: ShopRow, figures: BranchFigures
+    ) -> dict[str, object]:
+        """The figures (of one branch or the whole shop), their plots and the feedback."""
+        stats = figures.stats
+        t = self.site.translator(request)
+        lang = self.site.language(request)
+        wallets = [("Apple Wallet", stats.totals.apple), ("Google Wallet", stats.totals.google)]
+        feedback = await self.feedback.summary(shop.id)
+        title = t("stamps_per_day").format(days=WINDOW_DAYS)
+        return {
+            "stats": stats,
+            "figures": figures,
+            "days": WINDOW_DAYS,
+            "chart": bar_chart(stats.stamps_per_day, title, lang, stats.bonus_per_day),
+            "wallets": wallets,
+            "wallet_bar": split_bar(wallets, t("wallets")),
+            "feedback": feedback,
+            "average": _average(feedback, lang),
+        }
 
     async def _fraud(self, shop: ShopRow) -> dict[str, object]:
         """The fraud controls as the rules form shows them (empty: none), and the review

@@ -37,7 +37,8 @@ from passes.purchase_rules import (
     parse_amount,
 )
 from passes.shops import check_branch_name
-from passes.store.shops import Location, ShopRow
+from passes.store.branches import Location
+from passes.store.shops import ShopRow
 from passes.text_keys import N_
 from passes.web.dashboard import DashboardPages
 
