@@ -120,12 +120,14 @@ class Changes:
         actor: str,
         idempotency_key: str | None,
         origin: Origin = NO_ORIGIN,
+        cooldown: int | None = None,
     ) -> CardView:
-        """Add stamps; a retry with the same key answers the first result and stamps nothing."""
+        """Add stamps; a retry with the same key answers the first result and stamps nothing.
+        `cooldown` (minutes) replaces the shop's own for this stamp (a counter page's)."""
         program = program_of(shop)
         loyalty.check_count(count)
         cap = shop.program.daily_cap
-        cooldown = shop.program.stamp_cooldown_minutes
+        cooldown = cooldown if cooldown is not None else shop.program.stamp_cooldown_minutes
 
         def rule(state: loyalty.CardState, recent: Recent) -> loyalty.CardState:
             now = self.clock()

@@ -27,6 +27,18 @@ FAR_ABOVE_FACTOR = 3
 FAR_ABOVE_AT_LEAST = 20
 
 
+# Stamps a customer collects at a counter page wait at least this long after the card's last
+# stamp, whatever the shop's cooldown: each new code (every 30 s) would otherwise be a stamp
+# for someone who stays at the screen.
+COUNTER_COOLDOWN_MINUTES = 10
+
+
+def counter_cooldown(minutes: int | None) -> int:
+    """The cooldown of a counter page's stamp: the shop's, and COUNTER_COOLDOWN_MINUTES at
+    least."""
+    return max(minutes or 0, COUNTER_COOLDOWN_MINUTES)
+
+
 def cooldown_start(now: datetime, minutes: int | None) -> datetime | None:
     """From when a card's last stamp still blocks the next (None: the program has no cooldown)."""
     return None if minutes is None else now - timedelta(minutes=minutes)

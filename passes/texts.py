@@ -75,6 +75,14 @@ def translated(key: str, language: str) -> bool:
     return text(key, language) != key
 
 
+def refusal_text(code: str, values: Mapping[str, object], language: str) -> str | None:
+    """What the rules' refusal `code` says to people in `language` ("refusal_<code>", filled
+    with what the rule named, e.g. the minutes to wait); None where the pages have no words
+    for it."""
+    key = f"refusal_{code}"
+    return text(key, language).format(**values) if translated(key, language) else None
+
+
 def to_go_key(missing: int) -> str:
     """The pass label "noch N Stempel bis" as a text key: pass.strings cannot hold numbers
     (beyond MAX_TO_GO the label says MAX_TO_GO)."""

@@ -301,3 +301,22 @@ async def test_counter_stamps_name_the_manager_but_are_not_their_own_volume(
         mine = select(staff_days.c.stamps).where(staff_days.c.shop_id == till.shop.id)
         counted = (await conn.execute(mine)).scalars().all()
     assert counted == []
+
+
+async def test_a_customer_staying_at_the_screen_gets_one_stamp_per_ten_minutes(
+    env: Env, browsers: list[httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new code is a fresh one, so the counter waits COUNTER_COOLDOWN_MINUTES after the
+    card's last stamp even when the shop set no cooldown."""
+    till = await counter(env, browsers)
+    assert till.shop.program.stamp_cooldown_minutes is None
+    phone, _ = await phone_with_card(env, browsers, till.shop)
+    assert (await scan(phone, till.shop, await till.code())).status_code == 200
+    monkeypatch.setattr(env.clock, "ahead", timedelta(seconds=45))
+    again = await scan(phone, till.shop, await till.code())
+    assert again.status_code == 409, again.text
+    assert "the next stamp is possible in 10 min" in again.text, again.text
+    assert len(await events(env, till.shop)) == 1
+    monkeypatch.setattr(env.clock, "ahead", timedelta(minutes=10, seconds=30))
+    assert (await scan(phone, till.shop, await till.code())).status_code == 200
+    assert len(await events(env, till.shop)) == 2

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from passes import fraud_rules
 from passes.card_facts import CardFacts
 from passes.cards import CardView
 from passes.counter_codes import CodeRefused, CounterCode, CounterCodes, is_current
@@ -23,7 +24,7 @@ from passes.store.counter import counter_open
 from passes.store.ledger import COUNTER_ACTOR, Origin, change_by_key
 from passes.store.shops import ShopRow
 from passes.text_keys import N_
-from passes.texts import counted, text, translated
+from passes.texts import counted, refusal_text
 from passes.web.card_cookie import CardCookie, KnownCard, counter_path
 from passes.web.pages import stamps_svg
 from passes.web.site import Site
@@ -105,6 +106,7 @@ class CounterScan:
                 actor=COUNTER_ACTOR,
                 idempotency_key=code.idempotency_key,
                 origin=origin,
+                cooldown=fraud_rules.counter_cooldown(shop.program.stamp_cooldown_minutes),
             )
         except FAILURES as exc:
             return self._refused(request, shop, self._rule_refusal(request, exc, card))
@@ -153,10 +155,9 @@ class CounterScan:
         """What the rules refused (daily cap, a voided card…), in the customer's language
         where the pages have words for it, else the rule's own message."""
         answer = http_answer(exc)
+        said = refusal_text(answer.code, answer.params, self.site.language(request))
         key = f"refusal_{answer.code}"
-        lang = self.site.language(request)
-        said = text(key, lang) if translated(key, lang) else answer.message
-        return Refusal(answer.status, key, _card_link(card), said=said)
+        return Refusal(answer.status, key, _card_link(card), said=said or answer.message)
 
     def _refused(self, request: Request, shop: ShopRow, refusal: Refusal) -> Response:
         t = self.site.translator(request)

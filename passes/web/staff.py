@@ -26,7 +26,7 @@ from passes.store.receipts import StampReceipt, stamp_receipt
 from passes.store.sessions import SessionRow
 from passes.store.shops import ShopRow
 from passes.text_keys import N_
-from passes.texts import counted, text, translated
+from passes.texts import counted, refusal_text, text
 from passes.web.sign_in_refusals import SIGN_IN_REFUSALS, sign_in_refusal
 from passes.web.site import Site
 
@@ -244,11 +244,12 @@ class StaffPages:
 def _refusal(answer: Answer, lang: str) -> Response:
     """A refusal as the API tells it (passes/errors.py), in the staff's language where the
     page has words for it: a missing card, and what the card's state refuses (409)."""
-    key = {404: N_("no_such_card"), 409: f"refusal_{answer.code}"}.get(answer.status, "")
-    said = answer.message
-    if key and translated(key, lang):  # with what the rule named: "in {minutes} min"
-        said = text(key, lang).format(**answer.params)
-    return error_response(answer.status, answer.code, said, **answer.headers)
+    said = None
+    if answer.status == 404:
+        said = text(N_("no_such_card"), lang)
+    elif answer.status == 409:
+        said = refusal_text(answer.code, answer.params, lang)
+    return error_response(answer.status, answer.code, said or answer.message, **answer.headers)
 
 
 def stamped_text(given: StampReceipt, lang: str) -> str:
