@@ -23,6 +23,7 @@ from passes.store.people import (
     has_people,
     name_key,
     people_of,
+    person_named,
     remove_person,
 )
 from passes.store.shops import ShopRow
@@ -78,8 +79,9 @@ class People:
         async with self.store.transaction() as conn:
             await add_person(conn, shop.id, name, pin_hash, role, branch_id, datetime.now(UTC))
             await end_shared_sessions(conn, shop.id, STAFF)
-            found = [person for person in await people_of(conn, shop.id) if person.name == name]
-        return found[0]
+            added = await person_named(conn, shop.id, name)
+        assert added is not None  # added in this transaction
+        return added
 
     async def list(self, shop: ShopRow) -> list[Person]:
         """The shop's people by name."""

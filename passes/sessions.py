@@ -11,12 +11,17 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.store import Store
-from passes.store.sessions import SessionRow, end_session, session_of, start_session
+from passes.store.sessions import (
+    COUNTER,
+    OWNER,
+    STAFF,
+    SessionRow,
+    end_session,
+    session_of,
+    start_session,
+)
 
-STAFF = "staff"
-OWNER = "owner"
-# A counter page (web/counter.py), signed in by a manager for one branch.
-COUNTER = "counter"
+__all__ = ["COUNTER", "OWNER", "SESSION_TIME", "STAFF", "SessionBook", "open_session"]
 SESSION_TIME = timedelta(hours=12)
 
 

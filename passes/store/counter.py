@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.store.ledger import COUNTER_ACTOR
 from passes.store.people import MANAGER_ROLE
+from passes.store.sessions import COUNTER
 from passes.store.tables import card_events, cards, sessions, staff_members
 
 RECENT_STAMPS = 20
@@ -36,7 +37,7 @@ async def counter_open(
         .select_from(sessions.join(staff_members, staff_members.c.id == sessions.c.staff_id))
         .where(
             sessions.c.shop_id == shop_id,
-            sessions.c.kind == COUNTER_ACTOR,
+            sessions.c.kind == COUNTER,
             sessions.c.staff_id == staff_id,
             sessions.c.expires_at > now,
             staff_members.c.role == MANAGER_ROLE,
@@ -85,7 +86,7 @@ async def has_counter(conn: AsyncConnection, shop_id: int, now: datetime) -> boo
     its code)."""
     query = select(sessions.c.token_hash).where(
         sessions.c.shop_id == shop_id,
-        sessions.c.kind == COUNTER_ACTOR,
+        sessions.c.kind == COUNTER,
         sessions.c.expires_at > now,
     )
     return (await conn.execute(query.limit(1))).first() is not None

@@ -10,6 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from passes.store.tables import sessions, staff_members
 
+# Kinds of session: the staff page, the dashboard, and a counter page (web/counter.py, signed
+# in by a manager for one branch).
+STAFF = "staff"
+OWNER = "owner"
+COUNTER = "counter"
+
 
 @dataclass(frozen=True)
 class SessionRow:

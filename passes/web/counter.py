@@ -17,7 +17,7 @@ from passes.counter_codes import CounterCode, CounterCodes, seconds_left, window
 from passes.errors import PassesError
 from passes.http import JsonResponse, error_response
 from passes.lockout import Client
-from passes.people import MANAGER_ROLE, People
+from passes.people import MANAGER_ROLE
 from passes.sessions import COUNTER
 from passes.staff import NoPin, NotManager, StaffPins
 from passes.store.counter import counter_stamps
@@ -177,7 +177,7 @@ class CounterPages:
     ) -> Response:
         """The sign-in form (a branch to pick when the shop has several places), or what to
         do first when the shop has no manager yet."""
-        people = await People(self.service.store).list(shop)
+        people = await self.service.people.list(shop)
         managers = [person for person in people if person.role == MANAGER_ROLE]
         if not managers and error is None:
             status, error = 409, self.site.translator(request)("counter_no_manager")
